@@ -1,0 +1,15 @@
+//! Forward-only schema migrations, shared by the server (run at start) and the
+//! `migration` CLI. A file that has landed is never edited: add a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_identity;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_identity::Migration)]
+    }
+}

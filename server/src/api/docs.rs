@@ -1,0 +1,74 @@
+//! The OpenAPI document, generated from the handlers and types. The committed copy in
+//! `openapi/openapi.json` is checked against it by a test.
+
+use actix_web::{HttpResponse, get};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+
+use crate::api;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Linli (邻里) API",
+        description = "The backend of a WeChat mini-program for community social organizations: \
+            residents browse organizations and activities near home and sign up; organizers post \
+            and check people in; committees and street offices file organizations and see \
+            participation.\n\nErrors are `application/problem+json` (RFC 9457) with a stable \
+            `code`; `detail` is zh-CN unless `Accept-Language: en`. Times are RFC 3339 in \
+            Asia/Shanghai. Lists use cursor pagination: `{items, next_cursor}`.",
+        license(name = "MIT"),
+    ),
+    paths(
+        api::health::healthz,
+        api::health::readyz,
+        api::auth::login,
+        api::auth::refresh,
+        api::auth::logout,
+        api::me::get_me,
+        api::me::update_me,
+        api::me::delete_me,
+        api::regions::list_regions,
+        api::regions::get_region,
+        api::admin::create_grant,
+        api::admin::list_grants,
+        api::admin::delete_grant,
+    ),
+    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Sign in with WeChat, tokens"),
+        (name = "me", description = "The signed-in user"),
+        (name = "regions", description = "The administrative region tree"),
+        (name = "admin", description = "Roles and scopes"),
+        (name = "ops", description = "Probes"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// The spec as committed: pretty JSON with a trailing newline.
+pub fn spec_json() -> String {
+    let mut json = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
+}
+
+/// The OpenAPI 3.1 document.
+#[get("/openapi.json")]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(spec_json())
+}

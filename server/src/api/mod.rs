@@ -1,0 +1,24 @@
+//! The HTTP API: one module per resource, each with its request and response types,
+//! handlers and `routes`.
+
+pub mod admin;
+pub mod auth;
+pub mod docs;
+pub mod health;
+pub mod me;
+pub mod middleware;
+pub mod regions;
+pub mod types;
+
+use actix_web::web;
+
+/// Everything under `/api/v1`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .configure(auth::routes)
+            .configure(me::routes)
+            .configure(regions::routes)
+            .configure(admin::routes),
+    );
+}

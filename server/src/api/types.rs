@@ -1,0 +1,47 @@
+//! Response shapes shared by several resources.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{domain::clock::to_shanghai, entity::region};
+
+/// Times leave the API in Asia/Shanghai, RFC 3339 with offset.
+pub fn time(t: DateTime<Utc>) -> DateTime<FixedOffset> {
+    to_shanghai(t)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": 11, "parent_id": 6, "code": "620102002001", "name": "金塔巷社区",
+    "level": "community", "kind": "urban", "latitude": 36.0627, "longitude": 103.8221
+}))]
+pub struct RegionResponse {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    /// National 12-digit administrative division code.
+    pub code: String,
+    pub name: String,
+    /// `province`, `city`, `county`, `street` (street or township) or `community`
+    /// (urban community or rural village).
+    pub level: String,
+    /// `urban` or `rural`, for communities.
+    pub kind: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+impl From<region::Model> for RegionResponse {
+    fn from(r: region::Model) -> Self {
+        Self {
+            id: r.id,
+            parent_id: r.parent_id,
+            code: r.code,
+            name: r.name,
+            level: r.level,
+            kind: r.kind,
+            latitude: r.latitude,
+            longitude: r.longitude,
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! `AuthUser`: the signed-in caller, with the roles they hold right now.
+
+use std::{future::Future, pin::Pin};
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::{
+    context::AppContext,
+    domain::role::Role,
+    entity::{role_grant, user},
+    error::AppError,
+};
+
+/// One role the caller holds, with its scope (a region or an organization id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub role: Role,
+    pub scope_id: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct AuthUser {
+    pub id: i64,
+    pub home_community_id: Option<i64>,
+    pub grants: Vec<Grant>,
+}
+
+impl AuthUser {
+    pub fn is_system_admin(&self) -> bool {
+        self.grants.iter().any(|g| g.role == Role::SystemAdmin)
+    }
+
+    pub fn grants_of(&self, role: Role) -> impl Iterator<Item = &Grant> {
+        self.grants.iter().filter(move |g| g.role == role)
+    }
+
+    /// Loads the caller behind a bearer token: the token must verify, the user must
+    /// exist and not be deleted, and the token's version must be the user's current one.
+    pub async fn from_token(ctx: &AppContext, token: &str) -> Result<Self, AppError> {
+        let (user_id, version) = ctx.jwt.verify(token, ctx.now())?;
+        let user = user::Entity::find_by_id(user_id)
+            .one(&ctx.db)
+            .await?
+            .filter(|u| u.deleted_at.is_none())
+            .ok_or(AppError::InvalidToken)?;
+        if user.token_version != version {
+            return Err(AppError::InvalidToken);
+        }
+        let grants = role_grant::Entity::find()
+            .filter(role_grant::Column::UserId.eq(user.id))
+            .all(&ctx.db)
+            .await?
+            .into_iter()
+            .filter_map(|g| {
+                Role::parse(&g.role).map(|role| Grant {
+                    role,
+                    scope_id: g.scope_id,
+                })
+            })
+            .collect();
+        Ok(AuthUser {
+            id: user.id,
+            home_community_id: user.home_community_id,
+            grants,
+        })
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Result<Option<String>, AppError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| AppError::InvalidToken)?;
+    let (scheme, token) = value.split_once(' ').ok_or(AppError::InvalidToken)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AppError::InvalidToken);
+    }
+    Ok(Some(token.trim().to_owned()))
+}
+
+fn context(req: &HttpRequest) -> Result<web::Data<AppContext>, AppError> {
+    req.app_data::<web::Data<AppContext>>()
+        .cloned()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("AppContext missing from app data")))
+}
+
+impl FromRequest for AuthUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let found = bearer(req).and_then(|t| Ok((t, context(req)?)));
+        Box::pin(async move {
+            let (token, ctx) = found?;
+            let token = token.ok_or(AppError::Unauthenticated)?;
+            AuthUser::from_token(&ctx, &token).await
+        })
+    }
+}
+
+/// The caller when signed in, `None` when no token is sent. A token that is sent but
+/// invalid is still refused, so the client knows to refresh it.
+#[derive(Clone, Debug)]
+pub struct MaybeAuthUser(pub Option<AuthUser>);
+
+impl FromRequest for MaybeAuthUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let found = bearer(req).and_then(|t| Ok((t, context(req)?)));
+        Box::pin(async move {
+            match found? {
+                (None, _) => Ok(MaybeAuthUser(None)),
+                (Some(token), ctx) => Ok(MaybeAuthUser(Some(AuthUser::from_token(&ctx, &token).await?))),
+            }
+        })
+    }
+}

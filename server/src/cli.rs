@@ -1,0 +1,94 @@
+//! The subcommands besides `serve`.
+
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use migration::{Migrator, MigratorTrait};
+
+use crate::{
+    config::Config,
+    domain::{
+        clock::{Clock, SystemClock},
+        role::Role,
+    },
+    service::{
+        auth::find_or_create_user,
+        demo,
+        role_grants::{insert_grant, resolve_scope},
+    },
+    startup::connect_database,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "linli", version, about = "Linli (邻里): community social organizations, backend")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate, then serve the API (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Load the demo regions, organizations, activities and accounts (idempotent).
+    SeedDemo,
+    /// Grant a role to the user with this openid, creating the user if needed (bootstraps
+    /// the first admin).
+    GrantRole {
+        #[arg(long)]
+        openid: String,
+        /// org_staff, org_leader, committee, street, civil_affairs or system_admin.
+        #[arg(long)]
+        role: String,
+        /// The scope: a region id, or an organization id for org roles.
+        #[arg(long)]
+        scope: Option<i64>,
+    },
+}
+
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let db = connect_database(config).await?;
+    Migrator::up(&db, None).await?;
+    println!("migrations applied");
+    Ok(())
+}
+
+pub async fn seed_demo(config: &Config) -> anyhow::Result<()> {
+    let db = connect_database(config).await?;
+    Migrator::up(&db, None).await?;
+    let report = demo::seed(&db, SystemClock.now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("demo data: {report:?}");
+    Ok(())
+}
+
+pub async fn grant_role(config: &Config, openid: &str, role: &str, scope: Option<i64>) -> anyhow::Result<()> {
+    let role = Role::parse(role).filter(|r| *r != Role::Resident).ok_or_else(|| {
+        anyhow::anyhow!("--role must be org_staff, org_leader, committee, street, civil_affairs or system_admin")
+    })?;
+    let db = connect_database(config).await?;
+    Migrator::up(&db, None).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let describe = |e: crate::error::AppError| match e {
+        crate::error::AppError::Validation(errors) => anyhow::anyhow!(
+            "{}",
+            errors.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    };
+    resolve_scope(&db, role, scope).await.map_err(describe)?;
+    let user = find_or_create_user(&db, openid, None, clock.now()).await.map_err(describe)?;
+    let (grant, created) = insert_grant(&db, user.id, role, scope, None, clock.now())
+        .await
+        .map_err(describe)?;
+    println!(
+        "{} {} (scope {:?}) for user {} — grant {}",
+        if created { "granted" } else { "already held:" },
+        role.as_str(),
+        scope,
+        user.id,
+        grant.id
+    );
+    Ok(())
+}

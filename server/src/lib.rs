@@ -1,0 +1,14 @@
+pub mod api;
+pub mod auth;
+pub mod cache;
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod domain;
+pub mod entity;
+pub mod error;
+pub mod jobs;
+pub mod service;
+pub mod startup;
+pub mod telemetry;
+pub mod wechat;

@@ -1,0 +1,39 @@
+use clap::Parser;
+use linli_server::{
+    cli::{self, Cli, Command},
+    config::Config,
+    startup::Application,
+    telemetry,
+};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let _ = dotenvy::dotenv();
+    let args = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("linli: configuration error: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.json_logs);
+    let result = match args.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => cli::migrate(&config).await,
+        Command::SeedDemo => cli::seed_demo(&config).await,
+        Command::GrantRole { openid, role, scope } => cli::grant_role(&config, &openid, &role, scope).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("linli: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    Application::build(config).await?.run_until_stopped().await
+}

@@ -1,0 +1,121 @@
+//! The signed-in user's own profile, and deleting an account.
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    sea_query::Expr,
+};
+
+use crate::{
+    context::AppContext,
+    entity::{refresh_token, region, role_grant, user},
+    error::{AppError, AppResult},
+    service::{auth::bump_token_version, begin_write},
+};
+
+pub struct Me {
+    pub user: user::Model,
+    pub grants: Vec<role_grant::Model>,
+    pub home_community: Option<region::Model>,
+}
+
+pub async fn me(ctx: &AppContext, user_id: i64) -> AppResult<Me> {
+    let user = user::Entity::find_by_id(user_id)
+        .one(&ctx.db)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or(AppError::NotFound("user"))?;
+    let grants = role_grant::Entity::find()
+        .filter(role_grant::Column::UserId.eq(user_id))
+        .order_by_asc(role_grant::Column::Id)
+        .all(&ctx.db)
+        .await?;
+    let home_community = match user.home_community_id {
+        Some(id) => region::Entity::find_by_id(id).one(&ctx.db).await?,
+        None => None,
+    };
+    Ok(Me {
+        user,
+        grants,
+        home_community,
+    })
+}
+
+/// A profile change; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct ProfilePatch {
+    pub nickname: Option<String>,
+    pub avatar_url: Option<String>,
+    pub home_community_id: Option<i64>,
+}
+
+pub async fn update_me(ctx: &AppContext, user_id: i64, patch: ProfilePatch) -> AppResult<Me> {
+    if let Some(id) = patch.home_community_id {
+        let community = region::Entity::find_by_id(id).one(&ctx.db).await?;
+        match community {
+            Some(r) if r.level == "community" => {}
+            Some(_) => {
+                return Err(AppError::invalid(
+                    "home_community_id",
+                    "not_a_community",
+                    "所选地区不是社区或村，请选择社区/村一级",
+                ));
+            }
+            None => {
+                return Err(AppError::invalid("home_community_id", "not_found", "所选社区不存在"));
+            }
+        }
+    }
+    let current = user::Entity::find_by_id(user_id)
+        .one(&ctx.db)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or(AppError::NotFound("user"))?;
+    let mut active = current.into_active_model();
+    if let Some(nickname) = patch.nickname {
+        active.nickname = Set(Some(nickname));
+    }
+    if let Some(avatar_url) = patch.avatar_url {
+        active.avatar_url = Set(Some(avatar_url));
+    }
+    if let Some(id) = patch.home_community_id {
+        active.home_community_id = Set(Some(id));
+    }
+    active.updated_at = Set(ctx.now());
+    active.update(&ctx.db).await?;
+    me(ctx, user_id).await
+}
+
+/// Deletes the account: personal data is erased and every token revoked, while the row
+/// stays as an anonymous id so past sign-ups and hours still count in the figures.
+pub async fn delete_me(ctx: &AppContext, user_id: i64) -> AppResult<()> {
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let erased = user::Entity::update_many()
+        .col_expr(user::Column::Openid, Expr::value(Option::<String>::None))
+        .col_expr(user::Column::Unionid, Expr::value(Option::<String>::None))
+        .col_expr(user::Column::Nickname, Expr::value(Option::<String>::None))
+        .col_expr(user::Column::AvatarUrl, Expr::value(Option::<String>::None))
+        .col_expr(user::Column::Phone, Expr::value(Option::<String>::None))
+        .col_expr(user::Column::HomeCommunityId, Expr::value(Option::<i64>::None))
+        .col_expr(user::Column::DeletedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(user_id))
+        .filter(user::Column::DeletedAt.is_null())
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if erased == 0 {
+        return Err(AppError::NotFound("user"));
+    }
+    bump_token_version(&txn, user_id, now).await?;
+    role_grant::Entity::delete_many()
+        .filter(role_grant::Column::UserId.eq(user_id))
+        .exec(&txn)
+        .await?;
+    refresh_token::Entity::delete_many()
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    tracing::info!(user_id, "account deleted");
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! `Application::build`: the one way the server is assembled, by `main` and by tests.
+
+use std::{net::TcpListener, sync::Arc, time::Duration};
+
+use actix_web::{App, HttpResponse, HttpServer, dev::Server, middleware::from_fn, web};
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use tokio_cron_scheduler::JobScheduler;
+use tracing_actix_web::TracingLogger;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{
+    api::{self, middleware},
+    auth::jwt::JwtKeys,
+    cache::RedisHandle,
+    config::Config,
+    context::AppContext,
+    domain::clock::{Clock, SystemClock},
+    error::AppError,
+    jobs,
+    service::demo,
+    wechat::WechatClient,
+};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    context: AppContext,
+    scheduler: Option<JobScheduler>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Connects, migrates, seeds (when configured), binds and starts the jobs. Binding
+    /// `127.0.0.1:0` picks a free port, which `port()` then tells.
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        install_crypto_provider();
+        if config.jwt_secret_generated {
+            tracing::warn!("JWT_SECRET is not set: a random one is used, so sessions end when the server restarts");
+        }
+        let context = build_context(config, clock).await?;
+        let listener = TcpListener::bind(&context.config.bind)
+            .with_context(|| format!("binding {}", context.config.bind))?;
+        let port = listener.local_addr()?.port();
+        let server = server(listener, context.clone())?;
+        let scheduler = Some(jobs::start(context.clone()).await?);
+        tracing::info!(port, database = if context.config.is_sqlite() { "sqlite" } else { "postgres" },
+            redis = context.redis.is_some(), wechat_dev_mode = context.wechat.is_dev(), "Linli is listening");
+        Ok(Self {
+            port,
+            server,
+            context,
+            scheduler,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn context(&self) -> &AppContext {
+        &self.context
+    }
+
+    /// Serves until SIGTERM or SIGINT; in-flight requests are finished first.
+    pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
+        self.server.await?;
+        if let Some(mut scheduler) = self.scheduler.take() {
+            scheduler.shutdown().await?;
+        }
+        self.context.db.clone().close().await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+pub async fn build_context(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppContext> {
+    let db = connect_database(&config).await?;
+    Migrator::up(&db, None).await.context("running migrations")?;
+    if config.seed_demo {
+        let report = demo::seed(&db, clock.now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        tracing::info!(?report, "demo data loaded");
+    }
+    let redis = match &config.redis_url {
+        None => None,
+        Some(url) => match RedisHandle::connect(url, &config.redis_prefix).await {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                tracing::error!(error = %e, "Redis is unreachable at start; serving without it");
+                None
+            }
+        },
+    };
+    let wechat = WechatClient::new(config.wechat.clone())?;
+    let jwt = Arc::new(JwtKeys::new(&config.jwt_secret, config.access_token_ttl));
+    Ok(AppContext {
+        db,
+        redis,
+        wechat,
+        config: Arc::new(config),
+        clock,
+        jwt,
+    })
+}
+
+/// Opens the database. SQLite gets WAL, a busy timeout and foreign keys, and the
+/// directory of its file is created; PostgreSQL gets bounded connect and acquire times
+/// so an outage turns into fast 503s rather than hanging requests.
+pub async fn connect_database(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(config.database_url.clone());
+    options
+        .max_connections(config.database_max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    if config.is_sqlite() {
+        create_sqlite_dir(&config.database_url)?;
+        options
+            .max_connections(config.database_max_connections.clamp(1, 8))
+            .map_sqlx_sqlite_opts(|o| {
+                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(15))
+                    .foreign_keys(true)
+            });
+    }
+    Database::connect(options)
+        .await
+        .with_context(|| format!("connecting to the database ({})", redact_url(&config.database_url)))
+}
+
+fn create_sqlite_dir(url: &str) -> anyhow::Result<()> {
+    let path = url
+        .trim_start_matches("sqlite:")
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or("");
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Hides the password of a database URL in messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://[redacted]@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+fn install_crypto_provider() {
+    // Fails only when a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn server(listener: TcpListener, context: AppContext) -> anyhow::Result<Server> {
+    let max_body = context.config.max_body_bytes;
+    let data = web::Data::new(context);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(max_body)
+                    .error_handler(middleware::json_error),
+            )
+            .app_data(web::PayloadConfig::default().limit(max_body))
+            .app_data(web::QueryConfig::default().error_handler(middleware::query_error))
+            .app_data(web::PathConfig::default().error_handler(middleware::path_error))
+            .wrap(from_fn(middleware::problem_details))
+            .wrap(TracingLogger::default())
+            .service(api::health::healthz)
+            .service(api::health::readyz)
+            .service(api::docs::openapi_json)
+            .route(
+                "/docs",
+                web::get().to(|| async { HttpResponse::Found().insert_header(("location", "/docs/")).finish() }),
+            )
+            .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
+            .configure(api::routes)
+            .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::NotFound("resource")) }))
+    })
+    .listen(listener)?
+    .shutdown_timeout(30)
+    .run();
+    Ok(server)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://root:pw@127.0.0.1/test"), "postgres://[redacted]@127.0.0.1/test");
+        assert_eq!(redact_url("sqlite://data/linli.db"), "sqlite://data/linli.db");
+    }
+}
