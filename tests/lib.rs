@@ -1,1 +1,222 @@
+//! Test support: start the real app on port 0 with its own database and a fake WeChat
+//! server, and talk to it over HTTP as the mini-program would.
 
+use std::{collections::HashMap, sync::Arc};
+
+use anyhow::{Context, anyhow};
+use linli_server::{config::Config, context::AppContext, domain::clock::ManualClock, startup::Application};
+use rand::Rng;
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::Value;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers};
+
+pub mod fake_wechat;
+
+pub type TestResult = anyhow::Result<()>;
+
+pub const TEST_JWT_SECRET: &str = "linli-test-secret-linli-test-secret-0123";
+pub const TEST_APPID: &str = "wx-test-appid";
+pub const TEST_WECHAT_SECRET: &str = "wx-test-secret";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub wechat: MockServer,
+    pub ctx: AppContext,
+    pub clock: ManualClock,
+}
+
+/// A signed-in user.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub user_id: i64,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+/// The app with the demo regions and accounts, a fake WeChat, and its own database.
+pub async fn spawn_app() -> anyhow::Result<TestApp> {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like `spawn_app`, with the environment adjusted first.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> anyhow::Result<TestApp> {
+    linli_server::telemetry::init(false);
+    let wechat = MockServer::start().await;
+    fake_wechat::mount_code2session(&wechat).await;
+
+    let mut vars: HashMap<String, String> = [
+        ("BIND", "127.0.0.1:0".to_owned()),
+        ("JWT_SECRET", TEST_JWT_SECRET.to_owned()),
+        ("WECHAT_APPID", TEST_APPID.to_owned()),
+        ("WECHAT_SECRET", TEST_WECHAT_SECRET.to_owned()),
+        ("WECHAT_API_BASE", wechat.uri()),
+        ("WECHAT_TIMEOUT", "2s".to_owned()),
+        ("SEED_DEMO", "true".to_owned()),
+        ("DATABASE_MAX_CONNECTIONS", "5".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    vars.insert("DATABASE_URL".into(), fresh_database().await?);
+    if let Ok(redis) = std::env::var("TEST_REDIS_URL") {
+        vars.insert("REDIS_URL".into(), redis);
+        vars.insert("REDIS_PREFIX".into(), format!("linli-test-{}:", random_suffix()));
+    }
+    customize(&mut vars);
+
+    let config = Config::from_vars(&vars)?;
+    let clock = ManualClock::default();
+    let app = Application::build_with_clock(config, Arc::new(clock.clone())).await?;
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let ctx = app.context().clone();
+    tokio::spawn(app.run_until_stopped());
+    Ok(TestApp {
+        address,
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?,
+        wechat,
+        ctx,
+        clock,
+    })
+}
+
+fn random_suffix() -> String {
+    let n: u64 = rand::rng().random();
+    format!("{n:016x}")
+}
+
+/// A database of its own for each test: a fresh SQLite file, or a fresh PostgreSQL
+/// database created next to `TEST_DATABASE_URL`.
+async fn fresh_database() -> anyhow::Result<String> {
+    let name = format!("linli_test_{}", random_suffix());
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(base) if base.starts_with("postgres") => {
+            let admin = Database::connect(&base).await.context("connecting to TEST_DATABASE_URL")?;
+            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.context("creating the test database")?;
+            admin.close().await?;
+            let (prefix, _) =
+                base.rsplit_once('/').ok_or_else(|| anyhow!("TEST_DATABASE_URL needs a database name"))?;
+            Ok(format!("{prefix}/{name}"))
+        }
+        _ => {
+            let path = std::env::temp_dir().join(format!("{name}.db"));
+            Ok(format!("sqlite://{}?mode=rwc", path.display()))
+        }
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        Ok(req.send().await?)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> anyhow::Result<reqwest::Response> {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> anyhow::Result<reqwest::Response> {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> anyhow::Result<reqwest::Response> {
+        self.request(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> anyhow::Result<reqwest::Response> {
+        self.request(Method::DELETE, path, token, None).await
+    }
+
+    /// Signs in through the fake WeChat: the code `X` becomes the openid `o-X`. The demo
+    /// accounts (`demo-admin`, `demo-street`, …) sign in with `login_openid`.
+    pub async fn login(&self, code: &str) -> anyhow::Result<Session> {
+        let resp = self.post("/api/v1/auth/wechat/login", None, serde_json::json!({"code": code})).await?;
+        session_from(resp).await
+    }
+
+    /// Signs in as the user with exactly this openid (the fake WeChat maps `as:OPENID`).
+    pub async fn login_openid(&self, openid: &str) -> anyhow::Result<Session> {
+        self.login(&format!("as:{openid}")).await
+    }
+
+    /// The id of a demo region by its division code.
+    pub async fn region(&self, code: &str) -> anyhow::Result<i64> {
+        linli_server::service::demo::region_id(&self.ctx.db, code).await.map_err(|e| anyhow!("{e}"))
+    }
+}
+
+pub async fn session_from(resp: reqwest::Response) -> anyhow::Result<Session> {
+    let status = resp.status();
+    let body: Value = resp.json().await?;
+    anyhow::ensure!(status == StatusCode::OK, "login failed: {status} {body}");
+    Ok(Session {
+        user_id: body["user"]["id"].as_i64().ok_or_else(|| anyhow!("no user id in {body}"))?,
+        access_token: body["access_token"].as_str().unwrap_or_default().to_owned(),
+        refresh_token: body["refresh_token"].as_str().unwrap_or_default().to_owned(),
+    })
+}
+
+/// Reads a response that must be problem+json with this status and code.
+pub async fn expect_problem(resp: reqwest::Response, status: u16, code: &str) -> anyhow::Result<Value> {
+    let actual = resp.status().as_u16();
+    let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let has_request_id = resp.headers().contains_key("x-request-id");
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    anyhow::ensure!(actual == status, "expected {status}, got {actual}: {body}");
+    anyhow::ensure!(content_type == "application/problem+json", "content type {content_type:?}: {body}");
+    anyhow::ensure!(body["code"] == code, "expected code {code}: {body}");
+    anyhow::ensure!(body["status"] == status, "status field: {body}");
+    anyhow::ensure!(body["type"] == format!("/problems/{code}"), "type field: {body}");
+    anyhow::ensure!(body["title"].is_string() && body["detail"].is_string(), "title/detail: {body}");
+    anyhow::ensure!(has_request_id && body["request_id"].is_string(), "request id: {body}");
+    Ok(body)
+}
+
+/// Reads a JSON response that must have this status.
+pub async fn expect_json(resp: reqwest::Response, status: u16) -> anyhow::Result<Value> {
+    let actual = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    anyhow::ensure!(actual == status, "expected {status}, got {actual}: {body}");
+    Ok(body)
+}
+
+/// A responder that answers differently on each call, then repeats the last answer.
+pub struct Sequence(pub std::sync::Mutex<Vec<ResponseTemplate>>);
+
+impl Respond for Sequence {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let mut answers = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if answers.len() > 1 {
+            answers.remove(0)
+        } else {
+            answers.first().cloned().unwrap_or_else(|| ResponseTemplate::new(500))
+        }
+    }
+}
+
+/// Replaces the fake's code2session with `responder` (for failure tests).
+pub async fn override_code2session(server: &MockServer, responder: impl Respond + 'static) {
+    server.reset().await;
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/sns/jscode2session"))
+        .respond_with(responder)
+        .mount(server)
+        .await;
+}

@@ -25,30 +25,18 @@ impl MigrationTrait for Migration {
                     .col(double_null(Regions::Longitude))
                     .col(timestamp_with_time_zone(Regions::CreatedAt))
                     .foreign_key(
-                        ForeignKey::create()
-                            .from(Regions::Table, Regions::ParentId)
-                            .to(Regions::Table, Regions::Id),
+                        ForeignKey::create().from(Regions::Table, Regions::ParentId).to(Regions::Table, Regions::Id),
                     )
                     .to_owned(),
             )
             .await?;
         manager
             .create_index(
-                Index::create()
-                    .name("idx_regions_parent")
-                    .table(Regions::Table)
-                    .col(Regions::ParentId)
-                    .to_owned(),
+                Index::create().name("idx_regions_parent").table(Regions::Table).col(Regions::ParentId).to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("idx_regions_path")
-                    .table(Regions::Table)
-                    .col(Regions::Path)
-                    .to_owned(),
-            )
+            .create_index(Index::create().name("idx_regions_path").table(Regions::Table).col(Regions::Path).to_owned())
             .await?;
 
         manager
@@ -68,9 +56,7 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(Users::UpdatedAt))
                     .col(timestamp_with_time_zone_null(Users::DeletedAt))
                     .foreign_key(
-                        ForeignKey::create()
-                            .from(Users::Table, Users::HomeCommunityId)
-                            .to(Regions::Table, Regions::Id),
+                        ForeignKey::create().from(Users::Table, Users::HomeCommunityId).to(Regions::Table, Regions::Id),
                     )
                     .to_owned(),
             )
@@ -182,9 +168,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Err(DbErr::Migration(
-            "Linli's migrations are forward-only".to_owned(),
-        ))
+        Err(DbErr::Migration("Linli's migrations are forward-only".to_owned()))
     }
 }
 

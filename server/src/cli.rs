@@ -79,9 +79,7 @@ pub async fn grant_role(config: &Config, openid: &str, role: &str, scope: Option
     };
     resolve_scope(&db, role, scope).await.map_err(describe)?;
     let user = find_or_create_user(&db, openid, None, clock.now()).await.map_err(describe)?;
-    let (grant, created) = insert_grant(&db, user.id, role, scope, None, clock.now())
-        .await
-        .map_err(describe)?;
+    let (grant, created) = insert_grant(&db, user.id, role, scope, None, clock.now()).await.map_err(describe)?;
     println!(
         "{} {} (scope {:?}) for user {} — grant {}",
         if created { "granted" } else { "already held:" },

@@ -113,10 +113,7 @@ impl Config {
                 missing.push("DATABASE_URL (a postgres:// URL)");
             }
             if !missing.is_empty() {
-                bail!(
-                    "APP_ENV=production refuses to start without: {}",
-                    missing.join(", ")
-                );
+                bail!("APP_ENV=production refuses to start without: {}", missing.join(", "));
             }
         }
 
@@ -125,8 +122,8 @@ impl Config {
             None => (Secret::new(random_secret()), true),
         };
 
-        let reminder_offsets = parse_duration_list(get("REMINDER_OFFSETS").as_deref().unwrap_or("24h,1h"))
-            .context("REMINDER_OFFSETS")?;
+        let reminder_offsets =
+            parse_duration_list(get("REMINDER_OFFSETS").as_deref().unwrap_or("24h,1h")).context("REMINDER_OFFSETS")?;
         let dispatch_interval =
             parse_duration(get("DISPATCH_INTERVAL").as_deref().unwrap_or("10s")).context("DISPATCH_INTERVAL")?;
 
@@ -151,8 +148,7 @@ impl Config {
                     .unwrap_or_else(|| DEFAULT_WECHAT_API_BASE.into())
                     .trim_end_matches('/')
                     .to_owned(),
-                timeout: parse_duration(get("WECHAT_TIMEOUT").as_deref().unwrap_or("5s"))
-                    .context("WECHAT_TIMEOUT")?,
+                timeout: parse_duration(get("WECHAT_TIMEOUT").as_deref().unwrap_or("5s")).context("WECHAT_TIMEOUT")?,
                 template_reminder: get("WECHAT_TEMPLATE_REMINDER"),
                 template_signup: get("WECHAT_TEMPLATE_SIGNUP"),
                 template_change: get("WECHAT_TEMPLATE_CHANGE"),
@@ -190,9 +186,7 @@ fn is_postgres_url(url: &str) -> bool {
 
 fn parse_num<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, key: &str, default: T) -> anyhow::Result<T> {
     match get(key) {
-        Some(v) => v
-            .parse()
-            .map_err(|_| anyhow::anyhow!("{key} must be a non-negative whole number, not {v:?}")),
+        Some(v) => v.parse().map_err(|_| anyhow::anyhow!("{key} must be a non-negative whole number, not {v:?}")),
         None => Ok(default),
     }
 }
@@ -216,9 +210,7 @@ pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{s:?} is not a duration like 10s, 15m, 24h or 30d"))?;
+    let n: u64 = num.parse().map_err(|_| anyhow::anyhow!("{s:?} is not a duration like 10s, 15m, 24h or 30d"))?;
     let secs = match unit {
         "ms" => return Ok(Duration::from_millis(n)),
         "s" | "" => n,
@@ -231,11 +223,8 @@ pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
 }
 
 pub fn parse_duration_list(s: &str) -> anyhow::Result<Vec<Duration>> {
-    let mut out = s
-        .split(',')
-        .filter(|p| !p.trim().is_empty())
-        .map(parse_duration)
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut out =
+        s.split(',').filter(|p| !p.trim().is_empty()).map(parse_duration).collect::<anyhow::Result<Vec<_>>>()?;
     out.sort_unstable_by(|a, b| b.cmp(a));
     out.dedup();
     Ok(out)
@@ -266,10 +255,8 @@ mod tests {
 
     #[test]
     fn production_names_everything_missing() {
-        let err = Config::from_vars(&vars(&[("APP_ENV", "production")]))
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err =
+            Config::from_vars(&vars(&[("APP_ENV", "production")])).err().map(|e| e.to_string()).unwrap_or_default();
         for name in ["JWT_SECRET", "WECHAT_APPID", "WECHAT_SECRET", "DATABASE_URL"] {
             assert!(err.contains(name), "{err} should name {name}");
         }

@@ -25,9 +25,7 @@ impl Lang {
         for part in header.split(',') {
             let mut pieces = part.trim().split(';');
             let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
-            let q = pieces
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
-                .unwrap_or(1.0);
+            let q = pieces.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok())).unwrap_or(1.0);
             let lang = if tag.starts_with("en") {
                 Lang::En
             } else if tag.starts_with("zh") {
@@ -59,11 +57,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            code: code.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), code: code.into(), message: message.into() }
     }
 }
 
@@ -177,11 +171,7 @@ impl From<validator::ValidationErrors> for AppError {
 fn collect_validation_errors(prefix: &str, errors: &validator::ValidationErrors, out: &mut Vec<FieldError>) {
     use validator::ValidationErrorsKind;
     for (field, kind) in errors.errors() {
-        let name = if prefix.is_empty() {
-            field.to_string()
-        } else {
-            format!("{prefix}.{field}")
-        };
+        let name = if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") };
         match kind {
             ValidationErrorsKind::Field(list) => {
                 for e in list {
@@ -255,9 +245,9 @@ impl AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::RateLimited { .. } | AppError::WechatRateLimited => StatusCode::TOO_MANY_REQUESTS,
-            AppError::WechatUnavailable(_)
-            | AppError::WechatMisconfigured(_)
-            | AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::WechatUnavailable(_) | AppError::WechatMisconfigured(_) | AppError::Unavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -312,9 +302,7 @@ impl AppError {
             InvalidRefreshToken if zh => "刷新凭证无效或已过期，请重新登录".into(),
             InvalidRefreshToken => "The refresh token is invalid or expired; sign in again".into(),
             RefreshTokenReused if zh => "刷新凭证被重复使用，该登录已全部注销，请重新登录".into(),
-            RefreshTokenReused => {
-                "The refresh token was used twice; every token of this sign-in is revoked".into()
-            }
+            RefreshTokenReused => "The refresh token was used twice; every token of this sign-in is revoked".into(),
             WechatCodeInvalid if zh => "微信登录码无效或已使用，请重新调用 wx.login".into(),
             WechatCodeInvalid => "The WeChat login code is invalid or used; call wx.login again".into(),
             Forbidden(why) if zh => format!("没有权限：{}", forbidden_zh(why)),

@@ -43,19 +43,19 @@ impl Application {
             tracing::warn!("JWT_SECRET is not set: a random one is used, so sessions end when the server restarts");
         }
         let context = build_context(config, clock).await?;
-        let listener = TcpListener::bind(&context.config.bind)
-            .with_context(|| format!("binding {}", context.config.bind))?;
+        let listener =
+            TcpListener::bind(&context.config.bind).with_context(|| format!("binding {}", context.config.bind))?;
         let port = listener.local_addr()?.port();
         let server = server(listener, context.clone())?;
         let scheduler = Some(jobs::start(context.clone()).await?);
-        tracing::info!(port, database = if context.config.is_sqlite() { "sqlite" } else { "postgres" },
-            redis = context.redis.is_some(), wechat_dev_mode = context.wechat.is_dev(), "Linli is listening");
-        Ok(Self {
+        tracing::info!(
             port,
-            server,
-            context,
-            scheduler,
-        })
+            database = if context.config.is_sqlite() { "sqlite" } else { "postgres" },
+            redis = context.redis.is_some(),
+            wechat_dev_mode = context.wechat.is_dev(),
+            "Linli is listening"
+        );
+        Ok(Self { port, server, context, scheduler })
     }
 
     pub fn port(&self) -> u16 {
@@ -97,14 +97,7 @@ pub async fn build_context(config: Config, clock: Arc<dyn Clock>) -> anyhow::Res
     };
     let wechat = WechatClient::new(config.wechat.clone())?;
     let jwt = Arc::new(JwtKeys::new(&config.jwt_secret, config.access_token_ttl));
-    Ok(AppContext {
-        db,
-        redis,
-        wechat,
-        config: Arc::new(config),
-        clock,
-        jwt,
-    })
+    Ok(AppContext { db, redis, wechat, config: Arc::new(config), clock, jwt })
 }
 
 /// Opens the database. SQLite gets WAL, a busy timeout and foreign keys, and the
@@ -120,15 +113,13 @@ pub async fn connect_database(config: &Config) -> anyhow::Result<DatabaseConnect
         .sqlx_logging(false);
     if config.is_sqlite() {
         create_sqlite_dir(&config.database_url)?;
-        options
-            .max_connections(config.database_max_connections.clamp(1, 8))
-            .map_sqlx_sqlite_opts(|o| {
-                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-                o.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(15))
-                    .foreign_keys(true)
-            });
+        options.max_connections(config.database_max_connections.clamp(1, 8)).map_sqlx_sqlite_opts(|o| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(15))
+                .foreign_keys(true)
+        });
     }
     Database::connect(options)
         .await
@@ -136,12 +127,7 @@ pub async fn connect_database(config: &Config) -> anyhow::Result<DatabaseConnect
 }
 
 fn create_sqlite_dir(url: &str) -> anyhow::Result<()> {
-    let path = url
-        .trim_start_matches("sqlite:")
-        .trim_start_matches("//")
-        .split('?')
-        .next()
-        .unwrap_or("");
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//").split('?').next().unwrap_or("");
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
@@ -170,11 +156,7 @@ fn server(listener: TcpListener, context: AppContext) -> anyhow::Result<Server> 
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(max_body)
-                    .error_handler(middleware::json_error),
-            )
+            .app_data(web::JsonConfig::default().limit(max_body).error_handler(middleware::json_error))
             .app_data(web::PayloadConfig::default().limit(max_body))
             .app_data(web::QueryConfig::default().error_handler(middleware::query_error))
             .app_data(web::PathConfig::default().error_handler(middleware::path_error))

@@ -1,1 +1,9 @@
+//! Black-box tests: the real app on port 0, its own database, a fake WeChat.
 
+mod admin;
+mod auth;
+mod errors;
+mod health;
+mod me;
+mod openapi;
+mod regions;

@@ -87,11 +87,7 @@ pub async fn create_grant(
     let body = body.into_inner();
     let role = parse_role("role", &body.role)?;
     let (grant, created) = service::role_grants::grant(&ctx, &user, body.user_id, role, body.scope_id).await?;
-    let mut response = if created {
-        HttpResponse::Created()
-    } else {
-        HttpResponse::Ok()
-    };
+    let mut response = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
     Ok(response.json(RoleGrantResponse::from(grant)))
 }
 
@@ -121,10 +117,7 @@ pub async fn list_grants(
     query: web::Query<GrantListQuery>,
 ) -> AppResult<web::Json<Page<RoleGrantResponse>>> {
     let query = query.into_inner();
-    let page = PageQuery {
-        cursor: query.cursor,
-        limit: query.limit,
-    };
+    let page = PageQuery { cursor: query.cursor, limit: query.limit };
     let limit = page.limit()?;
     let filter = GrantFilter {
         user_id: query.user_id,

@@ -16,7 +16,8 @@ pub struct Health {
 
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ok` or `unavailable`.
+    /// `ok`; `degraded` when Redis is configured but down (the database still serves,
+    /// with per-process limits and no cache); `unavailable` when the database is down.
     pub status: &'static str,
     /// `ok` or `down`.
     pub database: &'static str,
@@ -31,7 +32,8 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// The database (and Redis, when configured) answer.
+/// The database answers (503 when it does not); Redis, when configured, is reported
+/// but does not take the replica out of rotation.
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses(
     (status = 200, body = Readiness),
     (status = 503, body = Readiness, description = "a dependency is down")
@@ -41,20 +43,20 @@ pub async fn readyz(ctx: web::Data<AppContext>) -> HttpResponse {
     let db_ok = tokio::time::timeout(std::time::Duration::from_secs(2), ctx.db.execute_unprepared("SELECT 1"))
         .await
         .is_ok_and(|r| r.is_ok());
-    let redis = match &ctx.redis {
-        None => "not_configured",
-        Some(r) if r.ping().await.is_ok() => "ok",
-        Some(_) => "down",
+    let redis = match (&ctx.redis, ctx.config.redis_url.is_some()) {
+        (_, false) => "not_configured",
+        (Some(r), true) if r.ping().await.is_ok() => "ok",
+        _ => "down",
     };
-    let ready = db_ok && redis != "down";
+    let ready = db_ok;
     let body = Readiness {
-        status: if ready { "ok" } else { "unavailable" },
+        status: match (db_ok, redis) {
+            (false, _) => "unavailable",
+            (true, "down") => "degraded",
+            _ => "ok",
+        },
         database: if db_ok { "ok" } else { "down" },
         redis,
     };
-    if ready {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }

@@ -43,16 +43,12 @@ pub struct MeResponse {
 
 impl From<Me> for MeResponse {
     fn from(me: Me) -> Self {
-        let mut roles = vec![RoleView {
-            role: Role::Resident,
-            scope_id: None,
-        }];
-        roles.extend(me.grants.into_iter().filter_map(|g| {
-            Role::parse(&g.role).map(|role| RoleView {
-                role,
-                scope_id: g.scope_id,
-            })
-        }));
+        let mut roles = vec![RoleView { role: Role::Resident, scope_id: None }];
+        roles.extend(
+            me.grants
+                .into_iter()
+                .filter_map(|g| Role::parse(&g.role).map(|role| RoleView { role, scope_id: g.scope_id })),
+        );
         Self {
             id: me.user.id,
             nickname: me.user.nickname,
@@ -89,7 +85,11 @@ impl UpdateMeRequest {
             None => None,
         };
         let avatar_url = match self.avatar_url {
-            Some(url) if !(url.starts_with("https://") && url.chars().count() <= 512 && !url.contains(char::is_whitespace)) => {
+            Some(url)
+                if !(url.starts_with("https://")
+                    && url.chars().count() <= 512
+                    && !url.contains(char::is_whitespace)) =>
+            {
                 errors.push(FieldError::new("avatar_url", "url", "头像须为不超过 512 个字符的 https:// 地址"));
                 None
             }
@@ -98,11 +98,7 @@ impl UpdateMeRequest {
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        Ok(ProfilePatch {
-            nickname,
-            avatar_url,
-            home_community_id: self.home_community_id,
-        })
+        Ok(ProfilePatch { nickname, avatar_url, home_community_id: self.home_community_id })
     }
 }
 

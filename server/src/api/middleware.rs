@@ -59,7 +59,6 @@ pub fn path_error(_err: PathError, _req: &actix_web::HttpRequest) -> Error {
     AppError::NotFound("resource").into()
 }
 
-
 /// An error response that is not problem+json yet: one a handler or extractor returned,
 /// or one actix made on its own (no route, wrong method), which comes as plain text.
 fn needs_problem<B>(res: &ServiceResponse<B>) -> bool {

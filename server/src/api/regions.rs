@@ -49,10 +49,7 @@ pub async fn list_regions(
     query: web::Query<RegionListQuery>,
 ) -> AppResult<web::Json<Page<RegionResponse>>> {
     let query = query.into_inner();
-    let page = PageQuery {
-        cursor: query.cursor,
-        limit: query.limit,
-    };
+    let page = PageQuery { cursor: query.cursor, limit: query.limit };
     let limit = page.limit()?;
     let rows = service::regions::children(&ctx.db, query.parent_id, page.after_id()?, limit).await?;
     Ok(web::Json(page_by_id(rows, limit, |r| r.id, RegionResponse::from)))
@@ -68,8 +65,5 @@ pub async fn list_regions(
 pub async fn get_region(ctx: web::Data<AppContext>, id: web::Path<i64>) -> AppResult<web::Json<RegionDetail>> {
     let region = service::regions::get(&ctx.db, id.into_inner()).await?;
     let ancestors = service::regions::ancestors(&ctx.db, &region).await?;
-    Ok(web::Json(RegionDetail {
-        region: region.into(),
-        ancestors: ancestors.into_iter().map(Into::into).collect(),
-    }))
+    Ok(web::Json(RegionDetail { region: region.into(), ancestors: ancestors.into_iter().map(Into::into).collect() }))
 }

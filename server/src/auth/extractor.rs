@@ -52,18 +52,9 @@ impl AuthUser {
             .all(&ctx.db)
             .await?
             .into_iter()
-            .filter_map(|g| {
-                Role::parse(&g.role).map(|role| Grant {
-                    role,
-                    scope_id: g.scope_id,
-                })
-            })
+            .filter_map(|g| Role::parse(&g.role).map(|role| Grant { role, scope_id: g.scope_id }))
             .collect();
-        Ok(AuthUser {
-            id: user.id,
-            home_community_id: user.home_community_id,
-            grants,
-        })
+        Ok(AuthUser { id: user.id, home_community_id: user.home_community_id, grants })
     }
 }
 

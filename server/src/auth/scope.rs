@@ -12,11 +12,7 @@ use crate::{
 
 /// The materialised path of a region, `/1/2/3/`.
 pub async fn region_path(db: &impl ConnectionTrait, region_id: i64) -> AppResult<String> {
-    region::Entity::find_by_id(region_id)
-        .one(db)
-        .await?
-        .map(|r| r.path)
-        .ok_or(AppError::NotFound("region"))
+    region::Entity::find_by_id(region_id).one(db).await?.map(|r| r.path).ok_or(AppError::NotFound("region"))
 }
 
 /// Whether the region at `path` lies in the subtree of region `scope_id`.
@@ -27,10 +23,7 @@ pub fn path_covers(path: &str, scope_id: i64) -> bool {
 /// Whether `user` holds one of `roles` with a scope covering the region at `path`.
 pub fn holds_region_role(user: &AuthUser, roles: &[Role], path: &str) -> bool {
     user.is_system_admin()
-        || user
-            .grants
-            .iter()
-            .any(|g| roles.contains(&g.role) && g.scope_id.is_some_and(|s| path_covers(path, s)))
+        || user.grants.iter().any(|g| roles.contains(&g.role) && g.scope_id.is_some_and(|s| path_covers(path, s)))
 }
 
 /// The caller is a committee, street or civil-affairs official over `region_id`.
@@ -60,9 +53,14 @@ pub fn require_role_over(user: &AuthUser, role: Role, path: &str) -> AppResult<(
 #[derive(Clone, Debug)]
 pub enum ResolvedScope {
     Global,
-    Region { path: String },
+    Region {
+        path: String,
+    },
     /// An organization, with the path of its home community.
-    Organization { id: i64, community_path: String },
+    Organization {
+        id: i64,
+        community_path: String,
+    },
 }
 
 /// May `user` grant (or revoke) `role` on `scope`?
@@ -92,23 +90,13 @@ pub fn require_grant_admin(user: &AuthUser, role: Role, scope: &ResolvedScope) -
                     return Ok(());
                 }
             }
-            Err(AppError::Forbidden(if any_admin {
-                "outside your scope"
-            } else {
-                "cannot grant this role"
-            }))
+            Err(AppError::Forbidden(if any_admin { "outside your scope" } else { "cannot grant this role" }))
         }
         (_, ResolvedScope::Organization { id, community_path }) => {
-            let official = holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], community_path);
-            let leader = role == Role::OrgStaff
-                && user
-                    .grants_of(Role::OrgLeader)
-                    .any(|g| g.scope_id == Some(*id));
-            if official || leader {
-                Ok(())
-            } else {
-                Err(AppError::Forbidden("cannot grant this role"))
-            }
+            let official =
+                holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], community_path);
+            let leader = role == Role::OrgStaff && user.grants_of(Role::OrgLeader).any(|g| g.scope_id == Some(*id));
+            if official || leader { Ok(()) } else { Err(AppError::Forbidden("cannot grant this role")) }
         }
     }
 }
@@ -122,13 +110,7 @@ mod tests {
         AuthUser {
             id: 1,
             home_community_id: None,
-            grants: grants
-                .iter()
-                .map(|(role, scope_id)| Grant {
-                    role: *role,
-                    scope_id: *scope_id,
-                })
-                .collect(),
+            grants: grants.iter().map(|(role, scope_id)| Grant { role: *role, scope_id: *scope_id }).collect(),
         }
     }
 
@@ -162,10 +144,7 @@ mod tests {
     #[test]
     fn leaders_grant_staff_of_their_own_organization() {
         let leader = user(&[(Role::OrgLeader, Some(42))]);
-        let org = |id| ResolvedScope::Organization {
-            id,
-            community_path: "/1/5/9/".into(),
-        };
+        let org = |id| ResolvedScope::Organization { id, community_path: "/1/5/9/".into() };
         assert!(require_grant_admin(&leader, Role::OrgStaff, &org(42)).is_ok());
         assert!(require_grant_admin(&leader, Role::OrgStaff, &org(43)).is_err());
         assert!(require_grant_admin(&leader, Role::OrgLeader, &org(42)).is_err());

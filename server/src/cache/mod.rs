@@ -28,10 +28,7 @@ impl RedisHandle {
         let conn = tokio::time::timeout(Duration::from_secs(3), ConnectionManager::new_with_config(client, config))
             .await
             .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))??;
-        Ok(Self {
-            conn,
-            prefix: prefix.to_owned(),
-        })
+        Ok(Self { conn, prefix: prefix.to_owned() })
     }
 
     pub async fn ping(&self) -> anyhow::Result<()> {

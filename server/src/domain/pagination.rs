@@ -55,14 +55,16 @@ fn decode_id_cursor(c: &str) -> Option<i64> {
 }
 
 /// Cuts a `limit + 1` fetch down to a page, with the cursor of its last item.
-pub fn page_by_id<T, U: ToSchema>(mut rows: Vec<T>, limit: u64, id: impl Fn(&T) -> i64, map: impl FnMut(T) -> U) -> Page<U> {
+pub fn page_by_id<T, U: ToSchema>(
+    mut rows: Vec<T>,
+    limit: u64,
+    id: impl Fn(&T) -> i64,
+    map: impl FnMut(T) -> U,
+) -> Page<U> {
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = if more { rows.last().map(|r| encode_id_cursor(id(r))) } else { None };
-    Page {
-        items: rows.into_iter().map(map).collect(),
-        next_cursor,
-    }
+    Page { items: rows.into_iter().map(map).collect(), next_cursor }
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait},
 };
 use sha2::{Digest, Sha256};
@@ -28,11 +29,7 @@ pub struct Tokens {
 pub fn parse_login_code(code: &str) -> AppResult<&str> {
     let code = code.trim();
     if code.is_empty() || code.len() > 128 || !code.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(AppError::invalid(
-            "code",
-            "invalid",
-            "code 须为 wx.login 返回的登录码（1–128 个可见 ASCII 字符）",
-        ));
+        return Err(AppError::invalid("code", "invalid", "code 须为 wx.login 返回的登录码（1–128 个可见 ASCII 字符）"));
     }
     Ok(code)
 }
@@ -82,10 +79,7 @@ pub async fn refresh(ctx: &AppContext, presented: &str) -> AppResult<Tokens> {
     let now = ctx.now();
     let hash = hash_token(presented);
     let txn = begin_write(&ctx.db).await?;
-    let Some(row) = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TokenHash.eq(&hash))
-        .one(&txn)
-        .await?
+    let Some(row) = refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(&hash)).one(&txn).await?
     else {
         return Err(AppError::InvalidRefreshToken);
     };

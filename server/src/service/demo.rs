@@ -13,7 +13,8 @@ use crate::{
 };
 
 /// (code, parent code, name, level, kind, latitude, longitude)
-type RegionRow = (&'static str, Option<&'static str>, &'static str, &'static str, Option<&'static str>, Option<(f64, f64)>);
+type RegionRow =
+    (&'static str, Option<&'static str>, &'static str, &'static str, Option<&'static str>, Option<(f64, f64)>);
 
 pub const REGIONS: &[RegionRow] = &[
     ("620000000000", None, "甘肃省", "province", None, Some((36.0594, 103.8343))),
@@ -102,12 +103,7 @@ pub async fn ensure_region(
     at: Option<(f64, f64)>,
     now: DateTime<Utc>,
 ) -> AppResult<bool> {
-    if region::Entity::find()
-        .filter(region::Column::Code.eq(code))
-        .one(db)
-        .await?
-        .is_some()
-    {
+    if region::Entity::find().filter(region::Column::Code.eq(code)).one(db).await?.is_some() {
         return Ok(false);
     }
     let parent = match parent_code {
@@ -151,11 +147,7 @@ async fn ensure_user(
     home_community_id: i64,
     now: DateTime<Utc>,
 ) -> AppResult<(i64, bool)> {
-    if let Some(u) = user::Entity::find()
-        .filter(user::Column::Openid.eq(openid))
-        .one(db)
-        .await?
-    {
+    if let Some(u) = user::Entity::find().filter(user::Column::Openid.eq(openid)).one(db).await? {
         return Ok((u.id, false));
     }
     let inserted = user::Entity::insert(user::ActiveModel {
@@ -189,12 +181,8 @@ mod tests {
             }
             assert_eq!(kind.is_some(), *level == "community");
         }
-        let count = |lvl: &str, k: Option<&str>| {
-            REGIONS
-                .iter()
-                .filter(|r| r.3 == lvl && (k.is_none() || r.4 == k))
-                .count()
-        };
+        let count =
+            |lvl: &str, k: Option<&str>| REGIONS.iter().filter(|r| r.3 == lvl && (k.is_none() || r.4 == k)).count();
         assert!(count("street", None) >= 3);
         assert!(count("community", Some("urban")) >= 4);
         assert!(count("community", Some("rural")) >= 2);

@@ -7,7 +7,9 @@ pub mod regions;
 pub mod role_grants;
 pub mod users;
 
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait};
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 /// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so two writers never
 /// both read and then deadlock on the upgrade; the busy timeout makes the second wait.

@@ -8,10 +8,7 @@ use crate::{
 };
 
 pub async fn get(db: &impl ConnectionTrait, id: i64) -> AppResult<region::Model> {
-    region::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("region"))
+    region::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound("region"))
 }
 
 /// Children of `parent_id` (the roots when `None`), by id, after `after_id`, at most
@@ -33,26 +30,16 @@ pub async fn children(
     if let Some(after) = after_id {
         query = query.filter(region::Column::Id.gt(after));
     }
-    Ok(query
-        .order_by_asc(region::Column::Id)
-        .limit(limit + 1)
-        .all(db)
-        .await?)
+    Ok(query.order_by_asc(region::Column::Id).limit(limit + 1).all(db).await?)
 }
 
 /// The ancestors of a region, from the root down, not including itself.
 pub async fn ancestors(db: &impl ConnectionTrait, region: &region::Model) -> AppResult<Vec<region::Model>> {
-    let ids = path_ids(&region.path)
-        .into_iter()
-        .filter(|id| *id != region.id)
-        .collect::<Vec<_>>();
+    let ids = path_ids(&region.path).into_iter().filter(|id| *id != region.id).collect::<Vec<_>>();
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut rows = region::Entity::find()
-        .filter(region::Column::Id.is_in(ids.clone()))
-        .all(db)
-        .await?;
+    let mut rows = region::Entity::find().filter(region::Column::Id.is_in(ids.clone())).all(db).await?;
     rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
     Ok(rows)
 }

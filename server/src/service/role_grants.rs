@@ -21,11 +21,7 @@ use crate::{
 pub async fn resolve_scope(db: &impl ConnectionTrait, role: Role, scope_id: Option<i64>) -> AppResult<ResolvedScope> {
     match (role.scope_kind(), scope_id) {
         (ScopeKind::None, None) => Ok(ResolvedScope::Global),
-        (ScopeKind::None, Some(_)) => Err(AppError::invalid(
-            "scope_id",
-            "not_allowed",
-            "该角色不需要 scope_id",
-        )),
+        (ScopeKind::None, Some(_)) => Err(AppError::invalid("scope_id", "not_allowed", "该角色不需要 scope_id")),
         (_, None) => Err(AppError::invalid("scope_id", "required", "该角色须指定 scope_id")),
         (ScopeKind::Region(levels), Some(id)) => {
             let region = region::Entity::find_by_id(id)
@@ -123,10 +119,7 @@ async fn find_grant(
 }
 
 pub async fn revoke(ctx: &AppContext, actor: &AuthUser, grant_id: i64) -> AppResult<()> {
-    let grant = role_grant::Entity::find_by_id(grant_id)
-        .one(&ctx.db)
-        .await?
-        .ok_or(AppError::NotFound("role grant"))?;
+    let grant = role_grant::Entity::find_by_id(grant_id).one(&ctx.db).await?.ok_or(AppError::NotFound("role grant"))?;
     let role = Role::parse(&grant.role).ok_or(AppError::NotFound("role grant"))?;
     let scope = resolve_scope(&ctx.db, role, grant.scope_id).await?;
     require_grant_admin(actor, role, &scope)?;
@@ -170,11 +163,8 @@ pub async fn list(
         for path in &paths {
             in_subtree = in_subtree.add(region::Column::Path.starts_with(path.as_str()));
         }
-        let regions_inside = Query::select()
-            .column(region::Column::Id)
-            .from(region::Entity)
-            .cond_where(in_subtree)
-            .to_owned();
+        let regions_inside =
+            Query::select().column(region::Column::Id).from(region::Entity).cond_where(in_subtree).to_owned();
         let region_roles = [Role::Committee, Role::Street, Role::CivilAffairs].map(Role::as_str);
         let org_roles = [Role::OrgStaff, Role::OrgLeader].map(Role::as_str);
         let orgs_inside = crate::service::organization_scope::organizations_in(&paths);
@@ -204,9 +194,5 @@ pub async fn list(
     if let Some(after) = after_id {
         query = query.filter(role_grant::Column::Id.gt(after));
     }
-    Ok(query
-        .order_by_asc(role_grant::Column::Id)
-        .limit(limit + 1)
-        .all(&ctx.db)
-        .await?)
+    Ok(query.order_by_asc(role_grant::Column::Id).limit(limit + 1).all(&ctx.db).await?)
 }

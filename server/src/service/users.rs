@@ -33,11 +33,7 @@ pub async fn me(ctx: &AppContext, user_id: i64) -> AppResult<Me> {
         Some(id) => region::Entity::find_by_id(id).one(&ctx.db).await?,
         None => None,
     };
-    Ok(Me {
-        user,
-        grants,
-        home_community,
-    })
+    Ok(Me { user, grants, home_community })
 }
 
 /// A profile change; `None` leaves a field as it is.
@@ -107,14 +103,8 @@ pub async fn delete_me(ctx: &AppContext, user_id: i64) -> AppResult<()> {
         return Err(AppError::NotFound("user"));
     }
     bump_token_version(&txn, user_id, now).await?;
-    role_grant::Entity::delete_many()
-        .filter(role_grant::Column::UserId.eq(user_id))
-        .exec(&txn)
-        .await?;
-    refresh_token::Entity::delete_many()
-        .filter(refresh_token::Column::UserId.eq(user_id))
-        .exec(&txn)
-        .await?;
+    role_grant::Entity::delete_many().filter(role_grant::Column::UserId.eq(user_id)).exec(&txn).await?;
+    refresh_token::Entity::delete_many().filter(refresh_token::Column::UserId.eq(user_id)).exec(&txn).await?;
     txn.commit().await?;
     tracing::info!(user_id, "account deleted");
     Ok(())

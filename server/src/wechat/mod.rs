@@ -5,10 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::{
-    config::WechatConfig,
-    error::AppError,
-};
+use crate::{config::WechatConfig, error::AppError};
 
 /// What a WeChat call can end in, classified for handling.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -95,10 +92,7 @@ impl WechatClient {
     pub async fn code2session(&self, code: &str) -> Result<WechatSession, WechatError> {
         let (Some(appid), Some(secret)) = (&self.config.appid, &self.config.secret) else {
             tracing::warn!("dev login: no WeChat credentials, the login code is taken as the openid");
-            return Ok(WechatSession {
-                openid: code.to_owned(),
-                unionid: None,
-            });
+            return Ok(WechatSession { openid: code.to_owned(), unionid: None });
         };
         let url = format!("{}/sns/jscode2session", self.config.api_base);
         let mut attempt = 0;
@@ -134,18 +128,12 @@ impl WechatClient {
         if status.is_server_error() {
             return Err(WechatError::Transient(format!("HTTP {status}")));
         }
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| WechatError::Transient(transport_reason(&e)))?;
+        let bytes = resp.bytes().await.map_err(|e| WechatError::Transient(transport_reason(&e)))?;
         let body: Code2SessionBody = serde_json::from_slice(&bytes)
             .map_err(|_| WechatError::Transient(format!("unreadable body (HTTP {status})")))?;
         match body.errcode.unwrap_or(0) {
             0 => match body.openid.filter(|o| !o.is_empty()) {
-                Some(openid) => Ok(WechatSession {
-                    openid,
-                    unionid: body.unionid,
-                }),
+                Some(openid) => Ok(WechatSession { openid, unionid: body.unionid }),
                 None => Err(WechatError::Transient("success without an openid".into())),
             },
             code => Err(classify(code, body.errmsg.unwrap_or_default())),
