@@ -42,7 +42,7 @@ pub async fn spawn_app() -> anyhow::Result<TestApp> {
 
 /// Like `spawn_app`, with the environment adjusted first.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> anyhow::Result<TestApp> {
-    linli_server::telemetry::init(false);
+    linli_server::telemetry::init_with_default(false, "off");
     let wechat = MockServer::start().await;
     fake_wechat::mount_code2session(&wechat).await;
 

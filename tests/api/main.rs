@@ -6,4 +6,5 @@ mod errors;
 mod health;
 mod me;
 mod openapi;
+mod organizations;
 mod regions;

@@ -7,6 +7,7 @@ pub mod docs;
 pub mod health;
 pub mod me;
 pub mod middleware;
+pub mod organizations;
 pub mod regions;
 pub mod types;
 
@@ -19,6 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(auth::routes)
             .configure(me::routes)
             .configure(regions::routes)
+            .configure(organizations::routes)
             .configure(admin::routes),
     );
 }

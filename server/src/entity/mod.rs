@@ -1,5 +1,9 @@
 //! sea-orm entities: table shapes only. Behaviour lives in `service/`.
 
+pub mod organization;
+pub mod organization_event;
+pub mod organization_follow;
+pub mod organization_target;
 pub mod refresh_token;
 pub mod region;
 pub mod role_grant;

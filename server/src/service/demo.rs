@@ -6,8 +6,11 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
 use crate::{
-    domain::role::Role,
-    entity::{region, user},
+    domain::{
+        organization::{Category, CreditCode, OrgStatus, ServiceTarget, Standing},
+        role::Role,
+    },
+    entity::{organization, organization_event, organization_target, region, user},
     error::{AppError, AppResult},
     service::role_grants::insert_grant,
 };
@@ -46,14 +49,189 @@ pub const DEMO_ACCOUNTS: &[(&str, &str, Option<Role>, Option<&str>)] = &[
     ("demo-township", "和平镇政府", Some(Role::Street), Some("620123104000")),
     ("demo-committee", "金塔巷社区居委会", Some(Role::Committee), Some("620102002001")),
     ("demo-village", "袁家营村委会", Some(Role::Committee), Some("620123104201")),
+    ("demo-leader", "李红", None, None),
     ("demo-resident", "王阿姨", None, None),
 ];
+
+/// (community code, name, category, service targets, description, contact phone)
+type OrgRow = (&'static str, &'static str, Category, &'static [ServiceTarget], &'static str, &'static str);
+
+pub const ORGANIZATIONS: &[OrgRow] = {
+    use Category::*;
+    use ServiceTarget::*;
+    &[
+        (
+            "620102002001",
+            "金塔巷夕阳红志愿服务队",
+            CommunityService,
+            &[Elderly],
+            "为社区独居、空巢老人提供定期探访、代购、陪诊和助浴服务。",
+            "13893112345",
+        ),
+        (
+            "620102002001",
+            "金塔巷邻里互助会",
+            MutualAid,
+            &[AllResidents, Elderly],
+            "楼栋之间互帮互助：家电小修、代收快递、临时照看。",
+            "13893112346",
+        ),
+        (
+            "620102002001",
+            "金塔巷太极拳协会",
+            CultureSports,
+            &[Elderly, AllResidents],
+            "每天清晨在社区广场教练二十四式太极拳，欢迎零基础居民。",
+            "13893112347",
+        ),
+        (
+            "620102002001",
+            "金塔巷爱心妈妈工作室",
+            Charity,
+            &[Children, FamiliesInDifficulty],
+            "为困难家庭儿童募集学习用品，开展周末陪伴活动。",
+            "13893112348",
+        ),
+        (
+            "620102002002",
+            "大众巷青少年课业辅导站",
+            CommunityService,
+            &[Children, Youth],
+            "退休教师和大学生志愿者为双职工家庭孩子提供放学后课业辅导。",
+            "13993112301",
+        ),
+        (
+            "620102002002",
+            "大众巷秦腔戏曲社",
+            CultureSports,
+            &[Elderly],
+            "秦腔爱好者每周两次排练，节假日为社区居民义演。",
+            "13993112302",
+        ),
+        (
+            "620102002002",
+            "大众巷社会工作服务站",
+            SocialWork,
+            &[FamiliesInDifficulty, Disabled, Rehabilitation],
+            "持证社工为困境家庭、残疾人和社区康复人员提供个案和小组服务。",
+            "09318123456",
+        ),
+        (
+            "620102002003",
+            "永昌路巾帼志愿服务队",
+            CommunityService,
+            &[Women],
+            "妇女骨干参与环境整治、矛盾调解和防诈骗宣传。",
+            "13609311201",
+        ),
+        (
+            "620102002003",
+            "永昌路助残互助小组",
+            MutualAid,
+            &[Disabled],
+            "残疾人及家属结对互助，分享康复和就业信息。",
+            "13609311202",
+        ),
+        (
+            "620102008001",
+            "静安门广场舞队",
+            CultureSports,
+            &[Women, AllResidents],
+            "傍晚在静安门广场健身舞蹈，参加区级比赛。",
+            "15101231101",
+        ),
+        (
+            "620102008001",
+            "静安门爱心超市",
+            Charity,
+            &[FamiliesInDifficulty],
+            "接收居民捐赠的闲置物品，以积分方式帮扶困难家庭。",
+            "15101231102",
+        ),
+        (
+            "620102008002",
+            "甘南路就业帮扶小组",
+            MutualAid,
+            &[Unemployed, MigrantWorkers],
+            "收集辖区用工信息，帮助失业居民和外来务工人员对接岗位。",
+            "15101232201",
+        ),
+        (
+            "620103001001",
+            "西园老年书画协会",
+            CultureSports,
+            &[Elderly],
+            "老年书画爱好者切磋交流，春节为居民义写春联。",
+            "13919801101",
+        ),
+        (
+            "620123100201",
+            "北关村百合种植技术服务队",
+            RuralProduction,
+            &[AllResidents],
+            "种植能手为村民讲解百合选种、病虫害防治和储运技术。",
+            "13893301101",
+        ),
+        (
+            "620123100201",
+            "北关村留守儿童关爱小组",
+            Charity,
+            &[LeftBehind, Children],
+            "组织志愿者陪伴留守儿童，开展亲情视频通话和课外活动。",
+            "13893301102",
+        ),
+        (
+            "620123104201",
+            "袁家营村蔬菜种植互助组",
+            RuralProduction,
+            &[AllResidents],
+            "农户之间共享大棚蔬菜种植经验，统一联系销路。",
+            "13893302201",
+        ),
+        (
+            "620123104201",
+            "袁家营村红白理事会",
+            CommunityService,
+            &[AllResidents],
+            "倡导婚丧事简办，为村民红白事提供帮忙和移风易俗宣传。",
+            "13893302202",
+        ),
+        (
+            "620123104201",
+            "袁家营村文艺宣传队",
+            CultureSports,
+            &[AllResidents],
+            "农闲时排演社火和小品，宣传惠农政策。",
+            "13893302203",
+        ),
+        (
+            "620123104202",
+            "黄家庄村养殖技术服务队",
+            RuralProduction,
+            &[AllResidents],
+            "兽医和养殖户上门指导牛羊养殖和防疫。",
+            "13893303301",
+        ),
+        (
+            "620123104202",
+            "黄家庄村互助养老点",
+            MutualAid,
+            &[Elderly],
+            "低龄老人照料高龄老人，提供午餐和日间照料。",
+            "13893303302",
+        ),
+    ]
+};
+
+/// The demo social-work station is registered (登记) with this code's first 17 characters.
+const REGISTERED_CODE_PREFIX: &str = "52620102MJY000017";
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct SeedReport {
     pub regions_added: usize,
     pub users_added: usize,
     pub grants_added: usize,
+    pub organizations_added: usize,
 }
 
 pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<SeedReport> {
@@ -79,7 +257,159 @@ pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Se
             }
         }
     }
+    for (i, row) in ORGANIZATIONS.iter().enumerate() {
+        if ensure_organization(db, i, row, now).await? {
+            report.organizations_added += 1;
+        }
+    }
+    // One application waiting for the demo committee (金塔巷社区).
+    let applicant = ensure_user(db, "demo-resident", "王阿姨", home, now).await?.0;
+    if find_organization(db, "金塔巷读书会", home).await?.is_none() {
+        let id = insert_organization(
+            db,
+            "金塔巷读书会",
+            Category::CultureSports,
+            home,
+            "每月共读一本书，在社区图书室交流。",
+            Some(applicant),
+            OrgStatus::PendingConsent,
+            None,
+            now,
+        )
+        .await?;
+        event(db, id, Some(applicant), "submitted", None, OrgStatus::PendingConsent, None, now).await?;
+        report.organizations_added += 1;
+    }
     Ok(report)
+}
+
+async fn find_organization(db: &impl ConnectionTrait, name: &str, community: i64) -> AppResult<Option<i64>> {
+    Ok(organization::Entity::find()
+        .filter(organization::Column::Name.eq(name))
+        .filter(organization::Column::CommunityId.eq(community))
+        .one(db)
+        .await?
+        .map(|o| o.id))
+}
+
+async fn ensure_organization(db: &impl ConnectionTrait, i: usize, row: &OrgRow, now: DateTime<Utc>) -> AppResult<bool> {
+    let (code, name, category, targets, description, phone) = *row;
+    let community = region::Entity::find()
+        .filter(region::Column::Code.eq(code))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("region"))?;
+    if find_organization(db, name, community.id).await?.is_some() {
+        return Ok(false);
+    }
+    let registered = category == Category::SocialWork;
+    let status = if registered { OrgStatus::Registered } else { OrgStatus::Filed };
+    let at = community.latitude.zip(community.longitude).map(|(lat, lng)| {
+        // Spread the organizations a few hundred metres around the community centre.
+        let step = (i % 5) as f64 - 2.0;
+        (lat + step * 0.0009, lng + ((i * 7) % 5) as f64 * 0.0011 - 0.0022)
+    });
+    let id = insert_organization(db, name, category, community.id, description, None, status, at, now).await?;
+    organization::Entity::update_many()
+        .col_expr(
+            organization::Column::ContactName,
+            Expr::value(format!("{}负责人", &name.chars().take(3).collect::<String>())),
+        )
+        .col_expr(organization::Column::ContactPhone, Expr::value(phone))
+        .col_expr(organization::Column::FiledAt, Expr::value(now))
+        .col_expr(
+            organization::Column::FoundedOn,
+            Expr::value(chrono::NaiveDate::from_ymd_opt(2019 + (i % 6) as i32, 1 + (i % 12) as u32, 1)),
+        )
+        .filter(organization::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    if registered {
+        let check = CreditCode::check_char(REGISTERED_CODE_PREFIX).unwrap_or('0');
+        organization::Entity::update_many()
+            .col_expr(organization::Column::Standing, Expr::value(Standing::Registered.as_str()))
+            .col_expr(organization::Column::CreditCode, Expr::value(format!("{REGISTERED_CODE_PREFIX}{check}")))
+            .filter(organization::Column::Id.eq(id))
+            .exec(db)
+            .await?;
+    }
+    if !targets.is_empty() {
+        organization_target::Entity::insert_many(targets.iter().map(|t| organization_target::ActiveModel {
+            organization_id: Set(id),
+            target: Set(t.as_str().to_owned()),
+        }))
+        .exec_without_returning(db)
+        .await?;
+    }
+    event(db, id, None, if registered { "registered" } else { "filed" }, None, status, Some("演示数据".into()), now)
+        .await?;
+    if i == 0 {
+        let leader = user::Entity::find()
+            .filter(user::Column::Openid.eq("demo-leader"))
+            .one(db)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        insert_grant(db, leader.id, Role::OrgLeader, Some(id), None, now).await?;
+    }
+    Ok(true)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_organization(
+    db: &impl ConnectionTrait,
+    name: &str,
+    category: Category,
+    community_id: i64,
+    description: &str,
+    applicant: Option<i64>,
+    status: OrgStatus,
+    at: Option<(f64, f64)>,
+    now: DateTime<Utc>,
+) -> AppResult<i64> {
+    Ok(organization::Entity::insert(organization::ActiveModel {
+        name: Set(name.to_owned()),
+        category: Set(category.as_str().to_owned()),
+        community_id: Set(community_id),
+        description: Set(description.to_owned()),
+        latitude: Set(at.map(|a| a.0)),
+        longitude: Set(at.map(|a| a.1)),
+        standing: Set(Standing::Filed.as_str().to_owned()),
+        status: Set(status.as_str().to_owned()),
+        has_party_organization: Set(false),
+        applicant_id: Set(applicant),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?
+    .last_insert_id)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn event(
+    db: &impl ConnectionTrait,
+    org: i64,
+    actor: Option<i64>,
+    action: &str,
+    from: Option<OrgStatus>,
+    to: OrgStatus,
+    comment: Option<String>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    organization_event::Entity::insert(organization_event::ActiveModel {
+        organization_id: Set(org),
+        actor_id: Set(actor),
+        action: Set(action.to_owned()),
+        from_status: Set(from.map(|s| s.as_str().to_owned())),
+        to_status: Set(to.as_str().to_owned()),
+        comment: Set(comment),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
 }
 
 pub async fn region_id(db: &impl ConnectionTrait, code: &str) -> AppResult<i64> {
@@ -186,5 +516,19 @@ mod tests {
         assert!(count("street", None) >= 3);
         assert!(count("community", Some("urban")) >= 4);
         assert!(count("community", Some("rural")) >= 2);
+    }
+
+    #[test]
+    fn the_demo_organizations_cover_every_category_in_real_communities() {
+        for c in Category::ALL {
+            assert!(ORGANIZATIONS.iter().any(|o| o.2 == *c), "{c:?} missing");
+        }
+        for o in ORGANIZATIONS {
+            assert!(REGIONS.iter().any(|r| r.0 == o.0 && r.3 == "community"), "{}", o.1);
+            assert!(crate::domain::organization::parse_phone(o.5).is_some(), "{}", o.5);
+            assert!(o.1.chars().count() <= 50);
+        }
+        let check = CreditCode::check_char(REGISTERED_CODE_PREFIX);
+        assert!(check.is_some_and(|c| CreditCode::parse(&format!("{REGISTERED_CODE_PREFIX}{c}")).is_some()));
     }
 }

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod demo;
 pub mod organization_scope;
+pub mod organizations;
 pub mod regions;
 pub mod role_grants;
 pub mod users;

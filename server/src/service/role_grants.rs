@@ -2,7 +2,6 @@
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::Query,
 };
 
 use crate::{
@@ -159,12 +158,7 @@ pub async fn list(
         for id in admin_scopes {
             paths.push(crate::auth::scope::region_path(&ctx.db, id).await?);
         }
-        let mut in_subtree = Condition::any();
-        for path in &paths {
-            in_subtree = in_subtree.add(region::Column::Path.starts_with(path.as_str()));
-        }
-        let regions_inside =
-            Query::select().column(region::Column::Id).from(region::Entity).cond_where(in_subtree).to_owned();
+        let regions_inside = crate::service::organization_scope::regions_under(&paths);
         let region_roles = [Role::Committee, Role::Street, Role::CivilAffairs].map(Role::as_str);
         let org_roles = [Role::OrgStaff, Role::OrgLeader].map(Role::as_str);
         let orgs_inside = crate::service::organization_scope::organizations_in(&paths);

@@ -1,0 +1,942 @@
+//! Organizations: applying to be filed, the review steps, the street's and civil
+//! affairs' actions, staff, follows, and browsing near home.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, LikeExpr, Order, Query},
+};
+
+use crate::{
+    auth::{
+        AuthUser,
+        scope::{holds_region_role, path_covers, region_path},
+    },
+    context::AppContext,
+    domain::{
+        organization::{Category, OrgStatus, ReviewStep, ServiceTarget, Standing, StatusAction, distance_m},
+        role::Role,
+        text::like_literal,
+    },
+    entity::{organization, organization_event, organization_follow, organization_target, region, role_grant, user},
+    error::{AppError, AppResult},
+    service::{begin_write, is_unique_violation, organization_scope::regions_under, role_grants::insert_grant},
+};
+
+/// What an applicant or a leader sends, already parsed.
+#[derive(Debug, Clone)]
+pub struct OrgInput {
+    pub name: String,
+    pub category: Category,
+    pub community_id: i64,
+    pub description: String,
+    pub service_targets: Vec<ServiceTarget>,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    pub location: Option<(f64, f64)>,
+    pub logo_url: Option<String>,
+    pub founded_on: Option<NaiveDate>,
+    pub has_party_organization: bool,
+}
+
+/// A partial change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct OrgPatch {
+    pub name: Option<String>,
+    pub category: Option<Category>,
+    pub description: Option<String>,
+    pub service_targets: Option<Vec<ServiceTarget>>,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    pub location: Option<(f64, f64)>,
+    pub logo_url: Option<String>,
+    pub founded_on: Option<NaiveDate>,
+    pub has_party_organization: Option<bool>,
+}
+
+/// How the caller stands towards one organization.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Relation {
+    pub applicant: bool,
+    pub staff: bool,
+    pub leader: bool,
+    /// A committee, street or civil-affairs official over its community (or a system admin).
+    pub official: bool,
+    pub following: bool,
+}
+
+impl Relation {
+    /// May see the contact phone unmasked and the workflow history.
+    pub fn privileged(&self) -> bool {
+        self.applicant || self.staff || self.leader || self.official
+    }
+}
+
+pub struct OrgDetail {
+    pub org: organization::Model,
+    pub targets: Vec<String>,
+    pub community: region::Model,
+    pub followers: u64,
+    pub upcoming_activities: u64,
+    pub relation: Relation,
+    pub history: Option<Vec<organization_event::Model>>,
+}
+
+pub fn status_of(org: &organization::Model) -> AppResult<OrgStatus> {
+    OrgStatus::parse(&org.status).ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown status {}", org.status)))
+}
+
+fn standing_of(org: &organization::Model) -> Standing {
+    Standing::parse(&org.standing).unwrap_or(Standing::Filed)
+}
+
+async fn find(db: &impl ConnectionTrait, id: i64) -> AppResult<organization::Model> {
+    organization::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound("organization"))
+}
+
+async fn community(db: &impl ConnectionTrait, id: i64) -> AppResult<region::Model> {
+    region::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound("region"))
+}
+
+pub fn relation(user: Option<&AuthUser>, org: &organization::Model, community_path: &str) -> Relation {
+    let Some(user) = user else {
+        return Relation::default();
+    };
+    let holds = |role: Role| user.grants_of(role).any(|g| g.scope_id == Some(org.id));
+    Relation {
+        applicant: org.applicant_id == Some(user.id),
+        staff: holds(Role::OrgStaff) || holds(Role::OrgLeader),
+        leader: holds(Role::OrgLeader),
+        official: holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], community_path),
+        following: false,
+    }
+}
+
+/// `POST /organizations`: anyone signed in applies to file an organization in a
+/// community; it waits for that community's committee.
+pub async fn apply(ctx: &AppContext, user: &AuthUser, input: OrgInput) -> AppResult<OrgDetail> {
+    let home = community(&ctx.db, input.community_id)
+        .await
+        .map_err(|_| AppError::invalid("community_id", "not_found", "所选社区不存在"))?;
+    if home.level != "community" {
+        return Err(AppError::invalid("community_id", "not_a_community", "组织须隶属于一个社区或村"));
+    }
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let inserted = organization::Entity::insert(organization::ActiveModel {
+        name: Set(input.name),
+        category: Set(input.category.as_str().to_owned()),
+        community_id: Set(input.community_id),
+        description: Set(input.description),
+        contact_name: Set(input.contact_name),
+        contact_phone: Set(input.contact_phone),
+        latitude: Set(input.location.map(|l| l.0)),
+        longitude: Set(input.location.map(|l| l.1)),
+        logo_url: Set(input.logo_url),
+        founded_on: Set(input.founded_on),
+        standing: Set(Standing::Filed.as_str().to_owned()),
+        credit_code: Set(None),
+        status: Set(OrgStatus::PendingConsent.as_str().to_owned()),
+        has_party_organization: Set(input.has_party_organization),
+        applicant_id: Set(Some(user.id)),
+        filed_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(&txn)
+    .await?;
+    let id = inserted.last_insert_id;
+    set_targets(&txn, id, &input.service_targets).await?;
+    record(&txn, id, Some(user.id), "submitted", None, OrgStatus::PendingConsent, None, now).await?;
+    txn.commit().await?;
+    tracing::info!(organization_id = id, applicant = user.id, "filing application submitted");
+    detail(ctx, Some(user), id).await
+}
+
+async fn set_targets(db: &impl ConnectionTrait, org_id: i64, targets: &[ServiceTarget]) -> AppResult<()> {
+    organization_target::Entity::delete_many()
+        .filter(organization_target::Column::OrganizationId.eq(org_id))
+        .exec(db)
+        .await?;
+    if targets.is_empty() {
+        return Ok(());
+    }
+    organization_target::Entity::insert_many(targets.iter().map(|t| organization_target::ActiveModel {
+        organization_id: Set(org_id),
+        target: Set(t.as_str().to_owned()),
+    }))
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    db: &impl ConnectionTrait,
+    org_id: i64,
+    actor: Option<i64>,
+    action: &str,
+    from: Option<OrgStatus>,
+    to: OrgStatus,
+    comment: Option<String>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    organization_event::Entity::insert(organization_event::ActiveModel {
+        organization_id: Set(org_id),
+        actor_id: Set(actor),
+        action: Set(action.to_owned()),
+        from_status: Set(from.map(|s| s.as_str().to_owned())),
+        to_status: Set(to.as_str().to_owned()),
+        comment: Set(comment),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Moves an organization from `from` to `to` only if nobody moved it first.
+async fn transition(
+    txn: &DatabaseTransaction,
+    org_id: i64,
+    from: OrgStatus,
+    to: OrgStatus,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let moved = organization::Entity::update_many()
+        .col_expr(organization::Column::Status, Expr::value(to.as_str()))
+        .col_expr(organization::Column::UpdatedAt, Expr::value(now))
+        .filter(organization::Column::Id.eq(org_id))
+        .filter(organization::Column::Status.eq(from.as_str()))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if moved == 0 {
+        return Err(AppError::Conflict("invalid_transition", "该组织的状态刚刚被他人改变，请刷新后重试".into()));
+    }
+    Ok(())
+}
+
+fn out_of_order(status: OrgStatus) -> AppError {
+    AppError::Conflict("invalid_transition", format!("组织当前状态为 {}，不能进行此操作", status.as_str()))
+}
+
+/// `GET /organizations/{id}`. Applications are visible only to the applicant, the
+/// organization's staff and the officials over its community; to others they do not exist.
+pub async fn detail(ctx: &AppContext, user: Option<&AuthUser>, id: i64) -> AppResult<OrgDetail> {
+    let org = find(&ctx.db, id).await?;
+    let home = community(&ctx.db, org.community_id).await?;
+    let mut rel = relation(user, &org, &home.path);
+    let status = status_of(&org)?;
+    if status.is_application() && !rel.privileged() {
+        return Err(AppError::NotFound("organization"));
+    }
+    if let Some(u) = user {
+        rel.following = organization_follow::Entity::find_by_id((u.id, id)).one(&ctx.db).await?.is_some();
+    }
+    let targets = targets_of(&ctx.db, &[id]).await?.remove(&id).unwrap_or_default();
+    let followers = organization_follow::Entity::find()
+        .filter(organization_follow::Column::OrganizationId.eq(id))
+        .count(&ctx.db)
+        .await?;
+    let history = if rel.privileged() {
+        Some(
+            organization_event::Entity::find()
+                .filter(organization_event::Column::OrganizationId.eq(id))
+                .order_by_asc(organization_event::Column::Id)
+                .all(&ctx.db)
+                .await?,
+        )
+    } else {
+        None
+    };
+    let upcoming_activities = crate::service::organization_scope::upcoming_activities(&ctx.db, id, ctx.now()).await?;
+    Ok(OrgDetail { org, targets, community: home, followers, upcoming_activities, relation: rel, history })
+}
+
+pub async fn targets_of(db: &impl ConnectionTrait, ids: &[i64]) -> AppResult<HashMap<i64, Vec<String>>> {
+    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = organization_target::Entity::find()
+        .filter(organization_target::Column::OrganizationId.is_in(ids.to_vec()))
+        .order_by_asc(organization_target::Column::Target)
+        .all(db)
+        .await?;
+    for row in rows {
+        out.entry(row.organization_id).or_default().push(row.target);
+    }
+    Ok(out)
+}
+
+/// `PATCH /organizations/{id}`: the applicant while the application is open or sent back,
+/// the leader once the organization is recognised.
+pub async fn update(ctx: &AppContext, user: &AuthUser, id: i64, patch: OrgPatch) -> AppResult<OrgDetail> {
+    let org = find(&ctx.db, id).await?;
+    let home = community(&ctx.db, org.community_id).await?;
+    let rel = relation(Some(user), &org, &home.path);
+    let status = status_of(&org)?;
+    let allowed = match status {
+        s if s.is_application() => rel.applicant,
+        OrgStatus::Filed | OrgStatus::Registered | OrgStatus::Suspended => rel.leader,
+        _ => false,
+    };
+    if !allowed && !user.is_system_admin() {
+        if !rel.privileged() && status.is_application() {
+            return Err(AppError::NotFound("organization"));
+        }
+        if status == OrgStatus::Dissolved {
+            return Err(out_of_order(status));
+        }
+        return Err(AppError::Forbidden("requires organization leader"));
+    }
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let mut active = org.into_active_model();
+    let mut changed = Vec::new();
+    macro_rules! apply {
+        ($field:ident, $value:expr) => {
+            if let Some(v) = $value {
+                active.$field = Set(v);
+                changed.push(stringify!($field));
+            }
+        };
+    }
+    apply!(name, patch.name);
+    apply!(category, patch.category.map(|c| c.as_str().to_owned()));
+    apply!(description, patch.description);
+    apply!(contact_name, patch.contact_name.map(Some));
+    apply!(contact_phone, patch.contact_phone.map(Some));
+    apply!(logo_url, patch.logo_url.map(Some));
+    apply!(founded_on, patch.founded_on.map(Some));
+    apply!(has_party_organization, patch.has_party_organization);
+    if let Some((lat, lng)) = patch.location {
+        active.latitude = Set(Some(lat));
+        active.longitude = Set(Some(lng));
+        changed.push("location");
+    }
+    active.updated_at = Set(now);
+    active.update(&txn).await?;
+    if let Some(targets) = &patch.service_targets {
+        set_targets(&txn, id, targets).await?;
+        changed.push("service_targets");
+    }
+    if !changed.is_empty() {
+        record(&txn, id, Some(user.id), "profile_updated", Some(status), status, Some(changed.join(", ")), now).await?;
+    }
+    txn.commit().await?;
+    detail(ctx, Some(user), id).await
+}
+
+/// `POST /organizations/{id}/review`: the committee of the organization's community
+/// consents (or refuses); then the street office above it files (or refuses). A refusal
+/// needs a reason. The applicant becomes the leader when the organization is filed.
+pub async fn review(
+    ctx: &AppContext,
+    user: &AuthUser,
+    id: i64,
+    approve: bool,
+    comment: Option<String>,
+) -> AppResult<OrgDetail> {
+    if !approve && comment.is_none() {
+        return Err(AppError::invalid("comment", "required", "驳回时须说明理由"));
+    }
+    let org = find(&ctx.db, id).await?;
+    let path = region_path(&ctx.db, org.community_id).await?;
+    let status = status_of(&org)?;
+    let can = |role: Role| holds_region_role(user, &[role], &path);
+    let steps: Vec<ReviewStep> = [(ReviewStep::Consent, Role::Committee), (ReviewStep::Filing, Role::Street)]
+        .into_iter()
+        .filter(|(_, role)| can(*role))
+        .map(|(step, _)| step)
+        .collect();
+    if steps.is_empty() {
+        let reviewer_elsewhere = user.grants.iter().any(|g| matches!(g.role, Role::Committee | Role::Street));
+        return Err(AppError::Forbidden(if reviewer_elsewhere {
+            "outside your scope"
+        } else {
+            "requires a region role"
+        }));
+    }
+    let step = match ReviewStep::awaited_by(status) {
+        Some(step) if steps.contains(&step) => step,
+        _ => return Err(out_of_order(status)),
+    };
+    let to = if approve { step.approved() } else { OrgStatus::Rejected };
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    transition(&txn, id, status, to, now).await?;
+    if to == OrgStatus::Filed {
+        organization::Entity::update_many()
+            .col_expr(organization::Column::FiledAt, Expr::value(now))
+            .filter(organization::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        if let Some(applicant) = org.applicant_id {
+            insert_grant(&txn, applicant, Role::OrgLeader, Some(id), Some(user.id), now).await?;
+        }
+    }
+    record(&txn, id, Some(user.id), step.event(approve), Some(status), to, comment, now).await?;
+    txn.commit().await?;
+    tracing::info!(organization_id = id, reviewer = user.id, step = ?step, approve, "filing reviewed");
+    detail(ctx, Some(user), id).await
+}
+
+/// `POST /organizations/{id}/resubmit`: the applicant sends a refused application back
+/// to the committee, usually after editing it.
+pub async fn resubmit(ctx: &AppContext, user: &AuthUser, id: i64, comment: Option<String>) -> AppResult<OrgDetail> {
+    let org = find(&ctx.db, id).await?;
+    let path = region_path(&ctx.db, org.community_id).await?;
+    let rel = relation(Some(user), &org, &path);
+    if !rel.applicant {
+        if !rel.privileged() {
+            return Err(AppError::NotFound("organization"));
+        }
+        return Err(AppError::Forbidden("only the applicant resubmits"));
+    }
+    let status = status_of(&org)?;
+    if status != OrgStatus::Rejected {
+        return Err(out_of_order(status));
+    }
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    transition(&txn, id, status, OrgStatus::PendingConsent, now).await?;
+    record(&txn, id, Some(user.id), "resubmitted", Some(status), OrgStatus::PendingConsent, comment, now).await?;
+    txn.commit().await?;
+    detail(ctx, Some(user), id).await
+}
+
+/// `POST /organizations/{id}/status`: the street office or civil affairs suspends,
+/// reinstates or dissolves a recognised organization, with a reason.
+pub async fn change_status(
+    ctx: &AppContext,
+    user: &AuthUser,
+    id: i64,
+    action: StatusAction,
+    reason: String,
+) -> AppResult<OrgDetail> {
+    let org = find(&ctx.db, id).await?;
+    let path = region_path(&ctx.db, org.community_id).await?;
+    if !holds_region_role(user, &[Role::Street, Role::CivilAffairs], &path) {
+        return Err(AppError::Forbidden("requires a region role"));
+    }
+    let status = status_of(&org)?;
+    let to = action.apply(status, standing_of(&org)).ok_or_else(|| out_of_order(status))?;
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    transition(&txn, id, status, to, now).await?;
+    record(&txn, id, Some(user.id), action.event(), Some(status), to, Some(reason), now).await?;
+    txn.commit().await?;
+    detail(ctx, Some(user), id).await
+}
+
+/// `POST /organizations/{id}/registration`: county civil affairs records a formal
+/// registration (登记) of a filed organization, with its unified social credit code.
+pub async fn register(
+    ctx: &AppContext,
+    user: &AuthUser,
+    id: i64,
+    credit_code: String,
+    comment: Option<String>,
+) -> AppResult<OrgDetail> {
+    let org = find(&ctx.db, id).await?;
+    let path = region_path(&ctx.db, org.community_id).await?;
+    if !holds_region_role(user, &[Role::CivilAffairs], &path) {
+        return Err(AppError::Forbidden("requires a region role"));
+    }
+    let status = status_of(&org)?;
+    if status != OrgStatus::Filed {
+        return Err(out_of_order(status));
+    }
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    transition(&txn, id, status, OrgStatus::Registered, now).await?;
+    let saved = organization::Entity::update_many()
+        .col_expr(organization::Column::Standing, Expr::value(Standing::Registered.as_str()))
+        .col_expr(organization::Column::CreditCode, Expr::value(credit_code.clone()))
+        .filter(organization::Column::Id.eq(id))
+        .exec(&txn)
+        .await;
+    match saved {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => {
+            return Err(AppError::Conflict("credit_code_taken", "该统一社会信用代码已被另一个组织登记".into()));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let note = Some(match comment {
+        Some(c) => format!("{credit_code} {c}"),
+        None => credit_code,
+    });
+    record(&txn, id, Some(user.id), "registered", Some(status), OrgStatus::Registered, note, now).await?;
+    txn.commit().await?;
+    detail(ctx, Some(user), id).await
+}
+
+// ---- staff ---------------------------------------------------------------------------
+
+pub struct StaffMember {
+    pub user: user::Model,
+    pub role: Role,
+    pub since: DateTime<Utc>,
+}
+
+async fn require_staff_view(ctx: &AppContext, user: &AuthUser, org: &organization::Model) -> AppResult<Relation> {
+    let path = region_path(&ctx.db, org.community_id).await?;
+    let rel = relation(Some(user), org, &path);
+    if rel.staff || rel.official { Ok(rel) } else { Err(AppError::Forbidden("requires organization staff")) }
+}
+
+fn require_leader(user: &AuthUser, rel: &Relation) -> AppResult<()> {
+    if rel.leader || user.is_system_admin() { Ok(()) } else { Err(AppError::Forbidden("requires organization leader")) }
+}
+
+pub async fn staff(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Vec<StaffMember>> {
+    let org = find(&ctx.db, id).await?;
+    require_staff_view(ctx, user, &org).await?;
+    let grants = role_grant::Entity::find()
+        .filter(role_grant::Column::ScopeId.eq(id))
+        .filter(role_grant::Column::Role.is_in([Role::OrgLeader.as_str(), Role::OrgStaff.as_str()]))
+        .order_by_asc(role_grant::Column::Id)
+        .all(&ctx.db)
+        .await?;
+    let users: HashMap<i64, user::Model> = user::Entity::find()
+        .filter(user::Column::Id.is_in(grants.iter().map(|g| g.user_id).collect::<Vec<_>>()))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    Ok(grants
+        .into_iter()
+        .filter_map(|g| {
+            let role = Role::parse(&g.role)?;
+            Some(StaffMember { user: users.get(&g.user_id)?.clone(), role, since: g.created_at })
+        })
+        .collect())
+}
+
+async fn live_user(db: &impl ConnectionTrait, user_id: i64) -> AppResult<user::Model> {
+    user::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or_else(|| AppError::invalid("user_id", "not_found", "user_id 指定的用户不存在"))
+}
+
+fn require_active(status: OrgStatus) -> AppResult<()> {
+    if matches!(status, OrgStatus::Filed | OrgStatus::Registered | OrgStatus::Suspended) {
+        Ok(())
+    } else {
+        Err(out_of_order(status))
+    }
+}
+
+/// The leader adds a staff member (骨干).
+pub async fn add_staff(ctx: &AppContext, user: &AuthUser, id: i64, member: i64) -> AppResult<Vec<StaffMember>> {
+    let org = find(&ctx.db, id).await?;
+    let rel = require_staff_view(ctx, user, &org).await.unwrap_or_default();
+    require_leader(user, &rel)?;
+    require_active(status_of(&org)?)?;
+    live_user(&ctx.db, member).await?;
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let (_, created) = insert_grant(&txn, member, Role::OrgStaff, Some(id), Some(user.id), now).await?;
+    if created {
+        let status = status_of(&org)?;
+        record(&txn, id, Some(user.id), "staff_added", Some(status), status, Some(format!("user {member}")), now)
+            .await?;
+    }
+    txn.commit().await?;
+    staff(ctx, user, id).await
+}
+
+/// The leader removes a staff member. The leader cannot remove themselves this way:
+/// leadership is transferred instead.
+pub async fn remove_staff(ctx: &AppContext, user: &AuthUser, id: i64, member: i64) -> AppResult<Vec<StaffMember>> {
+    let org = find(&ctx.db, id).await?;
+    let rel = require_staff_view(ctx, user, &org).await.unwrap_or_default();
+    require_leader(user, &rel)?;
+    let removed = role_grant::Entity::delete_many()
+        .filter(role_grant::Column::UserId.eq(member))
+        .filter(role_grant::Column::Role.eq(Role::OrgStaff.as_str()))
+        .filter(role_grant::Column::ScopeId.eq(id))
+        .exec(&ctx.db)
+        .await?
+        .rows_affected;
+    if removed == 0 {
+        return Err(AppError::NotFound("user"));
+    }
+    let status = status_of(&org)?;
+    record(
+        &ctx.db,
+        id,
+        Some(user.id),
+        "staff_removed",
+        Some(status),
+        status,
+        Some(format!("user {member}")),
+        ctx.now(),
+    )
+    .await?;
+    staff(ctx, user, id).await
+}
+
+/// The leader hands leadership to another user, and stays on as staff.
+pub async fn transfer_leadership(
+    ctx: &AppContext,
+    user: &AuthUser,
+    id: i64,
+    new_leader: i64,
+) -> AppResult<Vec<StaffMember>> {
+    let org = find(&ctx.db, id).await?;
+    let rel = require_staff_view(ctx, user, &org).await.unwrap_or_default();
+    require_leader(user, &rel)?;
+    require_active(status_of(&org)?)?;
+    live_user(&ctx.db, new_leader).await?;
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let old_leaders: Vec<i64> = role_grant::Entity::find()
+        .filter(role_grant::Column::Role.eq(Role::OrgLeader.as_str()))
+        .filter(role_grant::Column::ScopeId.eq(id))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|g| g.user_id)
+        .filter(|u| *u != new_leader)
+        .collect();
+    role_grant::Entity::delete_many()
+        .filter(role_grant::Column::Role.eq(Role::OrgLeader.as_str()))
+        .filter(role_grant::Column::ScopeId.eq(id))
+        .filter(role_grant::Column::UserId.ne(new_leader))
+        .exec(&txn)
+        .await?;
+    for old in old_leaders {
+        insert_grant(&txn, old, Role::OrgStaff, Some(id), Some(user.id), now).await?;
+    }
+    role_grant::Entity::delete_many()
+        .filter(role_grant::Column::Role.eq(Role::OrgStaff.as_str()))
+        .filter(role_grant::Column::ScopeId.eq(id))
+        .filter(role_grant::Column::UserId.eq(new_leader))
+        .exec(&txn)
+        .await?;
+    insert_grant(&txn, new_leader, Role::OrgLeader, Some(id), Some(user.id), now).await?;
+    let status = status_of(&org)?;
+    record(
+        &txn,
+        id,
+        Some(user.id),
+        "leader_transferred",
+        Some(status),
+        status,
+        Some(format!("user {new_leader}")),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    staff(ctx, user, id).await
+}
+
+// ---- follows -------------------------------------------------------------------------
+
+pub async fn follow(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<()> {
+    let org = find(&ctx.db, id).await?;
+    if !status_of(&org)?.is_recognised() {
+        return Err(AppError::NotFound("organization"));
+    }
+    organization_follow::Entity::insert(organization_follow::ActiveModel {
+        user_id: Set(user.id),
+        organization_id: Set(id),
+        created_at: Set(ctx.now()),
+    })
+    .on_conflict_do_nothing()
+    .exec_without_returning(&ctx.db)
+    .await?;
+    Ok(())
+}
+
+pub async fn unfollow(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<()> {
+    find(&ctx.db, id).await?;
+    organization_follow::Entity::delete_by_id((user.id, id)).exec(&ctx.db).await?;
+    Ok(())
+}
+
+/// The organizations a user follows, most recent first.
+pub async fn follows(
+    ctx: &AppContext,
+    user: &AuthUser,
+    after_id: Option<i64>,
+    limit: u64,
+) -> AppResult<Vec<organization::Model>> {
+    let mut query = organization::Entity::find().filter(
+        organization::Column::Id.in_subquery(
+            Query::select()
+                .column(organization_follow::Column::OrganizationId)
+                .from(organization_follow::Entity)
+                .and_where(organization_follow::Column::UserId.eq(user.id))
+                .to_owned(),
+        ),
+    );
+    if let Some(after) = after_id {
+        query = query.filter(organization::Column::Id.lt(after));
+    }
+    Ok(query.order_by_desc(organization::Column::Id).limit(limit + 1).all(&ctx.db).await?)
+}
+
+// ---- lists ---------------------------------------------------------------------------
+
+/// The organizations the caller applied for, leads or staffs, whatever their status.
+pub async fn mine(ctx: &AppContext, user: &AuthUser) -> AppResult<Vec<organization::Model>> {
+    let staffed: Vec<i64> = user
+        .grants
+        .iter()
+        .filter(|g| matches!(g.role, Role::OrgLeader | Role::OrgStaff))
+        .filter_map(|g| g.scope_id)
+        .collect();
+    Ok(organization::Entity::find()
+        .filter(
+            Condition::any()
+                .add(organization::Column::ApplicantId.eq(user.id))
+                .add(organization::Column::Id.is_in(staffed)),
+        )
+        .order_by_desc(organization::Column::Id)
+        .limit(200)
+        .all(&ctx.db)
+        .await?)
+}
+
+/// Applications waiting for the caller: consent in the communities they serve as
+/// committee, filing in the streets they serve as street office. Oldest first.
+pub async fn review_queue(
+    ctx: &AppContext,
+    user: &AuthUser,
+    after_id: Option<i64>,
+    limit: u64,
+) -> AppResult<Vec<organization::Model>> {
+    let mut any = Condition::any();
+    let mut is_reviewer = false;
+    for (role, status) in [(Role::Committee, OrgStatus::PendingConsent), (Role::Street, OrgStatus::PendingFiling)] {
+        let scopes: Vec<i64> = user.grants_of(role).filter_map(|g| g.scope_id).collect();
+        if user.is_system_admin() {
+            any = any.add(organization::Column::Status.eq(status.as_str()));
+            is_reviewer = true;
+            continue;
+        }
+        if scopes.is_empty() {
+            continue;
+        }
+        is_reviewer = true;
+        let mut paths = Vec::new();
+        for s in scopes {
+            paths.push(region_path(&ctx.db, s).await?);
+        }
+        any = any.add(
+            Condition::all()
+                .add(organization::Column::Status.eq(status.as_str()))
+                .add(organization::Column::CommunityId.in_subquery(regions_under(&paths))),
+        );
+    }
+    if !is_reviewer {
+        return Err(AppError::Forbidden("requires a region role"));
+    }
+    let mut query = organization::Entity::find().filter(any);
+    if let Some(after) = after_id {
+        query = query.filter(organization::Column::Id.gt(after));
+    }
+    Ok(query.order_by_asc(organization::Column::Id).limit(limit + 1).all(&ctx.db).await?)
+}
+
+/// Browse filters.
+#[derive(Debug, Default, Clone)]
+pub struct BrowseFilter {
+    pub region_id: Option<i64>,
+    pub category: Option<Category>,
+    pub service_target: Option<ServiceTarget>,
+    pub q: Option<String>,
+    pub near: Option<(f64, f64)>,
+}
+
+/// Where the previous page ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BrowseCursor {
+    /// Newest first: the last id.
+    Id(i64),
+    /// Nearest first: the last sort key and id.
+    Near(f64, i64),
+}
+
+impl BrowseCursor {
+    pub fn encode(self) -> String {
+        match self {
+            BrowseCursor::Id(id) => format!("i{id}"),
+            BrowseCursor::Near(key, id) => format!("n{:016x}.{id}", key.to_bits()),
+        }
+    }
+
+    pub fn decode(s: &str) -> Option<Self> {
+        if let Some(id) = s.strip_prefix('i') {
+            return id.parse().ok().map(BrowseCursor::Id);
+        }
+        let (key, id) = s.strip_prefix('n')?.split_once('.')?;
+        Some(BrowseCursor::Near(f64::from_bits(u64::from_str_radix(key, 16).ok()?), id.parse().ok()?))
+    }
+}
+
+pub struct BrowseItem {
+    pub org: organization::Model,
+    pub targets: Vec<String>,
+    pub community_name: String,
+    pub distance_m: Option<f64>,
+}
+
+/// Squared, locally flat distance: only arithmetic, so the same on SQLite and
+/// PostgreSQL and exact enough to order a city. Without coordinates an organization
+/// sorts last.
+fn near_key(lat: f64, lng: f64) -> sea_orm::sea_query::SimpleExpr {
+    let k = lat.to_radians().cos();
+    let dy = Expr::col(organization::Column::Latitude).sub(lat);
+    let dx = Expr::col(organization::Column::Longitude).sub(lng).mul(k);
+    let key = dy.clone().mul(dy).add(dx.clone().mul(dx));
+    Expr::case(
+        Expr::col(organization::Column::Latitude).is_null().or(Expr::col(organization::Column::Longitude).is_null()),
+        Expr::val(1.0e12_f64),
+    )
+    .finally(key)
+    .into()
+}
+
+/// `GET /organizations`: recognised organizations only. Keyset pagination, so rows
+/// added while a resident scrolls never repeat or push others off a page.
+pub async fn browse(
+    ctx: &AppContext,
+    filter: &BrowseFilter,
+    cursor: Option<BrowseCursor>,
+    limit: u64,
+) -> AppResult<(Vec<BrowseItem>, Option<BrowseCursor>)> {
+    let mut query = organization::Entity::find()
+        .select_only()
+        .column(organization::Column::Id)
+        .filter(organization::Column::Status.is_in([OrgStatus::Filed.as_str(), OrgStatus::Registered.as_str()]));
+    if let Some(region_id) = filter.region_id {
+        let path = region_path(&ctx.db, region_id).await?;
+        query = query.filter(organization::Column::CommunityId.in_subquery(regions_under(&[path])));
+    }
+    if let Some(category) = filter.category {
+        query = query.filter(organization::Column::Category.eq(category.as_str()));
+    }
+    if let Some(target) = filter.service_target {
+        query = query.filter(
+            organization::Column::Id.in_subquery(
+                Query::select()
+                    .column(organization_target::Column::OrganizationId)
+                    .from(organization_target::Entity)
+                    .and_where(organization_target::Column::Target.eq(target.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(q) = &filter.q {
+        let pattern = format!("%{}%", like_literal(q));
+        query = query.filter(Expr::col(organization::Column::Name).like(LikeExpr::new(pattern).escape('\\')));
+    }
+    let rows: Vec<(i64, f64)> = match filter.near {
+        None => {
+            if let Some(BrowseCursor::Id(after)) = cursor {
+                query = query.filter(organization::Column::Id.lt(after));
+            }
+            query
+                .column_as(Expr::val(0.0_f64), "k")
+                .order_by(organization::Column::Id, Order::Desc)
+                .limit(limit + 1)
+                .into_tuple()
+                .all(&ctx.db)
+                .await?
+        }
+        Some((lat, lng)) => {
+            let key = near_key(lat, lng);
+            if let Some(BrowseCursor::Near(k, after)) = cursor {
+                query = query.filter(
+                    Condition::any()
+                        .add(key.clone().gt(k))
+                        .add(Condition::all().add(key.clone().eq(k)).add(organization::Column::Id.gt(after))),
+                );
+            }
+            query
+                .column_as(key.clone(), "k")
+                .order_by(key, Order::Asc)
+                .order_by(organization::Column::Id, Order::Asc)
+                .limit(limit + 1)
+                .into_tuple()
+                .all(&ctx.db)
+                .await?
+        }
+    };
+    let more = rows.len() as u64 > limit;
+    let rows: Vec<(i64, f64)> = rows.into_iter().take(limit as usize).collect();
+    let next = match (more, rows.last(), filter.near) {
+        (true, Some((id, _)), None) => Some(BrowseCursor::Id(*id)),
+        (true, Some((id, k)), Some(_)) => Some(BrowseCursor::Near(*k, *id)),
+        _ => None,
+    };
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let mut orgs: HashMap<i64, organization::Model> = organization::Entity::find()
+        .filter(organization::Column::Id.is_in(ids.clone()))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    let mut targets = targets_of(&ctx.db, &ids).await?;
+    let community_ids: Vec<i64> = orgs.values().map(|o| o.community_id).collect();
+    let names: HashMap<i64, String> = region::Entity::find()
+        .filter(region::Column::Id.is_in(community_ids))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.name))
+        .collect();
+    let items = ids
+        .into_iter()
+        .filter_map(|id| {
+            let org = orgs.remove(&id)?;
+            let distance_m = match (filter.near, org.latitude, org.longitude) {
+                (Some((lat, lng)), Some(a), Some(b)) => Some(distance_m(lat, lng, a, b)),
+                _ => None,
+            };
+            Some(BrowseItem {
+                targets: targets.remove(&id).unwrap_or_default(),
+                community_name: names.get(&org.community_id).cloned().unwrap_or_default(),
+                org,
+                distance_m,
+            })
+        })
+        .collect();
+    Ok((items, next))
+}
+
+/// Whether region `scope` covers organization `org`'s community (for other services).
+pub async fn covers(db: &impl ConnectionTrait, org: &organization::Model, scope: i64) -> AppResult<bool> {
+    Ok(path_covers(&region_path(db, org.community_id).await?, scope))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browse_cursors_round_trip_exactly() {
+        for c in [BrowseCursor::Id(42), BrowseCursor::Near(0.000_123_456_789_1, 7), BrowseCursor::Near(1.0e12, 9)] {
+            assert_eq!(BrowseCursor::decode(&c.encode()), Some(c));
+        }
+        assert_eq!(BrowseCursor::decode("n12"), None);
+        assert_eq!(BrowseCursor::decode("x"), None);
+    }
+}
