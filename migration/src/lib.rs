@@ -5,12 +5,17 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_identity;
 mod m20261128_000002_organizations;
+mod m20261129_000003_activities;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261128_000001_identity::Migration), Box::new(m20261128_000002_organizations::Migration)]
+        vec![
+            Box::new(m20261128_000001_identity::Migration),
+            Box::new(m20261128_000002_organizations::Migration),
+            Box::new(m20261129_000003_activities::Migration),
+        ]
     }
 }

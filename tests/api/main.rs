@@ -1,5 +1,6 @@
 //! Black-box tests: the real app on port 0, its own database, a fake WeChat.
 
+mod activities;
 mod admin;
 mod auth;
 mod errors;

@@ -1,12 +1,15 @@
 //! The HTTP API: one module per resource, each with its request and response types,
 //! handlers and `routes`.
 
+pub mod activities;
 pub mod admin;
 pub mod auth;
+pub mod checks;
 pub mod docs;
 pub mod health;
 pub mod me;
 pub mod middleware;
+pub mod notifications;
 pub mod organizations;
 pub mod regions;
 pub mod types;
@@ -21,6 +24,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(me::routes)
             .configure(regions::routes)
             .configure(organizations::routes)
+            .configure(activities::routes)
+            .configure(notifications::routes)
             .configure(admin::routes),
     );
 }

@@ -7,23 +7,21 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    api::types::time,
+    api::{checks::Checker, types::time},
     auth::{AuthUser, MaybeAuthUser},
     context::AppContext,
     domain::{
-        organization::{
-            Category, CreditCode, OrgStatus, ServiceTarget, Standing, StatusAction, mask_phone, parse_phone,
-            valid_latitude, valid_longitude,
-        },
+        organization::{Category, CreditCode, OrgStatus, ServiceTarget, Standing, StatusAction, mask_phone},
         pagination::{Page, PageQuery, page_by_id},
         role::Role,
         text::bounded,
     },
     entity::organization,
-    error::{AppError, AppResult, FieldError, Problem},
+    error::{AppError, AppResult, Problem},
     service::{
         self,
-        organizations::{BrowseCursor, BrowseFilter, BrowseItem, OrgDetail, OrgInput, OrgPatch, StaffMember},
+        geo::Cursor,
+        organizations::{BrowseFilter, BrowseItem, OrgDetail, OrgInput, OrgPatch, StaffMember},
     },
 };
 
@@ -101,127 +99,6 @@ pub struct UpdateOrganizationRequest {
     pub has_party_organization: Option<bool>,
 }
 
-/// Collects every field error of a request before refusing it.
-#[derive(Default)]
-struct Checker {
-    errors: Vec<FieldError>,
-    today: Option<NaiveDate>,
-}
-
-impl Checker {
-    fn fail(&mut self, field: &str, code: &str, message: &str) {
-        self.errors.push(FieldError::new(field, code, message));
-    }
-
-    fn text(&mut self, field: &str, value: Option<String>, min: usize, max: usize, message: &str) -> Option<String> {
-        let value = value?;
-        match bounded(&value, min, max) {
-            Ok(v) => Some(v),
-            Err(_) if min == 0 && value.trim().is_empty() => Some(String::new()),
-            Err(_) => {
-                self.fail(field, "length", message);
-                None
-            }
-        }
-    }
-
-    fn category(&mut self, value: Option<String>) -> Option<Category> {
-        let value = value?;
-        let parsed = Category::parse(&value);
-        if parsed.is_none() {
-            self.fail("category", "unknown_category", &format!("类别须为 {} 之一", Category::list()));
-        }
-        parsed
-    }
-
-    fn targets(&mut self, value: Option<Vec<String>>) -> Option<Vec<ServiceTarget>> {
-        let value = value?;
-        if value.len() > ServiceTarget::ALL.len() {
-            self.fail("service_targets", "too_many", "服务对象过多");
-            return None;
-        }
-        let mut out = Vec::new();
-        for (i, t) in value.iter().enumerate() {
-            match ServiceTarget::parse(t) {
-                Some(t) if !out.contains(&t) => out.push(t),
-                Some(_) => {}
-                None => self.fail(
-                    &format!("service_targets[{i}]"),
-                    "unknown_target",
-                    &format!("服务对象须为 {} 之一", ServiceTarget::list()),
-                ),
-            }
-        }
-        Some(out)
-    }
-
-    fn phone(&mut self, value: Option<String>) -> Option<String> {
-        let value = value?;
-        let parsed = parse_phone(&value);
-        if parsed.is_none() {
-            self.fail("contact_phone", "phone", "联系电话须为 11 位手机号或带区号的固话");
-        }
-        parsed
-    }
-
-    fn location(&mut self, lat: Option<f64>, lng: Option<f64>) -> Option<(f64, f64)> {
-        match (lat, lng) {
-            (None, None) => None,
-            (Some(lat), Some(lng)) => {
-                let mut ok = true;
-                if !valid_latitude(lat) {
-                    self.fail("latitude", "range", "纬度须在 -90 到 90 之间");
-                    ok = false;
-                }
-                if !valid_longitude(lng) {
-                    self.fail("longitude", "range", "经度须在 -180 到 180 之间");
-                    ok = false;
-                }
-                ok.then_some((lat, lng))
-            }
-            (None, Some(_)) => {
-                self.fail("latitude", "required", "经纬度须同时提供");
-                None
-            }
-            (Some(_), None) => {
-                self.fail("longitude", "required", "经纬度须同时提供");
-                None
-            }
-        }
-    }
-
-    fn url(&mut self, value: Option<String>) -> Option<String> {
-        let value = value?;
-        let ok = value.starts_with("https://")
-            && value.len() > "https://".len()
-            && value.chars().count() <= 512
-            && !value.contains(char::is_whitespace);
-        if !ok {
-            self.fail("logo_url", "url", "标志须为不超过 512 个字符的 https:// 地址");
-        }
-        ok.then_some(value)
-    }
-
-    fn date(&mut self, value: Option<String>) -> Option<NaiveDate> {
-        let value = value?;
-        match NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") {
-            Ok(d) if self.today.is_some_and(|t| d > t) => {
-                self.fail("founded_on", "in_future", "成立日期不能晚于今天");
-                None
-            }
-            Ok(d) => Some(d),
-            Err(_) => {
-                self.fail("founded_on", "date", "成立日期格式须为 YYYY-MM-DD");
-                None
-            }
-        }
-    }
-
-    fn finish<T>(self, value: T) -> AppResult<T> {
-        if self.errors.is_empty() { Ok(value) } else { Err(AppError::Validation(self.errors)) }
-    }
-}
-
 const NAME_MSG: &str = "名称须为 1–50 个字符";
 const DESCRIPTION_MSG: &str = "简介不超过 2000 个字符";
 const CONTACT_MSG: &str = "联系人不超过 20 个字符";
@@ -232,7 +109,7 @@ impl CreateOrganizationRequest {
         let name = c.text("name", Some(self.name), 1, 50, NAME_MSG);
         let category = c.category(Some(self.category));
         let description = c.text("description", self.description, 0, 2000, DESCRIPTION_MSG).unwrap_or_default();
-        let service_targets = c.targets(self.service_targets).unwrap_or_default();
+        let service_targets = c.targets("service_targets", self.service_targets).unwrap_or_default();
         let contact_name = c.text("contact_name", self.contact_name, 1, 20, CONTACT_MSG);
         let contact_phone = c.phone(self.contact_phone);
         let location = c.location(self.latitude, self.longitude);
@@ -264,7 +141,7 @@ impl UpdateOrganizationRequest {
             name: c.text("name", self.name, 1, 50, NAME_MSG),
             category: c.category(self.category),
             description: c.text("description", self.description, 0, 2000, DESCRIPTION_MSG),
-            service_targets: c.targets(self.service_targets),
+            service_targets: c.targets("service_targets", self.service_targets),
             contact_name: c.text("contact_name", self.contact_name, 1, 20, CONTACT_MSG),
             contact_phone: c.phone(self.contact_phone),
             location: c.location(self.latitude, self.longitude),
@@ -554,8 +431,10 @@ pub async fn browse(
     }
     let cursor = match &query.cursor {
         None => None,
-        Some(raw) => match BrowseCursor::decode(raw) {
-            Some(cur) if matches!(cur, BrowseCursor::Near(..)) == near.is_some() => Some(cur),
+        Some(raw) => match Cursor::decode(raw) {
+            Some(cur) if matches!(cur, Cursor::Near(..)) == near.is_some() && !matches!(cur, Cursor::Time(..)) => {
+                Some(cur)
+            }
             _ => {
                 c.fail("cursor", "invalid", "cursor 无效，请从第一页重新开始");
                 None

@@ -1,5 +1,7 @@
 //! sea-orm entities: table shapes only. Behaviour lives in `service/`.
 
+pub mod activity;
+pub mod notification;
 pub mod organization;
 pub mod organization_event;
 pub mod organization_follow;
@@ -7,4 +9,5 @@ pub mod organization_target;
 pub mod refresh_token;
 pub mod region;
 pub mod role_grant;
+pub mod signup;
 pub mod user;

@@ -7,10 +7,12 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use crate::{
     domain::{
+        activity::{ActivityKind, ActivityStatus},
+        clock::{shanghai, to_shanghai},
         organization::{Category, CreditCode, OrgStatus, ServiceTarget, Standing},
         role::Role,
     },
-    entity::{organization, organization_event, organization_target, region, user},
+    entity::{activity, organization, organization_event, organization_target, region, user},
     error::{AppError, AppResult},
     service::role_grants::insert_grant,
 };
@@ -223,6 +225,26 @@ pub const ORGANIZATIONS: &[OrgRow] = {
     ]
 };
 
+/// (organization, kind, title, place, days from now, start hour (Beijing), hours, places)
+type ActivityRow = (&'static str, ActivityKind, &'static str, &'static str, i64, u32, i64, i32);
+
+pub const ACTIVITIES: &[ActivityRow] = {
+    use ActivityKind::*;
+    &[
+        ("金塔巷夕阳红志愿服务队", Volunteer, "为独居老人包饺子", "金塔巷社区活动室", 3, 9, 2, 20),
+        ("金塔巷夕阳红志愿服务队", Volunteer, "社区义诊：量血压测血糖", "金塔巷社区卫生服务站", 6, 9, 3, 10),
+        ("金塔巷太极拳协会", CultureSports, "太极拳公益教学（初级班）", "金塔巷社区广场", 2, 7, 1, 30),
+        ("金塔巷爱心妈妈工作室", Charity, "冬衣捐赠与分发", "金塔巷社区服务中心", 5, 14, 3, 15),
+        ("大众巷青少年课业辅导站", Volunteer, "寒假作业辅导志愿者招募", "大众巷社区图书室", 8, 14, 2, 8),
+        ("永昌路巾帼志愿服务队", Volunteer, "防电信诈骗入户宣传", "永昌路社区", 4, 10, 2, 12),
+        ("静安门爱心超市", Charity, "爱心超市积分兑换日", "静安门社区爱心超市", 7, 9, 4, 40),
+        ("甘南路就业帮扶小组", Training, "家政服务技能培训", "甘南路社区党群服务中心", 10, 9, 6, 25),
+        ("北关村百合种植技术服务队", Training, "百合冬季田间管理培训", "北关村村委会会议室", 5, 10, 3, 40),
+        ("袁家营村文艺宣传队", CultureSports, "元旦社火排练", "袁家营村文化广场", 12, 14, 3, 30),
+        ("黄家庄村互助养老点", MutualAid, "低龄老人结对探访", "黄家庄村互助养老点", 3, 10, 2, 10),
+    ]
+};
+
 /// The demo social-work station is registered (登记) with this code's first 17 characters.
 const REGISTERED_CODE_PREFIX: &str = "52620102MJY000017";
 
@@ -232,6 +254,7 @@ pub struct SeedReport {
     pub users_added: usize,
     pub grants_added: usize,
     pub organizations_added: usize,
+    pub activities_added: usize,
 }
 
 pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<SeedReport> {
@@ -262,6 +285,11 @@ pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Se
             report.organizations_added += 1;
         }
     }
+    for row in ACTIVITIES {
+        if ensure_activity(db, row, now).await? {
+            report.activities_added += 1;
+        }
+    }
     // One application waiting for the demo committee (金塔巷社区).
     let applicant = ensure_user(db, "demo-resident", "王阿姨", home, now).await?.0;
     if find_organization(db, "金塔巷读书会", home).await?.is_none() {
@@ -281,6 +309,60 @@ pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Se
         report.organizations_added += 1;
     }
     Ok(report)
+}
+
+/// A published activity a few days ahead, found again by organization and title.
+async fn ensure_activity(db: &impl ConnectionTrait, row: &ActivityRow, now: DateTime<Utc>) -> AppResult<bool> {
+    let (org_name, kind, title, place, days, hour, hours, capacity) = *row;
+    let Some(org) = organization::Entity::find().filter(organization::Column::Name.eq(org_name)).one(db).await? else {
+        return Ok(false);
+    };
+    let exists = activity::Entity::find()
+        .filter(activity::Column::OrganizationId.eq(org.id))
+        .filter(activity::Column::Title.eq(title))
+        .one(db)
+        .await?
+        .is_some();
+    if exists {
+        return Ok(false);
+    }
+    let day = to_shanghai(now).date_naive() + chrono::Duration::days(days);
+    let starts_at = day
+        .and_hms_opt(hour, 0, 0)
+        .and_then(|t| t.and_local_timezone(shanghai()).single())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("bad demo time")))?;
+    let ends_at = starts_at + chrono::Duration::hours(hours);
+    activity::Entity::insert(activity::ActiveModel {
+        organization_id: Set(org.id),
+        community_id: Set(org.community_id),
+        kind: Set(kind.as_str().to_owned()),
+        title: Set(title.to_owned()),
+        description: Set(format!("{org_name}组织的{title}活动，欢迎居民报名参加。")),
+        location: Set(place.to_owned()),
+        latitude: Set(org.latitude),
+        longitude: Set(org.longitude),
+        starts_at: Set(starts_at),
+        ends_at: Set(ends_at),
+        signup_deadline: Set(starts_at - chrono::Duration::hours(2)),
+        cancel_cutoff_minutes: Set(120),
+        capacity: Set(capacity),
+        waitlist_enabled: Set(true),
+        service_minutes: Set((hours * 60) as i32),
+        target_groups: Set(String::new()),
+        status: Set(ActivityStatus::Published.as_str().to_owned()),
+        confirmed_count: Set(0),
+        waitlist_count: Set(0),
+        signup_seq: Set(0),
+        version: Set(1),
+        published_at: Set(Some(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(true)
 }
 
 async fn find_organization(db: &impl ConnectionTrait, name: &str, community: i64) -> AppResult<Option<i64>> {
@@ -530,5 +612,9 @@ mod tests {
         }
         let check = CreditCode::check_char(REGISTERED_CODE_PREFIX);
         assert!(check.is_some_and(|c| CreditCode::parse(&format!("{REGISTERED_CODE_PREFIX}{c}")).is_some()));
+        for a in ACTIVITIES {
+            assert!(ORGANIZATIONS.iter().any(|o| o.1 == a.0), "{} has no organization", a.2);
+            assert!(a.2.chars().count() <= 60 && a.6 <= 7 * 24 && a.7 >= 1);
+        }
     }
 }

@@ -1,7 +1,10 @@
 //! Use cases: a transaction, a permission check, the domain rules, the database.
 
+pub mod activities;
 pub mod auth;
 pub mod demo;
+pub mod geo;
+pub mod notifications;
 pub mod organization_scope;
 pub mod organizations;
 pub mod regions;

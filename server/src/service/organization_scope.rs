@@ -40,13 +40,3 @@ pub fn organizations_in(paths: &[String]) -> Option<SelectStatement> {
             .into_query(),
     )
 }
-
-/// Published activities of the organization that have not started yet. Activities
-/// arrive with their own capability; until then there are none.
-pub async fn upcoming_activities(
-    _db: &impl ConnectionTrait,
-    _organization_id: i64,
-    _now: chrono::DateTime<chrono::Utc>,
-) -> AppResult<u64> {
-    Ok(0)
-}

@@ -25,7 +25,13 @@ use crate::{
     },
     entity::{organization, organization_event, organization_follow, organization_target, region, role_grant, user},
     error::{AppError, AppResult},
-    service::{begin_write, is_unique_violation, organization_scope::regions_under, role_grants::insert_grant},
+    service::{
+        begin_write,
+        geo::{self, Cursor, near_key},
+        is_unique_violation,
+        organization_scope::regions_under,
+        role_grants::insert_grant,
+    },
 };
 
 /// What an applicant or a leader sends, already parsed.
@@ -257,7 +263,7 @@ pub async fn detail(ctx: &AppContext, user: Option<&AuthUser>, id: i64) -> AppRe
     } else {
         None
     };
-    let upcoming_activities = crate::service::organization_scope::upcoming_activities(&ctx.db, id, ctx.now()).await?;
+    let upcoming_activities = crate::service::activities::upcoming_count(&ctx.db, id, ctx.now()).await?;
     Ok(OrgDetail { org, targets, community: home, followers, upcoming_activities, relation: rel, history })
 }
 
@@ -764,32 +770,6 @@ pub struct BrowseFilter {
     pub near: Option<(f64, f64)>,
 }
 
-/// Where the previous page ended.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum BrowseCursor {
-    /// Newest first: the last id.
-    Id(i64),
-    /// Nearest first: the last sort key and id.
-    Near(f64, i64),
-}
-
-impl BrowseCursor {
-    pub fn encode(self) -> String {
-        match self {
-            BrowseCursor::Id(id) => format!("i{id}"),
-            BrowseCursor::Near(key, id) => format!("n{:016x}.{id}", key.to_bits()),
-        }
-    }
-
-    pub fn decode(s: &str) -> Option<Self> {
-        if let Some(id) = s.strip_prefix('i') {
-            return id.parse().ok().map(BrowseCursor::Id);
-        }
-        let (key, id) = s.strip_prefix('n')?.split_once('.')?;
-        Some(BrowseCursor::Near(f64::from_bits(u64::from_str_radix(key, 16).ok()?), id.parse().ok()?))
-    }
-}
-
 pub struct BrowseItem {
     pub org: organization::Model,
     pub targets: Vec<String>,
@@ -797,30 +777,14 @@ pub struct BrowseItem {
     pub distance_m: Option<f64>,
 }
 
-/// Squared, locally flat distance: only arithmetic, so the same on SQLite and
-/// PostgreSQL and exact enough to order a city. Without coordinates an organization
-/// sorts last.
-fn near_key(lat: f64, lng: f64) -> sea_orm::sea_query::SimpleExpr {
-    let k = lat.to_radians().cos();
-    let dy = Expr::col(organization::Column::Latitude).sub(lat);
-    let dx = Expr::col(organization::Column::Longitude).sub(lng).mul(k);
-    let key = dy.clone().mul(dy).add(dx.clone().mul(dx));
-    Expr::case(
-        Expr::col(organization::Column::Latitude).is_null().or(Expr::col(organization::Column::Longitude).is_null()),
-        Expr::val(1.0e12_f64),
-    )
-    .finally(key)
-    .into()
-}
-
 /// `GET /organizations`: recognised organizations only. Keyset pagination, so rows
 /// added while a resident scrolls never repeat or push others off a page.
 pub async fn browse(
     ctx: &AppContext,
     filter: &BrowseFilter,
-    cursor: Option<BrowseCursor>,
+    cursor: Option<Cursor>,
     limit: u64,
-) -> AppResult<(Vec<BrowseItem>, Option<BrowseCursor>)> {
+) -> AppResult<(Vec<BrowseItem>, Option<Cursor>)> {
     let mut query = organization::Entity::find()
         .select_only()
         .column(organization::Column::Id)
@@ -849,7 +813,7 @@ pub async fn browse(
     }
     let rows: Vec<(i64, f64)> = match filter.near {
         None => {
-            if let Some(BrowseCursor::Id(after)) = cursor {
+            if let Some(Cursor::Id(after)) = cursor {
                 query = query.filter(organization::Column::Id.lt(after));
             }
             query
@@ -861,13 +825,9 @@ pub async fn browse(
                 .await?
         }
         Some((lat, lng)) => {
-            let key = near_key(lat, lng);
-            if let Some(BrowseCursor::Near(k, after)) = cursor {
-                query = query.filter(
-                    Condition::any()
-                        .add(key.clone().gt(k))
-                        .add(Condition::all().add(key.clone().eq(k)).add(organization::Column::Id.gt(after))),
-                );
+            let key = near_key(organization::Column::Latitude, organization::Column::Longitude, lat, lng);
+            if let Some(Cursor::Near(k, after)) = cursor {
+                query = query.filter(geo::after(key.clone(), organization::Column::Id, k, after));
             }
             query
                 .column_as(key.clone(), "k")
@@ -882,8 +842,8 @@ pub async fn browse(
     let more = rows.len() as u64 > limit;
     let rows: Vec<(i64, f64)> = rows.into_iter().take(limit as usize).collect();
     let next = match (more, rows.last(), filter.near) {
-        (true, Some((id, _)), None) => Some(BrowseCursor::Id(*id)),
-        (true, Some((id, k)), Some(_)) => Some(BrowseCursor::Near(*k, *id)),
+        (true, Some((id, _)), None) => Some(Cursor::Id(*id)),
+        (true, Some((id, k)), Some(_)) => Some(Cursor::Near(*k, *id)),
         _ => None,
     };
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
@@ -925,18 +885,4 @@ pub async fn browse(
 /// Whether region `scope` covers organization `org`'s community (for other services).
 pub async fn covers(db: &impl ConnectionTrait, org: &organization::Model, scope: i64) -> AppResult<bool> {
     Ok(path_covers(&region_path(db, org.community_id).await?, scope))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn browse_cursors_round_trip_exactly() {
-        for c in [BrowseCursor::Id(42), BrowseCursor::Near(0.000_123_456_789_1, 7), BrowseCursor::Near(1.0e12, 9)] {
-            assert_eq!(BrowseCursor::decode(&c.encode()), Some(c));
-        }
-        assert_eq!(BrowseCursor::decode("n12"), None);
-        assert_eq!(BrowseCursor::decode("x"), None);
-    }
 }

@@ -1,0 +1,187 @@
+//! Activities and sign-ups: the rules that do not need a database.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+string_enum! {
+    /// What kind of activity.
+    ActivityKind {
+        Volunteer = "volunteer",
+        MutualAid = "mutual_aid",
+        CultureSports = "culture_sports",
+        Training = "training",
+        Charity = "charity",
+        Other = "other",
+    }
+}
+
+string_enum! {
+    /// `draft → published → (cancelled | finished)`; a draft may also be cancelled.
+    ActivityStatus {
+        Draft = "draft",
+        Published = "published",
+        Cancelled = "cancelled",
+        Finished = "finished",
+    }
+}
+
+string_enum! {
+    /// A resident's place on an activity.
+    SignupStatus {
+        Confirmed = "confirmed",
+        Waitlisted = "waitlisted",
+        Cancelled = "cancelled",
+        Removed = "removed",
+        Attended = "attended",
+        NoShow = "no_show",
+    }
+}
+
+impl SignupStatus {
+    /// Holds a place or a place in the queue.
+    pub fn is_active(self) -> bool {
+        matches!(self, SignupStatus::Confirmed | SignupStatus::Waitlisted)
+    }
+}
+
+pub const MAX_CAPACITY: i32 = 10_000;
+pub const MAX_DURATION_DAYS: i64 = 7;
+pub const DEFAULT_CANCEL_CUTOFF_MINUTES: i32 = 120;
+
+/// Places on an activity: 1–10,000.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capacity(i32);
+
+impl Capacity {
+    pub fn parse(n: i64) -> Option<Self> {
+        (1..=MAX_CAPACITY as i64).contains(&n).then_some(Capacity(n as i32))
+    }
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+/// Why a time window is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowError {
+    StartsInPast,
+    EndsBeforeStart,
+    TooLong,
+    DeadlineAfterStart,
+    DeadlinePassed,
+}
+
+/// When an activity happens and until when residents may sign up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeWindow {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub signup_deadline: DateTime<Utc>,
+}
+
+impl TimeWindow {
+    /// Starts in the future, ends after it starts and within 7 days, and the sign-up
+    /// deadline (default: the start) is not after the start nor already past.
+    pub fn parse(
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+        signup_deadline: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, WindowError> {
+        if starts_at <= now {
+            return Err(WindowError::StartsInPast);
+        }
+        if ends_at <= starts_at {
+            return Err(WindowError::EndsBeforeStart);
+        }
+        if ends_at - starts_at > Duration::days(MAX_DURATION_DAYS) {
+            return Err(WindowError::TooLong);
+        }
+        let signup_deadline = signup_deadline.unwrap_or(starts_at);
+        if signup_deadline > starts_at {
+            return Err(WindowError::DeadlineAfterStart);
+        }
+        if signup_deadline <= now {
+            return Err(WindowError::DeadlinePassed);
+        }
+        Ok(Self { starts_at, ends_at, signup_deadline })
+    }
+
+    pub fn minutes(&self) -> i64 {
+        (self.ends_at - self.starts_at).num_minutes()
+    }
+}
+
+/// Where a new sign-up goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    Confirmed,
+    Waitlisted,
+    Full,
+}
+
+pub fn place(confirmed: i32, capacity: i32, waitlist_enabled: bool) -> Placement {
+    if confirmed < capacity {
+        Placement::Confirmed
+    } else if waitlist_enabled {
+        Placement::Waitlisted
+    } else {
+        Placement::Full
+    }
+}
+
+/// A confirmed resident may cancel until `cutoff` minutes before the start.
+pub fn may_cancel(now: DateTime<Utc>, starts_at: DateTime<Utc>, cutoff_minutes: i32) -> bool {
+    now < starts_at - Duration::minutes(cutoff_minutes as i64)
+}
+
+/// Two periods overlap when each starts before the other ends.
+pub fn overlaps(a: (DateTime<Utc>, DateTime<Utc>), b: (DateTime<Utc>, DateTime<Utc>)) -> bool {
+    a.0 < b.1 && b.0 < a.1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(h: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::from_timestamp(1_800_000_000 + h * 3600, 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn capacity_is_bounded() {
+        assert!(Capacity::parse(0).is_none());
+        assert_eq!(Capacity::parse(1).map(Capacity::get), Some(1));
+        assert_eq!(Capacity::parse(10_000).map(Capacity::get), Some(10_000));
+        assert!(Capacity::parse(10_001).is_none());
+    }
+
+    #[test]
+    fn time_windows_are_checked() {
+        let now = t(0);
+        assert_eq!(TimeWindow::parse(t(-1), t(2), None, now), Err(WindowError::StartsInPast));
+        assert_eq!(TimeWindow::parse(t(3), t(3), None, now), Err(WindowError::EndsBeforeStart));
+        assert_eq!(TimeWindow::parse(t(3), t(3 + 7 * 24 + 1), None, now), Err(WindowError::TooLong));
+        assert!(TimeWindow::parse(t(3), t(3 + 7 * 24), None, now).is_ok());
+        assert_eq!(TimeWindow::parse(t(3), t(5), Some(t(4)), now), Err(WindowError::DeadlineAfterStart));
+        assert_eq!(TimeWindow::parse(t(3), t(5), Some(t(-2)), now), Err(WindowError::DeadlinePassed));
+        let w = TimeWindow::parse(t(3), t(5), None, now);
+        assert_eq!(w.map(|w| (w.signup_deadline, w.minutes())), Ok((t(3), 120)));
+    }
+
+    #[test]
+    fn placement_fills_then_queues_then_refuses() {
+        assert_eq!(place(9, 10, false), Placement::Confirmed);
+        assert_eq!(place(10, 10, true), Placement::Waitlisted);
+        assert_eq!(place(10, 10, false), Placement::Full);
+    }
+
+    #[test]
+    fn cancellation_closes_before_the_start() {
+        assert!(may_cancel(t(0), t(3), 120));
+        assert!(!may_cancel(t(2), t(3), 120));
+        assert!(overlaps((t(0), t(2)), (t(1), t(3))));
+        assert!(!overlaps((t(0), t(2)), (t(2), t(3))), "touching is not overlapping");
+    }
+}

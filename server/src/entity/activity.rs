@@ -1,0 +1,41 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "activities")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub organization_id: i64,
+    pub community_id: i64,
+    pub kind: String,
+    pub title: String,
+    pub description: String,
+    pub location: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub starts_at: DateTimeUtc,
+    pub ends_at: DateTimeUtc,
+    pub signup_deadline: DateTimeUtc,
+    pub cancel_cutoff_minutes: i32,
+    pub capacity: i32,
+    pub waitlist_enabled: bool,
+    pub service_minutes: i32,
+    pub target_groups: String,
+    pub age_note: Option<String>,
+    pub skill_note: Option<String>,
+    pub status: String,
+    pub cancel_reason: Option<String>,
+    pub confirmed_count: i32,
+    pub waitlist_count: i32,
+    pub signup_seq: i64,
+    pub version: i32,
+    pub created_by: Option<i64>,
+    pub published_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

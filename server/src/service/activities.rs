@@ -1,0 +1,945 @@
+//! Activities and sign-ups. Capacity and waitlist order are settled inside one
+//! transaction holding the activity row (`FOR UPDATE` on PostgreSQL; `BEGIN IMMEDIATE`
+//! serialises writers on SQLite), with the counters kept on that row and a unique
+//! (activity, resident) index for idempotency. Nothing is read and then written outside it.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, Order, Query},
+};
+
+use crate::{
+    auth::{
+        AuthUser,
+        scope::{holds_region_role, region_path},
+    },
+    context::AppContext,
+    domain::{
+        activity::{ActivityKind, ActivityStatus, Capacity, Placement, SignupStatus, TimeWindow, may_cancel, place},
+        clock::to_shanghai,
+        organization::{OrgStatus, ServiceTarget},
+        role::Role,
+    },
+    entity::{activity, organization, region, signup, user},
+    error::{AppError, AppResult},
+    service::{
+        begin_write,
+        geo::{self, Cursor, near_key},
+        notifications::{Notice, enqueue},
+        organization_scope::regions_under,
+    },
+};
+
+#[derive(Debug, Clone)]
+pub struct ActivityInput {
+    pub kind: ActivityKind,
+    pub title: String,
+    pub description: String,
+    pub location: String,
+    pub at: Option<(f64, f64)>,
+    pub window: TimeWindow,
+    pub capacity: Capacity,
+    pub waitlist_enabled: bool,
+    /// `None`: the duration.
+    pub service_minutes: Option<i32>,
+    pub target_groups: Vec<ServiceTarget>,
+    pub age_note: Option<String>,
+    pub skill_note: Option<String>,
+    pub cancel_cutoff_minutes: i32,
+    /// `None`: the organization's community.
+    pub community_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ActivityPatch {
+    pub kind: Option<ActivityKind>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub location: Option<String>,
+    pub at: Option<(f64, f64)>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub signup_deadline: Option<DateTime<Utc>>,
+    pub capacity: Option<Capacity>,
+    pub waitlist_enabled: Option<bool>,
+    pub service_minutes: Option<i32>,
+    pub target_groups: Option<Vec<ServiceTarget>>,
+    pub age_note: Option<String>,
+    pub skill_note: Option<String>,
+    pub cancel_cutoff_minutes: Option<i32>,
+}
+
+/// Why a time window was refused, as a field error.
+pub fn window_error(e: crate::domain::activity::WindowError) -> AppError {
+    use crate::domain::activity::WindowError::*;
+    match e {
+        StartsInPast => AppError::invalid("starts_at", "in_past", "开始时间须在将来"),
+        EndsBeforeStart => AppError::invalid("ends_at", "before_start", "结束时间须晚于开始时间"),
+        TooLong => AppError::invalid("ends_at", "too_long", "活动时长不超过 7 天"),
+        DeadlineAfterStart => AppError::invalid("signup_deadline", "after_start", "报名截止时间不能晚于开始时间"),
+        DeadlinePassed => AppError::invalid("signup_deadline", "in_past", "报名截止时间须在将来"),
+    }
+}
+
+fn status_of(a: &activity::Model) -> ActivityStatus {
+    ActivityStatus::parse(&a.status).unwrap_or(ActivityStatus::Draft)
+}
+
+pub fn signup_status(s: &signup::Model) -> SignupStatus {
+    SignupStatus::parse(&s.status).unwrap_or(SignupStatus::Cancelled)
+}
+
+async fn find(db: &impl ConnectionTrait, id: i64) -> AppResult<activity::Model> {
+    activity::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound("activity"))
+}
+
+/// Reads the activity and holds it until the transaction ends.
+async fn lock(txn: &DatabaseTransaction, id: i64) -> AppResult<activity::Model> {
+    activity::Entity::find_by_id(id).lock_exclusive().one(txn).await?.ok_or(AppError::NotFound("activity"))
+}
+
+fn is_staff(user: &AuthUser, org_id: i64) -> bool {
+    user.is_system_admin()
+        || user.grants.iter().any(|g| matches!(g.role, Role::OrgStaff | Role::OrgLeader) && g.scope_id == Some(org_id))
+}
+
+/// The caller posts and manages the organization's activities.
+pub fn require_org_staff(user: &AuthUser, org_id: i64) -> AppResult<()> {
+    if is_staff(user, org_id) { Ok(()) } else { Err(AppError::Forbidden("requires organization staff")) }
+}
+
+/// Staff of the organization, or an official over the activity's community.
+async fn may_see_roster(db: &impl ConnectionTrait, user: &AuthUser, a: &activity::Model) -> AppResult<bool> {
+    if is_staff(user, a.organization_id) {
+        return Ok(true);
+    }
+    let path = region_path(db, a.community_id).await?;
+    Ok(holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], &path))
+}
+
+fn conflict(code: &'static str, zh: &str) -> AppError {
+    AppError::Conflict(code, zh.to_owned())
+}
+
+/// `2026年12月1日 09:30` in Asia/Shanghai, as notices and WeChat templates show time.
+pub fn display_time(t: DateTime<Utc>) -> String {
+    to_shanghai(t).format("%Y年%-m月%-d日 %H:%M").to_string()
+}
+
+// ---- posting and managing --------------------------------------------------------------
+
+pub async fn create(ctx: &AppContext, user: &AuthUser, org_id: i64, input: ActivityInput) -> AppResult<ActivityView> {
+    let org = organization::Entity::find_by_id(org_id).one(&ctx.db).await?.ok_or(AppError::NotFound("organization"))?;
+    require_org_staff(user, org_id)?;
+    let org_status = OrgStatus::parse(&org.status).unwrap_or(OrgStatus::PendingConsent);
+    if !org_status.is_recognised() {
+        return Err(conflict("organization_not_active", "组织尚未备案或已暂停，不能发布活动"));
+    }
+    let community_id = match input.community_id {
+        None => org.community_id,
+        Some(id) => match region::Entity::find_by_id(id).one(&ctx.db).await? {
+            Some(r) if r.level == "community" => id,
+            Some(_) => return Err(AppError::invalid("community_id", "not_a_community", "活动须在一个社区或村举办")),
+            None => return Err(AppError::invalid("community_id", "not_found", "所选社区不存在")),
+        },
+    };
+    let minutes = input.window.minutes();
+    let service_minutes = input.service_minutes.unwrap_or(minutes as i32);
+    if service_minutes as i64 > minutes {
+        return Err(AppError::invalid("service_hours", "too_many", "服务时长不能超过活动时长"));
+    }
+    let now = ctx.now();
+    let (lat, lng) = (input.at.map(|a| a.0), input.at.map(|a| a.1));
+    let inserted = activity::Entity::insert(activity::ActiveModel {
+        organization_id: Set(org_id),
+        community_id: Set(community_id),
+        kind: Set(input.kind.as_str().to_owned()),
+        title: Set(input.title),
+        description: Set(input.description),
+        location: Set(input.location),
+        latitude: Set(lat.or(org.latitude.filter(|_| input.at.is_none()))),
+        longitude: Set(lng.or(org.longitude.filter(|_| input.at.is_none()))),
+        starts_at: Set(input.window.starts_at),
+        ends_at: Set(input.window.ends_at),
+        signup_deadline: Set(input.window.signup_deadline),
+        cancel_cutoff_minutes: Set(input.cancel_cutoff_minutes),
+        capacity: Set(input.capacity.get()),
+        waitlist_enabled: Set(input.waitlist_enabled),
+        service_minutes: Set(service_minutes),
+        target_groups: Set(join_targets(&input.target_groups)),
+        age_note: Set(input.age_note),
+        skill_note: Set(input.skill_note),
+        status: Set(ActivityStatus::Draft.as_str().to_owned()),
+        cancel_reason: Set(None),
+        confirmed_count: Set(0),
+        waitlist_count: Set(0),
+        signup_seq: Set(0),
+        version: Set(1),
+        created_by: Set(Some(user.id)),
+        published_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(&ctx.db)
+    .await?;
+    detail(ctx, Some(user), inserted.last_insert_id).await
+}
+
+fn join_targets(targets: &[ServiceTarget]) -> String {
+    targets.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")
+}
+
+pub fn split_targets(s: &str) -> Vec<String> {
+    s.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect()
+}
+
+/// `PATCH /activities/{id}`. A change of time or place on a published activity bumps its
+/// version and tells everyone signed up; more places promote from the waitlist.
+pub async fn update(ctx: &AppContext, user: &AuthUser, id: i64, patch: ActivityPatch) -> AppResult<ActivityView> {
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let current = lock(&txn, id).await?;
+    require_org_staff(user, current.organization_id)?;
+    let status = status_of(&current);
+    if !matches!(status, ActivityStatus::Draft | ActivityStatus::Published) {
+        return Err(conflict("activity_closed", "活动已取消或已结束，不能修改"));
+    }
+    let timing_changed = patch.starts_at.is_some() || patch.ends_at.is_some() || patch.signup_deadline.is_some();
+    let window = if timing_changed {
+        let starts = patch.starts_at.unwrap_or(current.starts_at);
+        let deadline =
+            patch.signup_deadline.or(if patch.starts_at.is_some() && current.signup_deadline == current.starts_at {
+                None
+            } else {
+                Some(current.signup_deadline)
+            });
+        Some(TimeWindow::parse(starts, patch.ends_at.unwrap_or(current.ends_at), deadline, now).map_err(window_error)?)
+    } else {
+        None
+    };
+    let moved = window.is_some_and(|w| w.starts_at != current.starts_at || w.ends_at != current.ends_at);
+    let relocated = patch.location.as_ref().is_some_and(|l| *l != current.location)
+        || patch.at.is_some_and(|(lat, lng)| Some(lat) != current.latitude || Some(lng) != current.longitude);
+    if let Some(capacity) = patch.capacity
+        && capacity.get() < current.confirmed_count
+    {
+        return Err(conflict(
+            "capacity_below_confirmed",
+            &format!("已有 {} 人确认报名，名额不能少于此数", current.confirmed_count),
+        ));
+    }
+    let duration = window.map(|w| w.minutes()).unwrap_or((current.ends_at - current.starts_at).num_minutes());
+    let service_minutes = patch.service_minutes.unwrap_or(Ord::min(current.service_minutes, duration as i32));
+    if service_minutes as i64 > duration {
+        return Err(AppError::invalid("service_hours", "too_many", "服务时长不能超过活动时长"));
+    }
+
+    let mut active = current.clone().into_active_model();
+    if let Some(v) = patch.kind {
+        active.kind = Set(v.as_str().to_owned());
+    }
+    if let Some(v) = patch.title {
+        active.title = Set(v);
+    }
+    if let Some(v) = patch.description {
+        active.description = Set(v);
+    }
+    if let Some(v) = patch.location {
+        active.location = Set(v);
+    }
+    if let Some((lat, lng)) = patch.at {
+        active.latitude = Set(Some(lat));
+        active.longitude = Set(Some(lng));
+    }
+    if let Some(w) = window {
+        active.starts_at = Set(w.starts_at);
+        active.ends_at = Set(w.ends_at);
+        active.signup_deadline = Set(w.signup_deadline);
+    }
+    if let Some(v) = patch.capacity {
+        active.capacity = Set(v.get());
+    }
+    if let Some(v) = patch.waitlist_enabled {
+        active.waitlist_enabled = Set(v);
+    }
+    active.service_minutes = Set(service_minutes);
+    if let Some(v) = patch.target_groups {
+        active.target_groups = Set(join_targets(&v));
+    }
+    if let Some(v) = patch.age_note {
+        active.age_note = Set(Some(v));
+    }
+    if let Some(v) = patch.skill_note {
+        active.skill_note = Set(Some(v));
+    }
+    if let Some(v) = patch.cancel_cutoff_minutes {
+        active.cancel_cutoff_minutes = Set(v);
+    }
+    let tell = status == ActivityStatus::Published && (moved || relocated);
+    if tell {
+        active.version = Set(current.version + 1);
+    }
+    active.updated_at = Set(now);
+    let updated = active.update(&txn).await?;
+    let mut notices = Vec::new();
+    if tell {
+        let body = format!(
+            "您报名的「{}」有变更：时间 {}，地点 {}。如无法参加，请及时取消报名。",
+            updated.title,
+            display_time(updated.starts_at),
+            updated.location
+        );
+        for user_id in active_signups(&txn, id).await? {
+            notices.push(Notice {
+                user_id,
+                kind: "activity_changed",
+                title: "活动时间或地点变更".into(),
+                body: body.clone(),
+                activity_id: Some(id),
+                organization_id: Some(updated.organization_id),
+                dedupe_key: format!("activity_changed:{id}:v{}:{user_id}", updated.version),
+            });
+        }
+    }
+    if status == ActivityStatus::Published {
+        notices.extend(promote(&txn, &updated, now).await?);
+    }
+    enqueue(&txn, notices, now).await?;
+    txn.commit().await?;
+    detail(ctx, Some(user), id).await
+}
+
+async fn active_signups(db: &impl ConnectionTrait, activity_id: i64) -> AppResult<Vec<i64>> {
+    Ok(signup::Entity::find()
+        .select_only()
+        .column(signup::Column::UserId)
+        .filter(signup::Column::ActivityId.eq(activity_id))
+        .filter(signup::Column::Status.is_in([SignupStatus::Confirmed.as_str(), SignupStatus::Waitlisted.as_str()]))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Fills free places from the head of the waitlist, in order, telling each promoted
+/// resident. Runs inside the transaction that freed the places.
+async fn promote(txn: &DatabaseTransaction, a: &activity::Model, now: DateTime<Utc>) -> AppResult<Vec<Notice>> {
+    let free = a.capacity - a.confirmed_count;
+    if free <= 0 || a.waitlist_count == 0 {
+        return Ok(Vec::new());
+    }
+    let heads = signup::Entity::find()
+        .filter(signup::Column::ActivityId.eq(a.id))
+        .filter(signup::Column::Status.eq(SignupStatus::Waitlisted.as_str()))
+        .order_by_asc(signup::Column::Seq)
+        .limit(free as u64)
+        .all(txn)
+        .await?;
+    if heads.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = heads.len() as i32;
+    signup::Entity::update_many()
+        .col_expr(signup::Column::Status, Expr::value(SignupStatus::Confirmed.as_str()))
+        .col_expr(signup::Column::UpdatedAt, Expr::value(now))
+        .filter(signup::Column::Id.is_in(heads.iter().map(|s| s.id).collect::<Vec<_>>()))
+        .exec(txn)
+        .await?;
+    activity::Entity::update_many()
+        .col_expr(activity::Column::ConfirmedCount, Expr::col(activity::Column::ConfirmedCount).add(n))
+        .col_expr(activity::Column::WaitlistCount, Expr::col(activity::Column::WaitlistCount).sub(n))
+        .filter(activity::Column::Id.eq(a.id))
+        .exec(txn)
+        .await?;
+    let body = format!(
+        "您候补的「{}」有了空位，已为您确认名额。时间 {}，地点 {}。",
+        a.title,
+        display_time(a.starts_at),
+        a.location
+    );
+    Ok(heads
+        .into_iter()
+        .map(|s| Notice {
+            user_id: s.user_id,
+            kind: "waitlist_promoted",
+            title: "候补成功，名额已确认".into(),
+            body: body.clone(),
+            activity_id: Some(a.id),
+            organization_id: Some(a.organization_id),
+            dedupe_key: format!("waitlist_promoted:{}:{}", a.id, s.seq),
+        })
+        .collect())
+}
+
+pub async fn publish(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<ActivityView> {
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let a = lock(&txn, id).await?;
+    require_org_staff(user, a.organization_id)?;
+    if status_of(&a) != ActivityStatus::Draft {
+        return Err(conflict("invalid_transition", "只有草稿可以发布"));
+    }
+    if a.signup_deadline <= now {
+        return Err(conflict("activity_started", "报名截止时间已过，请先修改活动时间"));
+    }
+    let org = organization::Entity::find_by_id(a.organization_id).one(&txn).await?;
+    if !org.and_then(|o| OrgStatus::parse(&o.status)).is_some_and(OrgStatus::is_recognised) {
+        return Err(conflict("organization_not_active", "组织尚未备案或已暂停，不能发布活动"));
+    }
+    activity::Entity::update_many()
+        .col_expr(activity::Column::Status, Expr::value(ActivityStatus::Published.as_str()))
+        .col_expr(activity::Column::PublishedAt, Expr::value(now))
+        .col_expr(activity::Column::UpdatedAt, Expr::value(now))
+        .filter(activity::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    detail(ctx, Some(user), id).await
+}
+
+/// Cancels a draft or published activity; everyone signed up is told why.
+pub async fn cancel(ctx: &AppContext, user: &AuthUser, id: i64, reason: String) -> AppResult<ActivityView> {
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let a = lock(&txn, id).await?;
+    require_org_staff(user, a.organization_id)?;
+    if !matches!(status_of(&a), ActivityStatus::Draft | ActivityStatus::Published) {
+        return Err(conflict("invalid_transition", "活动已取消或已结束"));
+    }
+    activity::Entity::update_many()
+        .col_expr(activity::Column::Status, Expr::value(ActivityStatus::Cancelled.as_str()))
+        .col_expr(activity::Column::CancelReason, Expr::value(reason.clone()))
+        .col_expr(activity::Column::UpdatedAt, Expr::value(now))
+        .filter(activity::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    let body = format!("很抱歉，「{}」（{}）已取消。原因：{reason}", a.title, display_time(a.starts_at));
+    let notices = active_signups(&txn, id)
+        .await?
+        .into_iter()
+        .map(|user_id| Notice {
+            user_id,
+            kind: "activity_cancelled",
+            title: "活动已取消".into(),
+            body: body.clone(),
+            activity_id: Some(id),
+            organization_id: Some(a.organization_id),
+            dedupe_key: format!("activity_cancelled:{id}:{user_id}"),
+        })
+        .collect();
+    enqueue(&txn, notices, now).await?;
+    txn.commit().await?;
+    detail(ctx, Some(user), id).await
+}
+
+// ---- signing up ----------------------------------------------------------------------------
+
+/// The result of a sign-up: the row, its waitlist position, and whether it is new.
+pub struct SignupOutcome {
+    pub signup: signup::Model,
+    pub waitlist_position: Option<i64>,
+    pub created: bool,
+}
+
+/// `POST /activities/{id}/signups`: a place if one is free, else the waitlist, else
+/// refused. Repeating it returns the same sign-up.
+pub async fn sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<SignupOutcome> {
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let a = lock(&txn, id).await?;
+    match status_of(&a) {
+        ActivityStatus::Draft => return Err(AppError::NotFound("activity")),
+        ActivityStatus::Cancelled => return Err(conflict("activity_cancelled", "活动已取消")),
+        ActivityStatus::Finished => return Err(conflict("activity_finished", "活动已结束")),
+        ActivityStatus::Published => {}
+    }
+    let existing = signup::Entity::find()
+        .filter(signup::Column::ActivityId.eq(id))
+        .filter(signup::Column::UserId.eq(user.id))
+        .one(&txn)
+        .await?;
+    if let Some(s) = &existing {
+        match signup_status(s) {
+            status if status.is_active() => {
+                let position = waitlist_position(&txn, s).await?;
+                return Ok(SignupOutcome { signup: s.clone(), waitlist_position: position, created: false });
+            }
+            SignupStatus::Removed => {
+                return Err(conflict("signup_removed", "组织方已取消您的报名，不能再次报名，请联系组织方"));
+            }
+            _ => {}
+        }
+    }
+    if now >= a.signup_deadline {
+        return Err(conflict("signup_closed", "报名已截止"));
+    }
+    if has_overlap(&txn, user.id, &a).await? {
+        return Err(conflict("schedule_conflict", "您已确认报名同一时段的其他活动"));
+    }
+    let placement = place(a.confirmed_count, a.capacity, a.waitlist_enabled);
+    let status = match placement {
+        Placement::Confirmed => SignupStatus::Confirmed,
+        Placement::Waitlisted => SignupStatus::Waitlisted,
+        Placement::Full => return Err(conflict("activity_full", "名额已满，且该活动不设候补")),
+    };
+    let seq = a.signup_seq + 1;
+    let (confirmed_delta, waitlist_delta) = if status == SignupStatus::Confirmed { (1, 0) } else { (0, 1) };
+    activity::Entity::update_many()
+        .col_expr(activity::Column::SignupSeq, Expr::value(seq))
+        .col_expr(activity::Column::ConfirmedCount, Expr::value(a.confirmed_count + confirmed_delta))
+        .col_expr(activity::Column::WaitlistCount, Expr::value(a.waitlist_count + waitlist_delta))
+        .filter(activity::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    let signup = match existing {
+        Some(old) => {
+            let mut active = old.into_active_model();
+            active.status = Set(status.as_str().to_owned());
+            active.seq = Set(seq);
+            active.reason = Set(None);
+            active.updated_at = Set(now);
+            active.update(&txn).await?
+        }
+        None => {
+            signup::ActiveModel {
+                activity_id: Set(id),
+                user_id: Set(user.id),
+                status: Set(status.as_str().to_owned()),
+                seq: Set(seq),
+                reason: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?
+        }
+    };
+    if status == SignupStatus::Confirmed {
+        let notice = Notice {
+            user_id: user.id,
+            kind: "signup_confirmed",
+            title: "报名成功".into(),
+            body: format!("您已报名「{}」。时间 {}，地点 {}。", a.title, display_time(a.starts_at), a.location),
+            activity_id: Some(id),
+            organization_id: Some(a.organization_id),
+            dedupe_key: format!("signup_confirmed:{id}:{seq}"),
+        };
+        enqueue(&txn, vec![notice], now).await?;
+    }
+    let position = waitlist_position(&txn, &signup).await?;
+    txn.commit().await?;
+    Ok(SignupOutcome { signup, waitlist_position: position, created: true })
+}
+
+/// Whether the resident already holds a confirmed place in another published activity
+/// at the same time.
+async fn has_overlap(db: &impl ConnectionTrait, user_id: i64, a: &activity::Model) -> AppResult<bool> {
+    let clashing = Query::select()
+        .column(activity::Column::Id)
+        .from(activity::Entity)
+        .and_where(activity::Column::Status.eq(ActivityStatus::Published.as_str()))
+        .and_where(activity::Column::Id.ne(a.id))
+        .and_where(activity::Column::StartsAt.lt(a.ends_at))
+        .and_where(activity::Column::EndsAt.gt(a.starts_at))
+        .to_owned();
+    Ok(signup::Entity::find()
+        .filter(signup::Column::UserId.eq(user_id))
+        .filter(signup::Column::Status.eq(SignupStatus::Confirmed.as_str()))
+        .filter(signup::Column::ActivityId.in_subquery(clashing))
+        .count(db)
+        .await?
+        > 0)
+}
+
+/// 1-based place in the queue, for a waitlisted sign-up.
+pub async fn waitlist_position(db: &impl ConnectionTrait, s: &signup::Model) -> AppResult<Option<i64>> {
+    if signup_status(s) != SignupStatus::Waitlisted {
+        return Ok(None);
+    }
+    let ahead = signup::Entity::find()
+        .filter(signup::Column::ActivityId.eq(s.activity_id))
+        .filter(signup::Column::Status.eq(SignupStatus::Waitlisted.as_str()))
+        .filter(signup::Column::Seq.lt(s.seq))
+        .count(db)
+        .await?;
+    Ok(Some(ahead as i64 + 1))
+}
+
+/// `DELETE /activities/{id}/signups/me`: a confirmed resident may cancel until the
+/// activity's cut-off; a waitlisted one may leave the queue any time before the start.
+/// The freed place goes to the head of the waitlist.
+pub async fn cancel_signup(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<()> {
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let a = lock(&txn, id).await?;
+    let Some(s) = signup::Entity::find()
+        .filter(signup::Column::ActivityId.eq(id))
+        .filter(signup::Column::UserId.eq(user.id))
+        .one(&txn)
+        .await?
+    else {
+        return Err(AppError::NotFound("sign-up"));
+    };
+    let status = signup_status(&s);
+    if !status.is_active() {
+        // Already cancelled (or closed): nothing to do.
+        return Ok(());
+    }
+    if status_of(&a) != ActivityStatus::Published {
+        return Err(conflict("activity_closed", "活动已取消或已结束"));
+    }
+    let deadline_ok = match status {
+        SignupStatus::Confirmed => may_cancel(now, a.starts_at, a.cancel_cutoff_minutes),
+        _ => now < a.starts_at,
+    };
+    if !deadline_ok {
+        return Err(conflict(
+            "cancellation_closed",
+            &format!("活动开始前 {} 分钟内不能取消报名，请联系组织方", a.cancel_cutoff_minutes),
+        ));
+    }
+    let notices = release(&txn, &a, &s, SignupStatus::Cancelled, None, now).await?;
+    enqueue(&txn, notices, now).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Takes a sign-up out (cancelled by the resident or removed by staff), fixes the
+/// counters and promotes from the waitlist.
+async fn release(
+    txn: &DatabaseTransaction,
+    a: &activity::Model,
+    s: &signup::Model,
+    to: SignupStatus,
+    reason: Option<String>,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<Notice>> {
+    let was = signup_status(s);
+    signup::Entity::update_many()
+        .col_expr(signup::Column::Status, Expr::value(to.as_str()))
+        .col_expr(signup::Column::Reason, Expr::value(reason))
+        .col_expr(signup::Column::UpdatedAt, Expr::value(now))
+        .filter(signup::Column::Id.eq(s.id))
+        .exec(txn)
+        .await?;
+    let (confirmed, waitlisted) = match was {
+        SignupStatus::Confirmed => (a.confirmed_count - 1, a.waitlist_count),
+        _ => (a.confirmed_count, a.waitlist_count - 1),
+    };
+    activity::Entity::update_many()
+        .col_expr(activity::Column::ConfirmedCount, Expr::value(confirmed))
+        .col_expr(activity::Column::WaitlistCount, Expr::value(waitlisted))
+        .filter(activity::Column::Id.eq(a.id))
+        .exec(txn)
+        .await?;
+    let after = activity::Model { confirmed_count: confirmed, waitlist_count: waitlisted, ..a.clone() };
+    promote(txn, &after, now).await
+}
+
+/// Staff take a resident off the roster, with a reason the resident is told.
+pub async fn remove_signup(ctx: &AppContext, user: &AuthUser, id: i64, member: i64, reason: String) -> AppResult<()> {
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let a = lock(&txn, id).await?;
+    require_org_staff(user, a.organization_id)?;
+    if status_of(&a) != ActivityStatus::Published {
+        return Err(conflict("activity_closed", "活动已取消或已结束"));
+    }
+    let s = signup::Entity::find()
+        .filter(signup::Column::ActivityId.eq(id))
+        .filter(signup::Column::UserId.eq(member))
+        .one(&txn)
+        .await?
+        .filter(|s| signup_status(s).is_active())
+        .ok_or(AppError::NotFound("sign-up"))?;
+    let mut notices = release(&txn, &a, &s, SignupStatus::Removed, Some(reason.clone()), now).await?;
+    notices.push(Notice {
+        user_id: member,
+        kind: "signup_removed",
+        title: "报名已被组织方取消".into(),
+        body: format!("组织方取消了您在「{}」的报名。原因：{reason}", a.title),
+        activity_id: Some(id),
+        organization_id: Some(a.organization_id),
+        dedupe_key: format!("signup_removed:{id}:{}", s.seq),
+    });
+    enqueue(&txn, notices, now).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+// ---- reading ------------------------------------------------------------------------------
+
+/// An activity with what the caller may see of it.
+pub struct ActivityView {
+    pub activity: activity::Model,
+    pub organization_name: String,
+    pub my_signup: Option<(signup::Model, Option<i64>)>,
+    pub is_staff: bool,
+    pub distance_m: Option<f64>,
+}
+
+/// `GET /activities/{id}`: drafts exist only for the organization's staff.
+pub async fn detail(ctx: &AppContext, user: Option<&AuthUser>, id: i64) -> AppResult<ActivityView> {
+    let a = find(&ctx.db, id).await?;
+    let staff = user.is_some_and(|u| is_staff(u, a.organization_id));
+    if status_of(&a) == ActivityStatus::Draft && !staff {
+        return Err(AppError::NotFound("activity"));
+    }
+    let organization_name =
+        organization::Entity::find_by_id(a.organization_id).one(&ctx.db).await?.map(|o| o.name).unwrap_or_default();
+    let my_signup = match user {
+        None => None,
+        Some(u) => match signup::Entity::find()
+            .filter(signup::Column::ActivityId.eq(id))
+            .filter(signup::Column::UserId.eq(u.id))
+            .one(&ctx.db)
+            .await?
+        {
+            Some(s) => {
+                let position = waitlist_position(&ctx.db, &s).await?;
+                Some((s, position))
+            }
+            None => None,
+        },
+    };
+    Ok(ActivityView { activity: a, organization_name, my_signup, is_staff: staff, distance_m: None })
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ActivityFilter {
+    pub region_id: Option<i64>,
+    pub organization_id: Option<i64>,
+    pub kind: Option<ActivityKind>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub near: Option<(f64, f64)>,
+}
+
+/// `GET /activities`: published activities, soonest first (or nearest first), starting
+/// from now unless `from` says otherwise.
+pub async fn browse(
+    ctx: &AppContext,
+    filter: &ActivityFilter,
+    cursor: Option<Cursor>,
+    limit: u64,
+) -> AppResult<(Vec<ActivityView>, Option<Cursor>)> {
+    let mut query = activity::Entity::find()
+        .filter(activity::Column::Status.eq(ActivityStatus::Published.as_str()))
+        .filter(activity::Column::StartsAt.gte(filter.from.unwrap_or_else(|| ctx.now())));
+    if let Some(to) = filter.to {
+        query = query.filter(activity::Column::StartsAt.lt(to));
+    }
+    if let Some(region_id) = filter.region_id {
+        let path = region_path(&ctx.db, region_id).await?;
+        query = query.filter(activity::Column::CommunityId.in_subquery(regions_under(&[path])));
+    }
+    if let Some(org) = filter.organization_id {
+        query = query.filter(activity::Column::OrganizationId.eq(org));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(activity::Column::Kind.eq(kind.as_str()));
+    }
+    let (rows, next): (Vec<activity::Model>, Option<Cursor>) = match filter.near {
+        None => {
+            if let Some(Cursor::Time(ms, after)) = cursor {
+                let at = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+                query =
+                    query.filter(Condition::any().add(activity::Column::StartsAt.gt(at)).add(
+                        Condition::all().add(activity::Column::StartsAt.eq(at)).add(activity::Column::Id.gt(after)),
+                    ));
+            }
+            let mut rows = query
+                .order_by(activity::Column::StartsAt, Order::Asc)
+                .order_by(activity::Column::Id, Order::Asc)
+                .limit(limit + 1)
+                .all(&ctx.db)
+                .await?;
+            let more = rows.len() as u64 > limit;
+            rows.truncate(limit as usize);
+            let next =
+                if more { rows.last().map(|a| Cursor::Time(a.starts_at.timestamp_millis(), a.id)) } else { None };
+            (rows, next)
+        }
+        Some((lat, lng)) => {
+            let key = near_key(activity::Column::Latitude, activity::Column::Longitude, lat, lng);
+            if let Some(Cursor::Near(k, after)) = cursor {
+                query = query.filter(geo::after(key.clone(), activity::Column::Id, k, after));
+            }
+            let keyed: Vec<(i64, f64)> = query
+                .select_only()
+                .column(activity::Column::Id)
+                .column_as(key.clone(), "k")
+                .order_by(key, Order::Asc)
+                .order_by(activity::Column::Id, Order::Asc)
+                .limit(limit + 1)
+                .into_tuple()
+                .all(&ctx.db)
+                .await?;
+            let more = keyed.len() as u64 > limit;
+            let keyed: Vec<(i64, f64)> = keyed.into_iter().take(limit as usize).collect();
+            let next = if more { keyed.last().map(|(id, k)| Cursor::Near(*k, *id)) } else { None };
+            let mut by_id: HashMap<i64, activity::Model> = activity::Entity::find()
+                .filter(activity::Column::Id.is_in(keyed.iter().map(|k| k.0).collect::<Vec<_>>()))
+                .all(&ctx.db)
+                .await?
+                .into_iter()
+                .map(|a| (a.id, a))
+                .collect();
+            (keyed.iter().filter_map(|(id, _)| by_id.remove(id)).collect(), next)
+        }
+    };
+    let names = organization_names(&ctx.db, rows.iter().map(|a| a.organization_id).collect()).await?;
+    let views = rows
+        .into_iter()
+        .map(|a| {
+            let distance_m = match (filter.near, a.latitude, a.longitude) {
+                (Some((lat, lng)), Some(x), Some(y)) => Some(crate::domain::organization::distance_m(lat, lng, x, y)),
+                _ => None,
+            };
+            ActivityView {
+                organization_name: names.get(&a.organization_id).cloned().unwrap_or_default(),
+                activity: a,
+                my_signup: None,
+                is_staff: false,
+                distance_m,
+            }
+        })
+        .collect();
+    Ok((views, next))
+}
+
+async fn organization_names(db: &impl ConnectionTrait, ids: Vec<i64>) -> AppResult<HashMap<i64, String>> {
+    Ok(organization::Entity::find()
+        .filter(organization::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o.name))
+        .collect())
+}
+
+/// One line of the roster.
+pub struct RosterEntry {
+    pub signup: signup::Model,
+    pub nickname: Option<String>,
+    pub waitlist_position: Option<i64>,
+}
+
+/// `GET /activities/{id}/signups`: for the organization's staff and the officials over
+/// the activity's community; in sign-up order.
+pub async fn roster(
+    ctx: &AppContext,
+    user: &AuthUser,
+    id: i64,
+    status: Option<SignupStatus>,
+    after_seq: Option<i64>,
+    limit: u64,
+) -> AppResult<(Vec<RosterEntry>, bool)> {
+    let a = find(&ctx.db, id).await?;
+    if !may_see_roster(&ctx.db, user, &a).await? {
+        return Err(AppError::Forbidden("requires organization staff"));
+    }
+    let mut query = signup::Entity::find().filter(signup::Column::ActivityId.eq(id));
+    if let Some(status) = status {
+        query = query.filter(signup::Column::Status.eq(status.as_str()));
+    }
+    if let Some(after) = after_seq {
+        query = query.filter(signup::Column::Seq.gt(after));
+    }
+    let mut rows = query.order_by_asc(signup::Column::Seq).limit(limit + 1).all(&ctx.db).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let nicknames: HashMap<i64, Option<String>> = user::Entity::find()
+        .filter(user::Column::Id.is_in(rows.iter().map(|s| s.user_id).collect::<Vec<_>>()))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.nickname))
+        .collect();
+    // Positions: count those ahead of the first waitlisted row once, then count on.
+    let mut next_position = None;
+    let mut entries = Vec::with_capacity(rows.len());
+    for s in rows {
+        let position = if signup_status(&s) == SignupStatus::Waitlisted {
+            let p = match next_position {
+                Some(p) => p,
+                None => waitlist_position(&ctx.db, &s).await?.unwrap_or(1),
+            };
+            next_position = Some(p + 1);
+            Some(p)
+        } else {
+            None
+        };
+        entries.push(RosterEntry {
+            nickname: nicknames.get(&s.user_id).cloned().flatten(),
+            waitlist_position: position,
+            signup: s,
+        });
+    }
+    Ok((entries, more))
+}
+
+/// A resident's own sign-up, with its activity.
+pub struct MySignup {
+    pub signup: signup::Model,
+    pub activity: activity::Model,
+    pub organization_name: String,
+    pub waitlist_position: Option<i64>,
+}
+
+/// `GET /me/signups`: upcoming (not yet ended) or past, most recent sign-up first.
+pub async fn my_signups(
+    ctx: &AppContext,
+    user: &AuthUser,
+    upcoming: bool,
+    before_id: Option<i64>,
+    limit: u64,
+) -> AppResult<Vec<MySignup>> {
+    let now = ctx.now();
+    let when = if upcoming { activity::Column::EndsAt.gt(now) } else { activity::Column::EndsAt.lte(now) };
+    let activities = Query::select().column(activity::Column::Id).from(activity::Entity).and_where(when).to_owned();
+    let mut query = signup::Entity::find()
+        .filter(signup::Column::UserId.eq(user.id))
+        .filter(signup::Column::ActivityId.in_subquery(activities));
+    if let Some(before) = before_id {
+        query = query.filter(signup::Column::Id.lt(before));
+    }
+    let rows = query.order_by_desc(signup::Column::Id).limit(limit + 1).all(&ctx.db).await?;
+    let mut by_id: HashMap<i64, activity::Model> = activity::Entity::find()
+        .filter(activity::Column::Id.is_in(rows.iter().map(|s| s.activity_id).collect::<Vec<_>>()))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+    let names = organization_names(&ctx.db, by_id.values().map(|a| a.organization_id).collect()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for s in rows {
+        let Some(a) = by_id.remove(&s.activity_id) else { continue };
+        let waitlist_position = waitlist_position(&ctx.db, &s).await?;
+        out.push(MySignup {
+            organization_name: names.get(&a.organization_id).cloned().unwrap_or_default(),
+            activity: a,
+            signup: s,
+            waitlist_position,
+        });
+    }
+    Ok(out)
+}
+
+/// Published activities of an organization that have not started (for its profile).
+pub async fn upcoming_count(db: &impl ConnectionTrait, organization_id: i64, now: DateTime<Utc>) -> AppResult<u64> {
+    Ok(activity::Entity::find()
+        .filter(activity::Column::OrganizationId.eq(organization_id))
+        .filter(activity::Column::Status.eq(ActivityStatus::Published.as_str()))
+        .filter(activity::Column::StartsAt.gt(now))
+        .count(db)
+        .await?)
+}
