@@ -13,6 +13,8 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers};
 
 pub mod fake_wechat;
 
+pub use fake_wechat::{FakeWechat, Fault};
+
 pub type TestResult = anyhow::Result<()>;
 
 pub const TEST_JWT_SECRET: &str = "linli-test-secret-linli-test-secret-0123";
@@ -22,10 +24,15 @@ pub const TEST_WECHAT_SECRET: &str = "wx-test-secret";
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub wechat: MockServer,
+    pub wechat: Arc<MockServer>,
+    pub fake: FakeWechat,
     pub ctx: AppContext,
     pub clock: ManualClock,
 }
+
+pub const TEMPLATE_REMINDER: &str = "tpl-reminder";
+pub const TEMPLATE_SIGNUP: &str = "tpl-signup";
+pub const TEMPLATE_CHANGE: &str = "tpl-change";
 
 /// A signed-in user.
 #[derive(Clone, Debug)]
@@ -42,9 +49,21 @@ pub async fn spawn_app() -> anyhow::Result<TestApp> {
 
 /// Like `spawn_app`, with the environment adjusted first.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> anyhow::Result<TestApp> {
+    let mut apps = spawn_replicas(1, customize).await?;
+    apps.pop().ok_or_else(|| anyhow!("no app"))
+}
+
+/// `n` instances of the app on one database and one fake WeChat, as replicas behind a
+/// load balancer would be.
+pub async fn spawn_replicas(
+    n: usize,
+    customize: impl FnOnce(&mut HashMap<String, String>),
+) -> anyhow::Result<Vec<TestApp>> {
     linli_server::telemetry::init_with_default(false, "off");
-    let wechat = MockServer::start().await;
+    let wechat = Arc::new(MockServer::start().await);
     fake_wechat::mount_code2session(&wechat).await;
+    let fake = FakeWechat::default();
+    fake.mount(&wechat).await;
 
     let mut vars: HashMap<String, String> = [
         ("BIND", "127.0.0.1:0".to_owned()),
@@ -55,6 +74,11 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
         ("WECHAT_TIMEOUT", "2s".to_owned()),
         ("SEED_DEMO", "true".to_owned()),
         ("DATABASE_MAX_CONNECTIONS", "5".to_owned()),
+        ("WECHAT_TEMPLATE_REMINDER", TEMPLATE_REMINDER.to_owned()),
+        ("WECHAT_TEMPLATE_SIGNUP", TEMPLATE_SIGNUP.to_owned()),
+        ("WECHAT_TEMPLATE_CHANGE", TEMPLATE_CHANGE.to_owned()),
+        // Tests drive the dispatcher themselves, on the clock they control.
+        ("DISPATCH_INTERVAL", "1h".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -66,19 +90,24 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
     }
     customize(&mut vars);
 
-    let config = Config::from_vars(&vars)?;
     let clock = ManualClock::default();
-    let app = Application::build_with_clock(config, Arc::new(clock.clone())).await?;
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let ctx = app.context().clone();
-    tokio::spawn(app.run_until_stopped());
-    Ok(TestApp {
-        address,
-        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?,
-        wechat,
-        ctx,
-        clock,
-    })
+    let mut apps = Vec::with_capacity(n);
+    for _ in 0..n {
+        let config = Config::from_vars(&vars)?;
+        let app = Application::build_with_clock(config, Arc::new(clock.clone())).await?;
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let ctx = app.context().clone();
+        tokio::spawn(app.run_until_stopped());
+        apps.push(TestApp {
+            address,
+            client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?,
+            wechat: wechat.clone(),
+            fake: fake.clone(),
+            ctx,
+            clock: clock.clone(),
+        });
+    }
+    Ok(apps)
 }
 
 fn random_suffix() -> String {
@@ -151,9 +180,19 @@ impl TestApp {
         session_from(resp).await
     }
 
+    /// `login` taking its code by value (for `join_all` over generated codes).
+    pub async fn login_owned(&self, code: String) -> anyhow::Result<Session> {
+        self.login(&code).await
+    }
+
     /// Signs in as the user with exactly this openid (the fake WeChat maps `as:OPENID`).
     pub async fn login_openid(&self, openid: &str) -> anyhow::Result<Session> {
         self.login(&format!("as:{openid}")).await
+    }
+
+    /// Runs one dispatcher step, as the scheduler would.
+    pub async fn dispatch(&self) -> anyhow::Result<linli_server::jobs::dispatch::DispatchReport> {
+        linli_server::jobs::dispatch::dispatch_once(&self.ctx, 500).await.map_err(|e| anyhow!("{e}"))
     }
 
     /// The id of a demo region by its division code.

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_identity;
 mod m20261128_000002_organizations;
 mod m20261129_000003_activities;
+mod m20261129_000004_push;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_identity::Migration),
             Box::new(m20261128_000002_organizations::Migration),
             Box::new(m20261129_000003_activities::Migration),
+            Box::new(m20261129_000004_push::Migration),
         ]
     }
 }

@@ -97,6 +97,8 @@ pub enum AppError {
     BadRequest(String),
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    #[error("content refused by moderation")]
+    ContentRisky,
     #[error("authentication required")]
     Unauthenticated,
     #[error("invalid access token")]
@@ -206,6 +208,7 @@ impl AppError {
             AppError::InvalidJson(_) => "invalid_json",
             AppError::BadRequest(_) => "bad_request",
             AppError::Validation(_) => "validation_failed",
+            AppError::ContentRisky => "content_risky",
             AppError::Unauthenticated => "unauthenticated",
             AppError::InvalidToken => "invalid_token",
             AppError::TokenExpired => "token_expired",
@@ -231,7 +234,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::InvalidJson(_) | AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Validation(_) | AppError::ContentRisky => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthenticated
             | AppError::InvalidToken
             | AppError::TokenExpired
@@ -293,6 +296,8 @@ impl AppError {
             BadRequest(why) => format!("Bad request: {why}"),
             Validation(errors) if zh => format!("请求中有 {} 处参数不符合要求", errors.len()),
             Validation(errors) => format!("{} field(s) of the request are invalid", errors.len()),
+            ContentRisky if zh => "内容未通过微信内容安全检测，请修改后再提交".into(),
+            ContentRisky => "WeChat's content check refused this text; edit it and try again".into(),
             Unauthenticated if zh => "请先登录".into(),
             Unauthenticated => "Sign in first: send Authorization: Bearer <access token>".into(),
             InvalidToken if zh => "登录凭证无效，请重新登录".into(),

@@ -39,6 +39,7 @@ impl Application {
     /// `127.0.0.1:0` picks a free port, which `port()` then tells.
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         install_crypto_provider();
+        crate::telemetry::prometheus();
         if config.jwt_secret_generated {
             tracing::warn!("JWT_SECRET is not set: a random one is used, so sessions end when the server restarts");
         }
@@ -95,7 +96,7 @@ pub async fn build_context(config: Config, clock: Arc<dyn Clock>) -> anyhow::Res
             }
         },
     };
-    let wechat = WechatClient::new(config.wechat.clone())?;
+    let wechat = WechatClient::new(config.wechat.clone(), redis.clone())?;
     let jwt = Arc::new(JwtKeys::new(&config.jwt_secret, config.access_token_ttl));
     Ok(AppContext { db, redis, wechat, config: Arc::new(config), clock, jwt })
 }
@@ -161,9 +162,11 @@ fn server(listener: TcpListener, context: AppContext) -> anyhow::Result<Server> 
             .app_data(web::QueryConfig::default().error_handler(middleware::query_error))
             .app_data(web::PathConfig::default().error_handler(middleware::path_error))
             .wrap(from_fn(middleware::problem_details))
+            .wrap(from_fn(crate::telemetry::http_metrics))
             .wrap(TracingLogger::default())
             .service(api::health::healthz)
             .service(api::health::readyz)
+            .service(api::health::prometheus_metrics)
             .service(api::docs::openapi_json)
             .route(
                 "/docs",

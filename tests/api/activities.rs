@@ -618,8 +618,11 @@ async fn residents_see_their_signups_and_manage_their_inbox() -> TestResult {
     )
     .await?;
 
+    // The confirmation, and the 1 h reminder whose moment has now passed (the 24 h one
+    // was never made: its moment had passed at sign-up).
     let inbox_body = inbox(&app, &resident).await?;
-    assert_eq!(inbox_body["unread_count"], 1);
+    assert_eq!(inbox_body["unread_count"], 2);
+    assert_eq!(kinds(&inbox_body), ["reminder", "signup_confirmed"]);
     let first = inbox_body["items"][0]["id"].as_i64().unwrap_or_default();
     let other = app.login("someone-else").await?;
     expect_problem(
@@ -634,14 +637,15 @@ async fn residents_see_their_signups_and_manage_their_inbox() -> TestResult {
     )
     .await?;
     assert!(read["read_at"].is_string());
-    assert_eq!(inbox(&app, &resident).await?["unread_count"], 0);
+    assert_eq!(inbox(&app, &resident).await?["unread_count"], 1);
     let unread_only =
         expect_json(app.get("/api/v1/me/notifications?unread=true", Some(&resident.access_token)).await?, 200).await?;
-    assert_eq!(unread_only["items"], json!([]));
+    assert_eq!(kinds(&unread_only), ["signup_confirmed"]);
     let all_read =
         expect_json(app.post("/api/v1/me/notifications/read-all", Some(&resident.access_token), json!({})).await?, 200)
             .await?;
-    assert_eq!(all_read["updated"], 0);
+    assert_eq!(all_read["updated"], 1);
+    assert_eq!(inbox(&app, &resident).await?["unread_count"], 0);
     expect_problem(app.get("/api/v1/me/notifications", None).await?, 401, "unauthenticated").await?;
     Ok(())
 }

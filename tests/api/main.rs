@@ -8,4 +8,5 @@ mod health;
 mod me;
 mod openapi;
 mod organizations;
+mod push;
 mod regions;

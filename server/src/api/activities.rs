@@ -31,6 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(get_one)
         .service(update)
         .service(publish)
+        .service(moderation)
         .service(cancel)
         .service(sign_up)
         .service(cancel_signup)
@@ -493,7 +494,8 @@ pub async fn update(
     Ok(web::Json(service::activities::update(&ctx, &user, id.into_inner(), patch).await?.into()))
 }
 
-/// Publish a draft: residents can see it and sign up.
+/// Publish a draft: residents can see it and sign up. Its text passes WeChat's content
+/// check first; a text WeChat wants a person to read waits (`held`) for the committee.
 #[utoipa::path(post, path = "/api/v1/activities/{id}/publish", tag = "activities", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
@@ -502,6 +504,8 @@ pub async fn update(
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json",
             description = "`invalid_transition`, `activity_started`, `organization_not_active`"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "`content_risky`: WeChat's content check refused the text"),
     ))]
 #[post("/activities/{id}/publish")]
 pub async fn publish(
@@ -510,6 +514,43 @@ pub async fn publish(
     id: web::Path<i64>,
 ) -> AppResult<web::Json<ActivityResponse>> {
     Ok(web::Json(service::activities::publish(&ctx, &user, id.into_inner()).await?.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModerationRequest {
+    /// `approve` publishes it; `reject` sends it back to draft, telling its author why.
+    pub decision: crate::api::organizations::Decision,
+    /// Required when rejecting.
+    pub comment: Option<String>,
+}
+
+/// The committee over the activity's community clears or rejects an activity that
+/// WeChat's content check held for review.
+#[utoipa::path(post, path = "/api/v1/activities/{id}/moderation", tag = "activities", params(("id" = i64, Path)),
+    security(("bearer" = [])), request_body = ModerationRequest,
+    responses(
+        (status = 200, body = ActivityResponse),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "not held"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/activities/{id}/moderation")]
+pub async fn moderation(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<ModerationRequest>,
+) -> AppResult<web::Json<ActivityResponse>> {
+    let body = body.into_inner();
+    let approve = matches!(body.decision, crate::api::organizations::Decision::Approve);
+    let comment = match body.comment {
+        Some(c) => Some(reason(&c)?),
+        None if !approve => return Err(AppError::invalid("comment", "required", "驳回时须说明理由")),
+        None => None,
+    };
+    Ok(web::Json(service::activities::review_held(&ctx, &user, id.into_inner(), approve, comment).await?.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

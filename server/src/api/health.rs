@@ -60,3 +60,12 @@ pub async fn readyz(ctx: web::Data<AppContext>) -> HttpResponse {
     };
     if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
+
+/// Prometheus metrics: requests by route and status, notices by outcome, scheduler runs.
+#[get("/metrics")]
+pub async fn prometheus_metrics() -> HttpResponse {
+    match crate::telemetry::prometheus() {
+        Some(handle) => HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(handle.render()),
+        None => HttpResponse::ServiceUnavailable().finish(),
+    }
+}

@@ -36,6 +36,8 @@ pub struct MeResponse {
     pub avatar_url: Option<String>,
     pub home_community_id: Option<i64>,
     pub home_community: Option<RegionResponse>,
+    /// The user's own phone number, when given through `POST /me/phone`.
+    pub phone: Option<String>,
     /// Always starts with `resident`; then every granted role with its scope.
     pub roles: Vec<RoleView>,
     pub created_at: DateTime<FixedOffset>,
@@ -55,6 +57,7 @@ impl From<Me> for MeResponse {
             avatar_url: me.user.avatar_url,
             home_community_id: me.user.home_community_id,
             home_community: me.home_community.map(Into::into),
+            phone: me.user.phone,
             roles,
             created_at: time(me.user.created_at),
         }

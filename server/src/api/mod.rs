@@ -12,6 +12,7 @@ pub mod middleware;
 pub mod notifications;
 pub mod organizations;
 pub mod regions;
+pub mod subscriptions;
 pub mod types;
 
 use actix_web::web;
@@ -26,6 +27,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(organizations::routes)
             .configure(activities::routes)
             .configure(notifications::routes)
+            .configure(subscriptions::routes)
             .configure(admin::routes),
     );
 }

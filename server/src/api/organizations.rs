@@ -453,7 +453,7 @@ pub async fn browse(
         (status = 201, body = OrganizationDetail, description = "the application, `pending_consent`"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json",
-            description = "`validation_failed`, with every failing field"),
+            description = "`validation_failed`, with every failing field; `content_risky`"),
     ))]
 #[post("/organizations")]
 pub async fn create(

@@ -17,9 +17,11 @@ string_enum! {
 }
 
 string_enum! {
-    /// `draft → published → (cancelled | finished)`; a draft may also be cancelled.
+    /// `draft → published → (cancelled | finished)`; a draft may also be cancelled. A
+    /// draft whose text WeChat wants a person to look at waits in `held` for the committee.
     ActivityStatus {
         Draft = "draft",
+        Held = "held",
         Published = "published",
         Cancelled = "cancelled",
         Finished = "finished",

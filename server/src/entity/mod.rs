@@ -10,4 +10,5 @@ pub mod refresh_token;
 pub mod region;
 pub mod role_grant;
 pub mod signup;
+pub mod subscription_quota;
 pub mod user;

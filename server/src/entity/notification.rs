@@ -14,6 +14,18 @@ pub struct Model {
     pub dedupe_key: String,
     pub created_at: DateTimeUtc,
     pub read_at: Option<DateTimeUtc>,
+    /// `pending`, `sending`, `sent`, `inbox_only`, `failed`, `cancelled`.
+    pub state: String,
+    pub due_at: Option<DateTimeUtc>,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTimeUtc>,
+    pub lease_until: Option<DateTimeUtc>,
+    /// Which subscribe template pushes it: `reminder`, `signup`, `change`; none: inbox only.
+    pub purpose: Option<String>,
+    pub offset_secs: Option<i32>,
+    pub msgid: Option<String>,
+    pub sent_at: Option<DateTimeUtc>,
+    pub last_error: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,6 +2,8 @@
 //! that does one step and returns what it did, so tests call it directly; the scheduler
 //! only calls it on a timer.
 
+pub mod dispatch;
+
 use std::time::Duration;
 
 use tokio_cron_scheduler::{Job, JobScheduler};
@@ -10,6 +12,7 @@ use crate::{context::AppContext, service};
 
 pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await?;
+    let ctx_dispatch = ctx.clone();
     scheduler
         .add(Job::new_repeated_async(Duration::from_secs(3600), move |_, _| {
             let ctx = ctx.clone();
@@ -18,6 +21,20 @@ pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(purged = n, "expired refresh tokens purged"),
                     Err(e) => tracing::warn!(error = %e, "purging refresh tokens failed"),
+                }
+            })
+        })?)
+        .await?;
+    let dispatch_ctx = ctx_dispatch;
+    scheduler
+        .add(Job::new_repeated_async(dispatch_ctx.config.dispatch_interval, move |_, _| {
+            let ctx = dispatch_ctx.clone();
+            Box::pin(async move {
+                metrics::counter!("linli_scheduler_runs_total", "job" => "dispatch").increment(1);
+                match dispatch::drain(&ctx, 200, 50).await {
+                    Ok(r) if r.claimed == 0 => {}
+                    Ok(r) => tracing::info!(?r, "notices dispatched"),
+                    Err(e) => tracing::warn!(error = %e, "dispatching notices failed; will try again"),
                 }
             })
         })?)

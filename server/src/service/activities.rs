@@ -31,9 +31,10 @@ use crate::{
     service::{
         begin_write,
         geo::{self, Cursor, near_key},
-        notifications::{Notice, enqueue},
+        notifications::{Notice, cancel_reminders, enqueue},
         organization_scope::regions_under,
     },
+    wechat::Moderation,
 };
 
 #[derive(Debug, Clone)]
@@ -296,6 +297,13 @@ pub async fn update(ctx: &AppContext, user: &AuthUser, id: i64, patch: ActivityP
             display_time(updated.starts_at),
             updated.location
         );
+        if moved {
+            // Reminders follow the new time: the old ones are withdrawn, new ones made.
+            cancel_reminders(&txn, id, None).await?;
+            for user_id in confirmed_signups(&txn, id).await? {
+                notices.extend(reminders(&updated, user_id, now, &ctx.config.reminder_offsets));
+            }
+        }
         for user_id in active_signups(&txn, id).await? {
             notices.push(Notice {
                 user_id,
@@ -305,11 +313,13 @@ pub async fn update(ctx: &AppContext, user: &AuthUser, id: i64, patch: ActivityP
                 activity_id: Some(id),
                 organization_id: Some(updated.organization_id),
                 dedupe_key: format!("activity_changed:{id}:v{}:{user_id}", updated.version),
+                due_at: None,
+                offset_secs: None,
             });
         }
     }
     if status == ActivityStatus::Published {
-        notices.extend(promote(&txn, &updated, now).await?);
+        notices.extend(promote(&txn, &updated, now, &ctx.config.reminder_offsets).await?);
     }
     enqueue(&txn, notices, now).await?;
     txn.commit().await?;
@@ -327,9 +337,54 @@ async fn active_signups(db: &impl ConnectionTrait, activity_id: i64) -> AppResul
         .await?)
 }
 
+async fn confirmed_signups(db: &impl ConnectionTrait, activity_id: i64) -> AppResult<Vec<i64>> {
+    Ok(signup::Entity::find()
+        .select_only()
+        .column(signup::Column::UserId)
+        .filter(signup::Column::ActivityId.eq(activity_id))
+        .filter(signup::Column::Status.eq(SignupStatus::Confirmed.as_str()))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Reminders for a confirmed resident, one per offset before the start, skipping those
+/// whose moment has already passed. The activity's version is in the key, so a moved
+/// activity gets fresh reminders.
+pub fn reminders(
+    a: &activity::Model,
+    user_id: i64,
+    now: DateTime<Utc>,
+    offsets: &[std::time::Duration],
+) -> Vec<Notice> {
+    offsets
+        .iter()
+        .filter_map(|offset| {
+            let secs = offset.as_secs() as i64;
+            let due = a.starts_at - chrono::Duration::seconds(secs);
+            (due > now).then(|| Notice {
+                user_id,
+                kind: "reminder",
+                title: "活动提醒".into(),
+                body: format!("您报名的「{}」将于 {} 开始，地点 {}。", a.title, display_time(a.starts_at), a.location),
+                activity_id: Some(a.id),
+                organization_id: Some(a.organization_id),
+                dedupe_key: format!("reminder:{}:v{}:{user_id}:{secs}", a.id, a.version),
+                due_at: Some(due),
+                offset_secs: Some(secs as i32),
+            })
+        })
+        .collect()
+}
+
 /// Fills free places from the head of the waitlist, in order, telling each promoted
 /// resident. Runs inside the transaction that freed the places.
-async fn promote(txn: &DatabaseTransaction, a: &activity::Model, now: DateTime<Utc>) -> AppResult<Vec<Notice>> {
+async fn promote(
+    txn: &DatabaseTransaction,
+    a: &activity::Model,
+    now: DateTime<Utc>,
+    offsets: &[std::time::Duration],
+) -> AppResult<Vec<Notice>> {
     let free = a.capacity - a.confirmed_count;
     if free <= 0 || a.waitlist_count == 0 {
         return Ok(Vec::new());
@@ -363,6 +418,7 @@ async fn promote(txn: &DatabaseTransaction, a: &activity::Model, now: DateTime<U
         display_time(a.starts_at),
         a.location
     );
+    let reminders: Vec<Notice> = heads.iter().flat_map(|s| reminders(a, s.user_id, now, offsets)).collect();
     Ok(heads
         .into_iter()
         .map(|s| Notice {
@@ -373,17 +429,42 @@ async fn promote(txn: &DatabaseTransaction, a: &activity::Model, now: DateTime<U
             activity_id: Some(a.id),
             organization_id: Some(a.organization_id),
             dedupe_key: format!("waitlist_promoted:{}:{}", a.id, s.seq),
+            due_at: None,
+            offset_secs: None,
         })
+        .chain(reminders)
         .collect())
 }
 
+/// Publishes a draft once its text passes WeChat's content check: `risky` refuses it,
+/// `review` holds it for the committee over its community.
 pub async fn publish(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<ActivityView> {
+    let draft = find(&ctx.db, id).await?;
+    require_org_staff(user, draft.organization_id)?;
+    if status_of(&draft) != ActivityStatus::Draft {
+        return Err(conflict("invalid_transition", "只有草稿可以发布"));
+    }
+    // Asked before the transaction: never hold a transaction across a WeChat call.
+    let verdict = moderate(ctx, user.id, &draft.title, &format!("{}\n{}", draft.description, draft.location)).await?;
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let a = lock(&txn, id).await?;
-    require_org_staff(user, a.organization_id)?;
     if status_of(&a) != ActivityStatus::Draft {
         return Err(conflict("invalid_transition", "只有草稿可以发布"));
+    }
+    match verdict {
+        Moderation::Risky => return Err(AppError::ContentRisky),
+        Moderation::Review => {
+            activity::Entity::update_many()
+                .col_expr(activity::Column::Status, Expr::value(ActivityStatus::Held.as_str()))
+                .col_expr(activity::Column::UpdatedAt, Expr::value(now))
+                .filter(activity::Column::Id.eq(id))
+                .exec(&txn)
+                .await?;
+            txn.commit().await?;
+            return detail(ctx, Some(user), id).await;
+        }
+        Moderation::Pass => {}
     }
     if a.signup_deadline <= now {
         return Err(conflict("activity_started", "报名截止时间已过，请先修改活动时间"));
@@ -403,13 +484,67 @@ pub async fn publish(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Ac
     detail(ctx, Some(user), id).await
 }
 
+/// Asks WeChat's content check about a text the user wrote.
+pub async fn moderate(ctx: &AppContext, user_id: i64, title: &str, content: &str) -> AppResult<Moderation> {
+    if ctx.wechat.is_dev() {
+        return Ok(Moderation::Pass);
+    }
+    let openid = user::Entity::find_by_id(user_id).one(&ctx.db).await?.and_then(|u| u.openid).unwrap_or_default();
+    Ok(ctx.wechat.moderate(&openid, title, content).await?)
+}
+
+/// The committee over the activity's community clears (publishes) or sends back a
+/// held activity.
+pub async fn review_held(
+    ctx: &AppContext,
+    user: &AuthUser,
+    id: i64,
+    approve: bool,
+    comment: Option<String>,
+) -> AppResult<ActivityView> {
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let a = lock(&txn, id).await?;
+    let path = region_path(&txn, a.community_id).await?;
+    if !holds_region_role(user, &[Role::Committee], &path) {
+        return Err(AppError::Forbidden("requires a region role"));
+    }
+    if status_of(&a) != ActivityStatus::Held {
+        return Err(conflict("invalid_transition", "该活动不在待审核状态"));
+    }
+    let to = if approve { ActivityStatus::Published } else { ActivityStatus::Draft };
+    let mut update = activity::Entity::update_many()
+        .col_expr(activity::Column::Status, Expr::value(to.as_str()))
+        .col_expr(activity::Column::UpdatedAt, Expr::value(now));
+    if approve {
+        update = update.col_expr(activity::Column::PublishedAt, Expr::value(now));
+    }
+    update.filter(activity::Column::Id.eq(id)).exec(&txn).await?;
+    if let (false, Some(author)) = (approve, a.created_by) {
+        let notice = Notice {
+            user_id: author,
+            kind: "activity_review",
+            title: "活动未通过审核".into(),
+            body: format!("「{}」未通过社区审核：{}。请修改后重新发布。", a.title, comment.unwrap_or_default()),
+            activity_id: Some(id),
+            organization_id: Some(a.organization_id),
+            dedupe_key: format!("activity_review:{id}:{}", now.timestamp_micros()),
+            due_at: None,
+            offset_secs: None,
+        };
+        enqueue(&txn, vec![notice], now).await?;
+    }
+    txn.commit().await?;
+    detail(ctx, Some(user), id).await
+}
+
 /// Cancels a draft or published activity; everyone signed up is told why.
 pub async fn cancel(ctx: &AppContext, user: &AuthUser, id: i64, reason: String) -> AppResult<ActivityView> {
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let a = lock(&txn, id).await?;
     require_org_staff(user, a.organization_id)?;
-    if !matches!(status_of(&a), ActivityStatus::Draft | ActivityStatus::Published) {
+    if !matches!(status_of(&a), ActivityStatus::Draft | ActivityStatus::Held | ActivityStatus::Published) {
         return Err(conflict("invalid_transition", "活动已取消或已结束"));
     }
     activity::Entity::update_many()
@@ -431,8 +566,11 @@ pub async fn cancel(ctx: &AppContext, user: &AuthUser, id: i64, reason: String) 
             activity_id: Some(id),
             organization_id: Some(a.organization_id),
             dedupe_key: format!("activity_cancelled:{id}:{user_id}"),
+            due_at: None,
+            offset_secs: None,
         })
         .collect();
+    cancel_reminders(&txn, id, None).await?;
     enqueue(&txn, notices, now).await?;
     txn.commit().await?;
     detail(ctx, Some(user), id).await
@@ -454,7 +592,7 @@ pub async fn sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
     let txn = begin_write(&ctx.db).await?;
     let a = lock(&txn, id).await?;
     match status_of(&a) {
-        ActivityStatus::Draft => return Err(AppError::NotFound("activity")),
+        ActivityStatus::Draft | ActivityStatus::Held => return Err(AppError::NotFound("activity")),
         ActivityStatus::Cancelled => return Err(conflict("activity_cancelled", "活动已取消")),
         ActivityStatus::Finished => return Err(conflict("activity_finished", "活动已结束")),
         ActivityStatus::Published => {}
@@ -530,8 +668,12 @@ pub async fn sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
             activity_id: Some(id),
             organization_id: Some(a.organization_id),
             dedupe_key: format!("signup_confirmed:{id}:{seq}"),
+            due_at: None,
+            offset_secs: None,
         };
-        enqueue(&txn, vec![notice], now).await?;
+        let mut notices = vec![notice];
+        notices.extend(reminders(&a, user.id, now, &ctx.config.reminder_offsets));
+        enqueue(&txn, notices, now).await?;
     }
     let position = waitlist_position(&txn, &signup).await?;
     txn.commit().await?;
@@ -605,7 +747,7 @@ pub async fn cancel_signup(ctx: &AppContext, user: &AuthUser, id: i64) -> AppRes
             &format!("活动开始前 {} 分钟内不能取消报名，请联系组织方", a.cancel_cutoff_minutes),
         ));
     }
-    let notices = release(&txn, &a, &s, SignupStatus::Cancelled, None, now).await?;
+    let notices = release(&txn, &a, &s, SignupStatus::Cancelled, None, now, &ctx.config.reminder_offsets).await?;
     enqueue(&txn, notices, now).await?;
     txn.commit().await?;
     Ok(())
@@ -620,6 +762,7 @@ async fn release(
     to: SignupStatus,
     reason: Option<String>,
     now: DateTime<Utc>,
+    offsets: &[std::time::Duration],
 ) -> AppResult<Vec<Notice>> {
     let was = signup_status(s);
     signup::Entity::update_many()
@@ -640,7 +783,8 @@ async fn release(
         .exec(txn)
         .await?;
     let after = activity::Model { confirmed_count: confirmed, waitlist_count: waitlisted, ..a.clone() };
-    promote(txn, &after, now).await
+    cancel_reminders(txn, a.id, Some(s.user_id)).await?;
+    promote(txn, &after, now, offsets).await
 }
 
 /// Staff take a resident off the roster, with a reason the resident is told.
@@ -659,7 +803,8 @@ pub async fn remove_signup(ctx: &AppContext, user: &AuthUser, id: i64, member: i
         .await?
         .filter(|s| signup_status(s).is_active())
         .ok_or(AppError::NotFound("sign-up"))?;
-    let mut notices = release(&txn, &a, &s, SignupStatus::Removed, Some(reason.clone()), now).await?;
+    let mut notices =
+        release(&txn, &a, &s, SignupStatus::Removed, Some(reason.clone()), now, &ctx.config.reminder_offsets).await?;
     notices.push(Notice {
         user_id: member,
         kind: "signup_removed",
@@ -668,6 +813,8 @@ pub async fn remove_signup(ctx: &AppContext, user: &AuthUser, id: i64, member: i
         activity_id: Some(id),
         organization_id: Some(a.organization_id),
         dedupe_key: format!("signup_removed:{id}:{}", s.seq),
+        due_at: None,
+        offset_secs: None,
     });
     enqueue(&txn, notices, now).await?;
     txn.commit().await?;
@@ -689,7 +836,13 @@ pub struct ActivityView {
 pub async fn detail(ctx: &AppContext, user: Option<&AuthUser>, id: i64) -> AppResult<ActivityView> {
     let a = find(&ctx.db, id).await?;
     let staff = user.is_some_and(|u| is_staff(u, a.organization_id));
-    if status_of(&a) == ActivityStatus::Draft && !staff {
+    let reviewer = match (status_of(&a), user) {
+        (ActivityStatus::Held, Some(u)) => {
+            holds_region_role(u, &[Role::Committee], &region_path(&ctx.db, a.community_id).await?)
+        }
+        _ => false,
+    };
+    if matches!(status_of(&a), ActivityStatus::Draft | ActivityStatus::Held) && !staff && !reviewer {
         return Err(AppError::NotFound("activity"));
     }
     let organization_name =

@@ -9,6 +9,7 @@ pub mod organization_scope;
 pub mod organizations;
 pub mod regions;
 pub mod role_grants;
+pub mod subscriptions;
 pub mod users;
 
 use sea_orm::{

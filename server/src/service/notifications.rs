@@ -27,6 +27,50 @@ pub struct Notice {
     pub organization_id: Option<i64>,
     /// Unique per notice: the same key is never queued twice.
     pub dedupe_key: String,
+    /// When it is due (`None`: now). Reminders are due before the activity starts.
+    pub due_at: Option<DateTime<Utc>>,
+    /// For reminders: how long before the start, in seconds.
+    pub offset_secs: Option<i32>,
+}
+
+/// Which subscribe template pushes a kind of notice; `None` stays in the inbox.
+pub fn purpose_of(kind: &str) -> Option<&'static str> {
+    match kind {
+        "reminder" => Some("reminder"),
+        "signup_confirmed" | "waitlist_promoted" => Some("signup"),
+        "activity_changed" | "activity_cancelled" | "signup_removed" => Some("change"),
+        _ => None,
+    }
+}
+
+/// Notice states.
+pub mod state {
+    pub const PENDING: &str = "pending";
+    pub const SENDING: &str = "sending";
+    pub const SENT: &str = "sent";
+    pub const INBOX_ONLY: &str = "inbox_only";
+    pub const FAILED: &str = "failed";
+    pub const CANCELLED: &str = "cancelled";
+}
+
+/// Cancels reminders not yet sent: for one resident, or (`user_id: None`) for everyone.
+pub async fn cancel_reminders(db: &impl ConnectionTrait, activity_id: i64, user_id: Option<i64>) -> AppResult<u64> {
+    let mut update = notification::Entity::update_many()
+        .col_expr(notification::Column::State, Expr::value(state::CANCELLED))
+        .filter(notification::Column::ActivityId.eq(activity_id))
+        .filter(notification::Column::Kind.eq("reminder"))
+        .filter(notification::Column::State.eq(state::PENDING));
+    if let Some(user_id) = user_id {
+        update = update.filter(notification::Column::UserId.eq(user_id));
+    }
+    Ok(update.exec(db).await?.rows_affected)
+}
+
+/// Notices a user can read: due, and not withdrawn.
+fn visible(now: DateTime<Utc>) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(notification::Column::DueAt.lte(now))
+        .add(notification::Column::State.ne(state::CANCELLED))
 }
 
 /// Queues notices inside the caller's transaction; duplicates are skipped.
@@ -42,6 +86,11 @@ pub async fn enqueue(db: &impl ConnectionTrait, notices: Vec<Notice>, now: DateT
             dedupe_key: Set(n.dedupe_key.clone()),
             created_at: Set(now),
             read_at: Set(None),
+            state: Set(state::PENDING.to_owned()),
+            due_at: Set(Some(n.due_at.unwrap_or(now))),
+            attempts: Set(0),
+            purpose: Set(purpose_of(n.kind).map(str::to_owned)),
+            offset_secs: Set(n.offset_secs),
             ..Default::default()
         }))
         .on_conflict_do_nothing_on([notification::Column::DedupeKey])
@@ -59,7 +108,8 @@ pub async fn inbox(
     before_id: Option<i64>,
     limit: u64,
 ) -> AppResult<Vec<notification::Model>> {
-    let mut query = notification::Entity::find().filter(notification::Column::UserId.eq(user.id));
+    let mut query =
+        notification::Entity::find().filter(notification::Column::UserId.eq(user.id)).filter(visible(ctx.now()));
     if unread_only {
         query = query.filter(notification::Column::ReadAt.is_null());
     }
@@ -73,6 +123,7 @@ pub async fn unread_count(ctx: &AppContext, user: &AuthUser) -> AppResult<u64> {
     Ok(notification::Entity::find()
         .filter(notification::Column::UserId.eq(user.id))
         .filter(notification::Column::ReadAt.is_null())
+        .filter(visible(ctx.now()))
         .count(&ctx.db)
         .await?)
 }
@@ -84,10 +135,12 @@ pub async fn mark_read(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<
         .filter(notification::Column::Id.eq(id))
         .filter(notification::Column::UserId.eq(user.id))
         .filter(notification::Column::ReadAt.is_null())
+        .filter(visible(ctx.now()))
         .exec(&ctx.db)
         .await?;
     notification::Entity::find_by_id(id)
         .filter(notification::Column::UserId.eq(user.id))
+        .filter(visible(ctx.now()))
         .one(&ctx.db)
         .await?
         .ok_or(AppError::NotFound("notification"))
@@ -98,6 +151,7 @@ pub async fn mark_all_read(ctx: &AppContext, user: &AuthUser) -> AppResult<u64> 
         .col_expr(notification::Column::ReadAt, Expr::value(ctx.now()))
         .filter(notification::Column::UserId.eq(user.id))
         .filter(notification::Column::ReadAt.is_null())
+        .filter(visible(ctx.now()))
         .exec(&ctx.db)
         .await?
         .rows_affected)

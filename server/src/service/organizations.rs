@@ -29,6 +29,7 @@ use crate::{
         begin_write,
         geo::{self, Cursor, near_key},
         is_unique_violation,
+        notifications::{Notice, enqueue},
         organization_scope::regions_under,
         role_grants::insert_grant,
     },
@@ -132,6 +133,10 @@ pub async fn apply(ctx: &AppContext, user: &AuthUser, input: OrgInput) -> AppRes
     if home.level != "community" {
         return Err(AppError::invalid("community_id", "not_a_community", "组织须隶属于一个社区或村"));
     }
+    let verdict = crate::service::activities::moderate(ctx, user.id, &input.name, &input.description).await?;
+    if verdict == crate::wechat::Moderation::Risky {
+        return Err(AppError::ContentRisky);
+    }
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let inserted = organization::Entity::insert(organization::ActiveModel {
@@ -160,6 +165,11 @@ pub async fn apply(ctx: &AppContext, user: &AuthUser, input: OrgInput) -> AppRes
     let id = inserted.last_insert_id;
     set_targets(&txn, id, &input.service_targets).await?;
     record(&txn, id, Some(user.id), "submitted", None, OrgStatus::PendingConsent, None, now).await?;
+    if verdict == crate::wechat::Moderation::Review {
+        // The committee reviews every application anyway; it is told to read this one closely.
+        let note = Some("微信内容安全检测建议人工复核".to_owned());
+        record(&txn, id, None, "moderation_review", None, OrgStatus::PendingConsent, note, now).await?;
+    }
     txn.commit().await?;
     tracing::info!(organization_id = id, applicant = user.id, "filing application submitted");
     detail(ctx, Some(user), id).await
@@ -390,7 +400,36 @@ pub async fn review(
             insert_grant(&txn, applicant, Role::OrgLeader, Some(id), Some(user.id), now).await?;
         }
     }
-    record(&txn, id, Some(user.id), step.event(approve), Some(status), to, comment, now).await?;
+    record(&txn, id, Some(user.id), step.event(approve), Some(status), to, comment.clone(), now).await?;
+    if let Some(applicant) = org.applicant_id
+        && (to == OrgStatus::Filed || to == OrgStatus::Rejected)
+    {
+        let (title, body) = if approve {
+            ("备案成功".to_owned(), format!("「{}」已完成备案，您已成为负责人，可以发布活动了。", org.name))
+        } else {
+            let who = if step == ReviewStep::Consent { "社区" } else { "街道（乡镇）" };
+            (
+                "备案申请未通过".to_owned(),
+                format!(
+                    "{who}未通过「{}」的备案申请。理由：{}。修改后可重新提交。",
+                    org.name,
+                    comment.unwrap_or_default()
+                ),
+            )
+        };
+        let notice = Notice {
+            user_id: applicant,
+            kind: "filing_result",
+            title,
+            body,
+            activity_id: None,
+            organization_id: Some(id),
+            dedupe_key: format!("filing_result:{id}:{}", now.timestamp_micros()),
+            due_at: None,
+            offset_secs: None,
+        };
+        enqueue(&txn, vec![notice], now).await?;
+    }
     txn.commit().await?;
     tracing::info!(organization_id = id, reviewer = user.id, step = ?step, approve, "filing reviewed");
     detail(ctx, Some(user), id).await

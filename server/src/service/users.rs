@@ -109,3 +109,13 @@ pub async fn delete_me(ctx: &AppContext, user_id: i64) -> AppResult<()> {
     tracing::info!(user_id, "account deleted");
     Ok(())
 }
+
+pub async fn set_phone(ctx: &AppContext, user_id: i64, phone: &str) -> AppResult<()> {
+    user::Entity::update_many()
+        .col_expr(user::Column::Phone, Expr::value(phone))
+        .col_expr(user::Column::UpdatedAt, Expr::value(ctx.now()))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(&ctx.db)
+        .await?;
+    Ok(())
+}

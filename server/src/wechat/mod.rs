@@ -1,11 +1,16 @@
 //! The WeChat server API client. WeChat answers HTTP 200 even on failure, so every
 //! body is read for `errcode` (absent or 0 means success), whatever its content type.
 
-use std::time::Duration;
+pub mod templates;
 
-use serde::Deserialize;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use crate::{config::WechatConfig, error::AppError};
+use serde::{Deserialize, Serialize};
+
+use crate::{cache::RedisHandle, config::WechatConfig, error::AppError};
 
 /// What a WeChat call can end in, classified for handling.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -25,9 +30,37 @@ pub enum WechatError {
     /// -1, HTTP 5xx, timeouts, connection errors: try again later.
     #[error("transient failure: {0}")]
     Transient(String),
+    /// 43101: the user refused, or has no quota left for this template. Permanent.
+    #[error("subscription refused or used up (43101)")]
+    QuotaRefused,
+    /// 47003: a template value is invalid. Permanent: a bug in building it.
+    #[error("invalid template data (47003): {0}")]
+    InvalidData(String),
+    /// 40003: the openid is invalid. Permanent.
+    #[error("invalid openid (40003)")]
+    InvalidOpenid,
+    /// 45009: the daily quota of the API is spent. Back off.
+    #[error("daily API quota reached (45009)")]
+    Throttled,
+    /// 40001 / 40014 / 42001: the access token is bad; refreshed and retried once.
+    #[error("access token rejected ({0})")]
+    TokenInvalid(i64),
     /// Anything else WeChat said.
     #[error("wechat error {0}: {1}")]
     Other(i64, String),
+}
+
+impl WechatError {
+    /// Failures that will not go away by trying again.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            WechatError::QuotaRefused
+                | WechatError::InvalidData(_)
+                | WechatError::InvalidOpenid
+                | WechatError::Config(..)
+        )
+    }
 }
 
 impl From<WechatError> for AppError {
@@ -41,7 +74,8 @@ impl From<WechatError> for AppError {
                 AppError::WechatMisconfigured(format!("{code}: {msg}"))
             }
             WechatError::Transient(why) => AppError::WechatUnavailable(why),
-            WechatError::Other(code, msg) => AppError::WechatUnavailable(format!("{code}: {msg}")),
+            WechatError::Throttled => AppError::WechatRateLimited,
+            other => AppError::WechatUnavailable(other.to_string()),
         }
     }
 }
@@ -69,19 +103,195 @@ struct Code2SessionBody {
 pub struct WechatClient {
     http: reqwest::Client,
     config: WechatConfig,
+    token: Arc<TokenCache>,
+}
+
+/// The access token, kept in process and (when configured) in Redis, where every
+/// replica finds the same stable token.
+#[derive(Debug, Default)]
+struct TokenCache {
+    local: tokio::sync::Mutex<Option<(String, Instant)>>,
+    redis: Option<RedisHandle>,
+}
+
+/// What `msg_sec_check` says of a text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moderation {
+    Pass,
+    /// Hold for a person.
+    Review,
+    /// Refuse.
+    Risky,
+}
+
+/// A subscribe message, values already trimmed and cut to their keyword's limit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SubscribeMessage {
+    pub touser: String,
+    pub template_id: String,
+    pub page: String,
+    pub miniprogram_state: &'static str,
+    pub lang: &'static str,
+    pub data: serde_json::Map<String, serde_json::Value>,
 }
 
 /// How often a busy (-1) or unreachable WeChat is tried again within one request.
 const LOGIN_ATTEMPTS: u32 = 3;
 
 impl WechatClient {
-    pub fn new(config: WechatConfig) -> anyhow::Result<Self> {
+    pub fn new(config: WechatConfig, redis: Option<RedisHandle>) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3).min(config.timeout))
             .timeout(config.timeout)
             .user_agent(concat!("linli/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { http, config })
+        Ok(Self { http, config, token: Arc::new(TokenCache { local: Default::default(), redis }) })
+    }
+
+    pub fn config(&self) -> &WechatConfig {
+        &self.config
+    }
+
+    fn token_key(&self) -> Option<(RedisHandle, String)> {
+        self.token.redis.as_ref().map(|r| (r.clone(), format!("{}wechat:access_token", r.prefix)))
+    }
+
+    /// A valid access token: from this process, else from Redis, else a new
+    /// `stable_token` (the same one every replica gets), cached for `expires_in − 300` s.
+    pub async fn access_token(&self) -> Result<String, WechatError> {
+        let mut local = self.token.local.lock().await;
+        if let Some((token, until)) = local.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(token.clone());
+        }
+        if let Some((redis, key)) = self.token_key() {
+            let mut conn = redis.conn.clone();
+            let cached: Result<Option<String>, _> = redis::cmd("GET").arg(&key).query_async(&mut conn).await;
+            match cached {
+                Ok(Some(token)) => {
+                    // Re-read Redis now and then, so a token another replica dropped is not kept long.
+                    *local = Some((token.clone(), Instant::now() + Duration::from_secs(60)));
+                    return Ok(token);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "Redis unavailable for the WeChat token; using the process cache"),
+            }
+        }
+        let (token, expires_in) = self.fetch_stable_token().await?;
+        let keep = expires_in.saturating_sub(300).max(60);
+        if let Some((redis, key)) = self.token_key() {
+            let mut conn = redis.conn.clone();
+            let stored: Result<(), _> =
+                redis::cmd("SET").arg(&key).arg(&token).arg("EX").arg(keep).query_async(&mut conn).await;
+            if let Err(e) = stored {
+                tracing::warn!(error = %e, "could not share the WeChat token through Redis");
+            }
+        }
+        *local = Some((token.clone(), Instant::now() + Duration::from_secs(keep)));
+        metrics::counter!("linli_wechat_token_fetches_total").increment(1);
+        Ok(token)
+    }
+
+    /// Drops the cached token, but only if it is still the one that failed (another
+    /// caller may already have fetched a new one).
+    pub async fn invalidate(&self, failed: &str) {
+        let mut local = self.token.local.lock().await;
+        if local.as_ref().is_some_and(|(t, _)| t == failed) {
+            *local = None;
+        }
+        if let Some((redis, key)) = self.token_key() {
+            let mut conn = redis.conn.clone();
+            let script =
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+            let dropped: Result<i64, _> =
+                redis::cmd("EVAL").arg(script).arg(1).arg(&key).arg(failed).query_async(&mut conn).await;
+            if let Err(e) = dropped {
+                tracing::warn!(error = %e, "could not drop the shared WeChat token");
+            }
+        }
+    }
+
+    async fn fetch_stable_token(&self) -> Result<(String, u64), WechatError> {
+        let (Some(appid), Some(secret)) = (&self.config.appid, &self.config.secret) else {
+            return Err(WechatError::Config(0, "no WeChat credentials".into()));
+        };
+        let body = serde_json::json!({
+            "grant_type": "client_credential", "appid": appid, "secret": secret.expose(), "force_refresh": false
+        });
+        let url = format!("{}/cgi-bin/stable_token", self.config.api_base);
+        let resp =
+            self.http.post(&url).json(&body).send().await.map_err(|e| WechatError::Transient(transport_reason(&e)))?;
+        let value = read_body(resp).await?;
+        let token = value["access_token"].as_str().filter(|t| !t.is_empty()).map(str::to_owned);
+        let expires_in = value["expires_in"].as_u64().unwrap_or(7200);
+        token.map(|t| (t, expires_in)).ok_or_else(|| WechatError::Transient("stable_token without a token".into()))
+    }
+
+    /// POSTs JSON to an API that takes `access_token`; a rejected token is dropped and
+    /// the call tried once more with a fresh one.
+    async fn call(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, WechatError> {
+        let url = format!("{}{path}", self.config.api_base);
+        let mut retried = false;
+        loop {
+            let token = self.access_token().await?;
+            let resp = self
+                .http
+                .post(&url)
+                .query(&[("access_token", token.as_str())])
+                .json(body)
+                .send()
+                .await
+                .map_err(|e| WechatError::Transient(transport_reason(&e)))?;
+            match read_body(resp).await {
+                Err(WechatError::TokenInvalid(code)) if !retried => {
+                    tracing::warn!(errcode = code, "WeChat rejected the access token; refreshing");
+                    self.invalidate(&token).await;
+                    retried = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// `POST /cgi-bin/message/subscribe/send`; returns the `msgid`.
+    pub async fn send_subscribe(&self, message: &SubscribeMessage) -> Result<String, WechatError> {
+        let body = serde_json::to_value(message).map_err(|e| WechatError::InvalidData(e.to_string()))?;
+        let value = self.call("/cgi-bin/message/subscribe/send", &body).await?;
+        Ok(match &value["msgid"] {
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::String(s) => s.clone(),
+            _ => String::new(),
+        })
+    }
+
+    /// `POST /wxa/business/getuserphonenumber`: the phone number behind a
+    /// `getPhoneNumber` code (digits only, without the country code).
+    pub async fn phone_number(&self, code: &str) -> Result<String, WechatError> {
+        if self.is_dev() {
+            return Err(WechatError::Config(0, "phone numbers need WeChat credentials".into()));
+        }
+        let value = self.call("/wxa/business/getuserphonenumber", &serde_json::json!({ "code": code })).await?;
+        value["phone_info"]["purePhoneNumber"]
+            .as_str()
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| WechatError::Transient("no phone number in the answer".into()))
+    }
+
+    /// `POST /wxa/msg_sec_check` (version 2). In dev mode every text passes.
+    pub async fn moderate(&self, openid: &str, title: &str, content: &str) -> Result<Moderation, WechatError> {
+        if self.is_dev() {
+            return Ok(Moderation::Pass);
+        }
+        let content: String = content.chars().take(2500).collect();
+        let body = serde_json::json!({"version": 2, "openid": openid, "scene": 3, "content": content, "title": title});
+        let value = self.call("/wxa/msg_sec_check", &body).await?;
+        Ok(match value["result"]["suggest"].as_str() {
+            Some("risky") => Moderation::Risky,
+            Some("review") => Moderation::Review,
+            _ => Moderation::Pass,
+        })
     }
 
     pub fn is_dev(&self) -> bool {
@@ -147,9 +357,31 @@ pub fn classify(code: i64, msg: String) -> WechatError {
         40029 | 40163 => WechatError::InvalidCode,
         45011 => WechatError::RateLimited,
         40226 => WechatError::HighRiskUser,
-        40013 | 40125 | 41002 | 41004 | 40164 => WechatError::Config(code, msg),
+        40013 | 40125 | 41002 | 41004 | 40164 | 40037 | 41030 => WechatError::Config(code, msg),
         -1 => WechatError::Transient(format!("busy (-1): {msg}")),
+        43108 => WechatError::Transient(format!("concurrent sends to one openid (43108): {msg}")),
+        43101 => WechatError::QuotaRefused,
+        47003 => WechatError::InvalidData(msg),
+        40003 => WechatError::InvalidOpenid,
+        45009 => WechatError::Throttled,
+        40001 | 40014 | 42001 => WechatError::TokenInvalid(code),
         _ => WechatError::Other(code, msg),
+    }
+}
+
+/// Reads a WeChat answer: HTTP 5xx is transient; otherwise the body is JSON whatever
+/// its content type, and a non-zero `errcode` is classified.
+async fn read_body(resp: reqwest::Response) -> Result<serde_json::Value, WechatError> {
+    let status = resp.status();
+    if status.is_server_error() {
+        return Err(WechatError::Transient(format!("HTTP {status}")));
+    }
+    let bytes = resp.bytes().await.map_err(|e| WechatError::Transient(transport_reason(&e)))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|_| WechatError::Transient(format!("unreadable body (HTTP {status})")))?;
+    match value["errcode"].as_i64().unwrap_or(0) {
+        0 => Ok(value),
+        code => Err(classify(code, value["errmsg"].as_str().unwrap_or_default().to_owned())),
     }
 }
 
@@ -174,6 +406,19 @@ mod tests {
         assert_eq!(classify(40226, String::new()), WechatError::HighRiskUser);
         assert!(matches!(classify(40013, String::new()), WechatError::Config(..)));
         assert!(matches!(classify(-1, String::new()), WechatError::Transient(_)));
+        assert!(matches!(classify(43108, String::new()), WechatError::Transient(_)));
+        assert_eq!(classify(43101, String::new()), WechatError::QuotaRefused);
+        assert!(matches!(classify(47003, String::new()), WechatError::InvalidData(_)));
+        assert_eq!(classify(40003, String::new()), WechatError::InvalidOpenid);
+        assert!(matches!(classify(40037, String::new()), WechatError::Config(..)));
+        assert!(matches!(classify(41030, String::new()), WechatError::Config(..)));
+        assert_eq!(classify(45009, String::new()), WechatError::Throttled);
+        for code in [40001, 40014, 42001] {
+            assert_eq!(classify(code, String::new()), WechatError::TokenInvalid(code));
+        }
+        assert!(classify(43101, String::new()).is_permanent());
+        assert!(!classify(-1, String::new()).is_permanent());
+        assert!(!classify(45009, String::new()).is_permanent());
     }
 
     #[test]
