@@ -7,6 +7,7 @@ mod m20261128_000001_identity;
 mod m20261128_000002_organizations;
 mod m20261129_000003_activities;
 mod m20261129_000004_push;
+mod m20261129_000005_attendance;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_organizations::Migration),
             Box::new(m20261129_000003_activities::Migration),
             Box::new(m20261129_000004_push::Migration),
+            Box::new(m20261129_000005_attendance::Migration),
         ]
     }
 }

@@ -71,6 +71,12 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub seed_demo: bool,
     pub json_logs: bool,
+    /// Attending less than this share of an activity earns no hours.
+    pub attendance_min_ratio: f64,
+    /// After this many no-shows in 90 days, new sign-ups go to the waitlist only.
+    pub no_show_limit: u32,
+    /// Activities still open this long after their end are closed automatically.
+    pub auto_finish_after: Duration,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/linli.db?mode=rwc";
@@ -162,6 +168,17 @@ impl Config {
                 Some(v) => parse_bool(v).context("SEED_DEMO")?,
                 None => database_url_is_unset(vars),
             },
+            attendance_min_ratio: match get("ATTENDANCE_MIN_RATIO") {
+                Some(v) => v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|r| (0.0..=1.0).contains(r))
+                    .ok_or_else(|| anyhow::anyhow!("ATTENDANCE_MIN_RATIO must be between 0 and 1, not {v:?}"))?,
+                None => 0.6,
+            },
+            no_show_limit: parse_num(&get, "NO_SHOW_LIMIT", 3)?,
+            auto_finish_after: parse_duration(get("AUTO_FINISH_AFTER").as_deref().unwrap_or("6h"))
+                .context("AUTO_FINISH_AFTER")?,
             json_logs: match get("LOG_FORMAT").as_deref() {
                 Some("json") => true,
                 Some("pretty") | Some("text") => false,

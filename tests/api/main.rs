@@ -2,6 +2,7 @@
 
 mod activities;
 mod admin;
+mod attendance;
 mod auth;
 mod errors;
 mod health;

@@ -232,6 +232,9 @@ pub struct SignupResponse {
     pub status: SignupStatus,
     /// 1-based place in the queue, when waitlisted.
     pub waitlist_position: Option<i64>,
+    /// Why a sign-up was waitlisted although places were free (repeated no-shows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     pub created_at: DateTime<FixedOffset>,
     pub updated_at: DateTime<FixedOffset>,
 }
@@ -242,6 +245,7 @@ fn signup_response(s: signup::Model, waitlist_position: Option<i64>) -> SignupRe
         user_id: s.user_id,
         status: service::activities::signup_status(&s),
         waitlist_position,
+        note: None,
         created_at: time(s.created_at),
         updated_at: time(s.updated_at),
     }
@@ -602,7 +606,9 @@ pub async fn cancel(
 pub async fn sign_up(ctx: web::Data<AppContext>, user: AuthUser, id: web::Path<i64>) -> AppResult<HttpResponse> {
     let outcome = service::activities::sign_up(&ctx, &user, id.into_inner()).await?;
     let mut response = if outcome.created { HttpResponse::Created() } else { HttpResponse::Ok() };
-    Ok(response.json(signup_response(outcome.signup, outcome.waitlist_position)))
+    let mut body = signup_response(outcome.signup, outcome.waitlist_position);
+    body.note = outcome.note;
+    Ok(response.json(body))
 }
 
 /// Cancel one's own sign-up (idempotent). Confirmed places may be given up until the

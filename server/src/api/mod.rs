@@ -3,6 +3,7 @@
 
 pub mod activities;
 pub mod admin;
+pub mod attendance;
 pub mod auth;
 pub mod checks;
 pub mod docs;
@@ -12,6 +13,7 @@ pub mod middleware;
 pub mod notifications;
 pub mod organizations;
 pub mod regions;
+pub mod reports;
 pub mod subscriptions;
 pub mod types;
 
@@ -23,8 +25,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .configure(auth::routes)
             .configure(me::routes)
+            .configure(reports::routes)
             .configure(regions::routes)
             .configure(organizations::routes)
+            .configure(attendance::routes)
             .configure(activities::routes)
             .configure(notifications::routes)
             .configure(subscriptions::routes)

@@ -31,6 +31,7 @@ pub struct Model {
     pub version: i32,
     pub created_by: Option<i64>,
     pub published_at: Option<DateTimeUtc>,
+    pub finished_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,11 +1,15 @@
 //! sea-orm entities: table shapes only. Behaviour lives in `service/`.
 
 pub mod activity;
+pub mod activity_stat;
+pub mod attendance;
+pub mod hour_correction;
 pub mod notification;
 pub mod organization;
 pub mod organization_event;
 pub mod organization_follow;
 pub mod organization_target;
+pub mod participant_month;
 pub mod refresh_token;
 pub mod region;
 pub mod role_grant;

@@ -13,6 +13,7 @@ use crate::{context::AppContext, service};
 pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await?;
     let ctx_dispatch = ctx.clone();
+    let ctx_finish = ctx.clone();
     scheduler
         .add(Job::new_repeated_async(Duration::from_secs(3600), move |_, _| {
             let ctx = ctx.clone();
@@ -35,6 +36,20 @@ pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
                     Ok(r) if r.claimed == 0 => {}
                     Ok(r) => tracing::info!(?r, "notices dispatched"),
                     Err(e) => tracing::warn!(error = %e, "dispatching notices failed; will try again"),
+                }
+            })
+        })?)
+        .await?;
+    let finish_ctx = ctx_finish;
+    scheduler
+        .add(Job::new_repeated_async(Duration::from_secs(300), move |_, _| {
+            let ctx = finish_ctx.clone();
+            Box::pin(async move {
+                metrics::counter!("linli_scheduler_runs_total", "job" => "auto_finish").increment(1);
+                match service::attendance::finish_overdue(&ctx).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(closed = n, "overdue activities closed"),
+                    Err(e) => tracing::warn!(error = %e, "closing overdue activities failed"),
                 }
             })
         })?)

@@ -115,6 +115,12 @@ pub fn require_org_staff(user: &AuthUser, org_id: i64) -> AppResult<()> {
     if is_staff(user, org_id) { Ok(()) } else { Err(AppError::Forbidden("requires organization staff")) }
 }
 
+/// The roster (and attendance) is for the organization's staff and the officials over
+/// the activity's community.
+pub async fn require_roster_view(db: &impl ConnectionTrait, user: &AuthUser, a: &activity::Model) -> AppResult<()> {
+    if may_see_roster(db, user, a).await? { Ok(()) } else { Err(AppError::Forbidden("requires organization staff")) }
+}
+
 /// Staff of the organization, or an official over the activity's community.
 async fn may_see_roster(db: &impl ConnectionTrait, user: &AuthUser, a: &activity::Model) -> AppResult<bool> {
     if is_staff(user, a.organization_id) {
@@ -583,6 +589,23 @@ pub struct SignupOutcome {
     pub signup: signup::Model,
     pub waitlist_position: Option<i64>,
     pub created: bool,
+    /// Why the sign-up went to the waitlist although places were free.
+    pub note: Option<String>,
+}
+
+/// No-shows of a resident in activities of the last 90 days.
+async fn recent_no_shows(db: &impl ConnectionTrait, user_id: i64, now: DateTime<Utc>) -> AppResult<u64> {
+    let recent = Query::select()
+        .column(activity::Column::Id)
+        .from(activity::Entity)
+        .and_where(activity::Column::StartsAt.gte(now - chrono::Duration::days(90)))
+        .to_owned();
+    Ok(signup::Entity::find()
+        .filter(signup::Column::UserId.eq(user_id))
+        .filter(signup::Column::Status.eq(SignupStatus::NoShow.as_str()))
+        .filter(signup::Column::ActivityId.in_subquery(recent))
+        .count(db)
+        .await?)
 }
 
 /// `POST /activities/{id}/signups`: a place if one is free, else the waitlist, else
@@ -606,7 +629,12 @@ pub async fn sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
         match signup_status(s) {
             status if status.is_active() => {
                 let position = waitlist_position(&txn, s).await?;
-                return Ok(SignupOutcome { signup: s.clone(), waitlist_position: position, created: false });
+                return Ok(SignupOutcome {
+                    signup: s.clone(),
+                    waitlist_position: position,
+                    created: false,
+                    note: None,
+                });
             }
             SignupStatus::Removed => {
                 return Err(conflict("signup_removed", "组织方已取消您的报名，不能再次报名，请联系组织方"));
@@ -620,7 +648,17 @@ pub async fn sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
     if has_overlap(&txn, user.id, &a).await? {
         return Err(conflict("schedule_conflict", "您已确认报名同一时段的其他活动"));
     }
-    let placement = place(a.confirmed_count, a.capacity, a.waitlist_enabled);
+    let no_shows = recent_no_shows(&txn, user.id, now).await?;
+    let restricted = ctx.config.no_show_limit > 0 && no_shows >= ctx.config.no_show_limit as u64;
+    let note = restricted
+        .then(|| format!("近 90 天内有 {no_shows} 次报名后未到场，新的报名只能进入候补；有空位时将按顺序为您确认。"));
+    let placement = match (restricted, a.waitlist_enabled) {
+        (false, _) => place(a.confirmed_count, a.capacity, a.waitlist_enabled),
+        (true, true) => Placement::Waitlisted,
+        (true, false) => {
+            return Err(conflict("no_show_limit", "近 90 天内多次报名后未到场，暂不能报名不设候补的活动"));
+        }
+    };
     let status = match placement {
         Placement::Confirmed => SignupStatus::Confirmed,
         Placement::Waitlisted => SignupStatus::Waitlisted,
@@ -677,7 +715,7 @@ pub async fn sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
     }
     let position = waitlist_position(&txn, &signup).await?;
     txn.commit().await?;
-    Ok(SignupOutcome { signup, waitlist_position: position, created: true })
+    Ok(SignupOutcome { signup, waitlist_position: position, created: true, note })
 }
 
 /// Whether the resident already holds a confirmed place in another published activity
@@ -1047,7 +1085,7 @@ pub struct MySignup {
     pub waitlist_position: Option<i64>,
 }
 
-/// `GET /me/signups`: upcoming (not yet ended) or past, most recent sign-up first.
+/// `GET /me/signups`: upcoming (not yet ended nor closed) or past, most recent sign-up first.
 pub async fn my_signups(
     ctx: &AppContext,
     user: &AuthUser,
@@ -1056,8 +1094,14 @@ pub async fn my_signups(
     limit: u64,
 ) -> AppResult<Vec<MySignup>> {
     let now = ctx.now();
-    let when = if upcoming { activity::Column::EndsAt.gt(now) } else { activity::Column::EndsAt.lte(now) };
-    let activities = Query::select().column(activity::Column::Id).from(activity::Entity).and_where(when).to_owned();
+    // Closed early, an activity is past already.
+    let finished = activity::Column::Status.eq(ActivityStatus::Finished.as_str());
+    let when = if upcoming {
+        Condition::all().add(activity::Column::EndsAt.gt(now)).add(finished.not())
+    } else {
+        Condition::any().add(activity::Column::EndsAt.lte(now)).add(finished)
+    };
+    let activities = Query::select().column(activity::Column::Id).from(activity::Entity).cond_where(when).to_owned();
     let mut query = signup::Entity::find()
         .filter(signup::Column::UserId.eq(user.id))
         .filter(signup::Column::ActivityId.in_subquery(activities));

@@ -1,6 +1,7 @@
 //! Use cases: a transaction, a permission check, the domain rules, the database.
 
 pub mod activities;
+pub mod attendance;
 pub mod auth;
 pub mod demo;
 pub mod geo;
@@ -8,6 +9,7 @@ pub mod notifications;
 pub mod organization_scope;
 pub mod organizations;
 pub mod regions;
+pub mod reports;
 pub mod role_grants;
 pub mod subscriptions;
 pub mod users;

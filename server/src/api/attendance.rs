@@ -1,0 +1,604 @@
+//! Check-in codes, attendance, closing an activity, hour corrections, and a resident's
+//! own participation and service record.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Datelike, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    api::types::time,
+    auth::AuthUser,
+    context::AppContext,
+    domain::{clock::to_shanghai, text::bounded},
+    entity::{attendance, hour_correction},
+    error::{AppError, AppResult, Problem},
+    service::{
+        self,
+        attendance::{Action, OfflineRecord, Recorded, ServiceLine, Who},
+    },
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(my_code)
+        .service(activity_code)
+        .service(record)
+        .service(self_check)
+        .service(batch)
+        .service(walk_in)
+        .service(list)
+        .service(finish)
+        .service(correct)
+        .service(corrections)
+        .service(participation)
+        .service(service_record);
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckinCode {
+    /// Show as a QR code; refresh before `expires_at`.
+    pub code: String,
+    pub expires_at: DateTime<FixedOffset>,
+}
+
+/// The resident's own short-lived check-in code (valid ~60 s), for staff to scan.
+#[utoipa::path(get, path = "/api/v1/me/checkin-code", tag = "attendance", security(("bearer" = [])),
+    responses((status = 200, body = CheckinCode), (status = 401, body = Problem, content_type = "application/problem+json")))]
+#[get("/me/checkin-code")]
+pub async fn my_code(ctx: web::Data<AppContext>, user: AuthUser) -> web::Json<CheckinCode> {
+    let (code, expires) = service::attendance::personal_code(&ctx, user.id);
+    web::Json(CheckinCode { code, expires_at: time(expires) })
+}
+
+/// The activity's rotating code (30 s), shown by staff for residents to scan.
+#[utoipa::path(get, path = "/api/v1/activities/{id}/checkin-code", tag = "attendance", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = CheckinCode),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/activities/{id}/checkin-code")]
+pub async fn activity_code(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> AppResult<web::Json<CheckinCode>> {
+    let id = id.into_inner();
+    let a = service::activities::detail(&ctx, Some(&user), id).await?;
+    service::activities::require_org_staff(&user, a.activity.organization_id)?;
+    let (code, expires) = service::attendance::activity_code(&ctx, id);
+    Ok(web::Json(CheckinCode { code, expires_at: time(expires) }))
+}
+
+fn parse_action(s: &str) -> AppResult<Action> {
+    Action::parse(s).ok_or_else(|| AppError::invalid("action", "unknown_action", "action 须为 check_in 或 check_out"))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttendanceRequest {
+    /// From the roster…
+    pub user_id: Option<i64>,
+    /// …or the resident's scanned code (`GET /me/checkin-code`).
+    pub checkin_code: Option<String>,
+    /// `check_in` or `check_out`.
+    pub action: String,
+}
+
+fn who(user_id: Option<i64>, code: Option<String>) -> AppResult<Who> {
+    match (user_id, code) {
+        (Some(id), None) => Ok(Who::User(id)),
+        (None, Some(code)) => Ok(Who::Code(code)),
+        _ => Err(AppError::invalid("user_id", "one_of", "须提供 user_id 或 checkin_code 之一")),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttendanceResponse {
+    pub user_id: i64,
+    /// `check_in` or `check_out`.
+    pub action: String,
+    /// False when it was already recorded: a second scan changes nothing.
+    pub changed: bool,
+    pub checked_in_at: DateTime<FixedOffset>,
+    pub checked_out_at: Option<DateTime<FixedOffset>>,
+}
+
+impl From<Recorded> for AttendanceResponse {
+    fn from(r: Recorded) -> Self {
+        Self {
+            user_id: r.user_id,
+            action: match r.action {
+                Action::CheckIn => "check_in".into(),
+                Action::CheckOut => "check_out".into(),
+            },
+            changed: r.changed,
+            checked_in_at: time(r.row.checked_in_at),
+            checked_out_at: r.row.checked_out_at.map(time),
+        }
+    }
+}
+
+const ATTENDANCE_CONFLICTS: &str =
+    "`not_signed_up`, `not_checked_in`, `outside_checkin_window`, `activity_finished`, `activity_cancelled`";
+
+/// Staff check a resident in or out, by roster or by scanning their code. Idempotent.
+#[utoipa::path(post, path = "/api/v1/activities/{id}/attendance", tag = "attendance", params(("id" = i64, Path)),
+    security(("bearer" = [])), request_body = AttendanceRequest,
+    responses(
+        (status = 200, body = AttendanceResponse),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = ATTENDANCE_CONFLICTS),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "invalid or expired code"),
+    ))]
+#[post("/activities/{id}/attendance")]
+pub async fn record(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<AttendanceRequest>,
+) -> AppResult<web::Json<AttendanceResponse>> {
+    let body = body.into_inner();
+    let action = parse_action(&body.action)?;
+    let who = who(body.user_id, body.checkin_code)?;
+    Ok(web::Json(service::attendance::record(&ctx, &user, id.into_inner(), who, action).await?.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SelfCheckRequest {
+    /// The activity's rotating code, scanned on the spot.
+    pub code: String,
+    pub action: String,
+    /// Where the resident is; when given, they must be within 1 km of the activity.
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+/// A resident checks themself in or out by scanning the activity's code.
+#[utoipa::path(post, path = "/api/v1/activities/{id}/attendance/self", tag = "attendance", params(("id" = i64, Path)),
+    security(("bearer" = [])), request_body = SelfCheckRequest,
+    responses(
+        (status = 200, body = AttendanceResponse),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "`too_far` and the attendance conflicts"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "invalid or expired code"),
+    ))]
+#[post("/activities/{id}/attendance/self")]
+pub async fn self_check(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<SelfCheckRequest>,
+) -> AppResult<web::Json<AttendanceResponse>> {
+    let body = body.into_inner();
+    let action = parse_action(&body.action)?;
+    let mut c = crate::api::checks::Checker::default();
+    let at = c.location(body.latitude, body.longitude);
+    c.finish(())?;
+    Ok(web::Json(service::attendance::self_check(&ctx, &user, id.into_inner(), &body.code, action, at).await?.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineRecordRequest {
+    pub user_id: Option<i64>,
+    pub checkin_code: Option<String>,
+    pub action: String,
+    /// When it happened on the device.
+    pub at: DateTime<FixedOffset>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// At most 1000 records.
+    pub records: Vec<OfflineRecordRequest>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchItem {
+    /// The record's index in the request.
+    pub index: usize,
+    pub result: Option<AttendanceResponse>,
+    /// Why this record was refused (the others still apply).
+    pub error: Option<Problem>,
+}
+
+/// Upload check-ins recorded offline, each with its time. Uploading twice changes nothing.
+#[utoipa::path(post, path = "/api/v1/activities/{id}/attendance/batch", tag = "attendance", params(("id" = i64, Path)),
+    security(("bearer" = [])), request_body = BatchRequest,
+    responses(
+        (status = 200, body = Vec<BatchItem>),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/activities/{id}/attendance/batch")]
+pub async fn batch(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<BatchRequest>,
+) -> AppResult<web::Json<Vec<BatchItem>>> {
+    let body = body.into_inner();
+    if body.records.is_empty() || body.records.len() > 1000 {
+        return Err(AppError::invalid("records", "count", "一次上传 1–1000 条记录"));
+    }
+    let mut records = Vec::with_capacity(body.records.len());
+    for (i, r) in body.records.into_iter().enumerate() {
+        let action = parse_action(&r.action).map_err(|_| {
+            AppError::invalid(&format!("records[{i}].action"), "unknown_action", "action 须为 check_in 或 check_out")
+        })?;
+        let who = who(r.user_id, r.checkin_code).map_err(|_| {
+            AppError::invalid(&format!("records[{i}]"), "one_of", "须提供 user_id 或 checkin_code 之一")
+        })?;
+        records.push((i, OfflineRecord { who, action, at: r.at.with_timezone(&Utc) }));
+    }
+    let mut indexed: Vec<(usize, DateTime<Utc>, Action)> = records.iter().map(|(i, r)| (*i, r.at, r.action)).collect();
+    indexed.sort_by_key(|(_, at, action)| (*at, *action == Action::CheckOut));
+    let results =
+        service::attendance::batch(&ctx, &user, id.into_inner(), records.into_iter().map(|(_, r)| r).collect()).await?;
+    let mut items: Vec<BatchItem> = indexed
+        .into_iter()
+        .zip(results)
+        .map(|((index, _, _), r)| match r {
+            Ok(done) => BatchItem { index, result: Some(done.into()), error: None },
+            Err(e) => BatchItem { index, result: None, error: Some(e.to_problem(crate::error::Lang::Zh, None)) },
+        })
+        .collect();
+    items.sort_by_key(|i| i.index);
+    Ok(web::Json(items))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WalkInRequest {
+    pub user_id: i64,
+}
+
+/// Staff register and check in a resident who came without a place, while places remain.
+#[utoipa::path(post, path = "/api/v1/activities/{id}/walk-ins", tag = "attendance", params(("id" = i64, Path)),
+    security(("bearer" = [])), request_body = WalkInRequest,
+    responses(
+        (status = 200, body = AttendanceResponse),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "`activity_full` and the attendance conflicts"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/activities/{id}/walk-ins")]
+pub async fn walk_in(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<WalkInRequest>,
+) -> AppResult<web::Json<AttendanceResponse>> {
+    Ok(web::Json(service::attendance::walk_in(&ctx, &user, id.into_inner(), body.user_id).await?.into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttendanceRow {
+    pub user_id: i64,
+    pub checked_in_at: DateTime<FixedOffset>,
+    pub checked_out_at: Option<DateTime<FixedOffset>>,
+    /// `qr`, `activity_code`, `roster`, `walk_in`, `offline`.
+    pub in_method: String,
+    /// Credited once the activity is closed.
+    pub credited_hours: Option<f64>,
+}
+
+fn hours(minutes: i32) -> f64 {
+    (minutes as f64 / 60.0 * 100.0).round() / 100.0
+}
+
+impl From<attendance::Model> for AttendanceRow {
+    fn from(a: attendance::Model) -> Self {
+        Self {
+            user_id: a.user_id,
+            checked_in_at: time(a.checked_in_at),
+            checked_out_at: a.checked_out_at.map(time),
+            in_method: a.in_method,
+            credited_hours: a.credited_minutes.map(hours),
+        }
+    }
+}
+
+/// Who checked in, for staff and the officials over the community.
+#[utoipa::path(get, path = "/api/v1/activities/{id}/attendance", tag = "attendance", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<AttendanceRow>),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/activities/{id}/attendance")]
+pub async fn list(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> AppResult<web::Json<Vec<AttendanceRow>>> {
+    let rows = service::attendance::list(&ctx, &user, id.into_inner()).await?;
+    Ok(web::Json(rows.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FinishResponse {
+    pub attended: i32,
+    pub no_shows: i32,
+    pub credited_hours: f64,
+}
+
+/// Close an activity (any time after its start; done automatically some hours after the
+/// end): confirmed residents never checked in become `no_show`, attendees are credited
+/// hours — time present, capped by the activity's hours, none under 60 % of its length.
+#[utoipa::path(post, path = "/api/v1/activities/{id}/finish", tag = "attendance", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = FinishResponse),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "`activity_not_started`, `invalid_transition`"),
+    ))]
+#[post("/activities/{id}/finish")]
+pub async fn finish(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> AppResult<web::Json<FinishResponse>> {
+    let r = service::attendance::finish(&ctx, &user, id.into_inner()).await?;
+    Ok(web::Json(FinishResponse {
+        attended: r.attended,
+        no_shows: r.no_shows,
+        credited_hours: (r.minutes as f64 / 60.0 * 100.0).round() / 100.0,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionRequest {
+    /// The corrected hours (at most the activity's service hours).
+    pub hours: f64,
+    /// Why; kept in the audit trail. 1–500 characters.
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CorrectionResponse {
+    pub user_id: i64,
+    pub old_hours: f64,
+    pub new_hours: f64,
+    pub reason: String,
+    pub corrected_by: i64,
+    pub created_at: DateTime<FixedOffset>,
+}
+
+impl From<hour_correction::Model> for CorrectionResponse {
+    fn from(c: hour_correction::Model) -> Self {
+        Self {
+            user_id: c.user_id,
+            old_hours: hours(c.old_minutes),
+            new_hours: hours(c.new_minutes),
+            reason: c.reason,
+            corrected_by: c.corrected_by,
+            created_at: time(c.created_at),
+        }
+    }
+}
+
+/// Staff correct a resident's credited hours after closing, with a reason.
+#[utoipa::path(patch, path = "/api/v1/activities/{id}/attendance/{user_id}", tag = "attendance",
+    params(("id" = i64, Path), ("user_id" = i64, Path)), security(("bearer" = [])), request_body = CorrectionRequest,
+    responses(
+        (status = 200, body = AttendanceRow),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "`activity_not_finished`"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[patch("/activities/{id}/attendance/{user_id}")]
+pub async fn correct(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    path: web::Path<(i64, i64)>,
+    body: web::Json<CorrectionRequest>,
+) -> AppResult<web::Json<AttendanceRow>> {
+    let (id, member) = path.into_inner();
+    let body = body.into_inner();
+    if !body.hours.is_finite() || body.hours < 0.0 {
+        return Err(AppError::invalid("hours", "range", "时长不能为负数"));
+    }
+    let reason = bounded(&body.reason, 1, 500)
+        .map_err(|_| AppError::invalid("reason", "required", "须说明更正理由（1–500 个字符）"))?;
+    let minutes = (body.hours * 60.0).round() as i32;
+    Ok(web::Json(service::attendance::correct_hours(&ctx, &user, id, member, minutes, reason).await?.into()))
+}
+
+/// The audit trail of hour corrections.
+#[utoipa::path(get, path = "/api/v1/activities/{id}/corrections", tag = "attendance", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<CorrectionResponse>),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/activities/{id}/corrections")]
+pub async fn corrections(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> AppResult<web::Json<Vec<CorrectionResponse>>> {
+    let rows = service::attendance::corrections(&ctx, &user, id.into_inner()).await?;
+    Ok(web::Json(rows.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Tally {
+    pub activities: i64,
+    pub hours: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ByKind {
+    pub kind: String,
+    pub activities: i64,
+    pub hours: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ByOrganization {
+    pub organization_id: i64,
+    pub organization_name: String,
+    pub activities: i64,
+    pub hours: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceRecordLine {
+    pub activity_id: i64,
+    pub title: String,
+    pub kind: String,
+    pub organization_name: String,
+    pub starts_at: DateTime<FixedOffset>,
+    pub hours: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Participation {
+    pub this_year: Tally,
+    pub all_time: Tally,
+    pub by_kind: Vec<ByKind>,
+    pub by_organization: Vec<ByOrganization>,
+    /// Every attended activity, newest first: the service record.
+    pub record: Vec<ServiceRecordLine>,
+}
+
+fn summarise(ctx: &AppContext, lines: &[ServiceLine]) -> Participation {
+    let year = to_shanghai(ctx.now()).year();
+    let mut this_year = Tally::default();
+    let mut all_time = Tally::default();
+    let mut kinds: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut orgs: BTreeMap<i64, (String, i64, i64)> = BTreeMap::new();
+    for l in lines {
+        let m = l.minutes as i64;
+        all_time.activities += 1;
+        all_time.hours += m as f64;
+        if to_shanghai(l.activity.starts_at).year() == year {
+            this_year.activities += 1;
+            this_year.hours += m as f64;
+        }
+        let k = kinds.entry(l.activity.kind.clone()).or_default();
+        k.0 += 1;
+        k.1 += m;
+        let o = orgs.entry(l.activity.organization_id).or_insert_with(|| (l.organization_name.clone(), 0, 0));
+        o.1 += 1;
+        o.2 += m;
+    }
+    let h = |m: f64| (m / 60.0 * 100.0).round() / 100.0;
+    this_year.hours = h(this_year.hours);
+    all_time.hours = h(all_time.hours);
+    Participation {
+        this_year,
+        all_time,
+        by_kind: kinds.into_iter().map(|(kind, (n, m))| ByKind { kind, activities: n, hours: h(m as f64) }).collect(),
+        by_organization: orgs
+            .into_iter()
+            .map(|(id, (name, n, m))| ByOrganization {
+                organization_id: id,
+                organization_name: name,
+                activities: n,
+                hours: h(m as f64),
+            })
+            .collect(),
+        record: lines
+            .iter()
+            .map(|l| ServiceRecordLine {
+                activity_id: l.activity.id,
+                title: l.activity.title.clone(),
+                kind: l.activity.kind.clone(),
+                organization_name: l.organization_name.clone(),
+                starts_at: time(l.activity.starts_at),
+                hours: hours(l.minutes),
+            })
+            .collect(),
+    }
+}
+
+/// The caller's hours and activities attended, this year and all time, by kind and by
+/// organization, with the service record.
+#[utoipa::path(get, path = "/api/v1/me/participation", tag = "attendance", security(("bearer" = [])),
+    responses((status = 200, body = Participation), (status = 401, body = Problem, content_type = "application/problem+json")))]
+#[get("/me/participation")]
+pub async fn participation(ctx: web::Data<AppContext>, user: AuthUser) -> AppResult<web::Json<Participation>> {
+    let lines = service::attendance::service_record(&ctx, &user).await?;
+    Ok(web::Json(summarise(&ctx, &lines)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RecordQuery {
+    /// `html` (default, printable).
+    pub format: Option<String>,
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A printable service record (志愿服务记录) the resident can show or print.
+#[utoipa::path(get, path = "/api/v1/me/participation/record", tag = "attendance", params(RecordQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, content_type = "text/html", body = String, description = "a printable page"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/me/participation/record")]
+pub async fn service_record(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    query: web::Query<RecordQuery>,
+) -> AppResult<HttpResponse> {
+    if query.format.as_deref().is_some_and(|f| f != "html") {
+        return Err(AppError::invalid("format", "unknown_format", "format 目前只支持 html"));
+    }
+    let me = service::users::me(&ctx, user.id).await?;
+    let lines = service::attendance::service_record(&ctx, &user).await?;
+    let p = summarise(&ctx, &lines);
+    let name = escape(me.user.nickname.as_deref().unwrap_or("居民"));
+    let rows: String = p
+        .record
+        .iter()
+        .map(|l| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=n>{:.2}</td></tr>",
+                l.starts_at.format("%Y-%m-%d"),
+                escape(&l.title),
+                escape(&l.organization_name),
+                l.hours
+            )
+        })
+        .collect();
+    let html = format!(
+        "<!doctype html><html lang=zh-CN><head><meta charset=utf-8><title>志愿服务记录 · {name}</title>\
+<style>body{{font-family:sans-serif;max-width:46em;margin:2em auto}}table{{border-collapse:collapse;width:100%}}\
+td,th{{border:1px solid #999;padding:.3em .5em}}.n{{text-align:right}}@media print{{button{{display:none}}}}</style></head>\
+<body><h1>志愿服务记录</h1><p>姓名/昵称：{name}　用户编号：{id}　出具时间：{printed}</p>\
+<p>累计参加活动 <b>{n}</b> 次，累计志愿服务 <b>{total:.2}</b> 小时；{year} 年参加 {yn} 次，{yh:.2} 小时。</p>\
+<table><thead><tr><th>日期</th><th>活动</th><th>组织</th><th>时长（小时）</th></tr></thead><tbody>{rows}</tbody></table>\
+<p>本记录由组织方按签到签退记录，服务时长按实际在场时间计，不超过活动核定时长；更正均留有记录。</p>\
+<button onclick=print()>打印</button></body></html>",
+        id = user.id,
+        printed = to_shanghai(ctx.now()).format("%Y-%m-%d %H:%M"),
+        n = p.all_time.activities,
+        total = p.all_time.hours,
+        year = to_shanghai(ctx.now()).year(),
+        yn = p.this_year.activities,
+        yh = p.this_year.hours,
+    );
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
+}

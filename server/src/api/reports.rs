@@ -1,0 +1,294 @@
+//! Participation figures for committees, street offices and civil affairs, and an
+//! organization's own figures. (Prometheus telemetry is elsewhere: `/metrics`.)
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    api::types::{RegionResponse, time},
+    auth::AuthUser,
+    context::AppContext,
+    domain::clock::shanghai,
+    error::{AppError, AppResult, Problem},
+    service::{
+        self,
+        reports::{CommunityMetrics, Figures, MonthFigures, Period, RegionMetrics},
+    },
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(region_metrics).service(export).service(organization_metrics);
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PeriodQuery {
+    /// `YYYY-MM-DD` (Asia/Shanghai) or RFC 3339; default 1 January of this year.
+    pub from: Option<String>,
+    /// Exclusive; default now.
+    pub to: Option<String>,
+}
+
+fn parse_time(field: &str, value: &str) -> AppResult<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .and_then(|d| d.and_local_timezone(shanghai()).single())
+        .map(|d| d.with_timezone(&Utc))
+        .ok_or_else(|| AppError::invalid(field, "date", "日期格式须为 YYYY-MM-DD 或 RFC 3339"))
+}
+
+fn period(ctx: &AppContext, q: &PeriodQuery) -> AppResult<Period> {
+    let from = q.from.as_deref().map(|v| parse_time("from", v)).transpose()?;
+    let to = q.to.as_deref().map(|v| parse_time("to", v)).transpose()?;
+    Period::parse(from, to, ctx.now())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FiguresResponse {
+    pub activities_held: i64,
+    pub active_organizations: i64,
+    pub signups: i64,
+    pub attended: i64,
+    pub no_shows: i64,
+    /// attended ÷ sign-ups; `null` without sign-ups.
+    pub attendance_rate: Option<f64>,
+    pub no_show_rate: Option<f64>,
+    /// Distinct residents who attended.
+    pub participants: i64,
+    pub volunteer_hours: f64,
+}
+
+impl From<&Figures> for FiguresResponse {
+    fn from(f: &Figures) -> Self {
+        Self {
+            activities_held: f.activities,
+            active_organizations: f.active_organizations,
+            signups: f.signups,
+            attended: f.attended,
+            no_shows: f.no_shows,
+            attendance_rate: f.attendance_rate(),
+            no_show_rate: f.no_show_rate(),
+            participants: f.participants,
+            volunteer_hours: f.hours(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MonthResponse {
+    /// `YYYY-MM`.
+    pub month: String,
+    #[serde(flatten)]
+    pub figures: FiguresResponse,
+}
+
+fn months(m: &[MonthFigures]) -> Vec<MonthResponse> {
+    m.iter().map(|m| MonthResponse { month: m.month.clone(), figures: (&m.figures).into() }).collect()
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommunityMetricsResponse {
+    pub community: RegionResponse,
+    /// Filed and registered organizations now.
+    pub organizations: i64,
+    pub organizations_by_category: BTreeMap<String, i64>,
+    pub organizations_by_standing: BTreeMap<String, i64>,
+    /// The policy's target: 10 per urban community, 5 per rural one.
+    pub target: i64,
+    pub target_met: bool,
+    pub residents_registered: i64,
+    /// participants ÷ residents registered in the community.
+    pub participation_rate: Option<f64>,
+    #[serde(flatten)]
+    pub figures: FiguresResponse,
+    pub monthly: Vec<MonthResponse>,
+}
+
+impl From<&CommunityMetrics> for CommunityMetricsResponse {
+    fn from(c: &CommunityMetrics) -> Self {
+        Self {
+            community: c.community.clone().into(),
+            organizations: c.organizations,
+            organizations_by_category: c.by_category.clone(),
+            organizations_by_standing: c.by_standing.clone(),
+            target: c.target,
+            target_met: c.target_met(),
+            residents_registered: c.residents,
+            participation_rate: c.participation_rate(),
+            figures: (&c.figures).into(),
+            monthly: months(&c.monthly),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InactiveOrganizationResponse {
+    pub id: i64,
+    pub name: String,
+    pub community_id: i64,
+    pub last_activity_at: Option<DateTime<FixedOffset>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegionMetricsResponse {
+    pub region: RegionResponse,
+    pub from: DateTime<FixedOffset>,
+    pub to: DateTime<FixedOffset>,
+    pub organizations: i64,
+    pub communities_meeting_target: usize,
+    pub residents_registered: i64,
+    pub participation_rate: Option<f64>,
+    #[serde(flatten)]
+    pub totals: FiguresResponse,
+    pub monthly: Vec<MonthResponse>,
+    /// Each community of the region, side by side (one for a committee).
+    pub communities: Vec<CommunityMetricsResponse>,
+    /// Recognised organizations that held nothing in the last six months.
+    pub inactive_organizations: Vec<InactiveOrganizationResponse>,
+}
+
+impl From<&RegionMetrics> for RegionMetricsResponse {
+    fn from(m: &RegionMetrics) -> Self {
+        Self {
+            region: m.region.clone().into(),
+            from: time(m.period.from),
+            to: time(m.period.to),
+            organizations: m.organizations,
+            communities_meeting_target: m.communities_meeting_target(),
+            residents_registered: m.residents,
+            participation_rate: m.participation_rate(),
+            totals: (&m.totals).into(),
+            monthly: months(&m.monthly),
+            communities: m.communities.iter().map(Into::into).collect(),
+            inactive_organizations: m
+                .inactive
+                .iter()
+                .map(|i| InactiveOrganizationResponse {
+                    id: i.organization.id,
+                    name: i.organization.name.clone(),
+                    community_id: i.organization.community_id,
+                    last_activity_at: i.last_activity_at.map(time),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Participation in a region: for a community's committee, a street office (its
+/// communities side by side) and civil affairs, within their scope.
+#[utoipa::path(get, path = "/api/v1/regions/{id}/metrics", tag = "reports", params(("id" = i64, Path), PeriodQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = RegionMetricsResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "outside the caller's scope"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/regions/{id}/metrics")]
+pub async fn region_metrics(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    query: web::Query<PeriodQuery>,
+) -> AppResult<web::Json<RegionMetricsResponse>> {
+    let period = period(&ctx, &query)?;
+    let m = service::reports::region_metrics(&ctx, &user, id.into_inner(), period).await?;
+    Ok(web::Json((&m).into()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `xlsx` (default) or `csv`.
+    pub format: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// The same figures as a workbook to hand upward (a summary sheet, a sheet per month,
+/// the organizations) or as UTF-8 CSV with a BOM.
+#[utoipa::path(get, path = "/api/v1/regions/{id}/metrics/export", tag = "reports", params(("id" = i64, Path), ExportQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>,
+            description = "the workbook (or text/csv)"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/regions/{id}/metrics/export")]
+pub async fn export(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    query: web::Query<ExportQuery>,
+) -> AppResult<HttpResponse> {
+    let query = query.into_inner();
+    let csv = match query.format.as_deref() {
+        None | Some("xlsx") => false,
+        Some("csv") => true,
+        Some(_) => return Err(AppError::invalid("format", "unknown_format", "format 须为 xlsx 或 csv")),
+    };
+    let period = period(&ctx, &PeriodQuery { from: query.from, to: query.to })?;
+    let m = service::reports::region_metrics(&ctx, &user, id.into_inner(), period).await?;
+    let stem = format!("participation-{}-{}", m.region.code, crate::service::attendance::month_of(m.period.to));
+    Ok(if csv {
+        HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header(("content-disposition", format!("attachment; filename=\"{stem}.csv\"")))
+            .body(service::reports::export_csv(&m))
+    } else {
+        HttpResponse::Ok()
+            .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            .insert_header(("content-disposition", format!("attachment; filename=\"{stem}.xlsx\"")))
+            .body(service::reports::export_xlsx(&m)?)
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationMetricsResponse {
+    pub organization_id: i64,
+    pub name: String,
+    pub from: DateTime<FixedOffset>,
+    pub to: DateTime<FixedOffset>,
+    #[serde(flatten)]
+    pub figures: FiguresResponse,
+    pub monthly: Vec<MonthResponse>,
+}
+
+/// An organization's figures, for its staff and the regions above it.
+#[utoipa::path(get, path = "/api/v1/organizations/{id}/metrics", tag = "reports", params(("id" = i64, Path), PeriodQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = OrganizationMetricsResponse),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/organizations/{id}/metrics")]
+pub async fn organization_metrics(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    query: web::Query<PeriodQuery>,
+) -> AppResult<web::Json<OrganizationMetricsResponse>> {
+    let period = period(&ctx, &query)?;
+    let m = service::reports::organization_metrics(&ctx, &user, id.into_inner(), period).await?;
+    Ok(web::Json(OrganizationMetricsResponse {
+        organization_id: m.organization.id,
+        name: m.organization.name,
+        from: time(m.period.from),
+        to: time(m.period.to),
+        figures: (&m.figures).into(),
+        monthly: months(&m.monthly),
+    }))
+}

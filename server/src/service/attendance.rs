@@ -1,0 +1,743 @@
+//! Attendance: check-in and check-out three ways, walk-ins and offline batches, closing
+//! an activity (no-shows, hours), corrections with an audit trail, and the rollups the
+//! participation figures read.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use hmac::{Hmac, Mac};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait as _},
+};
+use sha2::Sha256;
+
+use crate::{
+    auth::AuthUser,
+    context::AppContext,
+    domain::{
+        activity::{ActivityStatus, SignupStatus},
+        clock::to_shanghai,
+        organization::distance_m,
+    },
+    entity::{activity, activity_stat, attendance, hour_correction, participant_month, signup},
+    error::{AppError, AppResult},
+    service::{
+        activities::{require_org_staff, signup_status},
+        begin_write,
+        notifications::cancel_reminders,
+    },
+};
+
+/// A resident's personal code is good this long.
+pub const PERSONAL_CODE_TTL: i64 = 60;
+/// The activity's code rotates this often (and the previous one is still accepted).
+pub const ACTIVITY_CODE_WINDOW: i64 = 30;
+/// Check-in opens this long before the start and closes this long after the end.
+const OPEN_BEFORE: i64 = 60;
+const CLOSE_AFTER: i64 = 120;
+/// A resident scanning the activity's code with a location must be this close.
+pub const MAX_SELF_CHECKIN_DISTANCE_M: f64 = 1000.0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    CheckIn,
+    CheckOut,
+}
+
+impl Action {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "check_in" => Some(Action::CheckIn),
+            "check_out" => Some(Action::CheckOut),
+            _ => None,
+        }
+    }
+}
+
+fn mac(ctx: &AppContext, purpose: &str, message: &str) -> String {
+    let key = format!("{}:{purpose}", ctx.config.jwt_secret.expose());
+    let mut m = match Hmac::<Sha256>::new_from_slice(key.as_bytes()) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    m.update(message.as_bytes());
+    hex::encode(&m.finalize().into_bytes()[..8])
+}
+
+/// `GET /me/checkin-code`: `u{user}.{expiry}.{signature}`, short enough for a QR code,
+/// useless to anyone else (it names its user) and after it expires.
+pub fn personal_code(ctx: &AppContext, user_id: i64) -> (String, DateTime<Utc>) {
+    let expires = ctx.now() + Duration::seconds(PERSONAL_CODE_TTL);
+    let body = format!("u{user_id}.{}", expires.timestamp());
+    let sig = mac(ctx, "personal", &body);
+    (format!("{body}.{sig}"), expires)
+}
+
+/// The user a personal code names, if it is genuine and was still valid at `at`.
+pub fn verify_personal_code(ctx: &AppContext, code: &str, at: DateTime<Utc>) -> Option<i64> {
+    let (body, sig) = code.trim().rsplit_once('.')?;
+    let (user, expiry) = body.strip_prefix('u')?.split_once('.')?;
+    let expected = mac(ctx, "personal", body);
+    if expected.is_empty() || expected.as_bytes() != sig.as_bytes() {
+        return None;
+    }
+    let expiry: i64 = expiry.parse().ok()?;
+    (at.timestamp() <= expiry).then_some(())?;
+    user.parse().ok()
+}
+
+/// The activity's rotating code for the window containing `at`.
+fn activity_code_at(ctx: &AppContext, activity_id: i64, window: i64) -> String {
+    mac(ctx, "activity", &format!("{activity_id}:{window}"))
+}
+
+/// `GET /activities/{id}/checkin-code`: shown by staff, scanned by residents.
+pub fn activity_code(ctx: &AppContext, activity_id: i64) -> (String, DateTime<Utc>) {
+    let now = ctx.now().timestamp();
+    let window = now / ACTIVITY_CODE_WINDOW;
+    let expires = DateTime::<Utc>::from_timestamp((window + 1) * ACTIVITY_CODE_WINDOW, 0).unwrap_or_default();
+    (activity_code_at(ctx, activity_id, window), expires)
+}
+
+fn activity_code_ok(ctx: &AppContext, activity_id: i64, code: &str) -> bool {
+    let window = ctx.now().timestamp() / ACTIVITY_CODE_WINDOW;
+    [window, window - 1].iter().any(|w| activity_code_at(ctx, activity_id, *w) == code.trim())
+}
+
+fn conflict(code: &'static str, zh: &str) -> AppError {
+    AppError::Conflict(code, zh.to_owned())
+}
+
+async fn lock(txn: &DatabaseTransaction, id: i64) -> AppResult<activity::Model> {
+    activity::Entity::find_by_id(id).lock_exclusive().one(txn).await?.ok_or(AppError::NotFound("activity"))
+}
+
+fn open_for_attendance(a: &activity::Model, at: DateTime<Utc>) -> AppResult<()> {
+    match ActivityStatus::parse(&a.status) {
+        Some(ActivityStatus::Published) => {}
+        Some(ActivityStatus::Finished) => return Err(conflict("activity_finished", "活动已结束，签到已关闭")),
+        Some(ActivityStatus::Cancelled) => return Err(conflict("activity_cancelled", "活动已取消")),
+        _ => return Err(AppError::NotFound("activity")),
+    }
+    if at < a.starts_at - Duration::minutes(OPEN_BEFORE) || at > a.ends_at + Duration::minutes(CLOSE_AFTER) {
+        return Err(conflict("outside_checkin_window", "签到时间为活动开始前 1 小时至结束后 2 小时"));
+    }
+    Ok(())
+}
+
+/// What one check-in or check-out did.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub user_id: i64,
+    pub action: Action,
+    /// False when it had already been recorded: a second scan changes nothing.
+    pub changed: bool,
+    pub row: attendance::Model,
+}
+
+/// One check-in or check-out to record: when it happened, how, and by whom.
+struct Mark<'a> {
+    action: Action,
+    at: DateTime<Utc>,
+    method: &'a str,
+    recorded_by: Option<i64>,
+}
+
+/// Records a check-in or check-out inside the caller's transaction.
+async fn apply(
+    txn: &DatabaseTransaction,
+    a: &activity::Model,
+    user_id: i64,
+    mark: Mark<'_>,
+    now: DateTime<Utc>,
+) -> AppResult<Recorded> {
+    let Mark { action, at, method, recorded_by } = mark;
+    let s = signup::Entity::find()
+        .filter(signup::Column::ActivityId.eq(a.id))
+        .filter(signup::Column::UserId.eq(user_id))
+        .one(txn)
+        .await?
+        .filter(|s| matches!(signup_status(s), SignupStatus::Confirmed | SignupStatus::Attended))
+        .ok_or_else(|| conflict("not_signed_up", "该居民没有确认的报名，可按现场报名登记"))?;
+    let existing = attendance::Entity::find()
+        .filter(attendance::Column::ActivityId.eq(a.id))
+        .filter(attendance::Column::UserId.eq(user_id))
+        .one(txn)
+        .await?;
+    match (action, existing) {
+        (Action::CheckIn, Some(row)) => Ok(Recorded { user_id, action, changed: false, row }),
+        (Action::CheckIn, None) => {
+            attendance::Entity::insert(attendance::ActiveModel {
+                activity_id: Set(a.id),
+                user_id: Set(user_id),
+                checked_in_at: Set(at),
+                checked_out_at: Set(None),
+                in_method: Set(method.to_owned()),
+                out_method: Set(None),
+                recorded_by: Set(recorded_by),
+                credited_minutes: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            })
+            .exec_without_returning(txn)
+            .await?;
+            signup::Entity::update_many()
+                .col_expr(signup::Column::Status, Expr::value(SignupStatus::Attended.as_str()))
+                .col_expr(signup::Column::UpdatedAt, Expr::value(now))
+                .filter(signup::Column::Id.eq(s.id))
+                .exec(txn)
+                .await?;
+            let row = attendance::Entity::find()
+                .filter(attendance::Column::ActivityId.eq(a.id))
+                .filter(attendance::Column::UserId.eq(user_id))
+                .one(txn)
+                .await?
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("attendance vanished")))?;
+            Ok(Recorded { user_id, action, changed: true, row })
+        }
+        (Action::CheckOut, None) => Err(conflict("not_checked_in", "尚未签到，不能签退")),
+        (Action::CheckOut, Some(row)) if row.checked_out_at.is_some() => {
+            Ok(Recorded { user_id, action, changed: false, row })
+        }
+        (Action::CheckOut, Some(row)) => {
+            let out = Ord::max(at, row.checked_in_at);
+            attendance::Entity::update_many()
+                .col_expr(attendance::Column::CheckedOutAt, Expr::value(out))
+                .col_expr(attendance::Column::OutMethod, Expr::value(method))
+                .col_expr(attendance::Column::UpdatedAt, Expr::value(now))
+                .filter(attendance::Column::Id.eq(row.id))
+                .exec(txn)
+                .await?;
+            Ok(Recorded { user_id, action, changed: true, row: attendance::Model { checked_out_at: Some(out), ..row } })
+        }
+    }
+}
+
+/// Who is being checked: a user id from the roster, or a personal code scanned at the door.
+#[derive(Clone, Debug)]
+pub enum Who {
+    User(i64),
+    Code(String),
+}
+
+fn resolve(ctx: &AppContext, who: &Who, at: DateTime<Utc>) -> AppResult<(i64, &'static str)> {
+    match who {
+        Who::User(id) => Ok((*id, "roster")),
+        Who::Code(code) => verify_personal_code(ctx, code, at)
+            .map(|id| (id, "qr"))
+            .ok_or_else(|| AppError::invalid("checkin_code", "invalid", "签到码无效或已过期，请让居民刷新后重试")),
+    }
+}
+
+/// `POST /activities/{id}/attendance`: staff record a check-in or check-out.
+pub async fn record(ctx: &AppContext, staff: &AuthUser, id: i64, who: Who, action: Action) -> AppResult<Recorded> {
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let a = lock(&txn, id).await?;
+    require_org_staff(staff, a.organization_id)?;
+    open_for_attendance(&a, now)?;
+    let (user_id, method) = resolve(ctx, &who, now)?;
+    let done = apply(&txn, &a, user_id, Mark { action, at: now, method, recorded_by: Some(staff.id) }, now).await?;
+    txn.commit().await?;
+    Ok(done)
+}
+
+/// A resident scans the activity's rotating code; with a location, they must be near.
+pub async fn self_check(
+    ctx: &AppContext,
+    user: &AuthUser,
+    id: i64,
+    code: &str,
+    action: Action,
+    at_location: Option<(f64, f64)>,
+) -> AppResult<Recorded> {
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let a = lock(&txn, id).await?;
+    open_for_attendance(&a, now)?;
+    if !activity_code_ok(ctx, id, code) {
+        return Err(AppError::invalid("code", "invalid", "活动签到码无效或已过期，请扫描现场最新的二维码"));
+    }
+    if let (Some((lat, lng)), Some(alat), Some(alng)) = (at_location, a.latitude, a.longitude)
+        && distance_m(lat, lng, alat, alng) > MAX_SELF_CHECKIN_DISTANCE_M
+    {
+        return Err(conflict("too_far", "您离活动地点太远，请到现场签到"));
+    }
+    let done =
+        apply(&txn, &a, user.id, Mark { action, at: now, method: "activity_code", recorded_by: None }, now).await?;
+    txn.commit().await?;
+    Ok(done)
+}
+
+/// Staff register a resident who turns up without a place, while places remain.
+pub async fn walk_in(ctx: &AppContext, staff: &AuthUser, id: i64, user_id: i64) -> AppResult<Recorded> {
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let a = lock(&txn, id).await?;
+    require_org_staff(staff, a.organization_id)?;
+    open_for_attendance(&a, now)?;
+    crate::entity::user::Entity::find_by_id(user_id)
+        .one(&txn)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or_else(|| AppError::invalid("user_id", "not_found", "user_id 指定的用户不存在"))?;
+    let existing = signup::Entity::find()
+        .filter(signup::Column::ActivityId.eq(id))
+        .filter(signup::Column::UserId.eq(user_id))
+        .one(&txn)
+        .await?;
+    let holds_place =
+        existing.as_ref().is_some_and(|s| matches!(signup_status(s), SignupStatus::Confirmed | SignupStatus::Attended));
+    if !holds_place {
+        if a.confirmed_count >= a.capacity {
+            return Err(conflict("activity_full", "名额已满，不能现场报名"));
+        }
+        let seq = a.signup_seq + 1;
+        let was_waitlisted = existing.as_ref().is_some_and(|s| signup_status(s) == SignupStatus::Waitlisted);
+        activity::Entity::update_many()
+            .col_expr(activity::Column::SignupSeq, Expr::value(seq))
+            .col_expr(activity::Column::ConfirmedCount, Expr::col(activity::Column::ConfirmedCount).add(1))
+            .col_expr(
+                activity::Column::WaitlistCount,
+                Expr::col(activity::Column::WaitlistCount).sub(if was_waitlisted { 1 } else { 0 }),
+            )
+            .filter(activity::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        match existing {
+            Some(s) => {
+                signup::Entity::update_many()
+                    .col_expr(signup::Column::Status, Expr::value(SignupStatus::Confirmed.as_str()))
+                    .col_expr(signup::Column::Seq, Expr::value(seq))
+                    .col_expr(signup::Column::UpdatedAt, Expr::value(now))
+                    .filter(signup::Column::Id.eq(s.id))
+                    .exec(&txn)
+                    .await?;
+            }
+            None => {
+                signup::Entity::insert(signup::ActiveModel {
+                    activity_id: Set(id),
+                    user_id: Set(user_id),
+                    status: Set(SignupStatus::Confirmed.as_str().to_owned()),
+                    seq: Set(seq),
+                    reason: Set(Some("现场报名".into())),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                })
+                .exec_without_returning(&txn)
+                .await?;
+            }
+        }
+    }
+    let done = apply(
+        &txn,
+        &a,
+        user_id,
+        Mark { action: Action::CheckIn, at: now, method: "walk_in", recorded_by: Some(staff.id) },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(done)
+}
+
+/// One record of an offline batch.
+#[derive(Clone, Debug)]
+pub struct OfflineRecord {
+    pub who: Who,
+    pub action: Action,
+    pub at: DateTime<Utc>,
+}
+
+/// Check-ins recorded without signal, uploaded later, each with the time it happened.
+/// Applying a batch twice changes nothing the second time.
+pub async fn batch(
+    ctx: &AppContext,
+    staff: &AuthUser,
+    id: i64,
+    records: Vec<OfflineRecord>,
+) -> AppResult<Vec<Result<Recorded, AppError>>> {
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let a = lock(&txn, id).await?;
+    require_org_staff(staff, a.organization_id)?;
+    if ActivityStatus::parse(&a.status) != Some(ActivityStatus::Published) {
+        open_for_attendance(&a, now)?;
+    }
+    // Check-ins before check-outs, in time order, whatever order the device kept.
+    let mut records = records;
+    records.sort_by_key(|r| (r.at, r.action == Action::CheckOut));
+    let mut results = Vec::with_capacity(records.len());
+    for r in records {
+        let outcome = async {
+            if r.at > now {
+                return Err(AppError::invalid("at", "in_future", "记录时间不能晚于现在"));
+            }
+            open_for_attendance(&a, r.at)?;
+            let (user_id, _) = resolve(ctx, &r.who, r.at)?;
+            apply(
+                &txn,
+                &a,
+                user_id,
+                Mark { action: r.action, at: r.at, method: "offline", recorded_by: Some(staff.id) },
+                now,
+            )
+            .await
+        }
+        .await;
+        results.push(outcome);
+    }
+    txn.commit().await?;
+    Ok(results)
+}
+
+pub async fn list(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Vec<attendance::Model>> {
+    let a = activity::Entity::find_by_id(id).one(&ctx.db).await?.ok_or(AppError::NotFound("activity"))?;
+    crate::service::activities::require_roster_view(&ctx.db, user, &a).await?;
+    Ok(attendance::Entity::find()
+        .filter(attendance::Column::ActivityId.eq(id))
+        .order_by_asc(attendance::Column::CheckedInAt)
+        .all(&ctx.db)
+        .await?)
+}
+
+// ---- closing ------------------------------------------------------------------------------
+
+/// Minutes credited for one attendance: time present inside the activity, nothing under
+/// `min_ratio` of its length, at most its service hours. A missing check-out counts as
+/// the scheduled end.
+pub fn credited_minutes(a: &activity::Model, row: &attendance::Model, min_ratio: f64) -> i32 {
+    let start = Ord::max(row.checked_in_at, a.starts_at);
+    let end = Ord::min(row.checked_out_at.unwrap_or(a.ends_at), a.ends_at);
+    // Rounded to the nearest minute: a check-in a second after the start costs nothing.
+    let present = Ord::max(((end - start).num_seconds() + 30) / 60, 0);
+    let length = Ord::max((a.ends_at - a.starts_at).num_minutes(), 1);
+    if (present as f64) < min_ratio * length as f64 { 0 } else { Ord::min(present, a.service_minutes as i64) as i32 }
+}
+
+pub fn month_of(t: DateTime<Utc>) -> String {
+    to_shanghai(t).format("%Y-%m").to_string()
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FinishReport {
+    pub attended: i32,
+    pub no_shows: i32,
+    pub minutes: i64,
+}
+
+/// `POST /activities/{id}/finish`: staff close an activity any time after its start.
+pub async fn finish(ctx: &AppContext, staff: &AuthUser, id: i64) -> AppResult<FinishReport> {
+    let txn = begin_write(&ctx.db).await?;
+    let a = lock(&txn, id).await?;
+    require_org_staff(staff, a.organization_id)?;
+    let report = close(ctx, &txn, &a).await?;
+    txn.commit().await?;
+    Ok(report)
+}
+
+async fn close(ctx: &AppContext, txn: &DatabaseTransaction, a: &activity::Model) -> AppResult<FinishReport> {
+    let now = ctx.now();
+    if ActivityStatus::parse(&a.status) != Some(ActivityStatus::Published) {
+        return Err(conflict("invalid_transition", "只有进行中的活动可以结束"));
+    }
+    if now < a.starts_at {
+        return Err(conflict("activity_not_started", "活动尚未开始，不能结束"));
+    }
+    let no_shows = signup::Entity::update_many()
+        .col_expr(signup::Column::Status, Expr::value(SignupStatus::NoShow.as_str()))
+        .col_expr(signup::Column::UpdatedAt, Expr::value(now))
+        .filter(signup::Column::ActivityId.eq(a.id))
+        .filter(signup::Column::Status.eq(SignupStatus::Confirmed.as_str()))
+        .exec(txn)
+        .await?
+        .rows_affected as i32;
+    let rows = attendance::Entity::find().filter(attendance::Column::ActivityId.eq(a.id)).all(txn).await?;
+    let mut minutes = 0i64;
+    for row in &rows {
+        let credited = credited_minutes(a, row, ctx.config.attendance_min_ratio);
+        minutes += credited as i64;
+        attendance::Entity::update_many()
+            .col_expr(attendance::Column::CreditedMinutes, Expr::value(credited))
+            .col_expr(attendance::Column::UpdatedAt, Expr::value(now))
+            .filter(attendance::Column::Id.eq(row.id))
+            .exec(txn)
+            .await?;
+    }
+    activity::Entity::update_many()
+        .col_expr(activity::Column::Status, Expr::value(ActivityStatus::Finished.as_str()))
+        .col_expr(activity::Column::FinishedAt, Expr::value(now))
+        .col_expr(activity::Column::UpdatedAt, Expr::value(now))
+        .filter(activity::Column::Id.eq(a.id))
+        .exec(txn)
+        .await?;
+    cancel_reminders(txn, a.id, None).await?;
+    let report = FinishReport { attended: rows.len() as i32, no_shows, minutes };
+    write_rollups(txn, a, &rows.iter().map(|r| r.user_id).collect::<Vec<_>>(), report).await?;
+    Ok(report)
+}
+
+/// The rollups for one finished activity (also rebuilt from raw rows by the benchmark's
+/// bulk path, through the same function).
+pub async fn write_rollups(
+    db: &impl ConnectionTrait,
+    a: &activity::Model,
+    participants: &[i64],
+    report: FinishReport,
+) -> AppResult<()> {
+    let month = month_of(a.starts_at);
+    activity_stat::Entity::insert(activity_stat::ActiveModel {
+        activity_id: Set(a.id),
+        organization_id: Set(a.organization_id),
+        community_id: Set(a.community_id),
+        kind: Set(a.kind.clone()),
+        month: Set(month.clone()),
+        starts_at: Set(a.starts_at),
+        signups: Set(report.attended + report.no_shows),
+        attended: Set(report.attended),
+        no_shows: Set(report.no_shows),
+        minutes: Set(report.minutes),
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::column(activity_stat::Column::ActivityId)
+            .update_columns([
+                activity_stat::Column::Signups,
+                activity_stat::Column::Attended,
+                activity_stat::Column::NoShows,
+                activity_stat::Column::Minutes,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    for chunk in participants.chunks(500) {
+        participant_month::Entity::insert_many(chunk.iter().map(|u| participant_month::ActiveModel {
+            community_id: Set(a.community_id),
+            month: Set(month.clone()),
+            user_id: Set(*u),
+        }))
+        .on_conflict_do_nothing()
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Closes activities that ended more than `AUTO_FINISH_AFTER` ago (the scheduler's job).
+pub async fn finish_overdue(ctx: &AppContext) -> AppResult<usize> {
+    let cutoff = ctx.now() - Duration::from_std(ctx.config.auto_finish_after).unwrap_or_else(|_| Duration::hours(6));
+    let due: Vec<i64> = activity::Entity::find()
+        .filter(activity::Column::Status.eq(ActivityStatus::Published.as_str()))
+        .filter(activity::Column::EndsAt.lt(cutoff))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    let mut closed = 0;
+    for id in due {
+        let txn = begin_write(&ctx.db).await?;
+        let a = lock(&txn, id).await?;
+        if ActivityStatus::parse(&a.status) == Some(ActivityStatus::Published) {
+            close(ctx, &txn, &a).await?;
+            closed += 1;
+        }
+        txn.commit().await?;
+    }
+    Ok(closed)
+}
+
+/// Staff correct a resident's hours after closing, with a reason kept in the trail.
+pub async fn correct_hours(
+    ctx: &AppContext,
+    staff: &AuthUser,
+    id: i64,
+    user_id: i64,
+    minutes: i32,
+    reason: String,
+) -> AppResult<attendance::Model> {
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let a = lock(&txn, id).await?;
+    require_org_staff(staff, a.organization_id)?;
+    if ActivityStatus::parse(&a.status) != Some(ActivityStatus::Finished) {
+        return Err(conflict("activity_not_finished", "活动结束后才能更正时长"));
+    }
+    if minutes > a.service_minutes {
+        return Err(AppError::invalid("hours", "too_many", "更正后的时长不能超过活动的服务时长"));
+    }
+    let row = attendance::Entity::find()
+        .filter(attendance::Column::ActivityId.eq(id))
+        .filter(attendance::Column::UserId.eq(user_id))
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("sign-up"))?;
+    let old = row.credited_minutes.unwrap_or(0);
+    attendance::Entity::update_many()
+        .col_expr(attendance::Column::CreditedMinutes, Expr::value(minutes))
+        .col_expr(attendance::Column::UpdatedAt, Expr::value(now))
+        .filter(attendance::Column::Id.eq(row.id))
+        .exec(&txn)
+        .await?;
+    hour_correction::Entity::insert(hour_correction::ActiveModel {
+        activity_id: Set(id),
+        user_id: Set(user_id),
+        old_minutes: Set(old),
+        new_minutes: Set(minutes),
+        reason: Set(reason),
+        corrected_by: Set(staff.id),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    activity_stat::Entity::update_many()
+        .col_expr(activity_stat::Column::Minutes, Expr::col(activity_stat::Column::Minutes).add((minutes - old) as i64))
+        .filter(activity_stat::Column::ActivityId.eq(id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(attendance::Model { credited_minutes: Some(minutes), ..row })
+}
+
+pub async fn corrections(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Vec<hour_correction::Model>> {
+    let a = activity::Entity::find_by_id(id).one(&ctx.db).await?.ok_or(AppError::NotFound("activity"))?;
+    crate::service::activities::require_roster_view(&ctx.db, user, &a).await?;
+    Ok(hour_correction::Entity::find()
+        .filter(hour_correction::Column::ActivityId.eq(id))
+        .order_by_asc(hour_correction::Column::Id)
+        .all(&ctx.db)
+        .await?)
+}
+
+// ---- a resident's own record ------------------------------------------------------------
+
+pub struct ServiceLine {
+    pub activity: activity::Model,
+    pub organization_name: String,
+    pub minutes: i32,
+    pub checked_in_at: DateTime<Utc>,
+}
+
+/// Every finished activity the resident attended, newest first.
+pub async fn service_record(ctx: &AppContext, user: &AuthUser) -> AppResult<Vec<ServiceLine>> {
+    let rows = attendance::Entity::find()
+        .filter(attendance::Column::UserId.eq(user.id))
+        .filter(attendance::Column::CreditedMinutes.is_not_null())
+        .all(&ctx.db)
+        .await?;
+    let mut activities: HashMap<i64, activity::Model> = activity::Entity::find()
+        .filter(activity::Column::Id.is_in(rows.iter().map(|r| r.activity_id).collect::<Vec<_>>()))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+    let names: HashMap<i64, String> = crate::entity::organization::Entity::find()
+        .filter(
+            crate::entity::organization::Column::Id
+                .is_in(activities.values().map(|a| a.organization_id).collect::<Vec<_>>()),
+        )
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o.name))
+        .collect();
+    let mut lines: Vec<ServiceLine> = rows
+        .into_iter()
+        .filter_map(|r| {
+            let a = activities.remove(&r.activity_id)?;
+            Some(ServiceLine {
+                organization_name: names.get(&a.organization_id).cloned().unwrap_or_default(),
+                minutes: r.credited_minutes.unwrap_or(0),
+                checked_in_at: r.checked_in_at,
+                activity: a,
+            })
+        })
+        .collect();
+    lines.sort_by_key(|l| std::cmp::Reverse(l.activity.starts_at));
+    Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn activity(minutes: i64, service: i32) -> activity::Model {
+        let start = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        activity::Model {
+            id: 1,
+            organization_id: 1,
+            community_id: 1,
+            kind: "volunteer".into(),
+            title: String::new(),
+            description: String::new(),
+            location: String::new(),
+            latitude: None,
+            longitude: None,
+            starts_at: start,
+            ends_at: start + Duration::minutes(minutes),
+            signup_deadline: start,
+            cancel_cutoff_minutes: 120,
+            capacity: 10,
+            waitlist_enabled: true,
+            service_minutes: service,
+            target_groups: String::new(),
+            age_note: None,
+            skill_note: None,
+            status: "published".into(),
+            cancel_reason: None,
+            confirmed_count: 0,
+            waitlist_count: 0,
+            signup_seq: 0,
+            version: 1,
+            created_by: None,
+            published_at: None,
+            finished_at: None,
+            created_at: start,
+            updated_at: start,
+        }
+    }
+
+    fn row(a: &activity::Model, in_after: i64, out_after: Option<i64>) -> attendance::Model {
+        attendance::Model {
+            id: 1,
+            activity_id: 1,
+            user_id: 1,
+            checked_in_at: a.starts_at + Duration::minutes(in_after),
+            checked_out_at: out_after.map(|m| a.starts_at + Duration::minutes(m)),
+            in_method: "roster".into(),
+            out_method: None,
+            recorded_by: None,
+            credited_minutes: None,
+            created_at: a.starts_at,
+            updated_at: a.starts_at,
+        }
+    }
+
+    #[test]
+    fn hours_follow_presence_the_60_percent_rule_and_the_cap() {
+        let a = activity(120, 90);
+        assert_eq!(credited_minutes(&a, &row(&a, 0, Some(120)), 0.6), 90, "capped by service hours");
+        assert_eq!(
+            credited_minutes(&a, &row(&a, -30, None), 0.6),
+            90,
+            "early arrival and no check-out: the scheduled end"
+        );
+        assert_eq!(credited_minutes(&a, &row(&a, 30, Some(110)), 0.6), 80);
+        assert_eq!(credited_minutes(&a, &row(&a, 60, Some(120)), 0.6), 0, "50 % earns nothing");
+        assert_eq!(credited_minutes(&a, &row(&a, 48, None), 0.6), 72, "exactly 60 % counts");
+        assert_eq!(credited_minutes(&a, &row(&a, 60, Some(120)), 0.5), 60, "the ratio is configurable");
+    }
+
+    #[test]
+    fn months_are_in_shanghai() {
+        // 2026-11-30 20:00 UTC is already December in Shanghai.
+        let t = DateTime::<Utc>::from_timestamp(1_796_068_800, 0).unwrap_or_default();
+        assert_eq!(month_of(t), "2026-12");
+    }
+}
