@@ -79,6 +79,9 @@ pub async fn spawn_replicas(
         ("WECHAT_TEMPLATE_CHANGE", TEMPLATE_CHANGE.to_owned()),
         // Tests drive the dispatcher themselves, on the clock they control.
         ("DISPATCH_INTERVAL", "1h".to_owned()),
+        // Limits have their own tests; the others sign in hundreds of residents at once.
+        ("RATE_LIMIT_PER_MINUTE", "100000".to_owned()),
+        ("LOGIN_RATE_LIMIT_PER_MINUTE", "100000".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

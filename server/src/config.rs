@@ -77,6 +77,8 @@ pub struct Config {
     pub no_show_limit: u32,
     /// Activities still open this long after their end are closed automatically.
     pub auto_finish_after: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed (the ingress controller).
+    pub trusted_proxies: Vec<crate::cache::ratelimit::Cidr>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/linli.db?mode=rwc";
@@ -179,6 +181,15 @@ impl Config {
             no_show_limit: parse_num(&get, "NO_SHOW_LIMIT", 3)?,
             auto_finish_after: parse_duration(get("AUTO_FINISH_AFTER").as_deref().unwrap_or("6h"))
                 .context("AUTO_FINISH_AFTER")?,
+            trusted_proxies: get("TRUSTED_PROXIES")
+                .unwrap_or_default()
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| {
+                    crate::cache::ratelimit::Cidr::parse(s)
+                        .ok_or_else(|| anyhow::anyhow!("TRUSTED_PROXIES: {s:?} is not an address or CIDR"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?,
             json_logs: match get("LOG_FORMAT").as_deref() {
                 Some("json") => true,
                 Some("pretty") | Some("text") => false,

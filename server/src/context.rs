@@ -1,10 +1,19 @@
 //! Everything a request or a job needs, shared as one `web::Data<AppContext>`.
 
-use std::sync::Arc;
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+};
 
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::jwt::JwtKeys, cache::RedisHandle, config::Config, domain::clock::Clock, wechat::WechatClient};
+use crate::{
+    auth::jwt::JwtKeys,
+    cache::{RedisHandle, ratelimit::RateLimiter},
+    config::Config,
+    domain::clock::Clock,
+    wechat::WechatClient,
+};
 
 #[derive(Clone, Debug)]
 pub struct AppContext {
@@ -14,6 +23,11 @@ pub struct AppContext {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     pub jwt: Arc<JwtKeys>,
+    pub limiter: Arc<RateLimiter>,
+    /// Notices this process has claimed and not yet settled; given back at shutdown.
+    pub claimed: Arc<Mutex<HashSet<i64>>>,
+    /// Held while a dispatch batch runs, so shutdown can wait for it.
+    pub dispatching: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppContext {

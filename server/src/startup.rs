@@ -67,11 +67,20 @@ impl Application {
         &self.context
     }
 
-    /// Serves until SIGTERM or SIGINT; in-flight requests are finished first.
+    /// Serves until SIGTERM or SIGINT: stops accepting, finishes in-flight requests and
+    /// the current dispatch batch, gives back notices still claimed, and returns.
     pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
         self.server.await?;
         if let Some(mut scheduler) = self.scheduler.take() {
             scheduler.shutdown().await?;
+        }
+        let _batch_done = tokio::time::timeout(Duration::from_secs(15), self.context.dispatching.lock()).await;
+        let claimed: Vec<i64> =
+            self.context.claimed.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
+        match jobs::dispatch::release_claims(&self.context, &claimed).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(released = n, "claimed notices given back for another replica"),
+            Err(e) => tracing::warn!(error = %e, "could not give back claimed notices; their lease will run out"),
         }
         self.context.db.clone().close().await?;
         tracing::info!("stopped");
@@ -88,17 +97,21 @@ pub async fn build_context(config: Config, clock: Arc<dyn Clock>) -> anyhow::Res
     }
     let redis = match &config.redis_url {
         None => None,
-        Some(url) => match RedisHandle::connect(url, &config.redis_prefix).await {
-            Ok(handle) => Some(handle),
-            Err(e) => {
-                tracing::error!(error = %e, "Redis is unreachable at start; serving without it");
-                None
-            }
-        },
+        Some(url) => Some(RedisHandle::connect(url, &config.redis_prefix).await.context("REDIS_URL")?),
     };
     let wechat = WechatClient::new(config.wechat.clone(), redis.clone())?;
     let jwt = Arc::new(JwtKeys::new(&config.jwt_secret, config.access_token_ttl));
-    Ok(AppContext { db, redis, wechat, config: Arc::new(config), clock, jwt })
+    Ok(AppContext {
+        limiter: Arc::new(crate::cache::ratelimit::RateLimiter::new(redis.clone())),
+        db,
+        redis,
+        wechat,
+        config: Arc::new(config),
+        clock,
+        jwt,
+        claimed: Default::default(),
+        dispatching: Default::default(),
+    })
 }
 
 /// Opens the database. SQLite gets WAL, a busy timeout and foreign keys, and the
@@ -161,6 +174,7 @@ fn server(listener: TcpListener, context: AppContext) -> anyhow::Result<Server> 
             .app_data(web::PayloadConfig::default().limit(max_body))
             .app_data(web::QueryConfig::default().error_handler(middleware::query_error))
             .app_data(web::PathConfig::default().error_handler(middleware::path_error))
+            .wrap(from_fn(crate::cache::ratelimit::limit_requests))
             .wrap(from_fn(middleware::problem_details))
             .wrap(from_fn(crate::telemetry::http_metrics))
             .wrap(TracingLogger::default())

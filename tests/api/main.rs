@@ -6,6 +6,7 @@ mod attendance;
 mod auth;
 mod errors;
 mod health;
+mod limits;
 mod me;
 mod openapi;
 mod organizations;

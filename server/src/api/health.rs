@@ -43,10 +43,10 @@ pub async fn readyz(ctx: web::Data<AppContext>) -> HttpResponse {
     let db_ok = tokio::time::timeout(std::time::Duration::from_secs(2), ctx.db.execute_unprepared("SELECT 1"))
         .await
         .is_ok_and(|r| r.is_ok());
-    let redis = match (&ctx.redis, ctx.config.redis_url.is_some()) {
-        (_, false) => "not_configured",
-        (Some(r), true) if r.ping().await.is_ok() => "ok",
-        _ => "down",
+    let redis = match &ctx.redis {
+        None => "not_configured",
+        Some(r) if r.ping().await.is_ok() => "ok",
+        Some(_) => "down",
     };
     let ready = db_ok;
     let body = Readiness {

@@ -97,13 +97,15 @@ pub async fn claim(ctx: &AppContext, batch: u64) -> AppResult<Vec<notification::
         .filter(notification::Column::Id.is_in(ids.clone()))
         .exec(&txn)
         .await?;
-    let rows = notification::Entity::find().filter(notification::Column::Id.is_in(ids)).all(&txn).await?;
+    let rows = notification::Entity::find().filter(notification::Column::Id.is_in(ids.clone())).all(&txn).await?;
     txn.commit().await?;
+    ctx.claimed.lock().unwrap_or_else(|p| p.into_inner()).extend(ids);
     Ok(rows)
 }
 
-/// One step: claim a batch and deliver it.
+/// One step: claim a batch and deliver it. Shutdown waits for a running step.
 pub async fn dispatch_once(ctx: &AppContext, batch: u64) -> AppResult<DispatchReport> {
+    let _running = ctx.dispatching.lock().await;
     let claimed = claim(ctx, batch).await?;
     deliver_all(ctx, claimed).await
 }
@@ -304,6 +306,7 @@ async fn record(ctx: &AppContext, n: &notification::Model, outcome: &Outcome) ->
         .filter(notification::Column::State.eq(state::SENDING))
         .exec(&ctx.db)
         .await?;
+    ctx.claimed.lock().unwrap_or_else(|p| p.into_inner()).remove(&n.id);
     Ok(())
 }
 

@@ -165,28 +165,19 @@ impl WechatClient {
         {
             return Ok(token.clone());
         }
-        if let Some((redis, key)) = self.token_key() {
-            let mut conn = redis.conn.clone();
-            let cached: Result<Option<String>, _> = redis::cmd("GET").arg(&key).query_async(&mut conn).await;
-            match cached {
-                Ok(Some(token)) => {
-                    // Re-read Redis now and then, so a token another replica dropped is not kept long.
-                    *local = Some((token.clone(), Instant::now() + Duration::from_secs(60)));
-                    return Ok(token);
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "Redis unavailable for the WeChat token; using the process cache"),
-            }
+        if let Some((redis, key)) = self.token_key()
+            && let Some(Some(token)) = redis.run::<Option<String>>(redis::cmd("GET").arg(&key)).await
+        {
+            // Re-read Redis now and then, so a token another replica dropped is not kept long.
+            *local = Some((token.clone(), Instant::now() + Duration::from_secs(60)));
+            return Ok(token);
         }
         let (token, expires_in) = self.fetch_stable_token().await?;
         let keep = expires_in.saturating_sub(300).max(60);
-        if let Some((redis, key)) = self.token_key() {
-            let mut conn = redis.conn.clone();
-            let stored: Result<(), _> =
-                redis::cmd("SET").arg(&key).arg(&token).arg("EX").arg(keep).query_async(&mut conn).await;
-            if let Err(e) = stored {
-                tracing::warn!(error = %e, "could not share the WeChat token through Redis");
-            }
+        if let Some((redis, key)) = self.token_key()
+            && redis.run::<()>(redis::cmd("SET").arg(&key).arg(&token).arg("EX").arg(keep)).await.is_none()
+        {
+            tracing::warn!("could not share the WeChat token through Redis");
         }
         *local = Some((token.clone(), Instant::now() + Duration::from_secs(keep)));
         metrics::counter!("linli_wechat_token_fetches_total").increment(1);
@@ -201,13 +192,10 @@ impl WechatClient {
             *local = None;
         }
         if let Some((redis, key)) = self.token_key() {
-            let mut conn = redis.conn.clone();
             let script =
                 "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
-            let dropped: Result<i64, _> =
-                redis::cmd("EVAL").arg(script).arg(1).arg(&key).arg(failed).query_async(&mut conn).await;
-            if let Err(e) = dropped {
-                tracing::warn!(error = %e, "could not drop the shared WeChat token");
+            if redis.run::<i64>(redis::cmd("EVAL").arg(script).arg(1).arg(&key).arg(failed)).await.is_none() {
+                tracing::warn!("could not drop the shared WeChat token");
             }
         }
     }

@@ -1,0 +1,22 @@
+# Multi-stage build: compile with the Rust toolchain, run on a slim Debian with CA
+# certificates (for the WeChat API over HTTPS) as a non-root user.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock rustfmt.toml ./
+COPY server server
+COPY migration migration
+COPY tests tests
+RUN cargo build --release --locked -p linli-server \
+ && strip target/release/linli
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin linli
+COPY --from=build /src/target/release/linli /usr/local/bin/linli
+USER 10001:10001
+ENV BIND=0.0.0.0:8080 APP_ENV=production LOG_FORMAT=json
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/linli"]
+CMD ["serve"]

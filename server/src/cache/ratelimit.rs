@@ -1,0 +1,232 @@
+//! Fixed-window rate limits per minute: shared through Redis across replicas, per
+//! process when Redis is absent or down.
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::Mutex,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use actix_web::{
+    Error,
+    body::{EitherBody, MessageBody},
+    dev::{ServiceRequest, ServiceResponse},
+    http::header,
+    middleware::Next,
+    web,
+};
+
+use super::RedisHandle;
+use crate::{context::AppContext, error::AppError};
+
+/// The verdict on one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    Deny { retry_after_secs: u64 },
+}
+
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    local: Mutex<HashMap<String, (u64, u32)>>,
+    redis: Option<RedisHandle>,
+}
+
+fn window_now() -> (u64, u64) {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    (secs / 60, 60 - secs % 60)
+}
+
+impl RateLimiter {
+    pub fn new(redis: Option<RedisHandle>) -> Self {
+        Self { local: Mutex::new(HashMap::new()), redis }
+    }
+
+    /// Counts a hit on `key` and decides against `limit` per minute (0: no limit).
+    pub async fn hit(&self, key: &str, limit: u32) -> Decision {
+        if limit == 0 {
+            return Decision::Allow;
+        }
+        let (window, left) = window_now();
+        let count = match &self.redis {
+            Some(redis) => {
+                let redis_key = format!("{}rl:{key}:{window}", redis.prefix);
+                let mut pipe = redis::pipe();
+                pipe.atomic().incr(&redis_key, 1u32).expire(&redis_key, 61).ignore();
+                let shared: Option<(u32,)> = match redis.conn().await {
+                    Some(mut conn) => match pipe.query_async(&mut conn).await {
+                        Ok(v) => Some(v),
+                        Err(e) => {
+                            tracing::debug!(error = %e, "rate limit falls back to the process");
+                            let _ = redis.run::<String>(redis::cmd("PING").arg("x")).await;
+                            None
+                        }
+                    },
+                    None => None,
+                };
+                match shared {
+                    Some((n,)) => n,
+                    None => self.local_hit(key, window),
+                }
+            }
+            None => self.local_hit(key, window),
+        };
+        if count > limit { Decision::Deny { retry_after_secs: left } } else { Decision::Allow }
+    }
+
+    fn local_hit(&self, key: &str, window: u64) -> u32 {
+        let mut map = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, (w, _)| *w == window);
+        }
+        let entry = map.entry(key.to_owned()).or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
+        entry.1 += 1;
+        entry.1
+    }
+}
+
+/// An IP network, `10.0.0.0/8` or a single address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(s: &str) -> Option<Self> {
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a.parse::<IpAddr>().ok()?, p.parse::<u8>().ok()?),
+            None => {
+                let a = s.trim().parse::<IpAddr>().ok()?;
+                (a, if a.is_ipv4() { 32 } else { 128 })
+            }
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        (prefix <= max).then_some(Self { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        fn bits(ip: IpAddr) -> (u128, u8) {
+            match ip {
+                IpAddr::V4(v) => (u32::from(v) as u128, 32),
+                IpAddr::V6(v) => match v.to_ipv4_mapped() {
+                    Some(v4) => (u32::from(v4) as u128, 32),
+                    None => (u128::from(v), 128),
+                },
+            }
+        }
+        let (net, width) = bits(self.addr);
+        let (other, other_width) = bits(ip);
+        if width != other_width {
+            return false;
+        }
+        if self.prefix == 0 {
+            return true;
+        }
+        let shift = width - self.prefix;
+        (net >> shift) == (other >> shift)
+    }
+}
+
+/// The client's address: the peer, or — only when the peer is a trusted proxy — the
+/// nearest address in `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_ip(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[Cidr]) -> Option<IpAddr> {
+    let peer = peer?;
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !is_trusted(peer) {
+        return Some(peer);
+    }
+    let chain: Vec<IpAddr> =
+        forwarded_for.unwrap_or("").split(',').filter_map(|s| s.trim().parse::<IpAddr>().ok()).collect();
+    Some(chain.into_iter().rev().find(|ip| !is_trusted(*ip)).unwrap_or(peer))
+}
+
+const LOGIN_PATH: &str = "/api/v1/auth/wechat/login";
+
+/// `RATE_LIMIT_PER_MINUTE` per caller (the user when signed in, else the address) on
+/// the API, and `LOGIN_RATE_LIMIT_PER_MINUTE` per address on login. 429 with `Retry-After`.
+pub async fn limit_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let Some(ctx) = req.app_data::<web::Data<AppContext>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    if !req.path().starts_with("/api/") {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let ip = client_ip(
+        req.peer_addr().map(|a| a.ip()),
+        req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()),
+        &ctx.config.trusted_proxies,
+    );
+    let ip = ip.map(|i| i.to_string()).unwrap_or_else(|| "unknown".into());
+    let user = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|t| ctx.jwt.verify(t.trim(), ctx.now()).ok())
+        .map(|(id, _)| id);
+    let mut verdicts = Vec::with_capacity(2);
+    if req.path() == LOGIN_PATH {
+        verdicts.push(ctx.limiter.hit(&format!("login:{ip}"), ctx.config.login_rate_limit_per_minute).await);
+    }
+    let caller = match user {
+        Some(id) => format!("u:{id}"),
+        None => format!("ip:{ip}"),
+    };
+    verdicts.push(ctx.limiter.hit(&caller, ctx.config.rate_limit_per_minute).await);
+    if let Some(Decision::Deny { retry_after_secs }) = verdicts.into_iter().find(|d| *d != Decision::Allow) {
+        metrics::counter!("linli_rate_limited_total").increment(1);
+        let err = AppError::RateLimited { retry_after_secs };
+        return Ok(req.error_response(err).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    #[test]
+    fn cidrs_match_their_networks() {
+        let net = Cidr::parse("10.0.0.0/8");
+        assert!(net.is_some_and(|n| n.contains(ip("10.1.2.3"))));
+        assert!(net.is_some_and(|n| !n.contains(ip("11.0.0.1"))));
+        assert!(Cidr::parse("127.0.0.1").is_some_and(|n| n.contains(ip("::ffff:127.0.0.1"))));
+        assert!(Cidr::parse("10.0.0.0/33").is_none());
+        assert!(Cidr::parse("fd00::/8").is_some_and(|n| n.contains(ip("fd12::1"))));
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted = [Cidr::parse("10.0.0.0/8").unwrap_or(Cidr { addr: ip("10.0.0.0"), prefix: 8 })];
+        // A client cannot choose its address by sending the header itself.
+        assert_eq!(client_ip(Some(ip("1.2.3.4")), Some("9.9.9.9"), &trusted), Some(ip("1.2.3.4")));
+        // Through the proxy: the nearest untrusted address, not a spoofed first one.
+        assert_eq!(client_ip(Some(ip("10.0.0.5")), Some("9.9.9.9, 1.2.3.4, 10.0.0.7"), &trusted), Some(ip("1.2.3.4")));
+        assert_eq!(client_ip(Some(ip("10.0.0.5")), None, &trusted), Some(ip("10.0.0.5")));
+    }
+
+    #[tokio::test]
+    async fn the_window_counts_and_zero_turns_it_off() {
+        let limiter = RateLimiter::new(None);
+        for _ in 0..3 {
+            assert_eq!(limiter.hit("k", 3).await, Decision::Allow);
+        }
+        assert!(matches!(limiter.hit("k", 3).await, Decision::Deny { .. }));
+        assert_eq!(limiter.hit("other", 3).await, Decision::Allow);
+        for _ in 0..10 {
+            assert_eq!(limiter.hit("free", 0).await, Decision::Allow);
+        }
+    }
+}

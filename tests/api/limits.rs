@@ -1,0 +1,184 @@
+//! Rate limits, and Redis going away and coming back.
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use linli_tests::{TestApp, TestResult, expect_json, expect_problem, spawn_app_with};
+use serde_json::json;
+
+/// Waits out the end of a one-minute window, so a test's hits fall in one window.
+async fn fresh_window() {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    if 60 - secs % 60 < 5 {
+        tokio::time::sleep(Duration::from_secs(60 - secs % 60 + 1)).await;
+    }
+}
+
+async fn regions(app: &TestApp, xff: Option<&str>) -> anyhow::Result<reqwest::Response> {
+    let mut req = app.client.get(app.url("/api/v1/regions"));
+    if let Some(x) = xff {
+        req = req.header("x-forwarded-for", x);
+    }
+    Ok(req.send().await?)
+}
+
+#[tokio::test]
+async fn callers_are_limited_per_minute_with_retry_after() -> TestResult {
+    let app = spawn_app_with(|v| {
+        v.insert("RATE_LIMIT_PER_MINUTE".into(), "5".into());
+        v.insert("LOGIN_RATE_LIMIT_PER_MINUTE".into(), "2".into());
+    })
+    .await?;
+    fresh_window().await;
+    let who = app.login("limited").await?; // one hit on the address
+    for _ in 0..4 {
+        expect_json(regions(&app, None).await?, 200).await?;
+    }
+    let resp = regions(&app, None).await?;
+    let retry_after =
+        resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    expect_problem(resp, 429, "rate_limited").await?;
+    assert!(retry_after.is_some_and(|s| (1..=60).contains(&s)), "{retry_after:?}");
+    // A spoofed X-Forwarded-For from an untrusted peer buys nothing.
+    expect_problem(regions(&app, Some("203.0.113.9")).await?, 429, "rate_limited").await?;
+    // The signed-in user has a bucket of their own; probes are never limited.
+    for _ in 0..5 {
+        expect_json(app.get("/api/v1/me", Some(&who.access_token)).await?, 200).await?;
+    }
+    expect_problem(app.get("/api/v1/me", Some(&who.access_token)).await?, 429, "rate_limited").await?;
+    for _ in 0..10 {
+        assert_eq!(app.get("/healthz", None).await?.status().as_u16(), 200);
+    }
+    // Login has its own, per address.
+    let login = |code: &'static str| app.post("/api/v1/auth/wechat/login", None, json!({"code": code}));
+    expect_problem(login("second").await?, 429, "rate_limited").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn trusted_proxies_pass_the_client_address_and_zero_turns_limits_off() -> TestResult {
+    let app = spawn_app_with(|v| {
+        v.insert("RATE_LIMIT_PER_MINUTE".into(), "3".into());
+        v.insert("TRUSTED_PROXIES".into(), "127.0.0.1, ::1".into());
+    })
+    .await?;
+    fresh_window().await;
+    for _ in 0..3 {
+        expect_json(regions(&app, Some("198.51.100.1")).await?, 200).await?;
+    }
+    expect_problem(regions(&app, Some("198.51.100.1")).await?, 429, "rate_limited").await?;
+    // Another resident behind the same proxy is another caller.
+    expect_json(regions(&app, Some("198.51.100.2")).await?, 200).await?;
+
+    let open = spawn_app_with(|v| {
+        v.insert("RATE_LIMIT_PER_MINUTE".into(), "0".into());
+    })
+    .await?;
+    for _ in 0..50 {
+        expect_json(regions(&open, None).await?, 200).await?;
+    }
+    Ok(())
+}
+
+struct RedisProcess(Child);
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_redis(port: u16) -> Option<RedisProcess> {
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(RedisProcess(child));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(16_379)
+}
+
+async fn readiness(app: &TestApp) -> anyhow::Result<serde_json::Value> {
+    expect_json(app.get("/readyz", None).await?, 200).await
+}
+
+#[tokio::test]
+async fn redis_killed_under_load_degrades_and_comes_back_without_a_restart() -> TestResult {
+    let port = free_port();
+    let Some(redis) = start_redis(port) else {
+        eprintln!("redis-server is not installed here; .ci/run installs it");
+        return Ok(());
+    };
+    let app = spawn_app_with(|v| {
+        v.insert("REDIS_URL".into(), format!("redis://127.0.0.1:{port}"));
+        v.insert("RATE_LIMIT_PER_MINUTE".into(), "1000".into());
+    })
+    .await?;
+    assert_eq!(readiness(&app).await?["redis"], "ok");
+    let leader = app.login_openid("demo-leader").await?;
+    let me = expect_json(app.get("/api/v1/me", Some(&leader.access_token)).await?, 200).await?;
+    let org = me["roles"][1]["scope_id"].as_i64().unwrap_or_default();
+    let start = chrono::Utc::now() + chrono::Duration::hours(48);
+    let body = json!({"kind": "volunteer", "title": "Redis 故障", "location": "活动室", "starts_at": start.to_rfc3339(),
+        "ends_at": (start + chrono::Duration::hours(1)).to_rfc3339(), "capacity": 100});
+    let created = expect_json(
+        app.post(&format!("/api/v1/organizations/{org}/activities"), Some(&leader.access_token), body).await?,
+        201,
+    )
+    .await?;
+    let id = created["id"].as_i64().unwrap_or_default();
+    expect_json(
+        app.post(&format!("/api/v1/activities/{id}/publish"), Some(&leader.access_token), json!({})).await?,
+        200,
+    )
+    .await?;
+
+    // Kill Redis in the middle of a stream of sign-ups and reads.
+    let mut confirmed = 0;
+    let mut redis = Some(redis);
+    for i in 0..40 {
+        if i == 20 {
+            drop(redis.take()); // kills it
+        }
+        let who = app.login(&format!("degraded-{i}")).await?;
+        let resp = app.post(&format!("/api/v1/activities/{id}/signups"), Some(&who.access_token), json!({})).await?;
+        let body = expect_json(resp, 201).await?;
+        if body["status"] == "confirmed" {
+            confirmed += 1;
+        }
+        expect_json(app.get("/api/v1/organizations?limit=5", None).await?, 200).await?;
+    }
+    assert_eq!(confirmed, 40, "every sign-up is there");
+    let ready = readiness(&app).await?;
+    assert_eq!((ready["status"].as_str(), ready["redis"].as_str()), (Some("degraded"), Some("down")));
+    let metrics = app.get("/metrics", None).await?.text().await?;
+    assert!(metrics.contains("linli_redis_up 0"), "the metric says so");
+
+    // Redis returns on the same port: picked up again, no restart.
+    let _again = start_redis(port).ok_or_else(|| anyhow::anyhow!("redis did not restart"))?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if readiness(&app).await?["redis"] == "ok" {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "Redis was not picked up again");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let detail = expect_json(app.get(&format!("/api/v1/activities/{id}"), None).await?, 200).await?;
+    assert_eq!(detail["places_left"], 60);
+    Ok(())
+}
