@@ -2,7 +2,7 @@
 -- straight into the tables (the API would take hours for a million rows). After the raw
 -- rows, the rollups are rebuilt from them the way closing an activity writes them
 -- (service/attendance.rs: write_rollups): one activity_stats row per finished activity,
--- one participant_months row per participant × community × month.
+-- one participant_years row per participant × community × year, with a month mask.
 --
 -- 1 street, 20 communities (16 urban, 4 rural), 200 organizations, 20,000 residents,
 -- 10,000 finished activities over the past year, 1,100,000 sign-ups, 1,000,000
@@ -81,11 +81,14 @@ LEFT JOIN (SELECT activity_id, count(*) FILTER (WHERE status = 'attended') AS at
            FROM signups GROUP BY activity_id) s ON s.activity_id = a.id
 LEFT JOIN (SELECT activity_id, sum(credited_minutes) AS minutes FROM attendance GROUP BY activity_id) m ON m.activity_id = a.id;
 
-INSERT INTO participant_months (community_id, month, user_id)
-SELECT DISTINCT a.community_id, to_char(a.starts_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM'), t.user_id
-FROM attendance t JOIN bench_activities a ON a.id = t.activity_id JOIN activities aa ON aa.id = a.id;
+INSERT INTO participant_years (community_id, year, user_id, months)
+SELECT a.community_id, extract(year FROM a.starts_at AT TIME ZONE 'Asia/Shanghai')::int, t.user_id,
+       bit_or(1 << (extract(month FROM a.starts_at AT TIME ZONE 'Asia/Shanghai')::int - 1))
+FROM attendance t JOIN activities a ON a.id = t.activity_id
+WHERE a.title LIKE '基准活动%'
+GROUP BY 1, 2, 3;
 
 COMMIT;
 ANALYZE;
 SELECT (SELECT count(*) FROM attendance) AS attendance_rows, (SELECT count(*) FROM signups) AS signups,
-       (SELECT count(*) FROM activity_stats) AS activity_stats, (SELECT count(*) FROM participant_months) AS participant_months;
+       (SELECT count(*) FROM activity_stats) AS activity_stats, (SELECT count(*) FROM participant_years) AS participant_years;

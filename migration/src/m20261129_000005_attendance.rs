@@ -1,6 +1,6 @@
 //! Attendance, hour corrections (an audit trail), and the rollups that participation
-//! figures are read from: one row per finished activity, one per participant × community
-//! × month.
+//! figures are read from: one row per finished activity, and one per participant ×
+//! community × year with a 12-bit mask of the months they took part in.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -145,16 +145,18 @@ impl MigrationTrait for Migration {
         manager
             .create_table(
                 Table::create()
-                    .table(ParticipantMonths::Table)
+                    .table(ParticipantYears::Table)
                     .if_not_exists()
-                    .col(big_integer(ParticipantMonths::CommunityId))
-                    .col(string_len(ParticipantMonths::Month, 7))
-                    .col(big_integer(ParticipantMonths::UserId))
+                    .col(big_integer(ParticipantYears::CommunityId))
+                    .col(integer(ParticipantYears::Year))
+                    .col(big_integer(ParticipantYears::UserId))
+                    // Bit m-1 set: took part in month m (Asia/Shanghai).
+                    .col(integer(ParticipantYears::Months))
                     .primary_key(
                         Index::create()
-                            .col(ParticipantMonths::CommunityId)
-                            .col(ParticipantMonths::Month)
-                            .col(ParticipantMonths::UserId),
+                            .col(ParticipantYears::CommunityId)
+                            .col(ParticipantYears::Year)
+                            .col(ParticipantYears::UserId),
                     )
                     .to_owned(),
             )
@@ -224,9 +226,10 @@ enum ActivityStats {
 }
 
 #[derive(DeriveIden)]
-enum ParticipantMonths {
+enum ParticipantYears {
     Table,
     CommunityId,
-    Month,
+    Year,
     UserId,
+    Months,
 }

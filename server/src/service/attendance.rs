@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use hmac::{Hmac, Mac};
 use sea_orm::{
     ActiveValue::Set,
@@ -21,7 +21,7 @@ use crate::{
         clock::to_shanghai,
         organization::distance_m,
     },
-    entity::{activity, activity_stat, attendance, hour_correction, participant_month, signup},
+    entity::{activity, activity_stat, attendance, hour_correction, participant_year, signup},
     error::{AppError, AppResult},
     service::{
         activities::{require_org_staff, signup_status},
@@ -481,8 +481,9 @@ async fn close(ctx: &AppContext, txn: &DatabaseTransaction, a: &activity::Model)
     Ok(report)
 }
 
-/// The rollups for one finished activity (also rebuilt from raw rows by the benchmark's
-/// bulk path, through the same function).
+/// The rollups for one finished activity: its figures, and a month bit for each
+/// participant in its community and year. (The benchmark's bulk path writes the same
+/// shapes in SQL: bench/seed_street.sql.)
 pub async fn write_rollups(
     db: &impl ConnectionTrait,
     a: &activity::Model,
@@ -514,13 +515,24 @@ pub async fn write_rollups(
     )
     .exec_without_returning(db)
     .await?;
+    let local = to_shanghai(a.starts_at);
+    let (year, bit) = (local.year(), 1i32 << (local.month0()));
     for chunk in participants.chunks(500) {
-        participant_month::Entity::insert_many(chunk.iter().map(|u| participant_month::ActiveModel {
+        participant_year::Entity::insert_many(chunk.iter().map(|u| participant_year::ActiveModel {
             community_id: Set(a.community_id),
-            month: Set(month.clone()),
+            year: Set(year),
             user_id: Set(*u),
+            months: Set(bit),
         }))
-        .on_conflict_do_nothing()
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([
+                participant_year::Column::CommunityId,
+                participant_year::Column::Year,
+                participant_year::Column::UserId,
+            ])
+            .value(participant_year::Column::Months, Expr::cust("participant_years.months | excluded.months"))
+            .to_owned(),
+        )
         .exec_without_returning(db)
         .await?;
     }

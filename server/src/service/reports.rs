@@ -23,7 +23,7 @@ use crate::{
         organization::OrgStatus,
         role::Role,
     },
-    entity::{activity, activity_stat, attendance, organization, participant_month, region, user},
+    entity::{activity, activity_stat, attendance, organization, participant_year, region, user},
     error::{AppError, AppResult},
     service::attendance::month_of,
 };
@@ -194,11 +194,9 @@ pub async fn region_metrics(
         .await?;
     let ids: Vec<i64> = communities.iter().map(|c| c.id).collect();
     let months = period.months();
-    let (first_month, last_month) =
-        (months.first().cloned().unwrap_or_default(), months.last().cloned().unwrap_or_default());
     let recognised = [OrgStatus::Filed.as_str(), OrgStatus::Registered.as_str()];
 
-    let org_counts: Vec<(i64, String, String, i64)> = organization::Entity::find()
+    let recognised_orgs = organization::Entity::find()
         .select_only()
         .column(organization::Column::CommunityId)
         .column(organization::Column::Category)
@@ -209,9 +207,8 @@ pub async fn region_metrics(
         .group_by(organization::Column::CommunityId)
         .group_by(organization::Column::Category)
         .group_by(organization::Column::Standing)
-        .into_tuple()
-        .all(&ctx.db)
-        .await?;
+        .into_tuple::<(i64, String, String, i64)>()
+        .all(&ctx.db);
 
     let in_period = || {
         sea_orm::Condition::all()
@@ -219,7 +216,7 @@ pub async fn region_metrics(
             .add(activity_stat::Column::StartsAt.gte(period.from))
             .add(activity_stat::Column::StartsAt.lt(period.to))
     };
-    let stats: Vec<(i64, String, i64, i64, i64, i64, i64)> = activity_stat::Entity::find()
+    let stats = activity_stat::Entity::find()
         .select_only()
         .column(activity_stat::Column::CommunityId)
         .column(activity_stat::Column::Month)
@@ -231,21 +228,17 @@ pub async fn region_metrics(
         .filter(in_period())
         .group_by(activity_stat::Column::CommunityId)
         .group_by(activity_stat::Column::Month)
-        .into_tuple()
-        .all(&ctx.db)
-        .await?;
-    let active_by_community: HashMap<i64, i64> = activity_stat::Entity::find()
+        .into_tuple::<(i64, String, i64, i64, i64, i64, i64)>()
+        .all(&ctx.db);
+    let active_by_community = activity_stat::Entity::find()
         .select_only()
         .column(activity_stat::Column::CommunityId)
         .column_as(Expr::cust("COUNT(DISTINCT organization_id)"), "n")
         .filter(in_period())
         .group_by(activity_stat::Column::CommunityId)
         .into_tuple::<(i64, i64)>()
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .collect();
-    let per_org: Vec<(i64, i64, i64, i64, i64, i64)> = activity_stat::Entity::find()
+        .all(&ctx.db);
+    let per_org = activity_stat::Entity::find()
         .select_only()
         .column(activity_stat::Column::OrganizationId)
         .column_as(count(), "activities")
@@ -255,64 +248,15 @@ pub async fn region_metrics(
         .column_as(sum("minutes"), "minutes")
         .filter(in_period())
         .group_by(activity_stat::Column::OrganizationId)
-        .into_tuple()
-        .all(&ctx.db)
-        .await?;
-
-    let in_months = || {
-        sea_orm::Condition::all()
-            .add(participant_month::Column::CommunityId.is_in(ids.clone()))
-            .add(participant_month::Column::Month.gte(first_month.clone()))
-            .add(participant_month::Column::Month.lte(last_month.clone()))
-    };
-    let participants_by_community_month: Vec<(i64, String, i64)> = participant_month::Entity::find()
-        .select_only()
-        .column(participant_month::Column::CommunityId)
-        .column(participant_month::Column::Month)
-        .column_as(count(), "n")
-        .filter(in_months())
-        .group_by(participant_month::Column::CommunityId)
-        .group_by(participant_month::Column::Month)
-        .into_tuple()
-        .all(&ctx.db)
-        .await?;
-    let participants_by_community: HashMap<i64, i64> = participant_month::Entity::find()
-        .select_only()
-        .column(participant_month::Column::CommunityId)
-        .column_as(Expr::cust("COUNT(DISTINCT user_id)"), "n")
-        .filter(in_months())
-        .group_by(participant_month::Column::CommunityId)
-        .into_tuple::<(i64, i64)>()
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .collect();
-    let participants_by_month: HashMap<String, i64> = participant_month::Entity::find()
-        .select_only()
-        .column(participant_month::Column::Month)
-        .column_as(Expr::cust("COUNT(DISTINCT user_id)"), "n")
-        .filter(in_months())
-        .group_by(participant_month::Column::Month)
-        .into_tuple::<(String, i64)>()
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .collect();
-    let participants_total: Option<i64> = participant_month::Entity::find()
-        .select_only()
-        .column_as(Expr::cust("COUNT(DISTINCT user_id)"), "n")
-        .filter(in_months())
-        .into_tuple()
-        .one(&ctx.db)
-        .await?;
-    let active_total: Option<i64> = activity_stat::Entity::find()
+        .into_tuple::<(i64, i64, i64, i64, i64, i64)>()
+        .all(&ctx.db);
+    let active_total = activity_stat::Entity::find()
         .select_only()
         .column_as(Expr::cust("COUNT(DISTINCT organization_id)"), "n")
         .filter(in_period())
-        .into_tuple()
-        .one(&ctx.db)
-        .await?;
-    let residents: HashMap<i64, i64> = user::Entity::find()
+        .into_tuple::<i64>()
+        .one(&ctx.db);
+    let residents = user::Entity::find()
         .select_only()
         .column(user::Column::HomeCommunityId)
         .column_as(count(), "n")
@@ -320,11 +264,27 @@ pub async fn region_metrics(
         .filter(user::Column::DeletedAt.is_null())
         .group_by(user::Column::HomeCommunityId)
         .into_tuple::<(Option<i64>, i64)>()
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .filter_map(|(c, n)| c.map(|c| (c, n)))
-        .collect();
+        .all(&ctx.db);
+    let participants = participants(ctx, &ids, &months);
+    let organization_list = organizations_in(ctx, &ids);
+    let (org_counts, stats, active_by_community, per_org, active_total, residents, participants, organization_list) = tokio::try_join!(
+        async { recognised_orgs.await.map_err(AppError::from) },
+        async { stats.await.map_err(AppError::from) },
+        async { active_by_community.await.map_err(AppError::from) },
+        async { per_org.await.map_err(AppError::from) },
+        async { active_total.await.map_err(AppError::from) },
+        async { residents.await.map_err(AppError::from) },
+        participants,
+        organization_list,
+    )?;
+    let active_by_community: HashMap<i64, i64> = active_by_community.into_iter().collect();
+    let residents: HashMap<i64, i64> = residents.into_iter().filter_map(|(c, n)| c.map(|c| (c, n))).collect();
+    let Participants {
+        by_community: participants_by_community,
+        by_community_month,
+        by_month: participants_by_month,
+        total,
+    } = participants;
 
     let mut metrics: Vec<CommunityMetrics> = communities
         .into_iter()
@@ -367,7 +327,7 @@ pub async fn region_metrics(
             }
         }
     }
-    for (community, month, n) in participants_by_community_month {
+    for ((community, month), n) in by_community_month {
         if let Some(mf) = index.get(&community).and_then(|i| metrics[*i].monthly.iter_mut().find(|x| x.month == month))
         {
             mf.figures.participants = n;
@@ -376,10 +336,9 @@ pub async fn region_metrics(
     for mf in &mut monthly {
         mf.figures.participants = participants_by_month.get(&mf.month).copied().unwrap_or(0);
     }
-    totals.participants = participants_total.unwrap_or(0);
+    totals.participants = total;
     totals.active_organizations = active_total.unwrap_or(0);
 
-    let organization_list = organizations_in(ctx, &ids).await?;
     let per_org: HashMap<i64, Figures> = per_org
         .into_iter()
         .map(|(org, activities, signups, attended, no_shows, minutes)| {
@@ -404,6 +363,135 @@ pub async fn region_metrics(
             })
             .collect(),
     })
+}
+
+/// Distinct participants, read from the yearly month masks.
+struct Participants {
+    by_community: HashMap<i64, i64>,
+    by_community_month: HashMap<(i64, String), i64>,
+    by_month: HashMap<String, i64>,
+    total: i64,
+}
+
+/// `(year, mask)` for the months of a period.
+fn year_masks(months: &[String]) -> BTreeMap<i32, i32> {
+    let mut masks: BTreeMap<i32, i32> = BTreeMap::new();
+    for m in months {
+        if let (Some(y), Some(mo)) =
+            (m.get(..4).and_then(|y| y.parse().ok()), m.get(5..7).and_then(|x| x.parse::<u32>().ok()))
+        {
+            *masks.entry(y).or_default() |= 1 << (mo - 1);
+        }
+    }
+    masks
+}
+
+/// Distinct participants in the period. On PostgreSQL each resident's months are folded
+/// across the period's years with `bit_or` (per community, and region-wide), so two
+/// passes give every figure; SQLite, which has no `bit_or`, reads the rows once and counts
+/// them here.
+async fn participants(ctx: &AppContext, ids: &[i64], months: &[String]) -> AppResult<Participants> {
+    use sea_orm::{ConnectionTrait, DbBackend};
+    let masks = year_masks(months);
+    // Masks are our own integers, never user input.
+    let mut in_period = sea_orm::Condition::any();
+    for (year, mask) in &masks {
+        in_period = in_period.add(
+            sea_orm::Condition::all()
+                .add(participant_year::Column::Year.eq(*year))
+                .add(Expr::cust(format!("(months & {mask}) <> 0"))),
+        );
+    }
+    if ctx.db.get_database_backend() != DbBackend::Postgres {
+        let rows: Vec<(i64, i32, i64, i32)> = participant_year::Entity::find()
+            .select_only()
+            .column(participant_year::Column::CommunityId)
+            .column(participant_year::Column::Year)
+            .column(participant_year::Column::UserId)
+            .column(participant_year::Column::Months)
+            .filter(participant_year::Column::CommunityId.is_in(ids.to_vec()))
+            .filter(in_period)
+            .into_tuple()
+            .all(&ctx.db)
+            .await?;
+        return Ok(count_participants(&rows, &masks));
+    }
+    let (Some(first), Some(last)) = (masks.keys().next().copied(), masks.keys().last().copied()) else {
+        return Ok(count_participants(&[], &masks));
+    };
+    // Bit 12·(year − first) + month − 1 of a 64-bit mask; a period spans at most 5 years.
+    let wanted: i64 = masks.iter().map(|(y, m)| (*m as i64) << (12 * (y - first))).fold(0, |a, b| a | b);
+    let bits: Vec<u32> = (0..(12 * (last - first + 1)) as u32).filter(|k| wanted & (1 << k) != 0).collect();
+    let ids_sql = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+    let ids_sql = if ids_sql.is_empty() { "NULL".to_owned() } else { ids_sql };
+    let sums: String = bits.iter().map(|k| format!(", CAST(SUM((m >> {k}) & 1) AS BIGINT) AS b{k}")).collect();
+    let folded = |by: &str| {
+        format!(
+            "SELECT {by}user_id, bit_or(CAST(months AS BIGINT) << (12 * (year - {first}))) & {wanted} AS m \
+             FROM participant_years WHERE community_id IN ({ids_sql}) AND year BETWEEN {first} AND {last} \
+             GROUP BY {by}user_id"
+        )
+    };
+    let per_community = format!(
+        "SELECT community_id, COUNT(*) AS n{sums} FROM ({}) u WHERE m <> 0 GROUP BY community_id",
+        folded("community_id, ")
+    );
+    let region_wide = format!("SELECT COUNT(*) AS n{sums} FROM ({}) u WHERE m <> 0", folded(""));
+    let stmt = |sql: String| sea_orm::Statement::from_string(DbBackend::Postgres, sql);
+    let (community_rows, region_rows) =
+        tokio::try_join!(async { ctx.db.query_all_raw(stmt(per_community)).await.map_err(AppError::from) }, async {
+            ctx.db.query_all_raw(stmt(region_wide)).await.map_err(AppError::from)
+        },)?;
+    let month_of_bit = |k: u32| format!("{}-{:02}", first + (k / 12) as i32, k % 12 + 1);
+    let mut p = Participants {
+        by_community: HashMap::new(),
+        by_community_month: HashMap::new(),
+        by_month: HashMap::new(),
+        total: 0,
+    };
+    for row in community_rows {
+        let community: i64 = row.try_get("", "community_id")?;
+        p.by_community.insert(community, row.try_get("", "n")?);
+        for k in &bits {
+            p.by_community_month.insert((community, month_of_bit(*k)), row.try_get("", &format!("b{k}"))?);
+        }
+    }
+    if let Some(row) = region_rows.into_iter().next() {
+        p.total = row.try_get("", "n")?;
+        for k in &bits {
+            p.by_month.insert(month_of_bit(*k), row.try_get("", &format!("b{k}"))?);
+        }
+    }
+    Ok(p)
+}
+
+fn count_participants(rows: &[(i64, i32, i64, i32)], masks: &BTreeMap<i32, i32>) -> Participants {
+    let mut by_community: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+    let mut everyone: BTreeSet<i64> = BTreeSet::new();
+    let mut by_community_month: HashMap<(i64, String), i64> = HashMap::new();
+    let mut by_month: HashMap<String, BTreeSet<i64>> = HashMap::new();
+    for &(community, year, user, months) in rows {
+        let wanted = months & masks.get(&year).copied().unwrap_or(0);
+        if wanted == 0 {
+            continue;
+        }
+        by_community.entry(community).or_default().insert(user);
+        everyone.insert(user);
+        for k in 0..12 {
+            if wanted & (1 << k) != 0 {
+                let month = format!("{year}-{:02}", k + 1);
+                // One row per community × year × user: counting rows counts residents.
+                *by_community_month.entry((community, month.clone())).or_default() += 1;
+                by_month.entry(month).or_default().insert(user);
+            }
+        }
+    }
+    Participants {
+        by_community: by_community.into_iter().map(|(c, users)| (c, users.len() as i64)).collect(),
+        by_community_month,
+        by_month: by_month.into_iter().map(|(m, users)| (m, users.len() as i64)).collect(),
+        total: everyone.len() as i64,
+    }
 }
 
 async fn organizations_in(ctx: &AppContext, community_ids: &[i64]) -> AppResult<Vec<organization::Model>> {
@@ -734,6 +822,25 @@ mod tests {
         assert_eq!(r.months(), ["2026-03", "2026-04", "2026-05"], "00:00 UTC on 1 May is 08:00 in Shanghai");
         assert!(Period::parse(Some(at(2026, 5, 1)), Some(at(2026, 4, 1)), now).is_err());
         assert!(Period::parse(Some(at(2010, 1, 1)), Some(at(2026, 1, 1)), now).is_err());
+    }
+
+    #[test]
+    fn periods_become_yearly_month_masks() {
+        let months: Vec<String> = ["2025-11", "2025-12", "2026-01", "2026-03"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(year_masks(&months), BTreeMap::from([(2025, 0b1100_0000_0000), (2026, 0b101)]));
+    }
+
+    #[test]
+    fn participants_are_counted_once_per_scope() {
+        // Resident 1 in two communities in March; resident 2 in March and April.
+        let rows = [(10, 2026, 1, 0b100), (11, 2026, 1, 0b100), (10, 2026, 2, 0b1100), (10, 2025, 3, 0b1)];
+        let masks = BTreeMap::from([(2026, 0b1111)]);
+        let p = count_participants(&rows, &masks);
+        assert_eq!(p.total, 2, "resident 3 took part outside the period");
+        assert_eq!(p.by_community.get(&10), Some(&2));
+        assert_eq!(p.by_month.get("2026-03"), Some(&2), "resident 1 counted once across communities");
+        assert_eq!(p.by_month.get("2026-04"), Some(&1));
+        assert_eq!(p.by_community_month.get(&(11, "2026-03".to_string())), Some(&1));
     }
 
     #[test]
