@@ -79,6 +79,12 @@ pub struct Config {
     pub auto_finish_after: Duration,
     /// Proxies whose `X-Forwarded-For` is believed (the ingress controller).
     pub trusted_proxies: Vec<crate::cache::ratelimit::Cidr>,
+    /// How long a replica's claim on a notice holds before another may take it over.
+    pub dispatch_lease: Duration,
+    /// A request taking longer is answered 503.
+    pub request_timeout: Duration,
+    /// How long public lists (regions, organizations, activities) are cached.
+    pub public_cache_ttl: Duration,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/linli.db?mode=rwc";
@@ -181,6 +187,12 @@ impl Config {
             no_show_limit: parse_num(&get, "NO_SHOW_LIMIT", 3)?,
             auto_finish_after: parse_duration(get("AUTO_FINISH_AFTER").as_deref().unwrap_or("6h"))
                 .context("AUTO_FINISH_AFTER")?,
+            dispatch_lease: parse_duration(get("DISPATCH_LEASE").as_deref().unwrap_or("60s"))
+                .context("DISPATCH_LEASE")?,
+            request_timeout: parse_duration(get("REQUEST_TIMEOUT").as_deref().unwrap_or("30s"))
+                .context("REQUEST_TIMEOUT")?,
+            public_cache_ttl: parse_duration(get("PUBLIC_CACHE_TTL").as_deref().unwrap_or("5s"))
+                .context("PUBLIC_CACHE_TTL")?,
             trusted_proxies: get("TRUSTED_PROXIES")
                 .unwrap_or_default()
                 .split(',')

@@ -9,7 +9,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::jwt::JwtKeys,
-    cache::{RedisHandle, ratelimit::RateLimiter},
+    cache::{RedisHandle, public::PublicCache, ratelimit::RateLimiter},
     config::Config,
     domain::clock::Clock,
     wechat::WechatClient,
@@ -24,6 +24,7 @@ pub struct AppContext {
     pub clock: Arc<dyn Clock>,
     pub jwt: Arc<JwtKeys>,
     pub limiter: Arc<RateLimiter>,
+    pub public_cache: Arc<PublicCache>,
     /// Notices this process has claimed and not yet settled; given back at shutdown.
     pub claimed: Arc<Mutex<HashSet<i64>>>,
     /// Held while a dispatch batch runs, so shutdown can wait for it.

@@ -103,6 +103,7 @@ pub async fn build_context(config: Config, clock: Arc<dyn Clock>) -> anyhow::Res
     let jwt = Arc::new(JwtKeys::new(&config.jwt_secret, config.access_token_ttl));
     Ok(AppContext {
         limiter: Arc::new(crate::cache::ratelimit::RateLimiter::new(redis.clone())),
+        public_cache: Arc::new(crate::cache::public::PublicCache::new(redis.clone(), config.public_cache_ttl)),
         db,
         redis,
         wechat,
@@ -174,6 +175,8 @@ fn server(listener: TcpListener, context: AppContext) -> anyhow::Result<Server> 
             .app_data(web::PayloadConfig::default().limit(max_body))
             .app_data(web::QueryConfig::default().error_handler(middleware::query_error))
             .app_data(web::PathConfig::default().error_handler(middleware::path_error))
+            .wrap(from_fn(crate::cache::public::cache_public_reads))
+            .wrap(from_fn(middleware::request_timeout))
             .wrap(from_fn(crate::cache::ratelimit::limit_requests))
             .wrap(from_fn(middleware::problem_details))
             .wrap(from_fn(crate::telemetry::http_metrics))

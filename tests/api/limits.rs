@@ -182,3 +182,46 @@ async fn redis_killed_under_load_degrades_and_comes_back_without_a_restart() -> 
     assert_eq!(detail["places_left"], 60);
     Ok(())
 }
+
+#[tokio::test]
+async fn public_lists_are_cached_and_a_write_on_any_replica_invalidates_them() -> TestResult {
+    let apps = linli_tests::spawn_replicas(2, |v| {
+        v.insert("PUBLIC_CACHE_TTL".into(), "60s".into());
+    })
+    .await?;
+    let (a, b) = (&apps[0], &apps[1]);
+    let list = |app: &TestApp| {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/activities?limit=100");
+        async move { anyhow::Ok(client.get(url).send().await?) }
+    };
+    let first = list(b).await?;
+    assert!(first.headers().get("x-cache").is_none());
+    let before = expect_json(first, 200).await?;
+    let second = list(b).await?;
+    assert_eq!(second.headers().get("x-cache").and_then(|v| v.to_str().ok()), Some("hit"));
+    assert_eq!(expect_json(second, 200).await?, before);
+
+    // A sign-up on replica A changes places_left: B's cached list must not show the old one.
+    let id = before["items"][0]["id"].as_i64().unwrap_or_default();
+    let places = before["items"][0]["places_left"].as_i64().unwrap_or_default();
+    let who = a.login("cache-buster").await?;
+    expect_json(a.post(&format!("/api/v1/activities/{id}/signups"), Some(&who.access_token), json!({})).await?, 201)
+        .await?;
+    let after = list(b).await?;
+    let shared_redis = std::env::var("TEST_REDIS_URL").is_ok();
+    if shared_redis {
+        assert!(after.headers().get("x-cache").is_none(), "invalidated across replicas through Redis");
+        let body = expect_json(after, 200).await?;
+        let item = body["items"].as_array().into_iter().flatten().find(|i| i["id"] == id).cloned().unwrap_or_default();
+        assert_eq!(item["places_left"].as_i64(), Some(places - 1));
+    }
+    // On the replica that took the write, always fresh.
+    let body = expect_json(list(a).await?, 200).await?;
+    let item = body["items"].as_array().into_iter().flatten().find(|i| i["id"] == id).cloned().unwrap_or_default();
+    assert_eq!(item["places_left"].as_i64(), Some(places - 1));
+    // Signed-in reads are never served from the cache.
+    let signed = a.client.get(a.url("/api/v1/activities?limit=100")).bearer_auth(&who.access_token).send().await?;
+    assert!(signed.headers().get("x-cache").is_none());
+    Ok(())
+}

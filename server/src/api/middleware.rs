@@ -72,3 +72,24 @@ fn needs_problem<B>(res: &ServiceResponse<B>) -> bool {
     let content_type = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     !content_type.contains("json")
 }
+
+/// Answers 503 when a request takes longer than `REQUEST_TIMEOUT` (the database pool
+/// already fails fast; this bounds everything else).
+pub async fn request_timeout(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let limit = req
+        .app_data::<actix_web::web::Data<crate::context::AppContext>>()
+        .map(|ctx| ctx.config.request_timeout)
+        .unwrap_or(std::time::Duration::from_secs(30));
+    let path = req.path().to_owned();
+    match tokio::time::timeout(limit, next.call(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            // The request is gone with the cancelled handler: answer with the error alone.
+            tracing::warn!(%path, "request timed out");
+            Err(AppError::Unavailable("request timed out".into()).into())
+        }
+    }
+}

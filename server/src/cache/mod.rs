@@ -3,6 +3,7 @@
 //! counters), so when it is unreachable the service keeps serving with per-process
 //! limits, says so in `/readyz` and a metric, and picks Redis up again when it returns.
 
+pub mod public;
 pub mod ratelimit;
 
 use std::{

@@ -28,8 +28,6 @@ use crate::{
     },
 };
 
-/// How long a claim holds before another replica may take the notice over.
-pub const LEASE: Duration = Duration::from_secs(60);
 /// Transient failures are retried this many times in all.
 pub const MAX_ATTEMPTS: i32 = 8;
 /// Users sent to at once (each user's notices go one at a time).
@@ -89,7 +87,7 @@ pub async fn claim(ctx: &AppContext, batch: u64) -> AppResult<Vec<notification::
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let lease = chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::seconds(60));
+    let lease = chrono::Duration::from_std(ctx.config.dispatch_lease).unwrap_or_else(|_| chrono::Duration::seconds(60));
     notification::Entity::update_many()
         .col_expr(notification::Column::State, Expr::value(state::SENDING))
         .col_expr(notification::Column::LeaseUntil, Expr::value(now + lease))
