@@ -76,6 +76,8 @@ pub struct FakeState {
     pub faults: VecDeque<Fault>,
     /// Openids that have refused (43101).
     pub refusing: HashSet<String>,
+    /// Every accepted send takes this long.
+    pub send_delay: Option<Duration>,
 }
 
 /// A handle on the fake's state.
@@ -214,7 +216,11 @@ impl Respond for SubscribeSend {
         let mut state = self.0.state();
         state.sends.push(body);
         let msgid = 3_000_000_000_000_000_000u64 + state.sends.len() as u64;
-        ResponseTemplate::new(200).set_body_json(json!({"errcode": 0, "errmsg": "ok", "msgid": msgid}))
+        let answer = ResponseTemplate::new(200).set_body_json(json!({"errcode": 0, "errmsg": "ok", "msgid": msgid}));
+        match state.send_delay {
+            Some(d) => answer.set_delay(d),
+            None => answer,
+        }
     }
 }
 

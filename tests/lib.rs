@@ -53,6 +53,20 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
     apps.pop().ok_or_else(|| anyhow!("no app"))
 }
 
+/// Builds the real `linli` binary (the one CI and production run) and returns its path.
+pub fn linli_binary() -> anyhow::Result<std::path::PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "-q", "-p", "linli-server", "--bin", "linli"])
+        .status()
+        .context("running cargo build")?;
+    anyhow::ensure!(status.success(), "building linli failed");
+    let exe = std::env::current_exe()?;
+    // target/<profile>/deps/api-… → target/<profile>/linli
+    let dir = exe.parent().and_then(|d| d.parent()).ok_or_else(|| anyhow!("no target directory"))?;
+    Ok(dir.join("linli"))
+}
+
 /// `n` instances of the app on one database and one fake WeChat, as replicas behind a
 /// load balancer would be.
 pub async fn spawn_replicas(
@@ -65,27 +79,7 @@ pub async fn spawn_replicas(
     let fake = FakeWechat::default();
     fake.mount(&wechat).await;
 
-    let mut vars: HashMap<String, String> = [
-        ("BIND", "127.0.0.1:0".to_owned()),
-        ("JWT_SECRET", TEST_JWT_SECRET.to_owned()),
-        ("WECHAT_APPID", TEST_APPID.to_owned()),
-        ("WECHAT_SECRET", TEST_WECHAT_SECRET.to_owned()),
-        ("WECHAT_API_BASE", wechat.uri()),
-        ("WECHAT_TIMEOUT", "2s".to_owned()),
-        ("SEED_DEMO", "true".to_owned()),
-        ("DATABASE_MAX_CONNECTIONS", "5".to_owned()),
-        ("WECHAT_TEMPLATE_REMINDER", TEMPLATE_REMINDER.to_owned()),
-        ("WECHAT_TEMPLATE_SIGNUP", TEMPLATE_SIGNUP.to_owned()),
-        ("WECHAT_TEMPLATE_CHANGE", TEMPLATE_CHANGE.to_owned()),
-        // Tests drive the dispatcher themselves, on the clock they control.
-        ("DISPATCH_INTERVAL", "1h".to_owned()),
-        // Limits have their own tests; the others sign in hundreds of residents at once.
-        ("RATE_LIMIT_PER_MINUTE", "100000".to_owned()),
-        ("LOGIN_RATE_LIMIT_PER_MINUTE", "100000".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let mut vars = base_vars(&wechat.uri());
     vars.insert("DATABASE_URL".into(), fresh_database().await?);
     if let Ok(redis) = std::env::var("TEST_REDIS_URL") {
         vars.insert("REDIS_URL".into(), redis);
@@ -113,6 +107,31 @@ pub async fn spawn_replicas(
     Ok(apps)
 }
 
+/// The environment every test app starts with (a database is added by the caller).
+pub fn base_vars(wechat_uri: &str) -> HashMap<String, String> {
+    [
+        ("BIND", "127.0.0.1:0".to_owned()),
+        ("JWT_SECRET", TEST_JWT_SECRET.to_owned()),
+        ("WECHAT_APPID", TEST_APPID.to_owned()),
+        ("WECHAT_SECRET", TEST_WECHAT_SECRET.to_owned()),
+        ("WECHAT_API_BASE", wechat_uri.to_owned()),
+        ("WECHAT_TIMEOUT", "2s".to_owned()),
+        ("SEED_DEMO", "true".to_owned()),
+        ("DATABASE_MAX_CONNECTIONS", "5".to_owned()),
+        ("WECHAT_TEMPLATE_REMINDER", TEMPLATE_REMINDER.to_owned()),
+        ("WECHAT_TEMPLATE_SIGNUP", TEMPLATE_SIGNUP.to_owned()),
+        ("WECHAT_TEMPLATE_CHANGE", TEMPLATE_CHANGE.to_owned()),
+        // Tests drive the dispatcher themselves, on the clock they control.
+        ("DISPATCH_INTERVAL", "1h".to_owned()),
+        // Limits have their own tests; the others sign in hundreds of residents at once.
+        ("RATE_LIMIT_PER_MINUTE", "100000".to_owned()),
+        ("LOGIN_RATE_LIMIT_PER_MINUTE", "100000".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
 fn random_suffix() -> String {
     let n: u64 = rand::rng().random();
     format!("{n:016x}")
@@ -120,7 +139,7 @@ fn random_suffix() -> String {
 
 /// A database of its own for each test: a fresh SQLite file, or a fresh PostgreSQL
 /// database created next to `TEST_DATABASE_URL`.
-async fn fresh_database() -> anyhow::Result<String> {
+pub async fn fresh_database() -> anyhow::Result<String> {
     let name = format!("linli_test_{}", random_suffix());
     match std::env::var("TEST_DATABASE_URL") {
         Ok(base) if base.starts_with("postgres") => {

@@ -41,6 +41,8 @@ impl MigrationTrait for Migration {
             string_len_null(Notifications::Msgid, 64).to_owned(),
             timestamp_with_time_zone_null(Notifications::SentAt).to_owned(),
             text_null(Notifications::LastError).to_owned(),
+            // A send of the user's quota is held for this notice (survives a crash mid-send).
+            boolean(Notifications::QuotaReserved).default(false).to_owned(),
         ];
         for mut column in columns {
             manager.alter_table(Table::alter().table(Notifications::Table).add_column(&mut column).to_owned()).await?;
@@ -106,6 +108,7 @@ enum Notifications {
     Msgid,
     SentAt,
     LastError,
+    QuotaReserved,
     ActivityId,
     Kind,
 }

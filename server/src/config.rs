@@ -140,6 +140,10 @@ impl Config {
             parse_duration_list(get("REMINDER_OFFSETS").as_deref().unwrap_or("24h,1h")).context("REMINDER_OFFSETS")?;
         let dispatch_interval =
             parse_duration(get("DISPATCH_INTERVAL").as_deref().unwrap_or("10s")).context("DISPATCH_INTERVAL")?;
+        // The scheduler counts repeat intervals in whole seconds: less would stop it.
+        if dispatch_interval < Duration::from_secs(1) || dispatch_interval.subsec_nanos() != 0 {
+            bail!("DISPATCH_INTERVAL must be whole seconds, at least 1s, not {dispatch_interval:?}");
+        }
 
         Ok(Config {
             app_env,
@@ -331,6 +335,11 @@ mod tests {
         assert_eq!(parse_duration("24h").ok(), Some(Duration::from_secs(86_400)));
         assert_eq!(parse_duration("500ms").ok(), Some(Duration::from_millis(500)));
         assert!(parse_duration("ten").is_err());
+        assert!(
+            Config::from_vars(&vars(&[("DISPATCH_INTERVAL", "200ms")])).is_err(),
+            "the scheduler needs whole seconds"
+        );
+        assert!(Config::from_vars(&vars(&[("DISPATCH_INTERVAL", "1s")])).is_ok());
         assert!(parse_duration("10y").is_err());
         assert_eq!(
             parse_duration_list("1h, 24h,1h").ok(),

@@ -160,7 +160,8 @@ fn redact_url(url: &str) -> String {
     }
 }
 
-fn install_crypto_provider() {
+/// reqwest and sqlx use rustls with the ring provider; install it once per process.
+pub fn install_crypto_provider() {
     // Fails only when a provider is already installed, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

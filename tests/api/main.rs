@@ -5,6 +5,7 @@ mod admin;
 mod attendance;
 mod auth;
 mod errors;
+mod faults;
 mod health;
 mod limits;
 mod me;

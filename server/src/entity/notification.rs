@@ -26,6 +26,8 @@ pub struct Model {
     pub msgid: Option<String>,
     pub sent_at: Option<DateTimeUtc>,
     pub last_error: Option<String>,
+    /// A send of the user's quota is held for this notice.
+    pub quota_reserved: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -47,8 +47,10 @@ pub struct DispatchReport {
 enum Outcome {
     Sent(String),
     InboxOnly(&'static str),
-    Retry(String, Duration),
-    Failed(String),
+    /// Try again later; the held quota goes back to the user meanwhile.
+    Retry(String, Duration, String),
+    /// Give up; the held quota goes back to the user.
+    Failed(String, Option<String>),
 }
 
 /// Claims up to `batch` due notices: pending ones whose time has come, and ones whose
@@ -161,7 +163,7 @@ pub async fn deliver_all(ctx: &AppContext, claimed: Vec<notification::Model>) ->
                     report.retried += 1;
                     "retried"
                 }
-                Outcome::Failed(_) => {
+                Outcome::Failed(..) => {
                     report.failed += 1;
                     "failed"
                 }
@@ -190,7 +192,9 @@ async fn deliver(ctx: &AppContext, n: &notification::Model) -> AppResult<Outcome
         Some(id) => activity::Entity::find_by_id(id).one(&ctx.db).await?,
         None => None,
     };
-    if !reserve(&ctx.db, n.user_id, &template).await? {
+    // Held on the notice in the same transaction, so a crash mid-send does not strand it:
+    // the retry finds it still held.
+    if !n.quota_reserved && !hold_quota(ctx, n, &template).await? {
         return Ok(Outcome::InboxOnly("no quota"));
     }
     let message = SubscribeMessage {
@@ -212,16 +216,15 @@ async fn deliver(ctx: &AppContext, n: &notification::Model) -> AppResult<Outcome
             Outcome::InboxOnly("refused by WeChat (43101)")
         }
         Err(e) => {
-            refund(&ctx.db, n.user_id, &template).await?;
             if let WechatError::Config(code, msg) = &e {
                 tracing::error!(errcode = code, errmsg = %msg, template = %template, "ALERT: WeChat rejects the template or page configuration");
             }
             if e.is_permanent() {
-                Outcome::Failed(e.to_string())
+                Outcome::Failed(e.to_string(), Some(template))
             } else if n.attempts >= MAX_ATTEMPTS {
-                Outcome::Failed(format!("gave up after {} attempts: {e}", n.attempts))
+                Outcome::Failed(format!("gave up after {} attempts: {e}", n.attempts), Some(template))
             } else {
-                Outcome::Retry(e.to_string(), backoff(n.attempts, matches!(e, WechatError::Throttled)))
+                Outcome::Retry(e.to_string(), backoff(n.attempts, matches!(e, WechatError::Throttled)), template)
             }
         }
     })
@@ -272,9 +275,42 @@ fn template_data(
     }
 }
 
-/// Writes the outcome, unless the notice was withdrawn meanwhile.
+/// Takes one send from the user's balance and marks it held by this notice, together.
+async fn hold_quota(ctx: &AppContext, n: &notification::Model, template: &str) -> AppResult<bool> {
+    let txn = begin_write(&ctx.db).await?;
+    if !reserve(&txn, n.user_id, template).await? {
+        return Ok(false);
+    }
+    notification::Entity::update_many()
+        .col_expr(notification::Column::QuotaReserved, Expr::value(true))
+        .filter(notification::Column::Id.eq(n.id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// Writes the outcome (and gives a held quota back when the message did not go out),
+/// unless the notice was withdrawn meanwhile.
 async fn record(ctx: &AppContext, n: &notification::Model, outcome: &Outcome) -> AppResult<()> {
     let now: DateTime<Utc> = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let give_back = match outcome {
+        Outcome::Retry(_, _, template) | Outcome::Failed(_, Some(template)) => Some(template.as_str()),
+        _ => None,
+    };
+    if let Some(template) = give_back {
+        let held = notification::Entity::update_many()
+            .col_expr(notification::Column::QuotaReserved, Expr::value(false))
+            .filter(notification::Column::Id.eq(n.id))
+            .filter(notification::Column::QuotaReserved.eq(true))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if held == 1 {
+            refund(&txn, n.user_id, template).await?;
+        }
+    }
     let mut update = notification::Entity::update_many()
         .col_expr(notification::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None));
     update = match outcome {
@@ -285,14 +321,14 @@ async fn record(ctx: &AppContext, n: &notification::Model, outcome: &Outcome) ->
         Outcome::InboxOnly(why) => update
             .col_expr(notification::Column::State, Expr::value(state::INBOX_ONLY))
             .col_expr(notification::Column::LastError, Expr::value(*why)),
-        Outcome::Retry(why, after) => update
+        Outcome::Retry(why, after, _) => update
             .col_expr(notification::Column::State, Expr::value(state::PENDING))
             .col_expr(notification::Column::LastError, Expr::value(why.clone()))
             .col_expr(
                 notification::Column::NextAttemptAt,
                 Expr::value(now + chrono::Duration::from_std(*after).unwrap_or_default()),
             ),
-        Outcome::Failed(why) => {
+        Outcome::Failed(why, _) => {
             tracing::warn!(notification_id = n.id, reason = %why, "push failed for good; the notice stays in the inbox");
             update
                 .col_expr(notification::Column::State, Expr::value(state::FAILED))
@@ -302,8 +338,9 @@ async fn record(ctx: &AppContext, n: &notification::Model, outcome: &Outcome) ->
     update
         .filter(notification::Column::Id.eq(n.id))
         .filter(notification::Column::State.eq(state::SENDING))
-        .exec(&ctx.db)
+        .exec(&txn)
         .await?;
+    txn.commit().await?;
     ctx.claimed.lock().unwrap_or_else(|p| p.into_inner()).remove(&n.id);
     Ok(())
 }

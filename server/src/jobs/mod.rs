@@ -33,7 +33,7 @@ pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
             Box::pin(async move {
                 metrics::counter!("linli_scheduler_runs_total", "job" => "dispatch").increment(1);
                 match dispatch::drain(&ctx, 200, 50).await {
-                    Ok(r) if r.claimed == 0 => {}
+                    Ok(r) if r.claimed == 0 => tracing::trace!("nothing due"),
                     Ok(r) => tracing::info!(?r, "notices dispatched"),
                     Err(e) => tracing::warn!(error = %e, "dispatching notices failed; will try again"),
                 }

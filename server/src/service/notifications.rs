@@ -91,6 +91,7 @@ pub async fn enqueue(db: &impl ConnectionTrait, notices: Vec<Notice>, now: DateT
             attempts: Set(0),
             purpose: Set(purpose_of(n.kind).map(str::to_owned)),
             offset_secs: Set(n.offset_secs),
+            quota_reserved: Set(false),
             ..Default::default()
         }))
         .on_conflict_do_nothing_on([notification::Column::DedupeKey])
