@@ -481,3 +481,24 @@ async fn metrics_count_requests_by_route_and_notices_by_outcome() -> TestResult 
     assert!(text.contains("linli_notifications_total"));
     Ok(())
 }
+
+#[tokio::test]
+async fn in_dev_mode_the_phone_code_is_the_number() -> TestResult {
+    let app = spawn_app_with(|vars| {
+        vars.remove("WECHAT_APPID");
+        vars.remove("WECHAT_SECRET");
+    })
+    .await?;
+    let who = app.login("dev-phone").await?;
+    expect_problem(
+        app.post("/api/v1/me/phone", Some(&who.access_token), json!({"code": "b7661ecdef398534"})).await?,
+        422,
+        "validation_failed",
+    )
+    .await?;
+    let resp = app.post("/api/v1/me/phone", Some(&who.access_token), json!({"code": "13800138000"})).await?;
+    assert_eq!(resp.status().as_u16(), 204);
+    let me = expect_json(app.get("/api/v1/me", Some(&who.access_token)).await?, 200).await?;
+    assert_eq!(me["phone"], "13800138000");
+    Ok(())
+}

@@ -98,7 +98,8 @@ pub struct PhoneRequest {
     pub code: String,
 }
 
-/// Store the user's phone number from a `getPhoneNumber` code.
+/// Store the user's phone number from a `getPhoneNumber` code. In dev mode (no WeChat
+/// credentials) the code is taken as the number itself.
 #[utoipa::path(post, path = "/api/v1/me/phone", tag = "me", security(("bearer" = [])), request_body = PhoneRequest,
     responses(
         (status = 204, description = "stored"),
@@ -116,7 +117,13 @@ pub async fn phone(
     if code.is_empty() || code.len() > 128 {
         return Err(AppError::invalid("code", "invalid", "code 须为 getPhoneNumber 返回的代码"));
     }
-    let number = ctx.wechat.phone_number(code).await?;
+    // Dev mode (no WeChat credentials), like login: the code is the phone number itself.
+    let number = if ctx.wechat.is_dev() {
+        crate::domain::organization::parse_phone(code)
+            .ok_or_else(|| AppError::invalid("code", "invalid", "开发模式下 code 即手机号（11 位手机号）"))?
+    } else {
+        ctx.wechat.phone_number(code).await?
+    };
     service::users::set_phone(&ctx, user.id, &number).await?;
     Ok(HttpResponse::NoContent().finish())
 }
