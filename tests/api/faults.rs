@@ -311,3 +311,85 @@ async fn postgres_restarted_under_load_fails_fast_and_recovers() -> TestResult {
     eprintln!("PostgreSQL down: {outage:?}; recovered {recovered_after:?} after it started again");
     Ok(())
 }
+
+#[tokio::test]
+async fn sigterm_finishes_the_batch_gives_back_claims_and_exits_zero() -> TestResult {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let bin = linli_binary()?;
+    let wechat = MockServer::start().await;
+    linli_tests::fake_wechat::mount_code2session(&wechat).await;
+    let fake = FakeWechat::default();
+    fake.mount(&wechat).await;
+    fake.state().send_delay = Some(Duration::from_millis(500));
+    let mut vars = base_vars(&wechat.uri());
+    let db_url = fresh_database().await?;
+    vars.insert("DATABASE_URL".into(), db_url.clone());
+    vars.insert("DISPATCH_INTERVAL".into(), "1s".into());
+    vars.insert("DISPATCH_LEASE".into(), "60s".into());
+
+    let mut server = start(&bin, &vars).await?;
+    let leader = server.login("as:demo-leader").await?;
+    let me = expect_json(server.call(reqwest::Method::GET, "/api/v1/me", &leader, json!(null)).await?, 200).await?;
+    let org = me["roles"][1]["scope_id"].as_i64().unwrap_or_default();
+    let begin = chrono::Utc::now() + chrono::Duration::hours(48);
+    let body = json!({"kind": "volunteer", "title": "优雅退出", "location": "活动室", "starts_at": begin.to_rfc3339(),
+        "ends_at": (begin + chrono::Duration::hours(1)).to_rfc3339(), "capacity": 50});
+    let created = expect_json(
+        server.call(reqwest::Method::POST, &format!("/api/v1/organizations/{org}/activities"), &leader, body).await?,
+        201,
+    )
+    .await?;
+    let id = created["id"].as_i64().unwrap_or_default();
+    expect_json(
+        server.call(reqwest::Method::POST, &format!("/api/v1/activities/{id}/publish"), &leader, json!({})).await?,
+        200,
+    )
+    .await?;
+    let n = 12;
+    for i in 0..n {
+        let who = server.login(&format!("term-{i}")).await?;
+        let results = json!({"results": { TEMPLATE_SIGNUP: "accept" }});
+        expect_json(server.call(reqwest::Method::POST, "/api/v1/me/subscriptions", &who, results).await?, 200).await?;
+        expect_json(
+            server.call(reqwest::Method::POST, &format!("/api/v1/activities/{id}/signups"), &who, json!({})).await?,
+            201,
+        )
+        .await?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fake.state().attempts == 0 {
+        anyhow::ensure!(Instant::now() < deadline, "dispatch never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status()?.success());
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let status = loop {
+        if let Some(status) = server.child.try_wait()? {
+            break status;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "did not exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(0), "a clean exit");
+    // Nothing is left claimed: every notice is settled or back to pending.
+    let db = sea_orm::Database::connect(&db_url).await?;
+    let sending = linli_server::entity::notification::Entity::find()
+        .filter(linli_server::entity::notification::Column::State.eq("sending"))
+        .all(&db)
+        .await?;
+    assert!(sending.is_empty(), "{} notices still claimed", sending.len());
+    db.close().await?;
+    let sent_before_restart = fake.sends().len();
+
+    let _again = start(&bin, &vars).await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fake.sends().len() < n {
+        anyhow::ensure!(Instant::now() < deadline, "{} of {n} sent after the restart", fake.sends().len());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(fake.sends().len(), n, "a graceful stop sends nothing twice");
+    eprintln!("SIGTERM: {sent_before_restart} sent before the stop, the rest after the restart, {n} in all");
+    Ok(())
+}

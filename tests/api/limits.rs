@@ -225,3 +225,23 @@ async fn public_lists_are_cached_and_a_write_on_any_replica_invalidates_them() -
     assert!(signed.headers().get("x-cache").is_none());
     Ok(())
 }
+
+#[tokio::test]
+async fn replicas_share_one_limit_through_redis() -> TestResult {
+    if std::env::var("TEST_REDIS_URL").is_err() {
+        // Without Redis each replica counts alone, by design.
+        return Ok(());
+    }
+    let apps = linli_tests::spawn_replicas(2, |v| {
+        v.insert("RATE_LIMIT_PER_MINUTE".into(), "5".into());
+    })
+    .await?;
+    fresh_window().await;
+    for app in [&apps[0], &apps[0], &apps[0], &apps[1], &apps[1]] {
+        expect_json(regions(app, None).await?, 200).await?;
+    }
+    // The sixth request of the minute, on either replica, is over the shared limit.
+    expect_problem(regions(&apps[1], None).await?, 429, "rate_limited").await?;
+    expect_problem(regions(&apps[0], None).await?, 429, "rate_limited").await?;
+    Ok(())
+}

@@ -479,6 +479,8 @@ async fn metrics_count_requests_by_route_and_notices_by_outcome() -> TestResult 
     assert!(text.contains("linli_http_requests_total"), "{text}");
     assert!(text.contains("route=\"/api/v1/activities/{id}/signups\""), "route patterns, not raw paths");
     assert!(text.contains("linli_notifications_total"));
+    assert!(text.contains("linli_notifications_by_state{state=\"inbox_only\"}"), "{text}");
+    assert!(text.contains("linli_db_pool_connections{state=\"idle\"}"));
     Ok(())
 }
 

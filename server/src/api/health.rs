@@ -61,11 +61,48 @@ pub async fn readyz(ctx: web::Data<AppContext>) -> HttpResponse {
     if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
-/// Prometheus metrics: requests by route and status, notices by outcome, scheduler runs.
+/// Prometheus metrics: requests by route and status, notices by outcome and by state,
+/// the database pool, Redis health, scheduler runs.
 #[get("/metrics")]
-pub async fn prometheus_metrics() -> HttpResponse {
+pub async fn prometheus_metrics(ctx: web::Data<AppContext>) -> HttpResponse {
+    record_gauges(&ctx).await;
     match crate::telemetry::prometheus() {
         Some(handle) => HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(handle.render()),
         None => HttpResponse::ServiceUnavailable().finish(),
+    }
+}
+
+/// Gauges read at scrape time.
+async fn record_gauges(ctx: &AppContext) {
+    use sea_orm::{DbBackend, EntityTrait, QuerySelect, sea_query::Expr};
+
+    use crate::entity::notification;
+    let (size, idle) = match ctx.db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = ctx.db.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        _ => {
+            let pool = ctx.db.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+    };
+    metrics::gauge!("linli_db_pool_connections", "state" => "idle").set(idle as f64);
+    metrics::gauge!("linli_db_pool_connections", "state" => "in_use").set(size.saturating_sub(idle as u32) as f64);
+    let by_state: Result<Vec<(String, i64)>, _> = notification::Entity::find()
+        .select_only()
+        .column(notification::Column::State)
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .group_by(notification::Column::State)
+        .into_tuple()
+        .all(&ctx.db)
+        .await;
+    if let Ok(rows) = by_state {
+        for (state, n) in rows {
+            metrics::gauge!("linli_notifications_by_state", "state" => state).set(n as f64);
+        }
+    }
+    if let Some(redis) = &ctx.redis {
+        metrics::gauge!("linli_redis_up").set(if redis.is_up() { 1.0 } else { 0.0 });
     }
 }
