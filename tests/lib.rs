@@ -53,6 +53,11 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
     apps.pop().ok_or_else(|| anyhow!("no app"))
 }
 
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18_181)
+}
+
 /// Builds the real `linli` binary (the one CI and production run) and returns its path.
 pub fn linli_binary() -> anyhow::Result<std::path::PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -210,6 +215,34 @@ impl TestApp {
     /// Signs in as the user with exactly this openid (the fake WeChat maps `as:OPENID`).
     pub async fn login_openid(&self, openid: &str) -> anyhow::Result<Session> {
         self.login(&format!("as:{openid}")).await
+    }
+
+    /// The demo leader (of 金塔巷夕阳红志愿服务队) and their organization's id.
+    pub async fn demo_leader(&self) -> anyhow::Result<(Session, i64)> {
+        // In dev mode the code is the openid; with the fake WeChat, `as:` selects it.
+        let leader = if self.ctx.wechat.is_dev() {
+            self.login("demo-leader").await?
+        } else {
+            self.login_openid("demo-leader").await?
+        };
+        let me = expect_json(self.get("/api/v1/me", Some(&leader.access_token)).await?, 200).await?;
+        let org =
+            me["roles"][1]["scope_id"].as_i64().ok_or_else(|| anyhow!("the demo leader has no organization: {me}"))?;
+        Ok((leader, org))
+    }
+
+    /// Posts an activity for `org` and publishes it; returns its id.
+    pub async fn publish(&self, leader: &Session, org: i64, body: Value) -> anyhow::Result<i64> {
+        let path = format!("/api/v1/organizations/{org}/activities");
+        let created = expect_json(self.post(&path, Some(&leader.access_token), body).await?, 201).await?;
+        let id = created["id"].as_i64().ok_or_else(|| anyhow!("no id in {created}"))?;
+        let published = expect_json(
+            self.post(&format!("/api/v1/activities/{id}/publish"), Some(&leader.access_token), Value::Null).await?,
+            200,
+        )
+        .await?;
+        anyhow::ensure!(published["status"] == "published", "not published: {published}");
+        Ok(id)
     }
 
     /// Runs one dispatcher step, as the scheduler would.

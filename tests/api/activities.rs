@@ -3,12 +3,8 @@ use futures_util::future::join_all;
 use linli_tests::{Session, TestApp, TestResult, expect_json, expect_problem, spawn_app};
 use serde_json::{Value, json};
 
-/// The demo leader's organization: 金塔巷夕阳红志愿服务队.
 async fn leader_and_org(app: &TestApp) -> anyhow::Result<(Session, i64)> {
-    let leader = app.login_openid("demo-leader").await?;
-    let me = expect_json(app.get("/api/v1/me", Some(&leader.access_token)).await?, 200).await?;
-    let org = me["roles"][1]["scope_id"].as_i64().ok_or_else(|| anyhow::anyhow!("no org in {me}"))?;
-    Ok((leader, org))
+    app.demo_leader().await
 }
 
 fn rfc3339(t: chrono::DateTime<Utc>) -> String {
@@ -25,22 +21,8 @@ fn activity_body(capacity: i64, starts_in_hours: i64) -> Value {
     })
 }
 
-/// Posts and publishes an activity; returns its id.
 async fn published(app: &TestApp, leader: &Session, org: i64, body: Value) -> anyhow::Result<i64> {
-    let created = expect_json(
-        app.post(&format!("/api/v1/organizations/{org}/activities"), Some(&leader.access_token), body).await?,
-        201,
-    )
-    .await?;
-    let id = created["id"].as_i64().ok_or_else(|| anyhow::anyhow!("no id: {created}"))?;
-    assert_eq!(created["status"], "draft");
-    let body = expect_json(
-        app.post(&format!("/api/v1/activities/{id}/publish"), Some(&leader.access_token), json!({})).await?,
-        200,
-    )
-    .await?;
-    assert_eq!(body["status"], "published");
-    Ok(id)
+    app.publish(leader, org, body).await
 }
 
 async fn logins(app: &TestApp, prefix: &str, n: usize) -> anyhow::Result<Vec<Session>> {

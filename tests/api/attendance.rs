@@ -6,12 +6,6 @@ use serde_json::{Value, json};
 
 const JINTAXIANG: &str = "620102002001";
 
-async fn leader_org(app: &TestApp) -> anyhow::Result<(Session, i64)> {
-    let leader = app.login_openid("demo-leader").await?;
-    let me = expect_json(app.get("/api/v1/me", Some(&leader.access_token)).await?, 200).await?;
-    Ok((leader, me["roles"][1]["scope_id"].as_i64().unwrap_or_default()))
-}
-
 /// An activity of the demo leader's organization starting `hours_ahead` from now, two
 /// hours long, at 金塔巷 (36.0627, 103.8221).
 async fn activity(app: &TestApp, leader: &Session, org: i64, hours_ahead: i64, capacity: i64) -> anyhow::Result<i64> {
@@ -63,7 +57,7 @@ async fn again(app: &TestApp, who: &Session, code: &str) -> anyhow::Result<Sessi
 #[tokio::test]
 async fn three_check_ins_and_a_close_show_up_in_every_figure_and_the_export() -> TestResult {
     let app = spawn_app().await?;
-    let (leader, org) = leader_org(&app).await?;
+    let (leader, org) = app.demo_leader().await?;
     let id = activity(&app, &leader, org, 2, 10).await?;
     let (r1, r2, r3, r4) = (
         resident(&app, "r1").await?,
@@ -239,7 +233,7 @@ async fn the_wrong_role_is_refused_for_figures() -> TestResult {
     let app = spawn_app().await?;
     let community = app.region(JINTAXIANG).await?;
     let street = app.region("620102002000").await?;
-    let (_, org) = leader_org(&app).await?;
+    let (_, org) = app.demo_leader().await?;
     let resident = app.login("nosy").await?;
     let village = app.login_openid("demo-village").await?;
     let committee = app.login_openid("demo-committee").await?;
@@ -285,7 +279,7 @@ async fn the_wrong_role_is_refused_for_figures() -> TestResult {
 #[tokio::test]
 async fn attendance_refusals_are_clear() -> TestResult {
     let app = spawn_app().await?;
-    let (leader, org) = leader_org(&app).await?;
+    let (leader, org) = app.demo_leader().await?;
     let id = activity(&app, &leader, org, 3, 1).await?;
     let signed = resident(&app, "signed").await?;
     let stranger = resident(&app, "stranger").await?;
@@ -416,7 +410,7 @@ async fn attendance_refusals_are_clear() -> TestResult {
 #[tokio::test]
 async fn walk_ins_offline_batches_and_corrections() -> TestResult {
     let app = spawn_app().await?;
-    let (leader, org) = leader_org(&app).await?;
+    let (leader, org) = app.demo_leader().await?;
     let id = activity(&app, &leader, org, 2, 5).await?;
     let (a, b) = (resident(&app, "offline-a").await?, resident(&app, "offline-b").await?);
     sign_up(&app, &a, id).await?;
@@ -525,7 +519,7 @@ async fn walk_ins_offline_batches_and_corrections() -> TestResult {
 #[tokio::test]
 async fn repeated_no_shows_send_new_signups_to_the_waitlist() -> TestResult {
     let app = spawn_app().await?;
-    let (leader, org) = leader_org(&app).await?;
+    let (leader, org) = app.demo_leader().await?;
     let flaky = resident(&app, "flaky").await?;
     let mut ids = Vec::new();
     for hours in [2, 5, 8] {
@@ -559,7 +553,7 @@ async fn repeated_no_shows_send_new_signups_to_the_waitlist() -> TestResult {
 #[tokio::test]
 async fn overdue_activities_close_by_themselves() -> TestResult {
     let app = spawn_app().await?;
-    let (leader, org) = leader_org(&app).await?;
+    let (leader, org) = app.demo_leader().await?;
     let id = activity(&app, &leader, org, 2, 5).await?;
     let who = resident(&app, "auto").await?;
     sign_up(&app, &who, id).await?;

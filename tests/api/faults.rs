@@ -7,7 +7,7 @@ use std::{
 };
 
 use linli_tests::{
-    FakeWechat, Session, TEMPLATE_SIGNUP, TestResult, base_vars, expect_json, fresh_database, linli_binary,
+    FakeWechat, Session, TEMPLATE_SIGNUP, TestResult, base_vars, expect_json, free_port, fresh_database, linli_binary,
 };
 use serde_json::json;
 use wiremock::MockServer;
@@ -23,10 +23,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18_181)
 }
 
 /// Starts the real binary with `vars` and waits until it is ready.
@@ -59,6 +55,31 @@ async fn start(bin: &std::path::Path, vars: &std::collections::HashMap<String, S
 }
 
 impl Server {
+    /// A published activity with `n` residents signed up, each with one signup-template
+    /// send allowed: `n` notices to push.
+    async fn subscribed_signups(&self, title: &str, n: usize, prefix: &str) -> anyhow::Result<i64> {
+        let leader = self.login("as:demo-leader").await?;
+        let me = expect_json(self.call(reqwest::Method::GET, "/api/v1/me", &leader, json!(null)).await?, 200).await?;
+        let org = me["roles"][1]["scope_id"].as_i64().unwrap_or_default();
+        let begin = chrono::Utc::now() + chrono::Duration::hours(48);
+        let body = json!({"kind": "volunteer", "title": title, "location": "活动室", "starts_at": begin.to_rfc3339(),
+            "ends_at": (begin + chrono::Duration::hours(1)).to_rfc3339(), "capacity": 50});
+        let path = format!("/api/v1/organizations/{org}/activities");
+        let created = expect_json(self.call(reqwest::Method::POST, &path, &leader, body).await?, 201).await?;
+        let id = created["id"].as_i64().unwrap_or_default();
+        let publish = format!("/api/v1/activities/{id}/publish");
+        expect_json(self.call(reqwest::Method::POST, &publish, &leader, json!({})).await?, 200).await?;
+        for i in 0..n {
+            let who = self.login(&format!("{prefix}-{i}")).await?;
+            let results = json!({"results": { TEMPLATE_SIGNUP: "accept" }});
+            expect_json(self.call(reqwest::Method::POST, "/api/v1/me/subscriptions", &who, results).await?, 200)
+                .await?;
+            let signup = format!("/api/v1/activities/{id}/signups");
+            expect_json(self.call(reqwest::Method::POST, &signup, &who, json!({})).await?, 201).await?;
+        }
+        Ok(id)
+    }
+
     async fn login(&self, code: &str) -> anyhow::Result<Session> {
         let resp = self
             .client
@@ -100,34 +121,8 @@ async fn a_server_killed_mid_dispatch_loses_no_notice() -> TestResult {
     vars.insert("DISPATCH_LEASE".into(), "2s".into());
 
     let server = start(&bin, &vars).await?;
-    let leader = server.login("as:demo-leader").await?;
-    let me = expect_json(server.call(reqwest::Method::GET, "/api/v1/me", &leader, json!(null)).await?, 200).await?;
-    let org = me["roles"][1]["scope_id"].as_i64().unwrap_or_default();
-    let begin = chrono::Utc::now() + chrono::Duration::hours(48);
-    let body = json!({"kind": "volunteer", "title": "断电测试", "location": "活动室", "starts_at": begin.to_rfc3339(),
-        "ends_at": (begin + chrono::Duration::hours(1)).to_rfc3339(), "capacity": 50});
-    let created = expect_json(
-        server.call(reqwest::Method::POST, &format!("/api/v1/organizations/{org}/activities"), &leader, body).await?,
-        201,
-    )
-    .await?;
-    let id = created["id"].as_i64().unwrap_or_default();
-    expect_json(
-        server.call(reqwest::Method::POST, &format!("/api/v1/activities/{id}/publish"), &leader, json!({})).await?,
-        200,
-    )
-    .await?;
     let n = 16;
-    for i in 0..n {
-        let who = server.login(&format!("killed-{i}")).await?;
-        let results = json!({"results": { TEMPLATE_SIGNUP: "accept" }});
-        expect_json(server.call(reqwest::Method::POST, "/api/v1/me/subscriptions", &who, results).await?, 200).await?;
-        expect_json(
-            server.call(reqwest::Method::POST, &format!("/api/v1/activities/{id}/signups"), &who, json!({})).await?,
-            201,
-        )
-        .await?;
-    }
+    server.subscribed_signups("断电测试", n, "killed").await?;
     // Kill it while sends are in flight.
     let deadline = Instant::now() + Duration::from_secs(20);
     while fake.state().attempts == 0 {
@@ -328,34 +323,8 @@ async fn sigterm_finishes_the_batch_gives_back_claims_and_exits_zero() -> TestRe
     vars.insert("DISPATCH_LEASE".into(), "60s".into());
 
     let mut server = start(&bin, &vars).await?;
-    let leader = server.login("as:demo-leader").await?;
-    let me = expect_json(server.call(reqwest::Method::GET, "/api/v1/me", &leader, json!(null)).await?, 200).await?;
-    let org = me["roles"][1]["scope_id"].as_i64().unwrap_or_default();
-    let begin = chrono::Utc::now() + chrono::Duration::hours(48);
-    let body = json!({"kind": "volunteer", "title": "优雅退出", "location": "活动室", "starts_at": begin.to_rfc3339(),
-        "ends_at": (begin + chrono::Duration::hours(1)).to_rfc3339(), "capacity": 50});
-    let created = expect_json(
-        server.call(reqwest::Method::POST, &format!("/api/v1/organizations/{org}/activities"), &leader, body).await?,
-        201,
-    )
-    .await?;
-    let id = created["id"].as_i64().unwrap_or_default();
-    expect_json(
-        server.call(reqwest::Method::POST, &format!("/api/v1/activities/{id}/publish"), &leader, json!({})).await?,
-        200,
-    )
-    .await?;
     let n = 12;
-    for i in 0..n {
-        let who = server.login(&format!("term-{i}")).await?;
-        let results = json!({"results": { TEMPLATE_SIGNUP: "accept" }});
-        expect_json(server.call(reqwest::Method::POST, "/api/v1/me/subscriptions", &who, results).await?, 200).await?;
-        expect_json(
-            server.call(reqwest::Method::POST, &format!("/api/v1/activities/{id}/signups"), &who, json!({})).await?,
-            201,
-        )
-        .await?;
-    }
+    server.subscribed_signups("优雅退出", n, "term").await?;
     let deadline = Instant::now() + Duration::from_secs(20);
     while fake.state().attempts == 0 {
         anyhow::ensure!(Instant::now() < deadline, "dispatch never started");

@@ -5,7 +5,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use linli_tests::{TestApp, TestResult, expect_json, expect_problem, spawn_app_with};
+use linli_tests::{TestApp, TestResult, expect_json, expect_problem, free_port, spawn_app_with};
 use serde_json::json;
 
 /// Waits out the end of a one-minute window, so a test's hits fall in one window.
@@ -108,10 +108,6 @@ fn start_redis(port: u16) -> Option<RedisProcess> {
     None
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(16_379)
-}
-
 async fn readiness(app: &TestApp) -> anyhow::Result<serde_json::Value> {
     expect_json(app.get("/readyz", None).await?, 200).await
 }
@@ -129,9 +125,7 @@ async fn redis_killed_under_load_degrades_and_comes_back_without_a_restart() -> 
     })
     .await?;
     assert_eq!(readiness(&app).await?["redis"], "ok");
-    let leader = app.login_openid("demo-leader").await?;
-    let me = expect_json(app.get("/api/v1/me", Some(&leader.access_token)).await?, 200).await?;
-    let org = me["roles"][1]["scope_id"].as_i64().unwrap_or_default();
+    let (leader, org) = app.demo_leader().await?;
     let start = chrono::Utc::now() + chrono::Duration::hours(48);
     let body = json!({"kind": "volunteer", "title": "Redis 故障", "location": "活动室", "starts_at": start.to_rfc3339(),
         "ends_at": (start + chrono::Duration::hours(1)).to_rfc3339(), "capacity": 100});

@@ -9,33 +9,14 @@ use linli_tests::{
 };
 use serde_json::{Value, json};
 
-async fn leader_org(app: &TestApp) -> anyhow::Result<(Session, i64)> {
-    // In dev mode the code is the openid; with the fake WeChat, `as:` selects it.
-    let leader =
-        if app.ctx.wechat.is_dev() { app.login("demo-leader").await? } else { app.login_openid("demo-leader").await? };
-    let me = expect_json(app.get("/api/v1/me", Some(&leader.access_token)).await?, 200).await?;
-    Ok((leader, me["roles"][1]["scope_id"].as_i64().unwrap_or_default()))
-}
-
 async fn activity(app: &TestApp, hours_ahead: i64, title: &str) -> anyhow::Result<i64> {
-    let (leader, org) = leader_org(app).await?;
+    let (leader, org) = app.demo_leader().await?;
     let start = Utc::now() + Duration::hours(hours_ahead);
     let body = json!({
         "kind": "volunteer", "title": title, "location": "金塔巷社区活动室",
         "starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(2)).to_rfc3339(), "capacity": 50
     });
-    let created = expect_json(
-        app.post(&format!("/api/v1/organizations/{org}/activities"), Some(&leader.access_token), body).await?,
-        201,
-    )
-    .await?;
-    let id = created["id"].as_i64().unwrap_or_default();
-    expect_json(
-        app.post(&format!("/api/v1/activities/{id}/publish"), Some(&leader.access_token), json!({})).await?,
-        200,
-    )
-    .await?;
-    Ok(id)
+    app.publish(&leader, org, body).await
 }
 
 async fn subscribe(app: &TestApp, who: &Session, results: Value) -> anyhow::Result<Value> {
@@ -140,7 +121,7 @@ async fn reminders_follow_the_signup_and_the_activity() -> TestResult {
     // Moving an activity re-times its reminders.
     let moved = activity(&app, 48, "会改期的活动").await?;
     sign_up(&app, &who, moved).await?;
-    let (leader, _) = leader_org(&app).await?;
+    let (leader, _) = app.demo_leader().await?;
     let new_start = Utc::now() + Duration::hours(96);
     let body = json!({"starts_at": new_start.to_rfc3339(), "ends_at": (new_start + Duration::hours(2)).to_rfc3339()});
     expect_json(app.patch(&format!("/api/v1/activities/{moved}"), Some(&leader.access_token), body).await?, 200)
@@ -355,7 +336,7 @@ async fn subscription_reports_are_checked() -> TestResult {
 #[tokio::test]
 async fn texts_pass_wechats_content_check_before_publishing() -> TestResult {
     let app = spawn_app().await?;
-    let (leader, org) = leader_org(&app).await?;
+    let (leader, org) = app.demo_leader().await?;
     let start = Utc::now() + Duration::hours(48);
     let draft = |title: &str| {
         json!({"kind": "other", "title": title, "location": "活动室", "starts_at": start.to_rfc3339(),

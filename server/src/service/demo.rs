@@ -12,9 +12,9 @@ use crate::{
         organization::{Category, CreditCode, OrgStatus, ServiceTarget, Standing},
         role::Role,
     },
-    entity::{activity, organization, organization_event, organization_target, region, user},
+    entity::{activity, organization, organization_target, region, user},
     error::{AppError, AppResult},
-    service::role_grants::insert_grant,
+    service::{organizations::record, role_grants::insert_grant},
 };
 
 /// (code, parent code, name, level, kind, latitude, longitude)
@@ -305,7 +305,7 @@ pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Se
             now,
         )
         .await?;
-        event(db, id, Some(applicant), "submitted", None, OrgStatus::PendingConsent, None, now).await?;
+        record(db, id, Some(applicant), "submitted", None, OrgStatus::PendingConsent, None, now).await?;
         report.organizations_added += 1;
     }
     Ok(report)
@@ -423,7 +423,7 @@ async fn ensure_organization(db: &impl ConnectionTrait, i: usize, row: &OrgRow, 
         .exec_without_returning(db)
         .await?;
     }
-    event(db, id, None, if registered { "registered" } else { "filed" }, None, status, Some("演示数据".into()), now)
+    record(db, id, None, if registered { "registered" } else { "filed" }, None, status, Some("演示数据".into()), now)
         .await?;
     if i == 0 {
         let leader = user::Entity::find()
@@ -466,32 +466,6 @@ async fn insert_organization(
     .exec(db)
     .await?
     .last_insert_id)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn event(
-    db: &impl ConnectionTrait,
-    org: i64,
-    actor: Option<i64>,
-    action: &str,
-    from: Option<OrgStatus>,
-    to: OrgStatus,
-    comment: Option<String>,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    organization_event::Entity::insert(organization_event::ActiveModel {
-        organization_id: Set(org),
-        actor_id: Set(actor),
-        action: Set(action.to_owned()),
-        from_status: Set(from.map(|s| s.as_str().to_owned())),
-        to_status: Set(to.as_str().to_owned()),
-        comment: Set(comment),
-        created_at: Set(now),
-        ..Default::default()
-    })
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
 }
 
 pub async fn region_id(db: &impl ConnectionTrait, code: &str) -> AppResult<i64> {

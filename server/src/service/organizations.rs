@@ -192,8 +192,9 @@ async fn set_targets(db: &impl ConnectionTrait, org_id: i64, targets: &[ServiceT
     Ok(())
 }
 
+/// Keeps one step of an organization's history: who, what, from and to, and why.
 #[allow(clippy::too_many_arguments)]
-async fn record(
+pub(crate) async fn record(
     db: &impl ConnectionTrait,
     org_id: i64,
     actor: Option<i64>,

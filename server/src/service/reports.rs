@@ -176,6 +176,16 @@ fn count() -> sea_orm::sea_query::SimpleExpr {
     Expr::cust("COUNT(*)")
 }
 
+/// The activity figures of a group of `activity_stats` rows.
+fn figure_columns<S: QuerySelect>(select: S) -> S {
+    select
+        .column_as(count(), "activities")
+        .column_as(sum("signups"), "signups")
+        .column_as(sum("attended"), "attended")
+        .column_as(sum("no_shows"), "no_shows")
+        .column_as(sum("minutes"), "minutes")
+}
+
 /// `GET /regions/{id}/metrics`: for the committee of a community, the street over it
 /// (its communities side by side), civil affairs above.
 pub async fn region_metrics(
@@ -216,20 +226,17 @@ pub async fn region_metrics(
             .add(activity_stat::Column::StartsAt.gte(period.from))
             .add(activity_stat::Column::StartsAt.lt(period.to))
     };
-    let stats = activity_stat::Entity::find()
-        .select_only()
-        .column(activity_stat::Column::CommunityId)
-        .column(activity_stat::Column::Month)
-        .column_as(count(), "activities")
-        .column_as(sum("signups"), "signups")
-        .column_as(sum("attended"), "attended")
-        .column_as(sum("no_shows"), "no_shows")
-        .column_as(sum("minutes"), "minutes")
-        .filter(in_period())
-        .group_by(activity_stat::Column::CommunityId)
-        .group_by(activity_stat::Column::Month)
-        .into_tuple::<(i64, String, i64, i64, i64, i64, i64)>()
-        .all(&ctx.db);
+    let stats = figure_columns(
+        activity_stat::Entity::find()
+            .select_only()
+            .column(activity_stat::Column::CommunityId)
+            .column(activity_stat::Column::Month),
+    )
+    .filter(in_period())
+    .group_by(activity_stat::Column::CommunityId)
+    .group_by(activity_stat::Column::Month)
+    .into_tuple::<(i64, String, i64, i64, i64, i64, i64)>()
+    .all(&ctx.db);
     let active_by_community = activity_stat::Entity::find()
         .select_only()
         .column(activity_stat::Column::CommunityId)
@@ -238,18 +245,12 @@ pub async fn region_metrics(
         .group_by(activity_stat::Column::CommunityId)
         .into_tuple::<(i64, i64)>()
         .all(&ctx.db);
-    let per_org = activity_stat::Entity::find()
-        .select_only()
-        .column(activity_stat::Column::OrganizationId)
-        .column_as(count(), "activities")
-        .column_as(sum("signups"), "signups")
-        .column_as(sum("attended"), "attended")
-        .column_as(sum("no_shows"), "no_shows")
-        .column_as(sum("minutes"), "minutes")
-        .filter(in_period())
-        .group_by(activity_stat::Column::OrganizationId)
-        .into_tuple::<(i64, i64, i64, i64, i64, i64)>()
-        .all(&ctx.db);
+    let per_org =
+        figure_columns(activity_stat::Entity::find().select_only().column(activity_stat::Column::OrganizationId))
+            .filter(in_period())
+            .group_by(activity_stat::Column::OrganizationId)
+            .into_tuple::<(i64, i64, i64, i64, i64, i64)>()
+            .all(&ctx.db);
     let active_total = activity_stat::Entity::find()
         .select_only()
         .column_as(Expr::cust("COUNT(DISTINCT organization_id)"), "n")
@@ -558,19 +559,13 @@ pub async fn organization_metrics(
             .add(activity_stat::Column::StartsAt.gte(period.from))
             .add(activity_stat::Column::StartsAt.lt(period.to))
     };
-    let rows: Vec<(String, i64, i64, i64, i64, i64)> = activity_stat::Entity::find()
-        .select_only()
-        .column(activity_stat::Column::Month)
-        .column_as(count(), "activities")
-        .column_as(sum("signups"), "signups")
-        .column_as(sum("attended"), "attended")
-        .column_as(sum("no_shows"), "no_shows")
-        .column_as(sum("minutes"), "minutes")
-        .filter(filter())
-        .group_by(activity_stat::Column::Month)
-        .into_tuple()
-        .all(&ctx.db)
-        .await?;
+    let rows: Vec<(String, i64, i64, i64, i64, i64)> =
+        figure_columns(activity_stat::Entity::find().select_only().column(activity_stat::Column::Month))
+            .filter(filter())
+            .group_by(activity_stat::Column::Month)
+            .into_tuple()
+            .all(&ctx.db)
+            .await?;
     let activities = Query::select()
         .column(activity_stat::Column::ActivityId)
         .from(activity_stat::Entity)
