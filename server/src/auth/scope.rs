@@ -38,17 +38,6 @@ pub async fn require_region_official(db: &impl ConnectionTrait, user: &AuthUser,
     }
 }
 
-/// The caller holds `role` itself over the region at `path` (system admins pass).
-pub fn require_role_over(user: &AuthUser, role: Role, path: &str) -> AppResult<()> {
-    if holds_region_role(user, &[role], path) {
-        Ok(())
-    } else if user.grants_of(role).next().is_some() {
-        Err(AppError::Forbidden("outside your scope"))
-    } else {
-        Err(AppError::Forbidden("requires a region role"))
-    }
-}
-
 /// What a grant's scope resolved to.
 #[derive(Clone, Debug)]
 pub enum ResolvedScope {

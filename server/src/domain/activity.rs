@@ -138,11 +138,6 @@ pub fn may_cancel(now: DateTime<Utc>, starts_at: DateTime<Utc>, cutoff_minutes: 
     now < starts_at - Duration::minutes(cutoff_minutes as i64)
 }
 
-/// Two periods overlap when each starts before the other ends.
-pub fn overlaps(a: (DateTime<Utc>, DateTime<Utc>), b: (DateTime<Utc>, DateTime<Utc>)) -> bool {
-    a.0 < b.1 && b.0 < a.1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,7 +178,5 @@ mod tests {
     fn cancellation_closes_before_the_start() {
         assert!(may_cancel(t(0), t(3), 120));
         assert!(!may_cancel(t(2), t(3), 120));
-        assert!(overlaps((t(0), t(2)), (t(1), t(3))));
-        assert!(!overlaps((t(0), t(2)), (t(2), t(3))), "touching is not overlapping");
     }
 }

@@ -15,7 +15,7 @@ use sea_orm::{
 use crate::{
     auth::{
         AuthUser,
-        scope::{holds_region_role, path_covers, region_path},
+        scope::{holds_region_role, region_path},
     },
     context::AppContext,
     domain::{
@@ -920,9 +920,4 @@ pub async fn browse(
         })
         .collect();
     Ok((items, next))
-}
-
-/// Whether region `scope` covers organization `org`'s community (for other services).
-pub async fn covers(db: &impl ConnectionTrait, org: &organization::Model, scope: i64) -> AppResult<bool> {
-    Ok(path_covers(&region_path(db, org.community_id).await?, scope))
 }
