@@ -11,6 +11,7 @@ use crate::{
     context::AppContext,
     domain::{
         activity::{ActivityKind, ActivityStatus, Capacity, DEFAULT_CANCEL_CUTOFF_MINUTES, SignupStatus, TimeWindow},
+        organization::ServiceTarget,
         pagination::{Page, PageQuery},
     },
     entity::signup,
@@ -52,14 +53,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }))]
 pub struct CreateActivityRequest {
     /// `volunteer`, `mutual_aid`, `culture_sports`, `training`, `charity`, `other`.
+    #[schema(value_type = ActivityKind)]
     pub kind: String,
     /// 1–60 characters.
+    #[schema(min_length = 1, max_length = 60)]
     pub title: String,
     /// At most 2000 characters.
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
     /// The place, 1–100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub location: String,
+    #[schema(minimum = -90, maximum = 90)]
     pub latitude: Option<f64>,
+    #[schema(minimum = -180, maximum = 180)]
     pub longitude: Option<f64>,
     /// In the future.
     pub starts_at: DateTime<FixedOffset>,
@@ -68,16 +75,22 @@ pub struct CreateActivityRequest {
     /// Default: the start; not after it.
     pub signup_deadline: Option<DateTime<FixedOffset>>,
     /// 1–10,000 places.
+    #[schema(minimum = 1, maximum = 10000)]
     pub capacity: i64,
     /// Default true: when full, sign-ups join a waitlist.
     pub waitlist_enabled: Option<bool>,
     /// Hours credited to attendees; default the duration; at most the duration.
+    #[schema(minimum = 0, maximum = 168)]
     pub service_hours: Option<f64>,
     /// Service targets, as for organizations.
+    #[schema(value_type = Option<Vec<ServiceTarget>>)]
     pub target_groups: Option<Vec<String>>,
+    #[schema(min_length = 1, max_length = 200)]
     pub age_note: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     pub skill_note: Option<String>,
     /// Confirmed residents may cancel until this many minutes before the start (default 120).
+    #[schema(minimum = 0, maximum = 10080)]
     pub cancel_cutoff_minutes: Option<i32>,
     /// Default: the organization's community.
     pub community_id: Option<i64>,
@@ -561,6 +574,7 @@ pub async fn moderation(
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
     /// Told to everyone signed up; 1–500 characters.
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
 }
 
@@ -673,6 +687,7 @@ pub async fn roster(
 #[serde(deny_unknown_fields)]
 pub struct RemoveSignupRequest {
     /// Told to the resident; 1–500 characters.
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
 }
 

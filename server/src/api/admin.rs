@@ -27,7 +27,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct CreateGrantRequest {
     pub user_id: i64,
     /// `org_staff`, `org_leader`, `committee`, `street`, `civil_affairs` or `system_admin`.
-    #[schema(example = "committee")]
+    #[schema(example = "committee", value_type = Role)]
     pub role: String,
     /// A community (committee), street or township (street), county or higher
     /// (civil_affairs), an organization (org roles); none for system_admin.

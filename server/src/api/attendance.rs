@@ -85,6 +85,7 @@ pub struct AttendanceRequest {
     /// …or the resident's scanned code (`GET /me/checkin-code`).
     pub checkin_code: Option<String>,
     /// `check_in` or `check_out`.
+    #[schema(pattern = "^check_(in|out)$")]
     pub action: String,
 }
 
@@ -365,6 +366,7 @@ pub struct CorrectionRequest {
     /// The corrected hours (at most the activity's service hours).
     pub hours: f64,
     /// Why; kept in the audit trail. 1–500 characters.
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
 }
 

@@ -21,7 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct LoginRequest {
     /// The code from `wx.login` (single use, valid 5 minutes). In dev mode (no WeChat
     /// credentials) it is taken as the openid.
-    #[schema(example = "0b1Xyz000aBcDe1FgHi200jKlM0Xyz0x")]
+    #[schema(example = "0b1Xyz000aBcDe1FgHi200jKlM0Xyz0x", min_length = 1, max_length = 128)]
     pub code: String,
 }
 

@@ -68,9 +68,10 @@ impl From<Me> for MeResponse {
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
     /// 1–32 characters.
-    #[schema(example = "王阿姨")]
+    #[schema(example = "王阿姨", min_length = 1, max_length = 32)]
     pub nickname: Option<String>,
     /// An `https://` URL, at most 512 characters.
+    #[schema(max_length = 512, pattern = "^https://")]
     pub avatar_url: Option<String>,
     /// Must be a region at `community` level (an urban community or a village).
     pub home_community_id: Option<i64>,

@@ -57,27 +57,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }))]
 pub struct CreateOrganizationRequest {
     /// 1–50 characters.
+    #[schema(min_length = 1, max_length = 50)]
     pub name: String,
     /// `charity`, `community_service`, `culture_sports`, `mutual_aid`, `rural_production`, `social_work`.
+    #[schema(value_type = Category)]
     pub category: String,
     /// The home community (a region at `community` level).
     pub community_id: i64,
     /// At most 2000 characters.
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
     /// `elderly`, `women`, `children`, `youth`, `disabled`, `unemployed`, `migrant_workers`,
     /// `families_in_difficulty`, `rehabilitation`, `left_behind`, `veterans`, `all_residents`.
+    #[schema(value_type = Option<Vec<ServiceTarget>>)]
     pub service_targets: Option<Vec<String>>,
     /// At most 20 characters.
+    #[schema(min_length = 1, max_length = 20)]
     pub contact_name: Option<String>,
     /// A mobile or landline number; shown masked to the public.
     pub contact_phone: Option<String>,
     /// −90…90, with `longitude`.
+    #[schema(minimum = -90, maximum = 90)]
     pub latitude: Option<f64>,
     /// −180…180, with `latitude`.
+    #[schema(minimum = -180, maximum = 180)]
     pub longitude: Option<f64>,
     /// An `https://` URL.
+    #[schema(max_length = 512, pattern = "^https://")]
     pub logo_url: Option<String>,
     /// `YYYY-MM-DD`, not in the future.
+    #[schema(format = Date)]
     pub founded_on: Option<String>,
     /// Whether it has a party organization (党组织), as the policy records.
     pub has_party_organization: Option<bool>,
@@ -86,15 +95,24 @@ pub struct CreateOrganizationRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganizationRequest {
+    #[schema(min_length = 1, max_length = 50)]
     pub name: Option<String>,
+    #[schema(value_type = Option<Category>)]
     pub category: Option<String>,
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
+    #[schema(value_type = Option<Vec<ServiceTarget>>)]
     pub service_targets: Option<Vec<String>>,
+    #[schema(min_length = 1, max_length = 20)]
     pub contact_name: Option<String>,
     pub contact_phone: Option<String>,
+    #[schema(minimum = -90, maximum = 90)]
     pub latitude: Option<f64>,
+    #[schema(minimum = -180, maximum = 180)]
     pub longitude: Option<f64>,
+    #[schema(max_length = 512, pattern = "^https://")]
     pub logo_url: Option<String>,
+    #[schema(format = Date)]
     pub founded_on: Option<String>,
     pub has_party_organization: Option<bool>,
 }
@@ -517,6 +535,7 @@ pub enum Decision {
 pub struct ReviewRequest {
     pub decision: Decision,
     /// Required when rejecting (the applicant is told why); at most 500 characters.
+    #[schema(max_length = 500)]
     pub comment: Option<String>,
 }
 
@@ -589,6 +608,7 @@ pub struct StatusRequest {
     /// `suspend` (filed/registered → suspended), `reinstate` (suspended → back), `dissolve`.
     pub action: StatusAction,
     /// Required, 1–500 characters.
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
 }
 
@@ -618,7 +638,7 @@ pub async fn change_status(
 #[serde(deny_unknown_fields)]
 pub struct RegistrationRequest {
     /// The 18-character unified social credit code, checked by its check character.
-    #[schema(example = "91350100M000100Y43")]
+    #[schema(example = "91350100M000100Y43", min_length = 18, max_length = 18)]
     pub credit_code: String,
     pub comment: Option<String>,
 }
