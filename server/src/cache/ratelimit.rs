@@ -1,11 +1,17 @@
 //! Fixed-window rate limits per minute: shared through Redis across replicas, per
 //! process when Redis is absent or down.
+//!
+//! Each replica counts hits in memory and pushes them to Redis in the background every
+//! [`FLUSH_EVERY`], learning the shared total back; a caller's request asks Redis itself
+//! only once the caller has used half the limit by the replica's own reckoning. So an
+//! ordinary request costs no Redis round trip, and a caller near the limit is counted
+//! exactly across replicas.
 
 use std::{
     collections::HashMap,
     net::IpAddr,
-    sync::Mutex,
-    time::{SystemTime, UNIX_EPOCH},
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use actix_web::{
@@ -20,6 +26,9 @@ use actix_web::{
 use super::RedisHandle;
 use crate::{context::AppContext, error::AppError};
 
+/// How often a replica's counts are pushed to Redis.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
 /// The verdict on one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -27,9 +36,19 @@ pub enum Decision {
     Deny { retry_after_secs: u64 },
 }
 
+/// One key's count in the current window.
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    window: u64,
+    /// Hits here not yet pushed to Redis.
+    pending: u32,
+    /// The shared total when last heard from Redis (our pushed hits included).
+    shared: u32,
+}
+
 #[derive(Debug, Default)]
 pub struct RateLimiter {
-    local: Mutex<HashMap<String, (u64, u32)>>,
+    local: Arc<Mutex<HashMap<String, Slot>>>,
     redis: Option<RedisHandle>,
 }
 
@@ -39,8 +58,23 @@ fn window_now() -> (u64, u64) {
 }
 
 impl RateLimiter {
+    /// With Redis, also starts the task that pushes the counts.
     pub fn new(redis: Option<RedisHandle>) -> Self {
-        Self { local: Mutex::new(HashMap::new()), redis }
+        let limiter = Self { local: Arc::default(), redis };
+        if limiter.redis.is_some() {
+            let background = Self { local: limiter.local.clone(), redis: limiter.redis.clone() };
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(FLUSH_EVERY).await;
+                    background.flush().await;
+                }
+            });
+        }
+        limiter
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+        self.local.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Counts a hit on `key` and decides against `limit` per minute (0: no limit).
@@ -49,43 +83,84 @@ impl RateLimiter {
             return Decision::Allow;
         }
         let (window, left) = window_now();
-        let count = match &self.redis {
-            Some(redis) => {
-                let redis_key = format!("{}rl:{key}:{window}", redis.prefix);
-                let mut pipe = redis::pipe();
-                pipe.atomic().incr(&redis_key, 1u32).expire(&redis_key, 61).ignore();
-                let shared: Option<(u32,)> = match redis.conn().await {
-                    Some(mut conn) => match pipe.query_async(&mut conn).await {
-                        Ok(v) => Some(v),
-                        Err(e) => {
-                            tracing::debug!(error = %e, "rate limit falls back to the process");
-                            let _ = redis.run::<String>(redis::cmd("PING").arg("x")).await;
-                            None
-                        }
-                    },
-                    None => None,
-                };
-                match shared {
-                    Some((n,)) => n,
-                    None => self.local_hit(key, window),
-                }
+        let estimate = {
+            let mut slots = self.slots();
+            if slots.len() > 100_000 {
+                slots.retain(|_, s| s.window == window);
             }
-            None => self.local_hit(key, window),
+            let slot = slots.entry(key.to_owned()).or_default();
+            if slot.window != window {
+                *slot = Slot { window, ..Slot::default() };
+            }
+            slot.pending += 1;
+            slot.shared + slot.pending
+        };
+        let count = match &self.redis {
+            // Near the limit: the exact shared count, now.
+            Some(redis) if estimate.saturating_mul(2) >= limit => {
+                self.push(redis, window, vec![key.to_owned()]).await.unwrap_or(estimate)
+            }
+            _ => estimate,
         };
         if count > limit { Decision::Deny { retry_after_secs: left } } else { Decision::Allow }
     }
 
-    fn local_hit(&self, key: &str, window: u64) -> u32 {
-        let mut map = self.local.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            map.retain(|_, (w, _)| *w == window);
+    /// Pushes every key's pending hits to Redis (the background task's step).
+    pub async fn flush(&self) {
+        let Some(redis) = &self.redis else { return };
+        let (window, _) = window_now();
+        let keys: Vec<String> =
+            self.slots().iter().filter(|(_, s)| s.window == window && s.pending > 0).map(|(k, _)| k.clone()).collect();
+        for chunk in keys.chunks(500) {
+            if self.push(redis, window, chunk.to_vec()).await.is_none() {
+                return; // Redis is down: the hits stay pending and count locally
+            }
         }
-        let entry = map.entry(key.to_owned()).or_insert((window, 0));
-        if entry.0 != window {
-            *entry = (window, 0);
+    }
+
+    /// Adds the keys' pending hits to their shared counters in one round trip and
+    /// records the totals. Returns the last key's total with any hits counted since, or
+    /// `None` when Redis did not answer (the hits stay pending).
+    async fn push(&self, redis: &RedisHandle, window: u64, keys: Vec<String>) -> Option<u32> {
+        let taken: Vec<(String, u32)> = {
+            let mut slots = self.slots();
+            keys.into_iter()
+                .filter_map(|k| {
+                    let slot = slots.get_mut(&k).filter(|s| s.window == window)?;
+                    let n = std::mem::take(&mut slot.pending);
+                    Some((k, n))
+                })
+                .collect()
+        };
+        let mut pipe = redis::pipe();
+        for (key, n) in &taken {
+            let redis_key = format!("{}rl:{key}:{window}", redis.prefix);
+            pipe.cmd("INCRBY").arg(&redis_key).arg(*n).cmd("EXPIRE").arg(&redis_key).arg(61).ignore();
         }
-        entry.1 += 1;
-        entry.1
+        let totals: Option<Vec<u32>> = match redis.conn().await {
+            Some(mut conn) => match pipe.query_async(&mut conn).await {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::debug!(error = %e, "rate limit falls back to the process");
+                    let _ = redis.run::<String>(redis::cmd("PING").arg("x")).await;
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut slots = self.slots();
+        let mut last = None;
+        for (i, (key, n)) in taken.iter().enumerate() {
+            let Some(slot) = slots.get_mut(key).filter(|s| s.window == window) else { continue };
+            match totals.as_ref().and_then(|t| t.get(i)) {
+                Some(total) => {
+                    slot.shared = *total;
+                    last = Some(slot.shared + slot.pending);
+                }
+                None => slot.pending += n,
+            }
+        }
+        last
     }
 }
 
