@@ -3,7 +3,11 @@
 use std::{future::Future, pin::Pin};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ConnectionTrait,
+    sea_query::{Expr, ExprTrait, Query},
+};
 
 use crate::{
     context::AppContext,
@@ -37,24 +41,37 @@ impl AuthUser {
 
     /// Loads the caller behind a bearer token: the token must verify, the user must
     /// exist and not be deleted, and the token's version must be the user's current one.
+    /// One query: the user with their grants (a row per grant, or one without).
     pub async fn from_token(ctx: &AppContext, token: &str) -> Result<Self, AppError> {
         let (user_id, version) = ctx.jwt.verify(token, ctx.now())?;
-        let user = user::Entity::find_by_id(user_id)
-            .one(&ctx.db)
-            .await?
-            .filter(|u| u.deleted_at.is_none())
-            .ok_or(AppError::InvalidToken)?;
-        if user.token_version != version {
+        let query = Query::select()
+            .columns(
+                [user::Column::HomeCommunityId, user::Column::TokenVersion, user::Column::DeletedAt]
+                    .map(|c| (user::Entity, c)),
+            )
+            .columns([role_grant::Column::Role, role_grant::Column::ScopeId].map(|c| (role_grant::Entity, c)))
+            .from(user::Entity)
+            .left_join(
+                role_grant::Entity,
+                Expr::col((role_grant::Entity, role_grant::Column::UserId)).equals((user::Entity, user::Column::Id)),
+            )
+            .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id))
+            .to_owned();
+        let rows = ctx.db.query_all_raw(ctx.db.get_database_backend().build(&query)).await?;
+        let Some(first) = rows.first() else { return Err(AppError::InvalidToken) };
+        let deleted: Option<DateTime<Utc>> = first.try_get("", "deleted_at")?;
+        let token_version: i32 = first.try_get("", "token_version")?;
+        if deleted.is_some() || token_version != version {
             return Err(AppError::InvalidToken);
         }
-        let grants = role_grant::Entity::find()
-            .filter(role_grant::Column::UserId.eq(user.id))
-            .all(&ctx.db)
-            .await?
-            .into_iter()
-            .filter_map(|g| Role::parse(&g.role).map(|role| Grant { role, scope_id: g.scope_id }))
-            .collect();
-        Ok(AuthUser { id: user.id, home_community_id: user.home_community_id, grants })
+        let mut grants = Vec::new();
+        for row in &rows {
+            let role: Option<String> = row.try_get("", "role")?;
+            if let Some(role) = role.as_deref().and_then(Role::parse) {
+                grants.push(Grant { role, scope_id: row.try_get("", "scope_id")? });
+            }
+        }
+        Ok(AuthUser { id: user_id, home_community_id: first.try_get("", "home_community_id")?, grants })
     }
 }
 

@@ -115,24 +115,6 @@ impl TimeWindow {
     }
 }
 
-/// Where a new sign-up goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Placement {
-    Confirmed,
-    Waitlisted,
-    Full,
-}
-
-pub fn place(confirmed: i32, capacity: i32, waitlist_enabled: bool) -> Placement {
-    if confirmed < capacity {
-        Placement::Confirmed
-    } else if waitlist_enabled {
-        Placement::Waitlisted
-    } else {
-        Placement::Full
-    }
-}
-
 /// A confirmed resident may cancel until `cutoff` minutes before the start.
 pub fn may_cancel(now: DateTime<Utc>, starts_at: DateTime<Utc>, cutoff_minutes: i32) -> bool {
     now < starts_at - Duration::minutes(cutoff_minutes as i64)
@@ -165,13 +147,6 @@ mod tests {
         assert_eq!(TimeWindow::parse(t(3), t(5), Some(t(-2)), now), Err(WindowError::DeadlinePassed));
         let w = TimeWindow::parse(t(3), t(5), None, now);
         assert_eq!(w.map(|w| (w.signup_deadline, w.minutes())), Ok((t(3), 120)));
-    }
-
-    #[test]
-    fn placement_fills_then_queues_then_refuses() {
-        assert_eq!(place(9, 10, false), Placement::Confirmed);
-        assert_eq!(place(10, 10, true), Placement::Waitlisted);
-        assert_eq!(place(10, 10, false), Placement::Full);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::{
     },
     context::AppContext,
     domain::{
-        activity::{ActivityKind, ActivityStatus, Capacity, Placement, SignupStatus, TimeWindow, may_cancel, place},
+        activity::{ActivityKind, ActivityStatus, Capacity, SignupStatus, TimeWindow, may_cancel},
         clock::to_shanghai,
         organization::{OrgStatus, ServiceTarget},
         role::Role,
@@ -594,32 +594,123 @@ pub struct SignupOutcome {
 }
 
 /// No-shows of a resident in activities of the last 90 days.
-async fn recent_no_shows(db: &impl ConnectionTrait, user_id: i64, now: DateTime<Utc>) -> AppResult<u64> {
+/// What concerns only the resident, in one query: whether they hold a confirmed place in
+/// another published activity overlapping this one, and their no-shows in 90 days.
+async fn resident_checks(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    a: &activity::Model,
+    now: DateTime<Utc>,
+) -> AppResult<(bool, u64)> {
+    let clashing = Query::select()
+        .column(activity::Column::Id)
+        .from(activity::Entity)
+        .and_where(activity::Column::Status.eq(ActivityStatus::Published.as_str()))
+        .and_where(activity::Column::Id.ne(a.id))
+        .and_where(activity::Column::StartsAt.lt(a.ends_at))
+        .and_where(activity::Column::EndsAt.gt(a.starts_at))
+        .to_owned();
     let recent = Query::select()
         .column(activity::Column::Id)
         .from(activity::Entity)
         .and_where(activity::Column::StartsAt.gte(now - chrono::Duration::days(90)))
         .to_owned();
-    Ok(signup::Entity::find()
-        .filter(signup::Column::UserId.eq(user_id))
-        .filter(signup::Column::Status.eq(SignupStatus::NoShow.as_str()))
-        .filter(signup::Column::ActivityId.in_subquery(recent))
-        .count(db)
-        .await?)
+    let count = |status: SignupStatus, within: sea_orm::sea_query::SelectStatement| {
+        let count = Query::select()
+            .expr(Expr::col(signup::Column::Id).count())
+            .from(signup::Entity)
+            .and_where(signup::Column::UserId.eq(user_id))
+            .and_where(signup::Column::Status.eq(status.as_str()))
+            .and_where(signup::Column::ActivityId.in_subquery(within))
+            .to_owned();
+        Expr::SubQuery(None, Box::new(sea_orm::sea_query::QueryStatementBuilder::into_sub_query_statement(count)))
+    };
+    let both = Query::select()
+        .expr_as(count(SignupStatus::Confirmed, clashing), "clash")
+        .expr_as(count(SignupStatus::NoShow, recent), "no_shows")
+        .to_owned();
+    let row = db.query_one_raw(db.get_database_backend().build(&both)).await?;
+    let get =
+        |col: &str| -> AppResult<i64> { Ok(row.as_ref().map(|r| r.try_get::<i64>("", col)).transpose()?.unwrap_or(0)) };
+    Ok((get("clash")? > 0, Ord::max(get("no_shows")?, 0) as u64))
+}
+
+/// Takes a place (`confirm`) or else a waitlist spot on the activity, if it
+/// is published, open for sign-ups and has one to give, in one conditional UPDATE that
+/// also numbers the sign-up; the row stays locked until the transaction ends. A
+/// waitlist spot is taken only while every place is taken, unless `restricted`.
+async fn take(
+    txn: &DatabaseTransaction,
+    id: i64,
+    now: DateTime<Utc>,
+    confirm: bool,
+    restricted: bool,
+) -> AppResult<Option<activity::Model>> {
+    let bump = |c: activity::Column| Expr::col(c).add(1);
+    let mut update = activity::Entity::update_many()
+        .col_expr(activity::Column::SignupSeq, bump(activity::Column::SignupSeq))
+        .filter(activity::Column::Id.eq(id))
+        .filter(activity::Column::Status.eq(ActivityStatus::Published.as_str()))
+        .filter(activity::Column::SignupDeadline.gt(now));
+    update = if confirm {
+        update
+            .col_expr(activity::Column::ConfirmedCount, bump(activity::Column::ConfirmedCount))
+            .filter(Expr::col(activity::Column::ConfirmedCount).lt(Expr::col(activity::Column::Capacity)))
+    } else {
+        let waitlist = update
+            .col_expr(activity::Column::WaitlistCount, bump(activity::Column::WaitlistCount))
+            .filter(activity::Column::WaitlistEnabled.eq(true));
+        if restricted {
+            waitlist
+        } else {
+            waitlist.filter(Expr::col(activity::Column::ConfirmedCount).gte(Expr::col(activity::Column::Capacity)))
+        }
+    };
+    if txn.support_returning() {
+        return Ok(update.exec_with_returning(txn).await?.into_iter().next());
+    }
+    Ok(if update.exec(txn).await?.rows_affected == 1 { Some(find(txn, id).await?) } else { None })
 }
 
 /// `POST /activities/{id}/signups`: a place if one is free, else the waitlist, else
 /// refused. Repeating it returns the same sign-up.
+///
+/// Everything about the resident is read first; the activity's row is then taken by
+/// one conditional UPDATE that places the resident, so a crowd on one activity holds
+/// its lock only for that UPDATE, the INSERT of the sign-up (and its notices) and the
+/// commit. Two requests of one resident at once: the unique (activity, resident) index
+/// refuses the second INSERT, its transaction rolls back, and it answers with the first.
 pub async fn sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<SignupOutcome> {
+    match try_sign_up(ctx, user, id).await {
+        Err(AppError::Internal(e)) if e.downcast_ref::<sea_orm::DbErr>().is_some_and(is_unique_violation) => {
+            let existing = signup::Entity::find()
+                .filter(signup::Column::ActivityId.eq(id))
+                .filter(signup::Column::UserId.eq(user.id))
+                .one(&ctx.db)
+                .await?
+                .ok_or(AppError::Internal(e))?;
+            let position = waitlist_position(&ctx.db, &existing).await?;
+            Ok(SignupOutcome { signup: existing, waitlist_position: position, created: false, note: None })
+        }
+        other => other,
+    }
+}
+
+fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
+    matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}
+
+async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<SignupOutcome> {
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
-    let a = lock(&txn, id).await?;
-    match status_of(&a) {
-        ActivityStatus::Draft | ActivityStatus::Held => return Err(AppError::NotFound("activity")),
-        ActivityStatus::Cancelled => return Err(conflict("activity_cancelled", "活动已取消")),
-        ActivityStatus::Finished => return Err(conflict("activity_finished", "活动已结束")),
-        ActivityStatus::Published => {}
-    }
+    let seen = find(&txn, id).await?;
+    let refuse = |a: &activity::Model| match status_of(a) {
+        ActivityStatus::Draft | ActivityStatus::Held => Some(AppError::NotFound("activity")),
+        ActivityStatus::Cancelled => Some(conflict("activity_cancelled", "活动已取消")),
+        ActivityStatus::Finished => Some(conflict("activity_finished", "活动已结束")),
+        ActivityStatus::Published if now >= a.signup_deadline => Some(conflict("signup_closed", "报名已截止")),
+        ActivityStatus::Published => None,
+    };
     let existing = signup::Entity::find()
         .filter(signup::Column::ActivityId.eq(id))
         .filter(signup::Column::UserId.eq(user.id))
@@ -627,7 +718,9 @@ pub async fn sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
         .await?;
     if let Some(s) = &existing {
         match signup_status(s) {
-            status if status.is_active() => {
+            status
+                if status.is_active() && !matches!(status_of(&seen), ActivityStatus::Draft | ActivityStatus::Held) =>
+            {
                 let position = waitlist_position(&txn, s).await?;
                 return Ok(SignupOutcome {
                     signup: s.clone(),
@@ -642,37 +735,54 @@ pub async fn sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
             _ => {}
         }
     }
-    if now >= a.signup_deadline {
-        return Err(conflict("signup_closed", "报名已截止"));
+    if let Some(refusal) = refuse(&seen) {
+        return Err(refusal);
     }
-    if has_overlap(&txn, user.id, &a).await? {
+    let (clash, no_shows) = resident_checks(&txn, user.id, &seen, now).await?;
+    if clash {
         return Err(conflict("schedule_conflict", "您已确认报名同一时段的其他活动"));
     }
-    let no_shows = recent_no_shows(&txn, user.id, now).await?;
     let restricted = ctx.config.no_show_limit > 0 && no_shows >= ctx.config.no_show_limit as u64;
     let note = restricted
         .then(|| format!("近 90 天内有 {no_shows} 次报名后未到场，新的报名只能进入候补；有空位时将按顺序为您确认。"));
-    let placement = match (restricted, a.waitlist_enabled) {
-        (false, _) => place(a.confirmed_count, a.capacity, a.waitlist_enabled),
-        (true, true) => Placement::Waitlisted,
-        (true, false) => {
-            return Err(conflict("no_show_limit", "近 90 天内多次报名后未到场，暂不能报名不设候补的活动"));
+
+    // A place if one is free, else the waitlist; between the two UPDATEs a place may
+    // free up (a cancellation), so try again a few times before giving up.
+    let mut taken = None;
+    // Full when read: straight to the waitlist (one statement fewer in a crowd).
+    let mut full = seen.confirmed_count >= seen.capacity;
+    for _ in 0..3 {
+        if !restricted
+            && !full
+            && let Some(a) = take(&txn, id, now, true, false).await?
+        {
+            taken = Some((a, SignupStatus::Confirmed));
+            break;
         }
+        if let Some(a) = take(&txn, id, now, false, restricted).await? {
+            taken = Some((a, SignupStatus::Waitlisted));
+            break;
+        }
+        let now_row = find(&txn, id).await?;
+        full = now_row.confirmed_count >= now_row.capacity;
+        if let Some(refusal) = refuse(&now_row) {
+            return Err(refusal);
+        }
+        if !now_row.waitlist_enabled && (restricted || now_row.confirmed_count >= now_row.capacity) {
+            return Err(if restricted {
+                conflict("no_show_limit", "近 90 天内多次报名后未到场，暂不能报名不设候补的活动")
+            } else {
+                conflict("activity_full", "名额已满，且该活动不设候补")
+            });
+        }
+    }
+    let Some((a, status)) = taken else {
+        return Err(AppError::Unavailable("sign-ups are changing too fast; try again".into()));
     };
-    let status = match placement {
-        Placement::Confirmed => SignupStatus::Confirmed,
-        Placement::Waitlisted => SignupStatus::Waitlisted,
-        Placement::Full => return Err(conflict("activity_full", "名额已满，且该活动不设候补")),
-    };
-    let seq = a.signup_seq + 1;
-    let (confirmed_delta, waitlist_delta) = if status == SignupStatus::Confirmed { (1, 0) } else { (0, 1) };
-    activity::Entity::update_many()
-        .col_expr(activity::Column::SignupSeq, Expr::value(seq))
-        .col_expr(activity::Column::ConfirmedCount, Expr::value(a.confirmed_count + confirmed_delta))
-        .col_expr(activity::Column::WaitlistCount, Expr::value(a.waitlist_count + waitlist_delta))
-        .filter(activity::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
+    if (a.starts_at, a.ends_at) != (seen.starts_at, seen.ends_at) && has_overlap(&txn, user.id, &a).await? {
+        return Err(conflict("schedule_conflict", "您已确认报名同一时段的其他活动")); // moved meanwhile; rolls back
+    }
+    let seq = a.signup_seq;
     let signup = match existing {
         Some(old) => {
             let mut active = old.into_active_model();
@@ -713,7 +823,8 @@ pub async fn sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
         notices.extend(reminders(&a, user.id, now, &ctx.config.reminder_offsets));
         enqueue(&txn, notices, now).await?;
     }
-    let position = waitlist_position(&txn, &signup).await?;
+    // The newest sign-up is last in the queue: its place is the waitlist's new length.
+    let position = (status == SignupStatus::Waitlisted).then_some(i64::from(a.waitlist_count));
     txn.commit().await?;
     Ok(SignupOutcome { signup, waitlist_position: position, created: true, note })
 }
