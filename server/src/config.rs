@@ -66,6 +66,8 @@ pub struct Config {
     pub wechat: WechatConfig,
     pub reminder_offsets: Vec<Duration>,
     pub dispatch_interval: Duration,
+    /// Residents pushed to at once by one replica's dispatcher (each resident's notices in turn).
+    pub dispatch_concurrency: usize,
     pub rate_limit_per_minute: u32,
     pub login_rate_limit_per_minute: u32,
     pub max_body_bytes: usize,
@@ -173,6 +175,10 @@ impl Config {
             },
             reminder_offsets,
             dispatch_interval,
+            dispatch_concurrency: match parse_num(&get, "DISPATCH_CONCURRENCY", 32usize)? {
+                0 => bail!("DISPATCH_CONCURRENCY must be at least 1"),
+                n => n,
+            },
             rate_limit_per_minute: parse_num(&get, "RATE_LIMIT_PER_MINUTE", 600)?,
             login_rate_limit_per_minute: parse_num(&get, "LOGIN_RATE_LIMIT_PER_MINUTE", 300)?,
             max_body_bytes: parse_num(&get, "MAX_BODY_BYTES", 256 * 1024)?,
@@ -295,6 +301,7 @@ mod tests {
         assert_eq!(config.reminder_offsets, vec![Duration::from_secs(86_400), Duration::from_secs(3600)]);
         assert_eq!(config.rate_limit_per_minute, 600);
         assert_eq!(config.login_rate_limit_per_minute, 300);
+        assert_eq!(config.dispatch_concurrency, 32);
     }
 
     #[test]
@@ -340,6 +347,11 @@ mod tests {
             "the scheduler needs whole seconds"
         );
         assert!(Config::from_vars(&vars(&[("DISPATCH_INTERVAL", "1s")])).is_ok());
+        assert!(Config::from_vars(&vars(&[("DISPATCH_CONCURRENCY", "0")])).is_err(), "nobody would be sent to");
+        assert_eq!(
+            Config::from_vars(&vars(&[("DISPATCH_CONCURRENCY", "64")])).map(|c| c.dispatch_concurrency).ok(),
+            Some(64)
+        );
         assert!(parse_duration("10y").is_err());
         assert_eq!(
             parse_duration_list("1h, 24h,1h").ok(),

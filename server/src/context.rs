@@ -28,7 +28,7 @@ pub struct AppContext {
     /// Notices this process has claimed and not yet settled; given back at shutdown.
     pub claimed: Arc<Mutex<HashSet<i64>>>,
     /// Held while a dispatch batch runs, so shutdown can wait for it.
-    pub dispatching: Arc<tokio::sync::Mutex<()>>,
+    pub dispatching: Arc<tokio::sync::Mutex<crate::jobs::dispatch::Dispatcher>>,
 }
 
 impl AppContext {

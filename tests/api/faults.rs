@@ -119,6 +119,7 @@ async fn a_server_killed_mid_dispatch_loses_no_notice() -> TestResult {
     vars.insert("DATABASE_URL".into(), fresh_database().await?);
     vars.insert("DISPATCH_INTERVAL".into(), "1s".into());
     vars.insert("DISPATCH_LEASE".into(), "2s".into());
+    vars.insert("DISPATCH_CONCURRENCY".into(), "8".into());
 
     let server = start(&bin, &vars).await?;
     let n = 16;

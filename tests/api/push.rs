@@ -249,7 +249,7 @@ async fn a_crash_after_claiming_loses_nothing() -> TestResult {
         sign_up(&app, p, id).await?;
     }
     // A replica claims the batch and dies before sending anything.
-    let claimed = linli_server::jobs::dispatch::claim(&app.ctx, 100).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let claimed = linli_server::jobs::dispatch::claim(&app.ctx, 100, true).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!(claimed.len(), 5);
     assert_eq!(app.dispatch().await?.claimed, 0, "claimed rows are leased, not due");
     app.clock.advance(Duration::seconds(61));

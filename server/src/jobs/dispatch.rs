@@ -3,24 +3,27 @@
 //! quota through WeChat one openid at a time, and records each outcome. Every notice
 //! stays in the inbox whatever happens here.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, LockBehavior, LockType},
 };
 
 use crate::{
     context::AppContext,
-    entity::{activity, notification, user},
+    entity::{activity, notification, subscription_quota, user},
     error::AppResult,
     service::{
         activities::display_time,
         begin_write,
         notifications::state,
-        subscriptions::{refund, reserve, template_for, zero},
+        subscriptions::{refund, template_for, zero},
     },
     wechat::{
         SubscribeMessage, WechatError,
@@ -30,8 +33,6 @@ use crate::{
 
 /// Transient failures are retried this many times in all.
 pub const MAX_ATTEMPTS: i32 = 8;
-/// Users sent to at once (each user's notices go one at a time).
-const CONCURRENT_USERS: usize = 8;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DispatchReport {
@@ -51,41 +52,55 @@ enum Outcome {
     Retry(String, Duration, String),
     /// Give up; the held quota goes back to the user.
     Failed(String, Option<String>),
+    /// WeChat says the user has no sends left for this template (43101): inbox only,
+    /// and the balance is zeroed.
+    Refused(String),
 }
 
-/// Claims up to `batch` due notices: pending ones whose time has come, and ones whose
-/// lease ran out. `FOR UPDATE SKIP LOCKED` lets replicas claim side by side on
+/// Claims up to `batch` due notices: pending ones whose time has come, and (when
+/// `sweep_leases`) ones whose lease ran out. `FOR UPDATE SKIP LOCKED` lets replicas claim side by side on
 /// PostgreSQL; on SQLite the write transaction makes one claimer at a time.
-pub async fn claim(ctx: &AppContext, batch: u64) -> AppResult<Vec<notification::Model>> {
+pub async fn claim(ctx: &AppContext, batch: u64, sweep_leases: bool) -> AppResult<Vec<notification::Model>> {
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
-    let due = Condition::any()
+    // Two index range scans on (state, due_at) rather than one OR the planner cannot
+    // walk in order: leases run out first (a crashed replica's claims), then what is due.
+    let mut ids: Vec<i64> = Vec::new();
+    if sweep_leases {
+        ids = notification::Entity::find()
+            .select_only()
+            .column(notification::Column::Id)
+            .filter(notification::Column::State.eq(state::SENDING))
+            .filter(notification::Column::LeaseUntil.lt(now))
+            .order_by_asc(notification::Column::Id)
+            .limit(batch)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+    }
+    let due = Condition::all()
+        .add(notification::Column::State.eq(state::PENDING))
+        .add(notification::Column::DueAt.lte(now))
         .add(
-            Condition::all()
-                .add(notification::Column::State.eq(state::PENDING))
-                .add(notification::Column::DueAt.lte(now))
-                .add(
-                    Condition::any()
-                        .add(notification::Column::NextAttemptAt.is_null())
-                        .add(notification::Column::NextAttemptAt.lte(now)),
-                ),
-        )
-        .add(
-            Condition::all()
-                .add(notification::Column::State.eq(state::SENDING))
-                .add(notification::Column::LeaseUntil.lt(now)),
+            Condition::any()
+                .add(notification::Column::NextAttemptAt.is_null())
+                .add(notification::Column::NextAttemptAt.lte(now)),
         );
-    let ids: Vec<i64> = notification::Entity::find()
-        .select_only()
-        .column(notification::Column::Id)
-        .filter(due)
-        .order_by_asc(notification::Column::DueAt)
-        .order_by_asc(notification::Column::Id)
-        .limit(batch)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .into_tuple()
-        .all(&txn)
-        .await?;
+    if (ids.len() as u64) < batch {
+        let pending: Vec<i64> = notification::Entity::find()
+            .select_only()
+            .column(notification::Column::Id)
+            .filter(due)
+            .order_by_asc(notification::Column::DueAt)
+            .order_by_asc(notification::Column::Id)
+            .limit(batch - ids.len() as u64)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        ids.extend(pending);
+    }
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -103,10 +118,26 @@ pub async fn claim(ctx: &AppContext, batch: u64) -> AppResult<Vec<notification::
     Ok(rows)
 }
 
-/// One step: claim a batch and deliver it. Shutdown waits for a running step.
+/// A replica's dispatcher between steps.
+#[derive(Debug, Default)]
+pub struct Dispatcher {
+    /// When this replica last looked for claims whose lease ran out.
+    last_lease_sweep: Option<DateTime<Utc>>,
+}
+
+/// One step: claim a batch and deliver it. Shutdown waits for a running step. Run-out
+/// leases (a crashed replica's claims) are looked for on the first step and then every
+/// half lease, not on every step: under churn that scan costs more than the claim.
 pub async fn dispatch_once(ctx: &AppContext, batch: u64) -> AppResult<DispatchReport> {
-    let _running = ctx.dispatching.lock().await;
-    let claimed = claim(ctx, batch).await?;
+    let mut dispatcher = ctx.dispatching.lock().await;
+    let now = ctx.now();
+    let every =
+        chrono::Duration::from_std(ctx.config.dispatch_lease / 2).unwrap_or_else(|_| chrono::Duration::seconds(30));
+    let sweep = dispatcher.last_lease_sweep.is_none_or(|at| now - at >= every);
+    if sweep {
+        dispatcher.last_lease_sweep = Some(now);
+    }
+    let claimed = claim(ctx, batch, sweep).await?;
     deliver_all(ctx, claimed).await
 }
 
@@ -127,76 +158,181 @@ pub async fn drain(ctx: &AppContext, batch: u64, max_batches: usize) -> AppResul
     Ok(total)
 }
 
-/// Delivers claimed notices: users in parallel, each user's notices in turn (WeChat
-/// refuses concurrent sends to one openid).
+/// How one claimed notice goes out.
+enum Plan {
+    /// Through WeChat with this template, to this openid.
+    Push { openid: String, template: String, purpose: String },
+    /// Kept in the inbox only, for this reason.
+    Inbox(&'static str),
+}
+
+/// Delivers claimed notices. Everything the batch needs is loaded at once (openids,
+/// activities) and the quota for the whole batch is held in one transaction; then
+/// users are pushed to in parallel, each user's notices in turn (WeChat refuses
+/// concurrent sends to one openid), while a recorder writes the outcomes in chunks as
+/// they arrive. A crash repeats at most the sends in flight and the chunk being written.
 pub async fn deliver_all(ctx: &AppContext, claimed: Vec<notification::Model>) -> AppResult<DispatchReport> {
     let mut report = DispatchReport { claimed: claimed.len(), ..Default::default() };
-    let mut by_user: BTreeMap<i64, Vec<notification::Model>> = BTreeMap::new();
-    for n in claimed {
-        by_user.entry(n.user_id).or_default().push(n);
-    }
-    let results: Vec<AppResult<Vec<Outcome>>> = stream::iter(by_user.into_values())
-        .map(|notices| async move {
-            let mut outcomes = Vec::with_capacity(notices.len());
-            for n in notices {
-                let outcome = deliver(ctx, &n).await?;
-                record(ctx, &n, &outcome).await?;
-                outcomes.push(outcome);
-            }
-            Ok(outcomes)
+    let planned = plan(ctx, claimed).await?;
+    let (pushes, inbox): (Vec<_>, Vec<_>) = planned.into_iter().partition(|(_, p)| matches!(p, Plan::Push { .. }));
+    let mut settled: Vec<(notification::Model, Outcome)> = inbox
+        .into_iter()
+        .filter_map(|(n, p)| if let Plan::Inbox(why) = p { Some((n, Outcome::InboxOnly(why))) } else { None })
+        .collect();
+
+    let wanted: Vec<(i64, i64, String)> = pushes
+        .iter()
+        .filter_map(|(n, p)| match p {
+            Plan::Push { template, .. } if !n.quota_reserved => Some((n.id, n.user_id, template.clone())),
+            _ => None,
         })
-        .buffer_unordered(CONCURRENT_USERS)
-        .collect()
-        .await;
-    for outcomes in results {
-        for outcome in outcomes? {
-            let label = match outcome {
-                Outcome::Sent(_) => {
-                    report.sent += 1;
-                    "sent"
-                }
-                Outcome::InboxOnly(_) => {
-                    report.inbox_only += 1;
-                    "inbox_only"
-                }
-                Outcome::Retry(..) => {
-                    report.retried += 1;
-                    "retried"
-                }
-                Outcome::Failed(..) => {
-                    report.failed += 1;
-                    "failed"
-                }
-            };
-            metrics::counter!("linli_notifications_total", "outcome" => label).increment(1);
+        .collect();
+    let held = hold_quotas(ctx, &wanted).await?;
+    let mut by_user: BTreeMap<i64, Vec<(notification::Model, String, String, String)>> = BTreeMap::new();
+    for (n, p) in pushes {
+        let Plan::Push { openid, template, purpose } = p else { continue };
+        if n.quota_reserved || held.contains(&n.id) {
+            by_user.entry(n.user_id).or_default().push((n, openid, template, purpose));
+        } else {
+            settled.push((n, Outcome::InboxOnly("no quota")));
         }
     }
+    for chunk in settled.chunks(RECORD_CHUNK) {
+        record_many(ctx, chunk).await?;
+        tally(&mut report, chunk);
+    }
+    if by_user.is_empty() {
+        return Ok(report);
+    }
+
+    let activity_ids: Vec<i64> =
+        by_user.values().flatten().filter_map(|(n, ..)| n.activity_id).collect::<BTreeSet<_>>().into_iter().collect();
+    let activities: HashMap<i64, activity::Model> = activity::Entity::find()
+        .filter(activity::Column::Id.is_in(activity_ids))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(notification::Model, Outcome)>(RECORD_CHUNK * 4);
+    let activities = &activities;
+    let concurrency = ctx.config.dispatch_concurrency;
+    let produce = async move {
+        stream::iter(by_user.into_values())
+            .for_each_concurrent(concurrency, |notices| {
+                let tx = tx.clone();
+                async move {
+                    for (n, openid, template, purpose) in notices {
+                        if tx.is_closed() {
+                            return; // the recorder stopped: send nothing it cannot record
+                        }
+                        let activity = n.activity_id.and_then(|id| activities.get(&id));
+                        let outcome = push(ctx, &n, openid, template, &purpose, activity).await;
+                        if tx.send((n, outcome)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            })
+            .await;
+        drop(tx); // the recorder ends when every sender is gone
+    };
+    let record = async {
+        let mut chunk = Vec::with_capacity(RECORD_CHUNK);
+        while let Some(first) = rx.recv().await {
+            chunk.push(first);
+            while chunk.len() < RECORD_CHUNK {
+                match rx.try_recv() {
+                    Ok(next) => chunk.push(next),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = record_many(ctx, &chunk).await {
+                rx.close();
+                return Err(e);
+            }
+            tally(&mut report, &chunk);
+            chunk.clear();
+        }
+        Ok(())
+    };
+    let ((), recorded) = tokio::join!(produce, record);
+    recorded?;
     Ok(report)
 }
 
-async fn deliver(ctx: &AppContext, n: &notification::Model) -> AppResult<Outcome> {
+/// Outcomes written in one transaction at most.
+const RECORD_CHUNK: usize = 256;
+
+fn tally(report: &mut DispatchReport, outcomes: &[(notification::Model, Outcome)]) {
+    for (_, outcome) in outcomes {
+        let label = match outcome {
+            Outcome::Sent(_) => {
+                report.sent += 1;
+                "sent"
+            }
+            Outcome::InboxOnly(_) | Outcome::Refused(_) => {
+                report.inbox_only += 1;
+                "inbox_only"
+            }
+            Outcome::Retry(..) => {
+                report.retried += 1;
+                "retried"
+            }
+            Outcome::Failed(..) => {
+                report.failed += 1;
+                "failed"
+            }
+        };
+        metrics::counter!("linli_notifications_total", "outcome" => label).increment(1);
+    }
+}
+
+/// Decides for each notice whether it goes through WeChat, with the batch's openids
+/// loaded in one query.
+async fn plan(ctx: &AppContext, claimed: Vec<notification::Model>) -> AppResult<Vec<(notification::Model, Plan)>> {
     if ctx.wechat.is_dev() {
-        tracing::info!(notification_id = n.id, kind = %n.kind, "dev mode: notice kept in the inbox only");
-        return Ok(Outcome::InboxOnly("dev mode"));
+        tracing::info!(notices = claimed.len(), "dev mode: notices kept in the inbox only");
+        return Ok(claimed.into_iter().map(|n| (n, Plan::Inbox("dev mode"))).collect());
     }
-    let Some(purpose) = n.purpose.as_deref() else {
-        return Ok(Outcome::InboxOnly("no push for this kind"));
-    };
-    let Some(template) = template_for(ctx, purpose) else {
-        return Ok(Outcome::InboxOnly("template not configured"));
-    };
-    let Some(openid) = user::Entity::find_by_id(n.user_id).one(&ctx.db).await?.and_then(|u| u.openid) else {
-        return Ok(Outcome::InboxOnly("no openid"));
-    };
-    let activity = match n.activity_id {
-        Some(id) => activity::Entity::find_by_id(id).one(&ctx.db).await?,
-        None => None,
-    };
-    // Held on the notice in the same transaction, so a crash mid-send does not strand it:
-    // the retry finds it still held.
-    if !n.quota_reserved && !hold_quota(ctx, n, &template).await? {
-        return Ok(Outcome::InboxOnly("no quota"));
-    }
+    let user_ids: Vec<i64> = claimed.iter().map(|n| n.user_id).collect::<BTreeSet<_>>().into_iter().collect();
+    let openids: HashMap<i64, String> = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .column(user::Column::Openid)
+        .filter(user::Column::Id.is_in(user_ids))
+        .filter(user::Column::Openid.is_not_null())
+        .into_tuple::<(i64, Option<String>)>()
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .filter_map(|(id, openid)| openid.map(|o| (id, o)))
+        .collect();
+    Ok(claimed
+        .into_iter()
+        .map(|n| {
+            let plan = match n.purpose.clone() {
+                None => Plan::Inbox("no push for this kind"),
+                Some(purpose) => match (template_for(ctx, &purpose), openids.get(&n.user_id)) {
+                    (None, _) => Plan::Inbox("template not configured"),
+                    (_, None) => Plan::Inbox("no openid"),
+                    (Some(template), Some(openid)) => Plan::Push { openid: openid.clone(), template, purpose },
+                },
+            };
+            (n, plan)
+        })
+        .collect())
+}
+
+/// One subscribe send, classified. Touches no table: the recorder writes the outcome.
+async fn push(
+    ctx: &AppContext,
+    n: &notification::Model,
+    openid: String,
+    template: String,
+    purpose: &str,
+    activity: Option<&activity::Model>,
+) -> Outcome {
     let message = SubscribeMessage {
         touser: openid,
         template_id: template.clone(),
@@ -206,15 +342,11 @@ async fn deliver(ctx: &AppContext, n: &notification::Model) -> AppResult<Outcome
         },
         miniprogram_state: "formal",
         lang: "zh_CN",
-        data: template_data(purpose, n, activity.as_ref()),
+        data: template_data(purpose, n, activity),
     };
-    let result = ctx.wechat.send_subscribe(&message).await;
-    Ok(match result {
+    match ctx.wechat.send_subscribe(&message).await {
         Ok(msgid) => Outcome::Sent(msgid),
-        Err(WechatError::QuotaRefused) => {
-            zero(&ctx.db, n.user_id, &template).await?;
-            Outcome::InboxOnly("refused by WeChat (43101)")
-        }
+        Err(WechatError::QuotaRefused) => Outcome::Refused(template),
         Err(e) => {
             if let WechatError::Config(code, msg) = &e {
                 tracing::error!(errcode = code, errmsg = %msg, template = %template, "ALERT: WeChat rejects the template or page configuration");
@@ -227,7 +359,7 @@ async fn deliver(ctx: &AppContext, n: &notification::Model) -> AppResult<Outcome
                 Outcome::Retry(e.to_string(), backoff(n.attempts, matches!(e, WechatError::Throttled)), template)
             }
         }
-    })
+    }
 }
 
 /// 30 s, 1 min, 2 min, … capped at an hour; a spent daily quota waits at least 10 min.
@@ -275,73 +407,175 @@ fn template_data(
     }
 }
 
-/// Takes one send from the user's balance and marks it held by this notice, together.
-async fn hold_quota(ctx: &AppContext, n: &notification::Model, template: &str) -> AppResult<bool> {
-    let txn = begin_write(&ctx.db).await?;
-    if !reserve(&txn, n.user_id, template).await? {
-        return Ok(false);
+/// Takes one send from each notice's user balance and marks the notice as holding it,
+/// for the whole batch in one transaction (so a crash mid-send does not strand a
+/// send: the retry finds it still held). Returns the notices that got one.
+async fn hold_quotas(ctx: &AppContext, wanted: &[(i64, i64, String)]) -> AppResult<HashSet<i64>> {
+    let mut held = HashSet::new();
+    if wanted.is_empty() {
+        return Ok(held);
     }
-    notification::Entity::update_many()
-        .col_expr(notification::Column::QuotaReserved, Expr::value(true))
-        .filter(notification::Column::Id.eq(n.id))
-        .exec(&txn)
-        .await?;
+    let txn = begin_write(&ctx.db).await?;
+    let users: BTreeSet<i64> = wanted.iter().map(|w| w.1).collect();
+    let templates: BTreeSet<&str> = wanted.iter().map(|w| w.2.as_str()).collect();
+    let mut balances: HashMap<(i64, String), i32> = subscription_quota::Entity::find()
+        .filter(subscription_quota::Column::UserId.is_in(users))
+        .filter(subscription_quota::Column::TemplateId.is_in(templates))
+        .filter(subscription_quota::Column::Banned.eq(false))
+        .lock(LockType::Update)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|q| ((q.user_id, q.template_id), q.balance))
+        .collect();
+    let mut taken: BTreeMap<&str, BTreeMap<i64, i32>> = BTreeMap::new();
+    for (id, user_id, template) in wanted {
+        if let Some(balance) = balances.get_mut(&(*user_id, template.clone()))
+            && *balance > 0
+        {
+            *balance -= 1;
+            *taken.entry(template.as_str()).or_default().entry(*user_id).or_default() += 1;
+            held.insert(*id);
+        }
+    }
+    for (template, by_user) in &taken {
+        let mut by = Expr::case(Expr::val(false), 0);
+        for (user_id, n) in by_user {
+            by = by.case(subscription_quota::Column::UserId.eq(*user_id), *n);
+        }
+        subscription_quota::Entity::update_many()
+            .col_expr(
+                subscription_quota::Column::Balance,
+                Expr::col(subscription_quota::Column::Balance).sub(by.finally(0)),
+            )
+            .filter(subscription_quota::Column::TemplateId.eq(*template))
+            .filter(subscription_quota::Column::UserId.is_in(by_user.keys().copied()))
+            .exec(&txn)
+            .await?;
+    }
+    if !held.is_empty() {
+        notification::Entity::update_many()
+            .col_expr(notification::Column::QuotaReserved, Expr::value(true))
+            .filter(notification::Column::Id.is_in(held.iter().copied()))
+            .exec(&txn)
+            .await?;
+    }
     txn.commit().await?;
-    Ok(true)
+    Ok(held)
 }
 
-/// Writes the outcome (and gives a held quota back when the message did not go out),
-/// unless the notice was withdrawn meanwhile.
-async fn record(ctx: &AppContext, n: &notification::Model, outcome: &Outcome) -> AppResult<()> {
+/// Writes a chunk of outcomes in one transaction: gives a held quota back when the
+/// message did not go out, zeroes a balance WeChat says is spent, and skips notices
+/// withdrawn meanwhile (no longer `sending`).
+async fn record_many(ctx: &AppContext, outcomes: &[(notification::Model, Outcome)]) -> AppResult<()> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
     let now: DateTime<Utc> = ctx.now();
     let txn = begin_write(&ctx.db).await?;
-    let give_back = match outcome {
-        Outcome::Retry(_, _, template) | Outcome::Failed(_, Some(template)) => Some(template.as_str()),
-        _ => None,
+    let sending = || {
+        notification::Entity::update_many()
+            .col_expr(notification::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(notification::Column::State.eq(state::SENDING))
     };
-    if let Some(template) = give_back {
-        let held = notification::Entity::update_many()
-            .col_expr(notification::Column::QuotaReserved, Expr::value(false))
-            .filter(notification::Column::Id.eq(n.id))
-            .filter(notification::Column::QuotaReserved.eq(true))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        if held == 1 {
-            refund(&txn, n.user_id, template).await?;
+    let mut sent: Vec<(i64, &str)> = Vec::new();
+    let mut inbox: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for (n, outcome) in outcomes {
+        match outcome {
+            Outcome::Sent(msgid) => sent.push((n.id, msgid)),
+            Outcome::InboxOnly(why) => inbox.entry(why).or_default().push(n.id),
+            Outcome::Refused(template) => {
+                zero(&txn, n.user_id, template).await?;
+                inbox.entry("refused by WeChat (43101)").or_default().push(n.id);
+            }
+            Outcome::Retry(why, after, template) => {
+                tracing::info!(notification_id = n.id, reason = %why, retry_in = ?after, "push failed; will retry");
+                give_back(&txn, n, template).await?;
+                sending()
+                    .col_expr(notification::Column::State, Expr::value(state::PENDING))
+                    .col_expr(notification::Column::LastError, Expr::value(why.clone()))
+                    .col_expr(
+                        notification::Column::NextAttemptAt,
+                        Expr::value(now + chrono::Duration::from_std(*after).unwrap_or_default()),
+                    )
+                    .filter(notification::Column::Id.eq(n.id))
+                    .exec(&txn)
+                    .await?;
+            }
+            Outcome::Failed(why, template) => {
+                tracing::warn!(notification_id = n.id, reason = %why, "push failed for good; the notice stays in the inbox");
+                if let Some(template) = template {
+                    give_back(&txn, n, template).await?;
+                }
+                sending()
+                    .col_expr(notification::Column::State, Expr::value(state::FAILED))
+                    .col_expr(notification::Column::LastError, Expr::value(why.clone()))
+                    .filter(notification::Column::Id.eq(n.id))
+                    .exec(&txn)
+                    .await?;
+            }
         }
     }
-    let mut update = notification::Entity::update_many()
-        .col_expr(notification::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None));
-    update = match outcome {
-        Outcome::Sent(msgid) => update
-            .col_expr(notification::Column::State, Expr::value(state::SENT))
-            .col_expr(notification::Column::Msgid, Expr::value(msgid.clone()))
-            .col_expr(notification::Column::SentAt, Expr::value(now)),
-        Outcome::InboxOnly(why) => update
+    if !sent.is_empty() {
+        mark_sent(&txn, &sent, now).await?;
+    }
+    for (why, ids) in inbox {
+        sending()
             .col_expr(notification::Column::State, Expr::value(state::INBOX_ONLY))
-            .col_expr(notification::Column::LastError, Expr::value(*why)),
-        Outcome::Retry(why, after, _) => update
-            .col_expr(notification::Column::State, Expr::value(state::PENDING))
-            .col_expr(notification::Column::LastError, Expr::value(why.clone()))
-            .col_expr(
-                notification::Column::NextAttemptAt,
-                Expr::value(now + chrono::Duration::from_std(*after).unwrap_or_default()),
-            ),
-        Outcome::Failed(why, _) => {
-            tracing::warn!(notification_id = n.id, reason = %why, "push failed for good; the notice stays in the inbox");
-            update
-                .col_expr(notification::Column::State, Expr::value(state::FAILED))
-                .col_expr(notification::Column::LastError, Expr::value(why.clone()))
-        }
-    };
-    update
-        .filter(notification::Column::Id.eq(n.id))
-        .filter(notification::Column::State.eq(state::SENDING))
-        .exec(&txn)
-        .await?;
+            .col_expr(notification::Column::LastError, Expr::value(why))
+            .filter(notification::Column::Id.is_in(ids))
+            .exec(&txn)
+            .await?;
+    }
     txn.commit().await?;
-    ctx.claimed.lock().unwrap_or_else(|p| p.into_inner()).remove(&n.id);
+    let mut claimed = ctx.claimed.lock().unwrap_or_else(|p| p.into_inner());
+    for (n, _) in outcomes {
+        claimed.remove(&n.id);
+    }
+    Ok(())
+}
+
+/// Marks notices sent, each with its WeChat msgid, in one statement: an UPDATE joined
+/// to a VALUES list (a CASE per row would be quadratic in the chunk). The same SQL runs
+/// on PostgreSQL and SQLite (≥ 3.33); only the placeholders differ.
+async fn mark_sent(txn: &impl ConnectionTrait, sent: &[(i64, &str)], now: DateTime<Utc>) -> AppResult<()> {
+    let backend = txn.get_database_backend();
+    let mut n = 0;
+    let mut placeholder = || {
+        n += 1;
+        if backend == sea_orm::DbBackend::Postgres { format!("${n}") } else { "?".to_owned() }
+    };
+    // Numbered in the order they appear in the text (SQLite's `?` binds by position).
+    let (p_state, p_at) = (placeholder(), placeholder());
+    let rows: Vec<String> = sent.iter().map(|_| format!("({}, {})", placeholder(), placeholder())).collect();
+    let p_sending = placeholder();
+    let sql = format!(
+        "UPDATE notifications SET state = {p_state}, sent_at = {p_at}, lease_until = NULL, msgid = v.column2 \
+         FROM (VALUES {}) AS v WHERE notifications.id = v.column1 AND notifications.state = {p_sending}",
+        rows.join(", ")
+    );
+    let mut values: Vec<sea_orm::Value> = vec![state::SENT.into(), now.into()];
+    for (id, msgid) in sent {
+        values.push((*id).into());
+        values.push((*msgid).into());
+    }
+    values.push(state::SENDING.into());
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
+    Ok(())
+}
+
+/// Gives the notice's held send back to the user, once.
+async fn give_back(txn: &impl ConnectionTrait, n: &notification::Model, template: &str) -> AppResult<()> {
+    let held = notification::Entity::update_many()
+        .col_expr(notification::Column::QuotaReserved, Expr::value(false))
+        .filter(notification::Column::Id.eq(n.id))
+        .filter(notification::Column::QuotaReserved.eq(true))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if held == 1 {
+        refund(txn, n.user_id, template).await?;
+    }
     Ok(())
 }
 
