@@ -141,11 +141,25 @@ pub enum AppError {
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(err: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
-        match &err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => AppError::Unavailable(err.to_string()),
-            _ => AppError::Internal(err.into()),
-        }
+        use sea_orm::{DbErr, RuntimeErr};
+        let unreachable = match &err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => database_gone(e),
+            _ => false,
+        };
+        if unreachable { AppError::Unavailable(err.to_string()) } else { AppError::Internal(err.into()) }
+    }
+}
+
+/// The database is not there (rather than the query being wrong): a broken or closed
+/// connection, or the server shutting down (SQLSTATE classes 08 and 57). A connection
+/// that dies between its check and its query shows this way; the request gets 503.
+fn database_gone(e: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match e {
+        Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+        Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+        _ => false,
     }
 }
 
