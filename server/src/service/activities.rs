@@ -594,6 +594,18 @@ pub struct SignupOutcome {
 }
 
 /// No-shows of a resident in activities of the last 90 days.
+/// The published activities other than `a` that overlap it in time.
+fn clashing_with(a: &activity::Model) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(activity::Column::Id)
+        .from(activity::Entity)
+        .and_where(activity::Column::Status.eq(ActivityStatus::Published.as_str()))
+        .and_where(activity::Column::Id.ne(a.id))
+        .and_where(activity::Column::StartsAt.lt(a.ends_at))
+        .and_where(activity::Column::EndsAt.gt(a.starts_at))
+        .to_owned()
+}
+
 /// What concerns only the resident, in one query: whether they hold a confirmed place in
 /// another published activity overlapping this one, and their no-shows in 90 days.
 async fn resident_checks(
@@ -602,14 +614,7 @@ async fn resident_checks(
     a: &activity::Model,
     now: DateTime<Utc>,
 ) -> AppResult<(bool, u64)> {
-    let clashing = Query::select()
-        .column(activity::Column::Id)
-        .from(activity::Entity)
-        .and_where(activity::Column::Status.eq(ActivityStatus::Published.as_str()))
-        .and_where(activity::Column::Id.ne(a.id))
-        .and_where(activity::Column::StartsAt.lt(a.ends_at))
-        .and_where(activity::Column::EndsAt.gt(a.starts_at))
-        .to_owned();
+    let clashing = clashing_with(a);
     let recent = Query::select()
         .column(activity::Column::Id)
         .from(activity::Entity)
@@ -832,14 +837,7 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
 /// Whether the resident already holds a confirmed place in another published activity
 /// at the same time.
 async fn has_overlap(db: &impl ConnectionTrait, user_id: i64, a: &activity::Model) -> AppResult<bool> {
-    let clashing = Query::select()
-        .column(activity::Column::Id)
-        .from(activity::Entity)
-        .and_where(activity::Column::Status.eq(ActivityStatus::Published.as_str()))
-        .and_where(activity::Column::Id.ne(a.id))
-        .and_where(activity::Column::StartsAt.lt(a.ends_at))
-        .and_where(activity::Column::EndsAt.gt(a.starts_at))
-        .to_owned();
+    let clashing = clashing_with(a);
     Ok(signup::Entity::find()
         .filter(signup::Column::UserId.eq(user_id))
         .filter(signup::Column::Status.eq(SignupStatus::Confirmed.as_str()))
