@@ -330,6 +330,9 @@ async fn a_change_of_time_or_a_cancellation_reaches_everyone_signed_up() -> Test
             .unwrap_or_default();
         assert!(cancelled["body"].as_str().is_some_and(|b| b.contains("场地维修")), "{cancelled}");
         assert_eq!(cancelled["activity_id"], id);
+        // Signing up again is refused for the activity, not answered with the old sign-up.
+        let again = app.post(&format!("/api/v1/activities/{id}/signups"), Some(&who.access_token), json!({})).await?;
+        expect_problem(again, 409, "activity_cancelled").await?;
     }
     expect_problem(
         app.post(&format!("/api/v1/activities/{id}/cancel"), Some(&leader.access_token), json!({"reason": "x"}))

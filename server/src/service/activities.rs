@@ -709,13 +709,20 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let seen = find(&txn, id).await?;
-    let refuse = |a: &activity::Model| match status_of(a) {
+    // The activity's state first (a repeat on a cancelled activity is refused, not
+    // answered with the old sign-up), then the resident's own sign-up, then the deadline.
+    let closed = |a: &activity::Model| match status_of(a) {
         ActivityStatus::Draft | ActivityStatus::Held => Some(AppError::NotFound("activity")),
         ActivityStatus::Cancelled => Some(conflict("activity_cancelled", "活动已取消")),
         ActivityStatus::Finished => Some(conflict("activity_finished", "活动已结束")),
-        ActivityStatus::Published if now >= a.signup_deadline => Some(conflict("signup_closed", "报名已截止")),
         ActivityStatus::Published => None,
     };
+    let refuse = |a: &activity::Model| {
+        closed(a).or_else(|| (now >= a.signup_deadline).then(|| conflict("signup_closed", "报名已截止")))
+    };
+    if let Some(refusal) = closed(&seen) {
+        return Err(refusal);
+    }
     let existing = signup::Entity::find()
         .filter(signup::Column::ActivityId.eq(id))
         .filter(signup::Column::UserId.eq(user.id))
@@ -723,9 +730,7 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
         .await?;
     if let Some(s) = &existing {
         match signup_status(s) {
-            status
-                if status.is_active() && !matches!(status_of(&seen), ActivityStatus::Draft | ActivityStatus::Held) =>
-            {
+            status if status.is_active() => {
                 let position = waitlist_position(&txn, s).await?;
                 return Ok(SignupOutcome {
                     signup: s.clone(),
