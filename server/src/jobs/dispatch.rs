@@ -1,7 +1,8 @@
 //! The notification dispatcher. One step claims a batch of due notices (with a lease,
-//! so a crashed replica's claims are picked up again), pushes those whose user has
-//! quota through WeChat one openid at a time, and records each outcome. Every notice
-//! stays in the inbox whatever happens here.
+//! so a crashed replica's claims are picked up again), holds a quota for each push in
+//! one transaction, pushes through WeChat to many residents at once (each resident's
+//! notices in turn), and records the outcomes in chunks as they come. Every notice stays
+//! in the inbox whatever happens here.
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap, HashSet},
@@ -160,10 +161,16 @@ pub async fn drain(ctx: &AppContext, batch: u64, max_batches: usize) -> AppResul
 
 /// How one claimed notice goes out.
 enum Plan {
-    /// Through WeChat with this template, to this openid.
-    Push { openid: String, template: String, purpose: String },
+    Push(Push),
     /// Kept in the inbox only, for this reason.
     Inbox(&'static str),
+}
+
+/// A subscribe message to send: to this openid, with this template, for this purpose.
+struct Push {
+    openid: String,
+    template: String,
+    purpose: String,
 }
 
 /// Delivers claimed notices. Everything the batch needs is loaded at once (openids,
@@ -173,26 +180,21 @@ enum Plan {
 /// they arrive. A crash repeats at most the sends in flight and the chunk being written.
 pub async fn deliver_all(ctx: &AppContext, claimed: Vec<notification::Model>) -> AppResult<DispatchReport> {
     let mut report = DispatchReport { claimed: claimed.len(), ..Default::default() };
-    let planned = plan(ctx, claimed).await?;
-    let (pushes, inbox): (Vec<_>, Vec<_>) = planned.into_iter().partition(|(_, p)| matches!(p, Plan::Push { .. }));
-    let mut settled: Vec<(notification::Model, Outcome)> = inbox
-        .into_iter()
-        .filter_map(|(n, p)| if let Plan::Inbox(why) = p { Some((n, Outcome::InboxOnly(why))) } else { None })
-        .collect();
-
-    let wanted: Vec<(i64, i64, String)> = pushes
-        .iter()
-        .filter_map(|(n, p)| match p {
-            Plan::Push { template, .. } if !n.quota_reserved => Some((n.id, n.user_id, template.clone())),
-            _ => None,
-        })
-        .collect();
+    let mut settled: Vec<(notification::Model, Outcome)> = Vec::new();
+    let mut pushes: Vec<(notification::Model, Push)> = Vec::new();
+    for (n, plan) in plan(ctx, claimed).await? {
+        match plan {
+            Plan::Push(p) => pushes.push((n, p)),
+            Plan::Inbox(why) => settled.push((n, Outcome::InboxOnly(why))),
+        }
+    }
+    let wanted: Vec<(i64, i64, String)> =
+        pushes.iter().filter(|(n, _)| !n.quota_reserved).map(|(n, p)| (n.id, n.user_id, p.template.clone())).collect();
     let held = hold_quotas(ctx, &wanted).await?;
-    let mut by_user: BTreeMap<i64, Vec<(notification::Model, String, String, String)>> = BTreeMap::new();
+    let mut by_user: BTreeMap<i64, Vec<(notification::Model, Push)>> = BTreeMap::new();
     for (n, p) in pushes {
-        let Plan::Push { openid, template, purpose } = p else { continue };
         if n.quota_reserved || held.contains(&n.id) {
-            by_user.entry(n.user_id).or_default().push((n, openid, template, purpose));
+            by_user.entry(n.user_id).or_default().push((n, p));
         } else {
             settled.push((n, Outcome::InboxOnly("no quota")));
         }
@@ -222,12 +224,12 @@ pub async fn deliver_all(ctx: &AppContext, claimed: Vec<notification::Model>) ->
             .for_each_concurrent(concurrency, |notices| {
                 let tx = tx.clone();
                 async move {
-                    for (n, openid, template, purpose) in notices {
+                    for (n, p) in notices {
                         if tx.is_closed() {
                             return; // the recorder stopped: send nothing it cannot record
                         }
                         let activity = n.activity_id.and_then(|id| activities.get(&id));
-                        let outcome = push(ctx, &n, openid, template, &purpose, activity).await;
+                        let outcome = send(ctx, &n, p, activity).await;
                         if tx.send((n, outcome)).await.is_err() {
                             return;
                         }
@@ -316,7 +318,7 @@ async fn plan(ctx: &AppContext, claimed: Vec<notification::Model>) -> AppResult<
                 Some(purpose) => match (template_for(ctx, &purpose), openids.get(&n.user_id)) {
                     (None, _) => Plan::Inbox("template not configured"),
                     (_, None) => Plan::Inbox("no openid"),
-                    (Some(template), Some(openid)) => Plan::Push { openid: openid.clone(), template, purpose },
+                    (Some(template), Some(openid)) => Plan::Push(Push { openid: openid.clone(), template, purpose }),
                 },
             };
             (n, plan)
@@ -325,14 +327,8 @@ async fn plan(ctx: &AppContext, claimed: Vec<notification::Model>) -> AppResult<
 }
 
 /// One subscribe send, classified. Touches no table: the recorder writes the outcome.
-async fn push(
-    ctx: &AppContext,
-    n: &notification::Model,
-    openid: String,
-    template: String,
-    purpose: &str,
-    activity: Option<&activity::Model>,
-) -> Outcome {
+async fn send(ctx: &AppContext, n: &notification::Model, p: Push, activity: Option<&activity::Model>) -> Outcome {
+    let Push { openid, template, purpose } = p;
     let message = SubscribeMessage {
         touser: openid,
         template_id: template.clone(),
@@ -342,7 +338,7 @@ async fn push(
         },
         miniprogram_state: "formal",
         lang: "zh_CN",
-        data: template_data(purpose, n, activity),
+        data: template_data(&purpose, n, activity),
     };
     match ctx.wechat.send_subscribe(&message).await {
         Ok(msgid) => Outcome::Sent(msgid),
