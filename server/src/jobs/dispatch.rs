@@ -249,7 +249,7 @@ pub async fn deliver_all(ctx: &AppContext, claimed: Vec<notification::Model>) ->
                     Err(_) => break,
                 }
             }
-            if let Err(e) = record_many(ctx, &chunk).await {
+            if let Err(e) = record_retrying(ctx, &chunk).await {
                 rx.close();
                 return Err(e);
             }
@@ -261,6 +261,25 @@ pub async fn deliver_all(ctx: &AppContext, claimed: Vec<notification::Model>) ->
     let ((), recorded) = tokio::join!(produce, record);
     recorded?;
     Ok(report)
+}
+
+/// Writes a chunk of outcomes, trying again after a failure: the messages have gone out,
+/// so an outcome not written is a message sent again once the lease runs out. A failed
+/// transaction wrote nothing and the broken connection is discarded, so a retry is safe
+/// (seen: a connection opened on an HTTP worker's runtime dies when that worker stops
+/// at SIGTERM, mid-batch).
+async fn record_retrying(ctx: &AppContext, chunk: &[(notification::Model, Outcome)]) -> AppResult<()> {
+    let mut attempt = 0;
+    loop {
+        match record_many(ctx, chunk).await {
+            Err(e) if attempt < 3 => {
+                attempt += 1;
+                tracing::warn!(error = %e, attempt, "writing push outcomes failed; trying again");
+                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+            }
+            done => return done,
+        }
+    }
 }
 
 /// Outcomes written in one transaction at most.
