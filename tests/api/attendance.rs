@@ -15,18 +15,7 @@ async fn activity(app: &TestApp, leader: &Session, org: i64, hours_ahead: i64, c
         "latitude": 36.0627, "longitude": 103.8221,
         "starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(2)).to_rfc3339(), "capacity": capacity
     });
-    let created = expect_json(
-        app.post(&format!("/api/v1/organizations/{org}/activities"), Some(&leader.access_token), body).await?,
-        201,
-    )
-    .await?;
-    let id = created["id"].as_i64().unwrap_or_default();
-    expect_json(
-        app.post(&format!("/api/v1/activities/{id}/publish"), Some(&leader.access_token), json!({})).await?,
-        200,
-    )
-    .await?;
-    Ok(id)
+    app.publish(leader, org, body).await
 }
 
 async fn resident(app: &TestApp, code: &str) -> anyhow::Result<Session> {

@@ -228,23 +228,11 @@ async fn postgres_restarted_under_load_fails_fast_and_recovers() -> TestResult {
         v.insert("DATABASE_URL".into(), format!("postgres://root@127.0.0.1:{}/postgres", cluster.port));
     })
     .await?;
-    let leader = app.login_openid("demo-leader").await?;
-    let me = expect_json(app.get("/api/v1/me", Some(&leader.access_token)).await?, 200).await?;
-    let org = me["roles"][1]["scope_id"].as_i64().unwrap_or_default();
+    let (leader, org) = app.demo_leader().await?;
     let begin = chrono::Utc::now() + chrono::Duration::hours(48);
     let body = json!({"kind": "volunteer", "title": "数据库重启", "location": "活动室", "starts_at": begin.to_rfc3339(),
         "ends_at": (begin + chrono::Duration::hours(1)).to_rfc3339(), "capacity": 500});
-    let created = expect_json(
-        app.post(&format!("/api/v1/organizations/{org}/activities"), Some(&leader.access_token), body).await?,
-        201,
-    )
-    .await?;
-    let id = created["id"].as_i64().unwrap_or_default();
-    expect_json(
-        app.post(&format!("/api/v1/activities/{id}/publish"), Some(&leader.access_token), json!({})).await?,
-        200,
-    )
-    .await?;
+    let id = app.publish(&leader, org, body).await?;
     let mut residents = Vec::new();
     for i in 0..60 {
         residents.push(app.login(&format!("pg-{i}")).await?);

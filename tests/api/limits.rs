@@ -129,17 +129,7 @@ async fn redis_killed_under_load_degrades_and_comes_back_without_a_restart() -> 
     let start = chrono::Utc::now() + chrono::Duration::hours(48);
     let body = json!({"kind": "volunteer", "title": "Redis 故障", "location": "活动室", "starts_at": start.to_rfc3339(),
         "ends_at": (start + chrono::Duration::hours(1)).to_rfc3339(), "capacity": 100});
-    let created = expect_json(
-        app.post(&format!("/api/v1/organizations/{org}/activities"), Some(&leader.access_token), body).await?,
-        201,
-    )
-    .await?;
-    let id = created["id"].as_i64().unwrap_or_default();
-    expect_json(
-        app.post(&format!("/api/v1/activities/{id}/publish"), Some(&leader.access_token), json!({})).await?,
-        200,
-    )
-    .await?;
+    let id = app.publish(&leader, org, body).await?;
 
     // Kill Redis in the middle of a stream of sign-ups and reads.
     let mut confirmed = 0;
