@@ -224,7 +224,8 @@ impl Respond for SubscribeSend {
     }
 }
 
-/// `msg_sec_check`: a text containing `RISKY` is risky, `REVIEW` needs a person.
+/// `msg_sec_check`: a text containing `RISKY` is risky, `REVIEW` needs a person, and
+/// `INACTIVE` answers 61010 (the author has not opened the mini-program lately).
 struct SecCheck(FakeWechat);
 
 impl Respond for SecCheck {
@@ -235,6 +236,10 @@ impl Respond for SecCheck {
         let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
         let text =
             format!("{} {}", body["title"].as_str().unwrap_or_default(), body["content"].as_str().unwrap_or_default());
+        if text.contains("INACTIVE") {
+            // The author has not opened the mini-program in the last two hours.
+            return errcode(61010, "code is expired");
+        }
         let suggest = if text.contains("RISKY") {
             "risky"
         } else if text.contains("REVIEW") {
