@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use crate::{
     domain::{
         organization::{Category, ServiceTarget, parse_phone, valid_latitude, valid_longitude},
-        text::bounded,
+        text::{TextError, parse},
     },
     error::{AppError, AppResult, FieldError},
 };
@@ -32,11 +32,15 @@ impl Checker {
         message: &str,
     ) -> Option<String> {
         let value = value?;
-        match bounded(&value, min, max) {
+        match parse(&value, min, max) {
             Ok(v) => Some(v),
-            Err(_) if min == 0 && value.trim().is_empty() => Some(String::new()),
-            Err(_) => {
-                self.fail(field, "length", message);
+            Err(e) => {
+                let code = match e {
+                    TextError::Blank => "blank",
+                    TextError::Length { .. } => "length",
+                    TextError::Control => "control",
+                };
+                self.fail(field, code, message);
                 None
             }
         }
