@@ -8,6 +8,7 @@ mod m20261128_000002_organizations;
 mod m20261129_000003_activities;
 mod m20261129_000004_push;
 mod m20261129_000005_attendance;
+mod m20261130_000006_withdrawn_notice_keys;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_activities::Migration),
             Box::new(m20261129_000004_push::Migration),
             Box::new(m20261129_000005_attendance::Migration),
+            Box::new(m20261130_000006_withdrawn_notice_keys::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@ mod activities;
 mod admin;
 mod attendance;
 mod auth;
+mod correctness;
 mod errors;
 mod faults;
 mod health;

@@ -355,8 +355,10 @@ async fn texts_pass_wechats_content_check_before_publishing() -> TestResult {
             anyhow::Ok(body["id"].as_i64().unwrap_or_default())
         }
     };
-    let risky = create("RISKY 内容").await?;
-    let resp = app.post(&format!("/api/v1/activities/{risky}/publish"), Some(&leader.access_token), json!({})).await?;
+    // Risky text is refused when the draft is written (and again at publishing).
+    let resp = app
+        .post(&format!("/api/v1/organizations/{org}/activities"), Some(&leader.access_token), draft("RISKY 内容"))
+        .await?;
     expect_problem(resp, 422, "content_risky").await?;
 
     let held = create("REVIEW 需要人工看看").await?;

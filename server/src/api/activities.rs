@@ -393,7 +393,8 @@ impl From<MySignup> for MySignupResponse {
         (status = 403, body = Problem, content_type = "application/problem+json", description = "not its staff"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "`organization_not_active`"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "`validation_failed`, or `content_risky`: WeChat's text check refused the text"),
     ))]
 #[post("/organizations/{id}/activities")]
 pub async fn create(
@@ -498,7 +499,8 @@ pub async fn get_one(
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json",
             description = "`activity_closed`, `capacity_below_confirmed`"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "`validation_failed`, or `content_risky`: WeChat's text check refused the new text (a text WeChat wants a person to read holds a published activity: `held`)"),
     ))]
 #[patch("/activities/{id}")]
 pub async fn update(
@@ -633,7 +635,7 @@ pub async fn sign_up(ctx: web::Data<AppContext>, user: AuthUser, id: web::Path<i
         (status = 204, description = "cancelled"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "never signed up"),
         (status = 409, body = Problem, content_type = "application/problem+json",
-            description = "`cancellation_closed`, `activity_closed`"),
+            description = "`cancellation_closed`, `activity_closed`, `already_attended`, `activity_finished`"),
     ))]
 #[delete("/activities/{id}/signups/me")]
 pub async fn cancel_signup(ctx: web::Data<AppContext>, user: AuthUser, id: web::Path<i64>) -> AppResult<HttpResponse> {
@@ -698,7 +700,8 @@ pub struct RemoveSignupRequest {
         (status = 204, description = "removed"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "`activity_closed`, `already_attended`, `activity_finished`"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/activities/{id}/signups/{user_id}/remove")]

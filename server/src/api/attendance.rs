@@ -214,9 +214,11 @@ pub struct BatchItem {
 #[utoipa::path(post, path = "/api/v1/activities/{id}/attendance/batch", tag = "attendance", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = BatchRequest,
     responses(
-        (status = 200, body = Vec<BatchItem>),
+        (status = 200, body = Vec<BatchItem>,
+            description = "one result per record, in the order sent; records refused one by one (`outside_checkin_window`, `not_signed_up`, …) carry their problem; after closing, records inside the check-in window still count"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "`activity_cancelled`"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/activities/{id}/attendance/batch")]
@@ -269,7 +271,7 @@ pub struct WalkInRequest {
         (status = 200, body = AttendanceResponse),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "`activity_full` and the attendance conflicts"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "`activity_full`, `schedule_conflict` and the attendance conflicts"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/activities/{id}/walk-ins")]

@@ -142,6 +142,8 @@ pub async fn update_me(
     responses(
         (status = 204, description = "deleted"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "`sole_leader`: the only leader of an organization hands leadership on first"),
     ))]
 #[delete("/me")]
 pub async fn delete_me(ctx: web::Data<AppContext>, user: AuthUser) -> AppResult<HttpResponse> {

@@ -472,6 +472,8 @@ pub async fn browse(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json",
             description = "`validation_failed`, with every failing field; `content_risky`"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "`name_taken`: a live organization of this community has the same name (compared after NFC, without spaces, case-folded)"),
     ))]
 #[post("/organizations")]
 pub async fn create(
@@ -509,8 +511,10 @@ pub async fn get_one(
         (status = 200, body = OrganizationDetail),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "dissolved"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "`invalid_transition` (dissolved), `name_taken`"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "`validation_failed`, `content_risky`"),
     ))]
 #[patch("/organizations/{id}")]
 pub async fn update(
@@ -589,7 +593,9 @@ pub struct ResubmitRequest {
         (status = 200, body = OrganizationDetail),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "not refused"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "`invalid_transition` (not refused), `name_taken`"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "`content_risky`"),
     ))]
 #[post("/organizations/{id}/resubmit")]
 pub async fn resubmit(

@@ -105,7 +105,13 @@ pub struct CommunityMetricsResponse {
     pub target: i64,
     pub target_met: bool,
     pub residents_registered: i64,
-    /// participants ÷ residents registered in the community.
+    /// Participants who live in this community (`home_community_id`).
+    pub resident_participants: i64,
+    /// Participants from elsewhere: `participants` − `resident_participants`.
+    pub visitors: i64,
+    /// `resident_participants` ÷ `residents_registered`, in 0..1; `null` without
+    /// registered residents. (Participants are everyone who attended an activity held in
+    /// the community; visitors are counted, not rated.)
     pub participation_rate: Option<f64>,
     #[serde(flatten)]
     pub figures: FiguresResponse,
@@ -122,6 +128,8 @@ impl From<&CommunityMetrics> for CommunityMetricsResponse {
             target: c.target,
             target_met: c.target_met(),
             residents_registered: c.residents,
+            resident_participants: c.resident_participants,
+            visitors: c.visitors(),
             participation_rate: c.participation_rate(),
             figures: (&c.figures).into(),
             monthly: months(&c.monthly),
@@ -145,6 +153,12 @@ pub struct RegionMetricsResponse {
     pub organizations: i64,
     pub communities_meeting_target: usize,
     pub residents_registered: i64,
+    /// Participants who live in one of the region's communities.
+    pub resident_participants: i64,
+    /// Participants from outside the region: `participants` − `resident_participants`.
+    pub visitors: i64,
+    /// `resident_participants` ÷ `residents_registered`, in 0..1; `null` without
+    /// registered residents.
     pub participation_rate: Option<f64>,
     #[serde(flatten)]
     pub totals: FiguresResponse,
@@ -164,6 +178,8 @@ impl From<&RegionMetrics> for RegionMetricsResponse {
             organizations: m.organizations,
             communities_meeting_target: m.communities_meeting_target(),
             residents_registered: m.residents,
+            resident_participants: m.resident_participants,
+            visitors: m.visitors(),
             participation_rate: m.participation_rate(),
             totals: (&m.totals).into(),
             monthly: months(&m.monthly),

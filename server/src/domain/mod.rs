@@ -29,4 +29,5 @@ pub mod clock;
 pub mod organization;
 pub mod pagination;
 pub mod role;
+pub mod signup;
 pub mod text;

@@ -36,7 +36,8 @@ string_enum! {
 }
 
 string_enum! {
-    /// Where an organization is in its life.
+    /// Where an organization is in its life. `withdrawn`: the applicant withdrew (today:
+    /// deleted their account) before it was filed.
     OrgStatus {
         PendingConsent = "pending_consent",
         PendingFiling = "pending_filing",
@@ -45,6 +46,7 @@ string_enum! {
         Registered = "registered",
         Suspended = "suspended",
         Dissolved = "dissolved",
+        Withdrawn = "withdrawn",
     }
 }
 

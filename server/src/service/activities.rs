@@ -11,7 +11,7 @@ use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, Order, Query},
+    sea_query::{Expr, ExprTrait, Order, Query, SelectStatement},
 };
 
 use crate::{
@@ -25,6 +25,7 @@ use crate::{
         clock::to_shanghai,
         organization::{OrgStatus, ServiceTarget},
         role::Role,
+        signup::{PLACE_HOLDING, SignupAction, Step, counter_delta, next},
     },
     entity::{activity, organization, region, signup, user},
     error::{AppError, AppResult},
@@ -144,6 +145,22 @@ pub fn display_time(t: DateTime<Utc>) -> String {
 pub async fn create(ctx: &AppContext, user: &AuthUser, org_id: i64, input: ActivityInput) -> AppResult<ActivityView> {
     let org = organization::Entity::find_by_id(org_id).one(&ctx.db).await?.ok_or(AppError::NotFound("organization"))?;
     require_org_staff(user, org_id)?;
+    // Risky text is refused at once; `review` is settled when the draft is published.
+    let verdict = moderate_texts(
+        ctx,
+        user.id,
+        &[
+            Some(&input.title),
+            Some(&input.description),
+            Some(&input.location),
+            input.age_note.as_deref(),
+            input.skill_note.as_deref(),
+        ],
+    )
+    .await?;
+    if verdict == Moderation::Risky {
+        return Err(AppError::ContentRisky);
+    }
     let org_status = OrgStatus::parse(&org.status).unwrap_or(OrgStatus::PendingConsent);
     if !org_status.is_recognised() {
         return Err(conflict("organization_not_active", "组织尚未备案或已暂停，不能发布活动"));
@@ -210,14 +227,35 @@ pub fn split_targets(s: &str) -> Vec<String> {
 /// `PATCH /activities/{id}`. A change of time or place on a published activity bumps its
 /// version and tells everyone signed up; more places promote from the waitlist.
 pub async fn update(ctx: &AppContext, user: &AuthUser, id: i64, patch: ActivityPatch) -> AppResult<ActivityView> {
+    let seen = find(&ctx.db, id).await?;
+    require_org_staff(user, seen.organization_id)?;
+    // New text passes WeChat's check before the transaction (never hold one across a call).
+    let verdict = moderate_texts(
+        ctx,
+        user.id,
+        &[
+            patch.title.as_deref(),
+            patch.description.as_deref(),
+            patch.location.as_deref(),
+            patch.age_note.as_deref(),
+            patch.skill_note.as_deref(),
+        ],
+    )
+    .await?;
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let current = lock(&txn, id).await?;
-    require_org_staff(user, current.organization_id)?;
     let status = status_of(&current);
     if !matches!(status, ActivityStatus::Draft | ActivityStatus::Published) {
         return Err(conflict("activity_closed", "活动已取消或已结束，不能修改"));
     }
+    // `review` holds a published activity for the committee, as on publishing; a draft
+    // is checked again when it is published.
+    let held = match verdict {
+        Moderation::Risky => return Err(AppError::ContentRisky),
+        Moderation::Review => status == ActivityStatus::Published,
+        Moderation::Pass => false,
+    };
     let timing_changed = patch.starts_at.is_some() || patch.ends_at.is_some() || patch.signup_deadline.is_some();
     let window = if timing_changed {
         let starts = patch.starts_at.unwrap_or(current.starts_at);
@@ -297,12 +335,9 @@ pub async fn update(ctx: &AppContext, user: &AuthUser, id: i64, patch: ActivityP
     let updated = active.update(&txn).await?;
     let mut notices = Vec::new();
     if tell {
-        let body = format!(
-            "您报名的「{}」有变更：时间 {}，地点 {}。如无法参加，请及时取消报名。",
-            updated.title,
-            display_time(updated.starts_at),
-            updated.location
-        );
+        // Residents whose place here now clashes with a place elsewhere go back to the
+        // queue (the no-clash rule); the organizer's move caused it, so this place yields.
+        let displaced = if moved { displace(&txn, &updated, now).await? } else { Vec::new() };
         if moved {
             // Reminders follow the new time: the old ones are withdrawn, new ones made.
             cancel_reminders(&txn, id, None).await?;
@@ -311,25 +346,147 @@ pub async fn update(ctx: &AppContext, user: &AuthUser, id: i64, patch: ActivityP
             }
         }
         for user_id in active_signups(&txn, id).await? {
-            notices.push(Notice {
-                user_id,
-                kind: "activity_changed",
-                title: "活动时间或地点变更".into(),
-                body: body.clone(),
-                activity_id: Some(id),
-                organization_id: Some(updated.organization_id),
-                dedupe_key: format!("activity_changed:{id}:v{}:{user_id}", updated.version),
-                due_at: None,
-                offset_secs: None,
+            let key = format!("activity_changed:{id}:v{}:{user_id}", updated.version);
+            notices.push(if displaced.contains(&user_id) {
+                notice(&updated, user_id, "activity_changed", format!("{key}{DISPLACED}"), None)
+            } else {
+                notice(&updated, user_id, "activity_changed", key, None)
             });
         }
     }
+    // Notices not yet sent describe the activity as it is now (inbox and push agree).
+    rerender_pending(&txn, &updated).await?;
     if status == ActivityStatus::Published {
-        notices.extend(promote(&txn, &updated, now, &ctx.config.reminder_offsets).await?);
+        let fresh = find(&txn, id).await?;
+        notices.extend(promote(&txn, &fresh, now, &ctx.config.reminder_offsets).await?);
+    }
+    if held {
+        activity::Entity::update_many()
+            .col_expr(activity::Column::Status, Expr::value(ActivityStatus::Held.as_str()))
+            .filter(activity::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
     }
     enqueue(&txn, notices, now).await?;
     txn.commit().await?;
     detail(ctx, Some(user), id).await
+}
+
+/// Suffix of the dedupe key of a change notice to a resident whose place went back to the
+/// queue because the move made it clash.
+const DISPLACED: &str = ":displaced";
+
+/// What a notice about an activity says, in one place: a notice queued now and a pending
+/// one re-rendered after the activity changed read the same, and the WeChat push (built
+/// from the same activity at send time) agrees with the inbox. `extra`: the reason of a
+/// cancellation or removal.
+pub fn notice_text(kind: &str, a: &activity::Model, extra: Option<&str>) -> (String, String) {
+    let (title, when, place) = (&a.title, display_time(a.starts_at), &a.location);
+    let extra = extra.unwrap_or_default();
+    let (head, body) = match kind {
+        "signup_confirmed" => ("报名成功", format!("您已报名「{title}」。时间 {when}，地点 {place}。")),
+        "reminder" => ("活动提醒", format!("您报名的「{title}」将于 {when} 开始，地点 {place}。")),
+        "waitlist_promoted" => (
+            "候补成功，名额已确认",
+            format!("您候补的「{title}」有了空位，已为您确认名额。时间 {when}，地点 {place}。"),
+        ),
+        "activity_changed" => (
+            "活动时间或地点变更",
+            format!("您报名的「{title}」有变更：时间 {when}，地点 {place}。如无法参加，请及时取消报名。"),
+        ),
+        "activity_changed_displaced" => (
+            "活动时间变更，名额转为候补",
+            format!(
+                "您报名的「{title}」改到 {when}（地点 {place}），与您已确认的同一时段其他活动冲突，此活动的名额已转为候补。"
+            ),
+        ),
+        "activity_cancelled" => ("活动已取消", format!("很抱歉，「{title}」（{when}）已取消。原因：{extra}")),
+        "signup_removed" => ("报名已被组织方取消", format!("组织方取消了您在「{title}」的报名。原因：{extra}")),
+        _ => ("活动通知", format!("「{title}」 {when}，地点 {place}。")),
+    };
+    (head.to_owned(), body)
+}
+
+/// A notice about `a` to one resident, its text from [`notice_text`].
+fn notice(a: &activity::Model, user_id: i64, kind: &'static str, dedupe_key: String, extra: Option<&str>) -> Notice {
+    let text_kind =
+        if kind == "activity_changed" && dedupe_key.ends_with(DISPLACED) { "activity_changed_displaced" } else { kind };
+    let (title, body) = notice_text(text_kind, a, extra);
+    Notice {
+        user_id,
+        kind,
+        title,
+        body,
+        activity_id: Some(a.id),
+        organization_id: Some(a.organization_id),
+        dedupe_key,
+        due_at: None,
+        offset_secs: None,
+    }
+}
+
+/// Re-renders the notices of `a` that have not been sent yet, so a reminder that falls
+/// due after a change of title, time or place names the activity as it is.
+async fn rerender_pending(txn: &DatabaseTransaction, a: &activity::Model) -> AppResult<()> {
+    use crate::entity::notification;
+    let pending = notification::Entity::find()
+        .filter(notification::Column::ActivityId.eq(a.id))
+        .filter(notification::Column::State.eq(crate::service::notifications::state::PENDING))
+        .filter(notification::Column::Kind.is_in([
+            "signup_confirmed",
+            "reminder",
+            "waitlist_promoted",
+            "activity_changed",
+            "signup_removed",
+        ]))
+        .all(txn)
+        .await?;
+    for n in pending {
+        let reason = if n.kind == "signup_removed" {
+            signup::Entity::find()
+                .filter(signup::Column::ActivityId.eq(a.id))
+                .filter(signup::Column::UserId.eq(n.user_id))
+                .one(txn)
+                .await?
+                .and_then(|s| s.reason)
+        } else {
+            None
+        };
+        let kind = if n.kind == "activity_changed" && n.dedupe_key.ends_with(DISPLACED) {
+            "activity_changed_displaced"
+        } else {
+            n.kind.as_str()
+        };
+        let (title, body) = notice_text(kind, a, reason.as_deref());
+        if (title.as_str(), body.as_str()) != (n.title.as_str(), n.body.as_str()) {
+            notification::Entity::update_many()
+                .col_expr(notification::Column::Title, Expr::value(title))
+                .col_expr(notification::Column::Body, Expr::value(body))
+                .filter(notification::Column::Id.eq(n.id))
+                .exec(txn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// After `a` moved: confirmed residents who now hold a clashing place elsewhere go back to
+/// the queue (`SignupAction::Displace`); returns who.
+async fn displace(txn: &DatabaseTransaction, a: &activity::Model, now: DateTime<Utc>) -> AppResult<Vec<i64>> {
+    let clashing = signup::Entity::find()
+        .filter(signup::Column::ActivityId.eq(a.id))
+        .filter(signup::Column::Status.eq(SignupStatus::Confirmed.as_str()))
+        .filter(signup::Column::UserId.in_subquery(holding_clashing_place(a)))
+        .all(txn)
+        .await?;
+    let mut out = Vec::with_capacity(clashing.len());
+    for s in clashing {
+        if let Step::Move(to) = next(Some(signup_status(&s)), SignupAction::Displace) {
+            move_signup(txn, &s, to, None, now).await?;
+            out.push(s.user_id);
+        }
+    }
+    Ok(out)
 }
 
 async fn active_signups(db: &impl ConnectionTrait, activity_id: i64) -> AppResult<Vec<i64>> {
@@ -369,15 +526,9 @@ pub fn reminders(
             let secs = offset.as_secs() as i64;
             let due = a.starts_at - chrono::Duration::seconds(secs);
             (due > now).then(|| Notice {
-                user_id,
-                kind: "reminder",
-                title: "活动提醒".into(),
-                body: format!("您报名的「{}」将于 {} 开始，地点 {}。", a.title, display_time(a.starts_at), a.location),
-                activity_id: Some(a.id),
-                organization_id: Some(a.organization_id),
-                dedupe_key: format!("reminder:{}:v{}:{user_id}:{secs}", a.id, a.version),
                 due_at: Some(due),
                 offset_secs: Some(secs as i32),
+                ..notice(a, user_id, "reminder", format!("reminder:{}:v{}:{user_id}:{secs}", a.id, a.version), None)
             })
         })
         .collect()
@@ -395,9 +546,11 @@ async fn promote(
     if free <= 0 || a.waitlist_count == 0 {
         return Ok(Vec::new());
     }
+    // Residents holding a clashing place elsewhere are passed over (they stay queued).
     let heads = signup::Entity::find()
         .filter(signup::Column::ActivityId.eq(a.id))
         .filter(signup::Column::Status.eq(SignupStatus::Waitlisted.as_str()))
+        .filter(signup::Column::UserId.not_in_subquery(holding_clashing_place(a)))
         .order_by_asc(signup::Column::Seq)
         .limit(free as u64)
         .all(txn)
@@ -405,39 +558,22 @@ async fn promote(
     if heads.is_empty() {
         return Ok(Vec::new());
     }
+    let Step::Move(to) = next(Some(SignupStatus::Waitlisted), SignupAction::Promote) else {
+        return Err(AppError::Internal(anyhow::anyhow!("the sign-up table does not promote")));
+    };
     let n = heads.len() as i32;
     signup::Entity::update_many()
-        .col_expr(signup::Column::Status, Expr::value(SignupStatus::Confirmed.as_str()))
+        .col_expr(signup::Column::Status, Expr::value(to.as_str()))
         .col_expr(signup::Column::UpdatedAt, Expr::value(now))
         .filter(signup::Column::Id.is_in(heads.iter().map(|s| s.id).collect::<Vec<_>>()))
         .exec(txn)
         .await?;
-    activity::Entity::update_many()
-        .col_expr(activity::Column::ConfirmedCount, Expr::col(activity::Column::ConfirmedCount).add(n))
-        .col_expr(activity::Column::WaitlistCount, Expr::col(activity::Column::WaitlistCount).sub(n))
-        .filter(activity::Column::Id.eq(a.id))
-        .exec(txn)
-        .await?;
-    let body = format!(
-        "您候补的「{}」有了空位，已为您确认名额。时间 {}，地点 {}。",
-        a.title,
-        display_time(a.starts_at),
-        a.location
-    );
+    let (places, queue) = counter_delta(Some(SignupStatus::Waitlisted), to);
+    add_to_counters(txn, a.id, (places * n, queue * n)).await?;
     let reminders: Vec<Notice> = heads.iter().flat_map(|s| reminders(a, s.user_id, now, offsets)).collect();
     Ok(heads
         .into_iter()
-        .map(|s| Notice {
-            user_id: s.user_id,
-            kind: "waitlist_promoted",
-            title: "候补成功，名额已确认".into(),
-            body: body.clone(),
-            activity_id: Some(a.id),
-            organization_id: Some(a.organization_id),
-            dedupe_key: format!("waitlist_promoted:{}:{}", a.id, s.seq),
-            due_at: None,
-            offset_secs: None,
-        })
+        .map(|s| notice(a, s.user_id, "waitlist_promoted", format!("waitlist_promoted:{}:{}", a.id, s.seq), None))
         .chain(reminders)
         .collect())
 }
@@ -451,7 +587,18 @@ pub async fn publish(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Ac
         return Err(conflict("invalid_transition", "只有草稿可以发布"));
     }
     // Asked before the transaction: never hold a transaction across a WeChat call.
-    let verdict = moderate(ctx, user.id, &draft.title, &format!("{}\n{}", draft.description, draft.location)).await?;
+    let verdict = moderate_texts(
+        ctx,
+        user.id,
+        &[
+            Some(&draft.title),
+            Some(&draft.description),
+            Some(&draft.location),
+            draft.age_note.as_deref(),
+            draft.skill_note.as_deref(),
+        ],
+    )
+    .await?;
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let a = lock(&txn, id).await?;
@@ -488,6 +635,18 @@ pub async fn publish(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Ac
         .await?;
     txn.commit().await?;
     detail(ctx, Some(user), id).await
+}
+
+/// Asks WeChat's content check about the texts the user wrote (`None`: unchanged); the
+/// first is the title. Nothing to check: `Pass`.
+pub async fn moderate_texts(ctx: &AppContext, user_id: i64, texts: &[Option<&str>]) -> AppResult<Moderation> {
+    if texts.iter().all(Option::is_none) {
+        return Ok(Moderation::Pass);
+    }
+    let title = texts.first().copied().flatten().unwrap_or_default();
+    let content = texts.iter().skip(1).flatten().copied().collect::<Vec<_>>().join("\n");
+    let content = if content.is_empty() { title.to_owned() } else { content };
+    moderate(ctx, user_id, title, &content).await
 }
 
 /// Asks WeChat's content check about a text the user wrote.
@@ -560,20 +719,11 @@ pub async fn cancel(ctx: &AppContext, user: &AuthUser, id: i64, reason: String) 
         .filter(activity::Column::Id.eq(id))
         .exec(&txn)
         .await?;
-    let body = format!("很抱歉，「{}」（{}）已取消。原因：{reason}", a.title, display_time(a.starts_at));
     let notices = active_signups(&txn, id)
         .await?
         .into_iter()
-        .map(|user_id| Notice {
-            user_id,
-            kind: "activity_cancelled",
-            title: "活动已取消".into(),
-            body: body.clone(),
-            activity_id: Some(id),
-            organization_id: Some(a.organization_id),
-            dedupe_key: format!("activity_cancelled:{id}:{user_id}"),
-            due_at: None,
-            offset_secs: None,
+        .map(|user_id| {
+            notice(&a, user_id, "activity_cancelled", format!("activity_cancelled:{id}:{user_id}"), Some(&reason))
         })
         .collect();
     cancel_reminders(&txn, id, None).await?;
@@ -593,9 +743,8 @@ pub struct SignupOutcome {
     pub note: Option<String>,
 }
 
-/// No-shows of a resident in activities of the last 90 days.
 /// The published activities other than `a` that overlap it in time.
-fn clashing_with(a: &activity::Model) -> sea_orm::sea_query::SelectStatement {
+fn clashing_with(a: &activity::Model) -> SelectStatement {
     Query::select()
         .column(activity::Column::Id)
         .from(activity::Entity)
@@ -606,33 +755,46 @@ fn clashing_with(a: &activity::Model) -> sea_orm::sea_query::SelectStatement {
         .to_owned()
 }
 
-/// What concerns only the resident, in one query: whether they hold a confirmed place in
-/// another published activity overlapping this one, and their no-shows in 90 days.
+/// The no-clash rule, in one place: the residents who hold a place (confirmed or checked
+/// in) in another published activity overlapping `a` in time. Nobody may hold two such
+/// places — not by signing up, a promotion, a walk-in, nor an activity moved onto
+/// another's time (`domain::signup::SignupAction::Displace`).
+pub fn holding_clashing_place(a: &activity::Model) -> SelectStatement {
+    Query::select()
+        .column(signup::Column::UserId)
+        .from(signup::Entity)
+        .and_where(signup::Column::Status.is_in(PLACE_HOLDING.map(SignupStatus::as_str)))
+        .and_where(signup::Column::ActivityId.in_subquery(clashing_with(a)))
+        .to_owned()
+}
+
+/// What concerns only the resident, in one query: whether they hold a place in another
+/// published activity overlapping this one, and their no-shows in 90 days.
 async fn resident_checks(
     db: &impl ConnectionTrait,
     user_id: i64,
     a: &activity::Model,
     now: DateTime<Utc>,
 ) -> AppResult<(bool, u64)> {
-    let clashing = clashing_with(a);
     let recent = Query::select()
         .column(activity::Column::Id)
         .from(activity::Entity)
         .and_where(activity::Column::StartsAt.gte(now - chrono::Duration::days(90)))
         .to_owned();
-    let count = |status: SignupStatus, within: sea_orm::sea_query::SelectStatement| {
-        let count = Query::select()
-            .expr(Expr::col(signup::Column::Id).count())
-            .from(signup::Entity)
-            .and_where(signup::Column::UserId.eq(user_id))
-            .and_where(signup::Column::Status.eq(status.as_str()))
-            .and_where(signup::Column::ActivityId.in_subquery(within))
-            .to_owned();
-        Expr::SubQuery(None, Box::new(sea_orm::sea_query::QueryStatementBuilder::into_sub_query_statement(count)))
+    let as_count = |mut select: SelectStatement| {
+        select.clear_selects();
+        select.expr(Expr::col(signup::Column::UserId).count()).and_where(signup::Column::UserId.eq(user_id));
+        Expr::SubQuery(None, Box::new(sea_orm::sea_query::QueryStatementBuilder::into_sub_query_statement(select)))
     };
+    let no_shows = Query::select()
+        .column(signup::Column::UserId)
+        .from(signup::Entity)
+        .and_where(signup::Column::Status.eq(SignupStatus::NoShow.as_str()))
+        .and_where(signup::Column::ActivityId.in_subquery(recent))
+        .to_owned();
     let both = Query::select()
-        .expr_as(count(SignupStatus::Confirmed, clashing), "clash")
-        .expr_as(count(SignupStatus::NoShow, recent), "no_shows")
+        .expr_as(as_count(holding_clashing_place(a)), "clash")
+        .expr_as(as_count(no_shows), "no_shows")
         .to_owned();
     let row = db.query_one_raw(db.get_database_backend().build(&both)).await?;
     let get =
@@ -728,22 +890,14 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
         .filter(signup::Column::UserId.eq(user.id))
         .one(&txn)
         .await?;
-    if let Some(s) = &existing {
-        match signup_status(s) {
-            status if status.is_active() => {
-                let position = waitlist_position(&txn, s).await?;
-                return Ok(SignupOutcome {
-                    signup: s.clone(),
-                    waitlist_position: position,
-                    created: false,
-                    note: None,
-                });
-            }
-            SignupStatus::Removed => {
-                return Err(conflict("signup_removed", "组织方已取消您的报名，不能再次报名，请联系组织方"));
-            }
-            _ => {}
+    match (next(existing.as_ref().map(signup_status), SignupAction::SignUp), &existing) {
+        (Step::Keep, Some(s)) => {
+            let position = waitlist_position(&txn, s).await?;
+            return Ok(SignupOutcome { signup: s.clone(), waitlist_position: position, created: false, note: None });
         }
+        (Step::Refuse(refusal), _) => return Err(refusal.into_error()),
+        (Step::Take, _) => {}
+        (step, _) => return Err(AppError::Internal(anyhow::anyhow!("sign-up table answered {step:?}"))),
     }
     if let Some(refusal) = refuse(&seen) {
         return Err(refusal);
@@ -818,18 +972,7 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
         }
     };
     if status == SignupStatus::Confirmed {
-        let notice = Notice {
-            user_id: user.id,
-            kind: "signup_confirmed",
-            title: "报名成功".into(),
-            body: format!("您已报名「{}」。时间 {}，地点 {}。", a.title, display_time(a.starts_at), a.location),
-            activity_id: Some(id),
-            organization_id: Some(a.organization_id),
-            dedupe_key: format!("signup_confirmed:{id}:{seq}"),
-            due_at: None,
-            offset_secs: None,
-        };
-        let mut notices = vec![notice];
+        let mut notices = vec![notice(&a, user.id, "signup_confirmed", format!("signup_confirmed:{id}:{seq}"), None)];
         notices.extend(reminders(&a, user.id, now, &ctx.config.reminder_offsets));
         enqueue(&txn, notices, now).await?;
     }
@@ -839,14 +982,11 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
     Ok(SignupOutcome { signup, waitlist_position: position, created: true, note })
 }
 
-/// Whether the resident already holds a confirmed place in another published activity
-/// at the same time.
-async fn has_overlap(db: &impl ConnectionTrait, user_id: i64, a: &activity::Model) -> AppResult<bool> {
-    let clashing = clashing_with(a);
+/// Whether the resident holds a place in another published activity at the same time.
+pub async fn has_overlap(db: &impl ConnectionTrait, user_id: i64, a: &activity::Model) -> AppResult<bool> {
     Ok(signup::Entity::find()
         .filter(signup::Column::UserId.eq(user_id))
-        .filter(signup::Column::Status.eq(SignupStatus::Confirmed.as_str()))
-        .filter(signup::Column::ActivityId.in_subquery(clashing))
+        .filter(signup::Column::UserId.in_subquery(holding_clashing_place(a)))
         .count(db)
         .await?
         > 0)
@@ -882,10 +1022,12 @@ pub async fn cancel_signup(ctx: &AppContext, user: &AuthUser, id: i64) -> AppRes
         return Err(AppError::NotFound("sign-up"));
     };
     let status = signup_status(&s);
-    if !status.is_active() {
-        // Already cancelled (or closed): nothing to do.
-        return Ok(());
-    }
+    let to = match next(Some(status), SignupAction::Cancel) {
+        Step::Keep => return Ok(()), // already cancelled: nothing to do
+        Step::Move(to) => to,
+        Step::Refuse(refusal) => return Err(refusal.into_error()),
+        step => return Err(AppError::Internal(anyhow::anyhow!("cancel answered {step:?}"))),
+    };
     if status_of(&a) != ActivityStatus::Published {
         return Err(conflict("activity_closed", "活动已取消或已结束"));
     }
@@ -899,14 +1041,51 @@ pub async fn cancel_signup(ctx: &AppContext, user: &AuthUser, id: i64) -> AppRes
             &format!("活动开始前 {} 分钟内不能取消报名，请联系组织方", a.cancel_cutoff_minutes),
         ));
     }
-    let notices = release(&txn, &a, &s, SignupStatus::Cancelled, None, now, &ctx.config.reminder_offsets).await?;
+    let notices = release(&txn, &a, &s, to, None, now, &ctx.config.reminder_offsets).await?;
     enqueue(&txn, notices, now).await?;
     txn.commit().await?;
     Ok(())
 }
 
-/// Takes a sign-up out (cancelled by the resident or removed by staff), fixes the
-/// counters and promotes from the waitlist.
+/// Moves a sign-up to `to` (as `domain::signup::next` allowed) and keeps the activity's
+/// counters in step with [`counter_delta`]. `reason`: `Some` replaces the stored reason.
+pub async fn move_signup(
+    txn: &DatabaseTransaction,
+    s: &signup::Model,
+    to: SignupStatus,
+    reason: Option<Option<String>>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let mut update = signup::Entity::update_many()
+        .col_expr(signup::Column::Status, Expr::value(to.as_str()))
+        .col_expr(signup::Column::UpdatedAt, Expr::value(now));
+    if let Some(reason) = reason {
+        update = update.col_expr(signup::Column::Reason, Expr::value(reason));
+    }
+    update.filter(signup::Column::Id.eq(s.id)).exec(txn).await?;
+    add_to_counters(txn, s.activity_id, counter_delta(Some(signup_status(s)), to)).await
+}
+
+/// Adds `(places, queue places)` to the activity's counters.
+pub async fn add_to_counters(
+    txn: &DatabaseTransaction,
+    activity_id: i64,
+    (places, queue): (i32, i32),
+) -> AppResult<()> {
+    if (places, queue) == (0, 0) {
+        return Ok(());
+    }
+    activity::Entity::update_many()
+        .col_expr(activity::Column::ConfirmedCount, Expr::col(activity::Column::ConfirmedCount).add(places))
+        .col_expr(activity::Column::WaitlistCount, Expr::col(activity::Column::WaitlistCount).add(queue))
+        .filter(activity::Column::Id.eq(activity_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Takes a sign-up out (cancelled by the resident or on account deletion, removed by
+/// staff), fixes the counters, withdraws its reminders and promotes from the waitlist.
 async fn release(
     txn: &DatabaseTransaction,
     a: &activity::Model,
@@ -916,27 +1095,49 @@ async fn release(
     now: DateTime<Utc>,
     offsets: &[std::time::Duration],
 ) -> AppResult<Vec<Notice>> {
-    let was = signup_status(s);
-    signup::Entity::update_many()
-        .col_expr(signup::Column::Status, Expr::value(to.as_str()))
-        .col_expr(signup::Column::Reason, Expr::value(reason))
-        .col_expr(signup::Column::UpdatedAt, Expr::value(now))
-        .filter(signup::Column::Id.eq(s.id))
-        .exec(txn)
-        .await?;
-    let (confirmed, waitlisted) = match was {
-        SignupStatus::Confirmed => (a.confirmed_count - 1, a.waitlist_count),
-        _ => (a.confirmed_count, a.waitlist_count - 1),
+    move_signup(txn, s, to, Some(reason), now).await?;
+    let (places, queue) = counter_delta(Some(signup_status(s)), to);
+    let after = activity::Model {
+        confirmed_count: a.confirmed_count + places,
+        waitlist_count: a.waitlist_count + queue,
+        ..a.clone()
     };
-    activity::Entity::update_many()
-        .col_expr(activity::Column::ConfirmedCount, Expr::value(confirmed))
-        .col_expr(activity::Column::WaitlistCount, Expr::value(waitlisted))
-        .filter(activity::Column::Id.eq(a.id))
-        .exec(txn)
-        .await?;
-    let after = activity::Model { confirmed_count: confirmed, waitlist_count: waitlisted, ..a.clone() };
     cancel_reminders(txn, a.id, Some(s.user_id)).await?;
     promote(txn, &after, now, offsets).await
+}
+
+/// Gives up what a deleted account holds on activities that have not ended: each
+/// confirmed or waitlisted sign-up is cancelled through the normal path (the place goes
+/// to the head of the waitlist, who is told). Runs in the deletion's transaction.
+pub async fn erase_signups(ctx: &AppContext, txn: &DatabaseTransaction, user_id: i64) -> AppResult<usize> {
+    let now = ctx.now();
+    let held: Vec<signup::Model> = signup::Entity::find()
+        .filter(signup::Column::UserId.eq(user_id))
+        .filter(signup::Column::Status.is_in([SignupStatus::Confirmed.as_str(), SignupStatus::Waitlisted.as_str()]))
+        .filter(
+            signup::Column::ActivityId.in_subquery(
+                Query::select()
+                    .column(activity::Column::Id)
+                    .from(activity::Entity)
+                    .and_where(activity::Column::Status.is_in([
+                        ActivityStatus::Draft.as_str(),
+                        ActivityStatus::Held.as_str(),
+                        ActivityStatus::Published.as_str(),
+                    ]))
+                    .to_owned(),
+            ),
+        )
+        .all(txn)
+        .await?;
+    let mut released = 0;
+    for s in held {
+        let a = lock(txn, s.activity_id).await?;
+        let Step::Move(to) = next(Some(signup_status(&s)), SignupAction::Erase) else { continue };
+        let notices = release(txn, &a, &s, to, Some("账号已注销".into()), now, &ctx.config.reminder_offsets).await?;
+        enqueue(txn, notices, now).await?;
+        released += 1;
+    }
+    Ok(released)
 }
 
 /// Staff take a resident off the roster, with a reason the resident is told.
@@ -953,21 +1154,14 @@ pub async fn remove_signup(ctx: &AppContext, user: &AuthUser, id: i64, member: i
         .filter(signup::Column::UserId.eq(member))
         .one(&txn)
         .await?
-        .filter(|s| signup_status(s).is_active())
         .ok_or(AppError::NotFound("sign-up"))?;
-    let mut notices =
-        release(&txn, &a, &s, SignupStatus::Removed, Some(reason.clone()), now, &ctx.config.reminder_offsets).await?;
-    notices.push(Notice {
-        user_id: member,
-        kind: "signup_removed",
-        title: "报名已被组织方取消".into(),
-        body: format!("组织方取消了您在「{}」的报名。原因：{reason}", a.title),
-        activity_id: Some(id),
-        organization_id: Some(a.organization_id),
-        dedupe_key: format!("signup_removed:{id}:{}", s.seq),
-        due_at: None,
-        offset_secs: None,
-    });
+    let to = match next(Some(signup_status(&s)), SignupAction::Remove) {
+        Step::Move(to) => to,
+        Step::Refuse(refusal) => return Err(refusal.into_error()),
+        Step::Keep | Step::Take | Step::TakePlace => return Err(AppError::NotFound("sign-up")),
+    };
+    let mut notices = release(&txn, &a, &s, to, Some(reason.clone()), now, &ctx.config.reminder_offsets).await?;
+    notices.push(notice(&a, member, "signup_removed", format!("signup_removed:{id}:{}", s.seq), Some(&reason)));
     enqueue(&txn, notices, now).await?;
     txn.commit().await?;
     Ok(())
@@ -1053,8 +1247,7 @@ pub async fn browse(
     }
     let (rows, next): (Vec<activity::Model>, Option<Cursor>) = match filter.near {
         None => {
-            if let Some(Cursor::Time(ms, after)) = cursor {
-                let at = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+            if let Some(Cursor::Time(at, after)) = cursor {
                 query =
                     query.filter(Condition::any().add(activity::Column::StartsAt.gt(at)).add(
                         Condition::all().add(activity::Column::StartsAt.eq(at)).add(activity::Column::Id.gt(after)),
@@ -1068,8 +1261,7 @@ pub async fn browse(
                 .await?;
             let more = rows.len() as u64 > limit;
             rows.truncate(limit as usize);
-            let next =
-                if more { rows.last().map(|a| Cursor::Time(a.starts_at.timestamp_millis(), a.id)) } else { None };
+            let next = if more { rows.last().map(|a| Cursor::Time(a.starts_at, a.id)) } else { None };
             (rows, next)
         }
         Some((lat, lng)) => {

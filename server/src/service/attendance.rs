@@ -8,7 +8,8 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 use hmac::{Hmac, Mac};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Expr, ExprTrait as _},
 };
 use sha2::Sha256;
@@ -20,11 +21,12 @@ use crate::{
         activity::{ActivityStatus, SignupStatus},
         clock::to_shanghai,
         organization::distance_m,
+        signup::{Refusal, SignupAction, Step, counter_delta, next},
     },
     entity::{activity, activity_stat, attendance, hour_correction, participant_year, signup},
     error::{AppError, AppResult},
     service::{
-        activities::{require_org_staff, signup_status},
+        activities::{add_to_counters, has_overlap, move_signup, require_org_staff, signup_status},
         begin_write,
         notifications::cancel_reminders,
     },
@@ -121,10 +123,19 @@ fn open_for_attendance(a: &activity::Model, at: DateTime<Utc>) -> AppResult<()> 
         Some(ActivityStatus::Cancelled) => return Err(conflict("activity_cancelled", "活动已取消")),
         _ => return Err(AppError::NotFound("activity")),
     }
+    in_window(a, at)
+}
+
+/// Check-in is open from an hour before the start to two hours after the end.
+fn in_window(a: &activity::Model, at: DateTime<Utc>) -> AppResult<()> {
     if at < a.starts_at - Duration::minutes(OPEN_BEFORE) || at > a.ends_at + Duration::minutes(CLOSE_AFTER) {
         return Err(conflict("outside_checkin_window", "签到时间为活动开始前 1 小时至结束后 2 小时"));
     }
     Ok(())
+}
+
+fn is_finished(a: &activity::Model) -> bool {
+    ActivityStatus::parse(&a.status) == Some(ActivityStatus::Finished)
 }
 
 /// What one check-in or check-out did.
@@ -145,75 +156,117 @@ struct Mark<'a> {
     recorded_by: Option<i64>,
 }
 
-/// Records a check-in or check-out inside the caller's transaction.
+/// Records a check-in or check-out inside the caller's transaction, as the sign-up table
+/// (`domain::signup`) allows. On a finished activity it is late evidence (an offline
+/// record made during the activity): the resident's hours are credited and the
+/// activity's rollups recomputed by the caller ([`recompute_rollups`]).
 async fn apply(
     txn: &DatabaseTransaction,
     a: &activity::Model,
     user_id: i64,
     mark: Mark<'_>,
     now: DateTime<Utc>,
+    min_ratio: f64,
 ) -> AppResult<Recorded> {
     let Mark { action, at, method, recorded_by } = mark;
     let s = signup::Entity::find()
         .filter(signup::Column::ActivityId.eq(a.id))
         .filter(signup::Column::UserId.eq(user_id))
         .one(txn)
-        .await?
-        .filter(|s| matches!(signup_status(s), SignupStatus::Confirmed | SignupStatus::Attended))
-        .ok_or_else(|| conflict("not_signed_up", "该居民没有确认的报名，可按现场报名登记"))?;
+        .await?;
+    let from = s.as_ref().map(signup_status);
     let existing = attendance::Entity::find()
         .filter(attendance::Column::ActivityId.eq(a.id))
         .filter(attendance::Column::UserId.eq(user_id))
         .one(txn)
         .await?;
-    match (action, existing) {
-        (Action::CheckIn, Some(row)) => Ok(Recorded { user_id, action, changed: false, row }),
-        (Action::CheckIn, None) => {
-            attendance::Entity::insert(attendance::ActiveModel {
-                activity_id: Set(a.id),
-                user_id: Set(user_id),
-                checked_in_at: Set(at),
-                checked_out_at: Set(None),
-                in_method: Set(method.to_owned()),
-                out_method: Set(None),
-                recorded_by: Set(recorded_by),
-                credited_minutes: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            })
-            .exec_without_returning(txn)
-            .await?;
-            signup::Entity::update_many()
-                .col_expr(signup::Column::Status, Expr::value(SignupStatus::Attended.as_str()))
-                .col_expr(signup::Column::UpdatedAt, Expr::value(now))
-                .filter(signup::Column::Id.eq(s.id))
-                .exec(txn)
-                .await?;
-            let row = attendance::Entity::find()
-                .filter(attendance::Column::ActivityId.eq(a.id))
-                .filter(attendance::Column::UserId.eq(user_id))
-                .one(txn)
-                .await?
-                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("attendance vanished")))?;
-            Ok(Recorded { user_id, action, changed: true, row })
+    let late = is_finished(a);
+    let not_signed_up = || conflict("not_signed_up", "该居民没有确认的报名，可按现场报名登记");
+    match action {
+        Action::CheckIn => {
+            let step = next(from, if late { SignupAction::LateCheckIn } else { SignupAction::CheckIn });
+            match (step, s, existing) {
+                (Step::Keep, _, Some(row)) => Ok(Recorded { user_id, action, changed: false, row }),
+                (Step::Move(to), Some(s), None) => {
+                    let credited = late.then(|| {
+                        let row = attendance::Model {
+                            id: 0,
+                            activity_id: a.id,
+                            user_id,
+                            checked_in_at: at,
+                            checked_out_at: None,
+                            in_method: method.to_owned(),
+                            out_method: None,
+                            recorded_by,
+                            credited_minutes: None,
+                            created_at: now,
+                            updated_at: now,
+                        };
+                        credited_minutes(a, &row, min_ratio)
+                    });
+                    attendance::Entity::insert(attendance::ActiveModel {
+                        activity_id: Set(a.id),
+                        user_id: Set(user_id),
+                        checked_in_at: Set(at),
+                        checked_out_at: Set(None),
+                        in_method: Set(method.to_owned()),
+                        out_method: Set(None),
+                        recorded_by: Set(recorded_by),
+                        credited_minutes: Set(credited),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                        ..Default::default()
+                    })
+                    .exec_without_returning(txn)
+                    .await?;
+                    move_signup(txn, &s, to, None, now).await?;
+                    let row = attendance::Entity::find()
+                        .filter(attendance::Column::ActivityId.eq(a.id))
+                        .filter(attendance::Column::UserId.eq(user_id))
+                        .one(txn)
+                        .await?
+                        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("attendance vanished")))?;
+                    Ok(Recorded { user_id, action, changed: true, row })
+                }
+                (Step::Refuse(Refusal::NotSignedUp), ..) => Err(not_signed_up()),
+                (Step::Refuse(refusal), ..) => Err(refusal.into_error()),
+                (step, ..) => Err(AppError::Internal(anyhow::anyhow!("check-in table answered {step:?}"))),
+            }
         }
-        (Action::CheckOut, None) => Err(conflict("not_checked_in", "尚未签到，不能签退")),
-        (Action::CheckOut, Some(row)) if row.checked_out_at.is_some() => {
-            Ok(Recorded { user_id, action, changed: false, row })
-        }
-        (Action::CheckOut, Some(row)) => {
+        Action::CheckOut => {
+            if !matches!(from, Some(SignupStatus::Attended | SignupStatus::Confirmed)) {
+                return Err(not_signed_up());
+            }
+            let Some(row) = existing else { return Err(conflict("not_checked_in", "尚未签到，不能签退")) };
+            if row.checked_out_at.is_some() {
+                return Ok(Recorded { user_id, action, changed: false, row });
+            }
             let out = Ord::max(at, row.checked_in_at);
-            attendance::Entity::update_many()
+            let mut update = attendance::Entity::update_many()
                 .col_expr(attendance::Column::CheckedOutAt, Expr::value(out))
                 .col_expr(attendance::Column::OutMethod, Expr::value(method))
-                .col_expr(attendance::Column::UpdatedAt, Expr::value(now))
-                .filter(attendance::Column::Id.eq(row.id))
-                .exec(txn)
-                .await?;
-            Ok(Recorded { user_id, action, changed: true, row: attendance::Model { checked_out_at: Some(out), ..row } })
+                .col_expr(attendance::Column::UpdatedAt, Expr::value(now));
+            let mut updated = attendance::Model { checked_out_at: Some(out), ..row.clone() };
+            // After closing, a late check-out re-credits the hours, unless staff corrected them.
+            if late && !corrected(txn, a.id, user_id).await? {
+                let credited = credited_minutes(a, &updated, min_ratio);
+                update = update.col_expr(attendance::Column::CreditedMinutes, Expr::value(credited));
+                updated.credited_minutes = Some(credited);
+            }
+            update.filter(attendance::Column::Id.eq(row.id)).exec(txn).await?;
+            Ok(Recorded { user_id, action, changed: true, row: updated })
         }
     }
+}
+
+/// Whether staff corrected this resident's hours on this activity.
+async fn corrected(txn: &DatabaseTransaction, activity_id: i64, user_id: i64) -> AppResult<bool> {
+    Ok(hour_correction::Entity::find()
+        .filter(hour_correction::Column::ActivityId.eq(activity_id))
+        .filter(hour_correction::Column::UserId.eq(user_id))
+        .one(txn)
+        .await?
+        .is_some())
 }
 
 /// Who is being checked: a user id from the roster, or a personal code scanned at the door.
@@ -240,7 +293,8 @@ pub async fn record(ctx: &AppContext, staff: &AuthUser, id: i64, who: Who, actio
     require_org_staff(staff, a.organization_id)?;
     open_for_attendance(&a, now)?;
     let (user_id, method) = resolve(ctx, &who, now)?;
-    let done = apply(&txn, &a, user_id, Mark { action, at: now, method, recorded_by: Some(staff.id) }, now).await?;
+    let mark = Mark { action, at: now, method, recorded_by: Some(staff.id) };
+    let done = apply(&txn, &a, user_id, mark, now, ctx.config.attendance_min_ratio).await?;
     txn.commit().await?;
     Ok(done)
 }
@@ -266,8 +320,15 @@ pub async fn self_check(
     {
         return Err(conflict("too_far", "您离活动地点太远，请到现场签到"));
     }
-    let done =
-        apply(&txn, &a, user.id, Mark { action, at: now, method: "activity_code", recorded_by: None }, now).await?;
+    let done = apply(
+        &txn,
+        &a,
+        user.id,
+        Mark { action, at: now, method: "activity_code", recorded_by: None },
+        now,
+        ctx.config.attendance_min_ratio,
+    )
+    .await?;
     txn.commit().await?;
     Ok(done)
 }
@@ -289,49 +350,52 @@ pub async fn walk_in(ctx: &AppContext, staff: &AuthUser, id: i64, user_id: i64) 
         .filter(signup::Column::UserId.eq(user_id))
         .one(&txn)
         .await?;
-    let holds_place =
-        existing.as_ref().is_some_and(|s| matches!(signup_status(s), SignupStatus::Confirmed | SignupStatus::Attended));
-    if !holds_place {
-        if a.confirmed_count >= a.capacity {
-            return Err(conflict("activity_full", "名额已满，不能现场报名"));
-        }
-        let seq = a.signup_seq + 1;
-        let was_waitlisted = existing.as_ref().is_some_and(|s| signup_status(s) == SignupStatus::Waitlisted);
-        activity::Entity::update_many()
-            .col_expr(activity::Column::SignupSeq, Expr::value(seq))
-            .col_expr(activity::Column::ConfirmedCount, Expr::col(activity::Column::ConfirmedCount).add(1))
-            .col_expr(
-                activity::Column::WaitlistCount,
-                Expr::col(activity::Column::WaitlistCount).sub(if was_waitlisted { 1 } else { 0 }),
-            )
-            .filter(activity::Column::Id.eq(id))
-            .exec(&txn)
-            .await?;
-        match existing {
-            Some(s) => {
-                signup::Entity::update_many()
-                    .col_expr(signup::Column::Status, Expr::value(SignupStatus::Confirmed.as_str()))
-                    .col_expr(signup::Column::Seq, Expr::value(seq))
-                    .col_expr(signup::Column::UpdatedAt, Expr::value(now))
-                    .filter(signup::Column::Id.eq(s.id))
-                    .exec(&txn)
-                    .await?;
+    let from = existing.as_ref().map(signup_status);
+    match next(from, SignupAction::WalkIn) {
+        Step::Keep => {} // already holds a place
+        Step::TakePlace => {
+            if a.confirmed_count >= a.capacity {
+                return Err(conflict("activity_full", "名额已满，不能现场报名"));
             }
-            None => {
-                signup::Entity::insert(signup::ActiveModel {
-                    activity_id: Set(id),
-                    user_id: Set(user_id),
-                    status: Set(SignupStatus::Confirmed.as_str().to_owned()),
-                    seq: Set(seq),
-                    reason: Set(Some("现场报名".into())),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    ..Default::default()
-                })
-                .exec_without_returning(&txn)
+            if has_overlap(&txn, user_id, &a).await? {
+                return Err(conflict("schedule_conflict", "该居民已确认报名同一时段的其他活动"));
+            }
+            let seq = a.signup_seq + 1;
+            activity::Entity::update_many()
+                .col_expr(activity::Column::SignupSeq, Expr::value(seq))
+                .filter(activity::Column::Id.eq(id))
+                .exec(&txn)
                 .await?;
+            add_to_counters(&txn, id, counter_delta(from, SignupStatus::Confirmed)).await?;
+            match existing {
+                Some(s) => {
+                    signup::Entity::update_many()
+                        .col_expr(signup::Column::Status, Expr::value(SignupStatus::Confirmed.as_str()))
+                        .col_expr(signup::Column::Seq, Expr::value(seq))
+                        .col_expr(signup::Column::Reason, Expr::value("现场报名"))
+                        .col_expr(signup::Column::UpdatedAt, Expr::value(now))
+                        .filter(signup::Column::Id.eq(s.id))
+                        .exec(&txn)
+                        .await?;
+                }
+                None => {
+                    signup::Entity::insert(signup::ActiveModel {
+                        activity_id: Set(id),
+                        user_id: Set(user_id),
+                        status: Set(SignupStatus::Confirmed.as_str().to_owned()),
+                        seq: Set(seq),
+                        reason: Set(Some("现场报名".into())),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                        ..Default::default()
+                    })
+                    .exec_without_returning(&txn)
+                    .await?;
+                }
             }
         }
+        Step::Refuse(refusal) => return Err(refusal.into_error()),
+        step => return Err(AppError::Internal(anyhow::anyhow!("walk-in table answered {step:?}"))),
     }
     let done = apply(
         &txn,
@@ -339,6 +403,7 @@ pub async fn walk_in(ctx: &AppContext, staff: &AuthUser, id: i64, user_id: i64) 
         user_id,
         Mark { action: Action::CheckIn, at: now, method: "walk_in", recorded_by: Some(staff.id) },
         now,
+        ctx.config.attendance_min_ratio,
     )
     .await?;
     txn.commit().await?;
@@ -354,7 +419,11 @@ pub struct OfflineRecord {
 }
 
 /// Check-ins recorded without signal, uploaded later, each with the time it happened.
-/// Applying a batch twice changes nothing the second time.
+/// Applying a batch twice changes nothing the second time. A batch may arrive after the
+/// activity was closed (from another phone): each record whose device time lies inside
+/// the check-in window is still applied — a no-show becomes attended, hours are credited
+/// and the activity's rollups (hence every figure above it) recomputed — and each record
+/// outside it is refused on its own line.
 pub async fn batch(
     ctx: &AppContext,
     staff: &AuthUser,
@@ -365,7 +434,8 @@ pub async fn batch(
     let txn = begin_write(&ctx.db).await?;
     let a = lock(&txn, id).await?;
     require_org_staff(staff, a.organization_id)?;
-    if ActivityStatus::parse(&a.status) != Some(ActivityStatus::Published) {
+    let late = is_finished(&a);
+    if !late && ActivityStatus::parse(&a.status) != Some(ActivityStatus::Published) {
         open_for_attendance(&a, now)?;
     }
     // Check-ins before check-outs, in time order, whatever order the device kept.
@@ -377,7 +447,11 @@ pub async fn batch(
             if r.at > now {
                 return Err(AppError::invalid("at", "in_future", "记录时间不能晚于现在"));
             }
-            open_for_attendance(&a, r.at)?;
+            if late {
+                in_window(&a, r.at)?
+            } else {
+                open_for_attendance(&a, r.at)?
+            };
             let (user_id, _) = resolve(ctx, &r.who, r.at)?;
             apply(
                 &txn,
@@ -385,11 +459,15 @@ pub async fn batch(
                 user_id,
                 Mark { action: r.action, at: r.at, method: "offline", recorded_by: Some(staff.id) },
                 now,
+                ctx.config.attendance_min_ratio,
             )
             .await
         }
         .await;
         results.push(outcome);
+    }
+    if late && results.iter().any(|r| r.as_ref().is_ok_and(|done| done.changed)) {
+        recompute_rollups(&txn, &a).await?;
     }
     txn.commit().await?;
     Ok(results)
@@ -448,14 +526,23 @@ async fn close(ctx: &AppContext, txn: &DatabaseTransaction, a: &activity::Model)
     if now < a.starts_at {
         return Err(conflict("activity_not_started", "活动尚未开始，不能结束"));
     }
-    let no_shows = signup::Entity::update_many()
-        .col_expr(signup::Column::Status, Expr::value(SignupStatus::NoShow.as_str()))
-        .col_expr(signup::Column::UpdatedAt, Expr::value(now))
-        .filter(signup::Column::ActivityId.eq(a.id))
-        .filter(signup::Column::Status.eq(SignupStatus::Confirmed.as_str()))
-        .exec(txn)
-        .await?
-        .rows_affected as i32;
+    // What closing does to each status comes from the sign-up table (confirmed → no_show).
+    let mut no_shows = 0;
+    for from in SignupStatus::ALL {
+        if let Step::Move(to) = next(Some(*from), SignupAction::Close) {
+            let moved = signup::Entity::update_many()
+                .col_expr(signup::Column::Status, Expr::value(to.as_str()))
+                .col_expr(signup::Column::UpdatedAt, Expr::value(now))
+                .filter(signup::Column::ActivityId.eq(a.id))
+                .filter(signup::Column::Status.eq(from.as_str()))
+                .exec(txn)
+                .await?
+                .rows_affected as i32;
+            if to == SignupStatus::NoShow {
+                no_shows += moved;
+            }
+        }
+    }
     let rows = attendance::Entity::find().filter(attendance::Column::ActivityId.eq(a.id)).all(txn).await?;
     let mut minutes = 0i64;
     for row in &rows {
@@ -479,6 +566,23 @@ async fn close(ctx: &AppContext, txn: &DatabaseTransaction, a: &activity::Model)
     let report = FinishReport { attended: rows.len() as i32, no_shows, minutes };
     write_rollups(txn, a, &rows.iter().map(|r| r.user_id).collect::<Vec<_>>(), report).await?;
     Ok(report)
+}
+
+/// Recomputes a finished activity's rollups from its rows, after late evidence: the
+/// activity's figures (attended, no-shows, minutes) and every participant's month bit.
+pub async fn recompute_rollups(txn: &DatabaseTransaction, a: &activity::Model) -> AppResult<()> {
+    let rows = attendance::Entity::find().filter(attendance::Column::ActivityId.eq(a.id)).all(txn).await?;
+    let no_shows = signup::Entity::find()
+        .filter(signup::Column::ActivityId.eq(a.id))
+        .filter(signup::Column::Status.eq(SignupStatus::NoShow.as_str()))
+        .count(txn)
+        .await? as i32;
+    let report = FinishReport {
+        attended: rows.len() as i32,
+        no_shows,
+        minutes: rows.iter().map(|r| r.credited_minutes.unwrap_or(0) as i64).sum(),
+    };
+    write_rollups(txn, a, &rows.iter().map(|r| r.user_id).collect::<Vec<_>>(), report).await
 }
 
 /// The rollups for one finished activity: its figures, and a month bit for each

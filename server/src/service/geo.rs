@@ -1,5 +1,6 @@
 //! Nearest-first ordering and keyset cursors shared by the browse lists.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{
     Condition,
     sea_query::{Expr, ExprTrait, IntoColumnRef, SimpleExpr},
@@ -35,8 +36,9 @@ pub enum Cursor {
     Id(i64),
     /// Nearest first: the last sort key and id.
     Near(f64, i64),
-    /// Soonest first: the last start (Unix milliseconds) and id.
-    Time(i64, i64),
+    /// Soonest first: the last start, exactly as stored (to the nanosecond: a cursor less
+    /// precise than its column repeats rows whose times differ below its precision), and id.
+    Time(DateTime<Utc>, i64),
 }
 
 impl Cursor {
@@ -44,7 +46,7 @@ impl Cursor {
         match self {
             Cursor::Id(id) => format!("i{id}"),
             Cursor::Near(key, id) => format!("n{:016x}.{id}", key.to_bits()),
-            Cursor::Time(ms, id) => format!("t{ms}.{id}"),
+            Cursor::Time(at, id) => format!("t{}.{:09}.{id}", at.timestamp(), at.timestamp_subsec_nanos()),
         }
     }
 
@@ -57,8 +59,13 @@ impl Cursor {
                 Some(Cursor::Near(f64::from_bits(u64::from_str_radix(key, 16).ok()?), id.parse().ok()?))
             }
             "t" => {
-                let (ms, id) = rest.split_once('.')?;
-                Some(Cursor::Time(ms.parse().ok()?, id.parse().ok()?))
+                let mut parts = rest.split('.');
+                let (secs, nanos, id) = (parts.next()?, parts.next()?, parts.next()?);
+                if parts.next().is_some() || nanos.len() != 9 {
+                    return None;
+                }
+                let at = DateTime::<Utc>::from_timestamp(secs.parse().ok()?, nanos.parse().ok()?)?;
+                Some(Cursor::Time(at, id.parse().ok()?))
             }
             _ => None,
         }
@@ -75,11 +82,12 @@ mod tests {
             Cursor::Id(42),
             Cursor::Near(0.000_123_456_789_1, 7),
             Cursor::Near(1.0e12, 9),
-            Cursor::Time(1_800_000_000_000, 3),
+            Cursor::Time(DateTime::<Utc>::from_timestamp(1_800_000_000, 400_000).unwrap_or_default(), 3),
+            Cursor::Time(DateTime::<Utc>::from_timestamp(1_800_000_000, 999_999_999).unwrap_or_default(), 4),
         ] {
             assert_eq!(Cursor::decode(&c.encode()), Some(c));
         }
-        for bad in ["n12", "x", "", "t12", "i", "tx.1"] {
+        for bad in ["n12", "x", "", "t12", "i", "tx.1", "t1.1", "t1.000000001.1.1", "t1.1000000000.1"] {
             assert_eq!(Cursor::decode(bad), None, "{bad}");
         }
     }

@@ -53,13 +53,21 @@ pub mod state {
     pub const CANCELLED: &str = "cancelled";
 }
 
+/// The update that withdraws notices: `cancelled`, and the dedupe key set free (suffixed
+/// with `~` and the row's id), so dedupe guards against duplicates of *live* notices only
+/// — a resident who cancels and signs up again gets their reminders again, exactly once.
+pub fn withdraw() -> sea_orm::UpdateMany<notification::Entity> {
+    notification::Entity::update_many()
+        .col_expr(notification::Column::State, Expr::value(state::CANCELLED))
+        .col_expr(notification::Column::DedupeKey, Expr::cust("dedupe_key || '~' || CAST(id AS TEXT)"))
+        .filter(notification::Column::State.eq(state::PENDING))
+}
+
 /// Cancels reminders not yet sent: for one resident, or (`user_id: None`) for everyone.
 pub async fn cancel_reminders(db: &impl ConnectionTrait, activity_id: i64, user_id: Option<i64>) -> AppResult<u64> {
-    let mut update = notification::Entity::update_many()
-        .col_expr(notification::Column::State, Expr::value(state::CANCELLED))
+    let mut update = withdraw()
         .filter(notification::Column::ActivityId.eq(activity_id))
-        .filter(notification::Column::Kind.eq("reminder"))
-        .filter(notification::Column::State.eq(state::PENDING));
+        .filter(notification::Column::Kind.eq("reminder"));
     if let Some(user_id) = user_id {
         update = update.filter(notification::Column::UserId.eq(user_id));
     }
@@ -73,7 +81,13 @@ fn visible(now: DateTime<Utc>) -> sea_orm::Condition {
         .add(notification::Column::State.ne(state::CANCELLED))
 }
 
-/// Queues notices inside the caller's transaction; duplicates are skipped.
+/// Withdraws every notice of a user not yet sent (account deletion).
+pub async fn withdraw_all(db: &impl ConnectionTrait, user_id: i64) -> AppResult<u64> {
+    Ok(withdraw().filter(notification::Column::UserId.eq(user_id)).exec(db).await?.rows_affected)
+}
+
+/// Queues notices inside the caller's transaction; a notice whose key is held by a live
+/// (not withdrawn) notice is skipped.
 pub async fn enqueue(db: &impl ConnectionTrait, notices: Vec<Notice>, now: DateTime<Utc>) -> AppResult<()> {
     for chunk in notices.chunks(500) {
         notification::Entity::insert_many(chunk.iter().map(|n| notification::ActiveModel {

@@ -133,12 +133,12 @@ pub async fn apply(ctx: &AppContext, user: &AuthUser, input: OrgInput) -> AppRes
     if home.level != "community" {
         return Err(AppError::invalid("community_id", "not_a_community", "组织须隶属于一个社区或村"));
     }
-    let verdict = crate::service::activities::moderate(ctx, user.id, &input.name, &input.description).await?;
-    if verdict == crate::wechat::Moderation::Risky {
-        return Err(AppError::ContentRisky);
-    }
+    let verdict =
+        moderate_profile(ctx, user.id, Some(&input.name), Some(&input.description), input.contact_name.as_deref())
+            .await?;
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
+    require_name_free(&txn, input.community_id, &input.name, None).await?;
     let inserted = organization::Entity::insert(organization::ActiveModel {
         name: Set(input.name),
         category: Set(input.category.as_str().to_owned()),
@@ -167,12 +167,65 @@ pub async fn apply(ctx: &AppContext, user: &AuthUser, input: OrgInput) -> AppRes
     record(&txn, id, Some(user.id), "submitted", None, OrgStatus::PendingConsent, None, now).await?;
     if verdict == crate::wechat::Moderation::Review {
         // The committee reviews every application anyway; it is told to read this one closely.
-        let note = Some("微信内容安全检测建议人工复核".to_owned());
-        record(&txn, id, None, "moderation_review", None, OrgStatus::PendingConsent, note, now).await?;
+        flag_for_review(&txn, id, OrgStatus::PendingConsent, now).await?;
     }
     txn.commit().await?;
     tracing::info!(organization_id = id, applicant = user.id, "filing application submitted");
     detail(ctx, Some(user), id).await
+}
+
+/// WeChat's text check over what an applicant or leader typed that residents will read
+/// (`None`: unchanged): `risky` refuses (422 `content_risky`); `review` is returned so the
+/// caller flags the organization for its reviewers.
+async fn moderate_profile(
+    ctx: &AppContext,
+    user_id: i64,
+    name: Option<&str>,
+    description: Option<&str>,
+    contact_name: Option<&str>,
+) -> AppResult<crate::wechat::Moderation> {
+    let verdict = crate::service::activities::moderate_texts(ctx, user_id, &[name, description, contact_name]).await?;
+    if verdict == crate::wechat::Moderation::Risky {
+        return Err(AppError::ContentRisky);
+    }
+    Ok(verdict)
+}
+
+/// Marks an organization for the closer reading of its reviewers (WeChat said `review`).
+async fn flag_for_review(db: &impl ConnectionTrait, id: i64, status: OrgStatus, now: DateTime<Utc>) -> AppResult<()> {
+    let note = Some("微信内容安全检测建议人工复核".to_owned());
+    record(db, id, None, "moderation_review", None, status, note, now).await
+}
+
+/// Statuses whose organizations keep their name: in review, recognised, or suspended.
+fn holds_name(status: &str) -> bool {
+    OrgStatus::parse(status)
+        .is_some_and(|s| !matches!(s, OrgStatus::Rejected | OrgStatus::Withdrawn | OrgStatus::Dissolved))
+}
+
+/// An organization's name is unique in its community, compared after normalising
+/// (`text::name_key`: NFC, no spaces or invisible characters, case-folded), so a
+/// look-alike of a filed organization cannot be applied for. 409 `name_taken`.
+async fn require_name_free(
+    db: &impl ConnectionTrait,
+    community_id: i64,
+    name: &str,
+    except: Option<i64>,
+) -> AppResult<()> {
+    let key = crate::domain::text::name_key(name);
+    let mut query = organization::Entity::find().filter(organization::Column::CommunityId.eq(community_id));
+    if let Some(id) = except {
+        query = query.filter(organization::Column::Id.ne(id));
+    }
+    let taken = query
+        .all(db)
+        .await?
+        .into_iter()
+        .any(|o| holds_name(&o.status) && crate::domain::text::name_key(&o.name) == key);
+    if taken {
+        return Err(AppError::Conflict("name_taken", "本社区已有同名组织，请换一个名称".to_owned()));
+    }
+    Ok(())
 }
 
 async fn set_targets(db: &impl ConnectionTrait, org_id: i64, targets: &[ServiceTarget]) -> AppResult<()> {
@@ -315,8 +368,24 @@ pub async fn update(ctx: &AppContext, user: &AuthUser, id: i64, patch: OrgPatch)
         }
         return Err(AppError::Forbidden("requires organization leader"));
     }
+    let verdict = moderate_profile(
+        ctx,
+        user.id,
+        patch.name.as_deref(),
+        patch.description.as_deref(),
+        patch.contact_name.as_deref(),
+    )
+    .await?;
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
+    let old_name = org.name.clone();
+    let renamed = patch
+        .name
+        .as_ref()
+        .is_some_and(|n| crate::domain::text::name_key(n) != crate::domain::text::name_key(&old_name));
+    if let (true, Some(name)) = (renamed, &patch.name) {
+        require_name_free(&txn, org.community_id, name, Some(id)).await?;
+    }
     let mut active = org.into_active_model();
     let mut changed = Vec::new();
     macro_rules! apply {
@@ -348,6 +417,14 @@ pub async fn update(ctx: &AppContext, user: &AuthUser, id: i64, patch: OrgPatch)
     }
     if !changed.is_empty() {
         record(&txn, id, Some(user.id), "profile_updated", Some(status), status, Some(changed.join(", ")), now).await?;
+    }
+    if renamed && status.is_recognised() {
+        // The filing office sees the new name in the organization's history.
+        let note = Some(format!("原名称「{old_name}」，请备案（登记）机关核对"));
+        record(&txn, id, Some(user.id), "renamed", Some(status), status, note, now).await?;
+    }
+    if verdict == crate::wechat::Moderation::Review {
+        flag_for_review(&txn, id, status, now).await?;
     }
     txn.commit().await?;
     detail(ctx, Some(user), id).await
@@ -452,9 +529,15 @@ pub async fn resubmit(ctx: &AppContext, user: &AuthUser, id: i64, comment: Optio
     if status != OrgStatus::Rejected {
         return Err(out_of_order(status));
     }
+    let verdict =
+        moderate_profile(ctx, user.id, Some(&org.name), Some(&org.description), org.contact_name.as_deref()).await?;
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
+    require_name_free(&txn, org.community_id, &org.name, Some(id)).await?;
     transition(&txn, id, status, OrgStatus::PendingConsent, now).await?;
+    if verdict == crate::wechat::Moderation::Review {
+        flag_for_review(&txn, id, OrgStatus::PendingConsent, now).await?;
+    }
     record(&txn, id, Some(user.id), "resubmitted", Some(status), OrgStatus::PendingConsent, comment, now).await?;
     txn.commit().await?;
     detail(ctx, Some(user), id).await
@@ -584,6 +667,67 @@ fn require_active(status: OrgStatus) -> AppResult<()> {
     } else {
         Err(out_of_order(status))
     }
+}
+
+/// For account deletion: the recognised organizations the user is the only leader of
+/// (they must hand leadership on first, `POST /organizations/{id}/leader`).
+pub async fn solely_led_by(db: &impl ConnectionTrait, user_id: i64) -> AppResult<Vec<organization::Model>> {
+    let led: Vec<i64> = role_grant::Entity::find()
+        .filter(role_grant::Column::UserId.eq(user_id))
+        .filter(role_grant::Column::Role.eq(Role::OrgLeader.as_str()))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|g| g.scope_id)
+        .collect();
+    let mut sole = Vec::new();
+    for org in organization::Entity::find().filter(organization::Column::Id.is_in(led)).all(db).await? {
+        let live =
+            OrgStatus::parse(&org.status).is_some_and(|s| !matches!(s, OrgStatus::Dissolved | OrgStatus::Withdrawn));
+        let others = role_grant::Entity::find()
+            .filter(role_grant::Column::Role.eq(Role::OrgLeader.as_str()))
+            .filter(role_grant::Column::ScopeId.eq(org.id))
+            .filter(role_grant::Column::UserId.ne(user_id))
+            .count(db)
+            .await?;
+        if live && others == 0 {
+            sole.push(org);
+        }
+    }
+    Ok(sole)
+}
+
+/// For account deletion: the person's applications still in review (or sent back) are
+/// withdrawn, recorded as "withdrawn: account deleted", and leave the review queues; the
+/// contact name and phone they typed are erased from every organization they applied for
+/// (a recognised organization's leaders set a new contact).
+pub async fn erase_applicant(db: &impl ConnectionTrait, user_id: i64, now: DateTime<Utc>) -> AppResult<()> {
+    let applied = organization::Entity::find().filter(organization::Column::ApplicantId.eq(user_id)).all(db).await?;
+    for org in applied {
+        let status = OrgStatus::parse(&org.status).unwrap_or(OrgStatus::PendingConsent);
+        let mut update = organization::Entity::update_many()
+            .col_expr(organization::Column::ContactName, Expr::value(Option::<String>::None))
+            .col_expr(organization::Column::ContactPhone, Expr::value(Option::<String>::None))
+            .col_expr(organization::Column::UpdatedAt, Expr::value(now));
+        if status.is_application() {
+            update = update.col_expr(organization::Column::Status, Expr::value(OrgStatus::Withdrawn.as_str()));
+        }
+        update.filter(organization::Column::Id.eq(org.id)).exec(db).await?;
+        if status.is_application() {
+            record(
+                db,
+                org.id,
+                None,
+                "withdrawn",
+                Some(status),
+                OrgStatus::Withdrawn,
+                Some("申请人已注销账号".into()),
+                now,
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// The leader adds a staff member (骨干).

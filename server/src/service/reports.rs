@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use sea_orm::{
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, Query},
+    sea_query::{Expr, ExprTrait, Query},
 };
 
 use crate::{
@@ -124,6 +124,8 @@ pub struct CommunityMetrics {
     /// 10 for an urban community, 5 for a rural one.
     pub target: i64,
     pub residents: i64,
+    /// Of `figures.participants`, those registered in this community.
+    pub resident_participants: i64,
     pub figures: Figures,
     pub monthly: Vec<MonthFigures>,
 }
@@ -133,9 +135,30 @@ impl CommunityMetrics {
         self.organizations >= self.target
     }
 
+    /// See [`participation_rate`].
     pub fn participation_rate(&self) -> Option<f64> {
-        ratio(self.figures.participants, self.residents)
+        participation_rate(self.resident_participants, self.residents)
     }
+
+    /// Participants from elsewhere (another community, or no home community set).
+    pub fn visitors(&self) -> i64 {
+        self.figures.participants - self.resident_participants
+    }
+}
+
+/// The participation rate (参与率) of an area, defined once:
+///
+/// - **participants** (`participants`): distinct people who attended at least one activity
+///   held in the area in the period, wherever they live;
+/// - **resident participants**: those of them whose home community (`home_community_id`)
+///   is in the area — for a community, that community; for a street or county, any of
+///   its communities;
+/// - **visitors** = participants − resident participants;
+/// - **participation rate** = resident participants ÷ residents registered in the area
+///   (accounts with that home community, deleted ones excluded): a share of the area's
+///   own people, so always within 0..1 (`null` with no registered residents).
+pub fn participation_rate(resident_participants: i64, residents: i64) -> Option<f64> {
+    ratio(Ord::min(resident_participants, residents), residents)
 }
 
 #[derive(Clone, Debug)]
@@ -151,6 +174,8 @@ pub struct RegionMetrics {
     pub communities: Vec<CommunityMetrics>,
     pub organizations: i64,
     pub residents: i64,
+    /// Of `totals.participants`, those registered in one of the region's communities.
+    pub resident_participants: i64,
     pub totals: Figures,
     pub monthly: Vec<MonthFigures>,
     pub inactive: Vec<InactiveOrganization>,
@@ -163,8 +188,13 @@ impl RegionMetrics {
         self.communities.iter().filter(|c| c.target_met()).count()
     }
 
+    /// See [`participation_rate`].
     pub fn participation_rate(&self) -> Option<f64> {
-        ratio(self.totals.participants, self.residents)
+        participation_rate(self.resident_participants, self.residents)
+    }
+
+    pub fn visitors(&self) -> i64 {
+        self.totals.participants - self.resident_participants
     }
 }
 
@@ -285,6 +315,8 @@ pub async fn region_metrics(
         by_community_month,
         by_month: participants_by_month,
         total,
+        own_by_community,
+        own_total,
     } = participants;
 
     let mut metrics: Vec<CommunityMetrics> = communities
@@ -292,6 +324,7 @@ pub async fn region_metrics(
         .map(|c| CommunityMetrics {
             target: if c.kind.as_deref() == Some("rural") { 5 } else { 10 },
             residents: residents.get(&c.id).copied().unwrap_or(0),
+            resident_participants: own_by_community.get(&c.id).copied().unwrap_or(0),
             organizations: 0,
             by_category: BTreeMap::new(),
             by_standing: BTreeMap::new(),
@@ -350,6 +383,7 @@ pub async fn region_metrics(
     Ok(RegionMetrics {
         organizations: metrics.iter().map(|m| m.organizations).sum(),
         residents: metrics.iter().map(|m| m.residents).sum(),
+        resident_participants: own_total,
         region,
         period,
         communities: metrics,
@@ -372,6 +406,10 @@ struct Participants {
     by_community_month: HashMap<(i64, String), i64>,
     by_month: HashMap<String, i64>,
     total: i64,
+    /// Participants of each community who live there.
+    own_by_community: HashMap<i64, i64>,
+    /// Participants who live in one of the communities.
+    own_total: i64,
 }
 
 /// `(year, mask)` for the months of a period.
@@ -404,21 +442,35 @@ async fn participants(ctx: &AppContext, ids: &[i64], months: &[String]) -> AppRe
         );
     }
     if ctx.db.get_database_backend() != DbBackend::Postgres {
-        let rows: Vec<(i64, i32, i64, i32)> = participant_year::Entity::find()
-            .select_only()
-            .column(participant_year::Column::CommunityId)
-            .column(participant_year::Column::Year)
-            .column(participant_year::Column::UserId)
-            .column(participant_year::Column::Months)
-            .filter(participant_year::Column::CommunityId.is_in(ids.to_vec()))
-            .filter(in_period)
-            .into_tuple()
-            .all(&ctx.db)
-            .await?;
-        return Ok(count_participants(&rows, &masks));
+        let select = Query::select()
+            .column((participant_year::Entity, participant_year::Column::CommunityId))
+            .column((participant_year::Entity, participant_year::Column::Year))
+            .column((participant_year::Entity, participant_year::Column::UserId))
+            .column((participant_year::Entity, participant_year::Column::Months))
+            .column((user::Entity, user::Column::HomeCommunityId))
+            .from(participant_year::Entity)
+            .inner_join(
+                user::Entity,
+                Expr::col((user::Entity, user::Column::Id))
+                    .equals((participant_year::Entity, participant_year::Column::UserId)),
+            )
+            .and_where(participant_year::Column::CommunityId.is_in(ids.to_vec()))
+            .cond_where(in_period)
+            .to_owned();
+        let mut rows = Vec::new();
+        for row in ctx.db.query_all_raw(ctx.db.get_database_backend().build(&select)).await? {
+            rows.push((
+                row.try_get::<i64>("", "community_id")?,
+                row.try_get::<i32>("", "year")?,
+                row.try_get::<i64>("", "user_id")?,
+                row.try_get::<i32>("", "months")?,
+                row.try_get::<Option<i64>>("", "home_community_id")?,
+            ));
+        }
+        return Ok(count_participants(&rows, &masks, ids));
     }
     let (Some(first), Some(last)) = (masks.keys().next().copied(), masks.keys().last().copied()) else {
-        return Ok(count_participants(&[], &masks));
+        return Ok(count_participants(&[], &masks, ids));
     };
     // Bit 12·(year − first) + month − 1 of a 64-bit mask; a period spans at most 5 years.
     let wanted: i64 = masks.iter().map(|(y, m)| (*m as i64) << (12 * (y - first))).fold(0, |a, b| a | b);
@@ -426,18 +478,25 @@ async fn participants(ctx: &AppContext, ids: &[i64], months: &[String]) -> AppRe
     let ids_sql = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
     let ids_sql = if ids_sql.is_empty() { "NULL".to_owned() } else { ids_sql };
     let sums: String = bits.iter().map(|k| format!(", CAST(SUM((m >> {k}) & 1) AS BIGINT) AS b{k}")).collect();
-    let folded = |by: &str| {
+    // `own`: the participant lives in the community (per community) or in the region.
+    let folded = |by: &str, own: &str| {
         format!(
-            "SELECT {by}user_id, bit_or(CAST(months AS BIGINT) << (12 * (year - {first}))) & {wanted} AS m \
-             FROM participant_years WHERE community_id IN ({ids_sql}) AND year BETWEEN {first} AND {last} \
-             GROUP BY {by}user_id"
+            "SELECT {by}p.user_id, bit_or(CAST(p.months AS BIGINT) << (12 * (p.year - {first}))) & {wanted} AS m, \
+             MAX(CASE WHEN {own} THEN 1 ELSE 0 END) AS own \
+             FROM participant_years p JOIN users h ON h.id = p.user_id \
+             WHERE p.community_id IN ({ids_sql}) AND p.year BETWEEN {first} AND {last} \
+             GROUP BY {by}p.user_id"
         )
     };
     let per_community = format!(
-        "SELECT community_id, COUNT(*) AS n{sums} FROM ({}) u WHERE m <> 0 GROUP BY community_id",
-        folded("community_id, ")
+        "SELECT community_id, COUNT(*) AS n, CAST(SUM(own) AS BIGINT) AS own_n{sums} FROM ({}) u WHERE m <> 0 \
+         GROUP BY community_id",
+        folded("p.community_id, ", "h.home_community_id = p.community_id")
     );
-    let region_wide = format!("SELECT COUNT(*) AS n{sums} FROM ({}) u WHERE m <> 0", folded(""));
+    let region_wide = format!(
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(own), 0) AS BIGINT) AS own_n{sums} FROM ({}) u WHERE m <> 0",
+        folded("", &format!("h.home_community_id IN ({ids_sql})"))
+    );
     let stmt = |sql: String| sea_orm::Statement::from_string(DbBackend::Postgres, sql);
     let (community_rows, region_rows) =
         tokio::try_join!(async { ctx.db.query_all_raw(stmt(per_community)).await.map_err(AppError::from) }, async {
@@ -449,16 +508,20 @@ async fn participants(ctx: &AppContext, ids: &[i64], months: &[String]) -> AppRe
         by_community_month: HashMap::new(),
         by_month: HashMap::new(),
         total: 0,
+        own_by_community: HashMap::new(),
+        own_total: 0,
     };
     for row in community_rows {
         let community: i64 = row.try_get("", "community_id")?;
         p.by_community.insert(community, row.try_get("", "n")?);
+        p.own_by_community.insert(community, row.try_get("", "own_n")?);
         for k in &bits {
             p.by_community_month.insert((community, month_of_bit(*k)), row.try_get("", &format!("b{k}"))?);
         }
     }
     if let Some(row) = region_rows.into_iter().next() {
         p.total = row.try_get("", "n")?;
+        p.own_total = row.try_get("", "own_n")?;
         for k in &bits {
             p.by_month.insert(month_of_bit(*k), row.try_get("", &format!("b{k}"))?);
         }
@@ -466,18 +529,31 @@ async fn participants(ctx: &AppContext, ids: &[i64], months: &[String]) -> AppRe
     Ok(p)
 }
 
-fn count_participants(rows: &[(i64, i32, i64, i32)], masks: &BTreeMap<i32, i32>) -> Participants {
+/// Counts participants from `(community, year, user, months, home community)` rows.
+fn count_participants(
+    rows: &[(i64, i32, i64, i32, Option<i64>)],
+    masks: &BTreeMap<i32, i32>,
+    ids: &[i64],
+) -> Participants {
     let mut by_community: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+    let mut own_by_community: HashMap<i64, BTreeSet<i64>> = HashMap::new();
     let mut everyone: BTreeSet<i64> = BTreeSet::new();
+    let mut own_everyone: BTreeSet<i64> = BTreeSet::new();
     let mut by_community_month: HashMap<(i64, String), i64> = HashMap::new();
     let mut by_month: HashMap<String, BTreeSet<i64>> = HashMap::new();
-    for &(community, year, user, months) in rows {
+    for &(community, year, user, months, home) in rows {
         let wanted = months & masks.get(&year).copied().unwrap_or(0);
         if wanted == 0 {
             continue;
         }
         by_community.entry(community).or_default().insert(user);
         everyone.insert(user);
+        if home == Some(community) {
+            own_by_community.entry(community).or_default().insert(user);
+        }
+        if home.is_some_and(|h| ids.contains(&h)) {
+            own_everyone.insert(user);
+        }
         for k in 0..12 {
             if wanted & (1 << k) != 0 {
                 let month = format!("{year}-{:02}", k + 1);
@@ -492,6 +568,8 @@ fn count_participants(rows: &[(i64, i32, i64, i32)], masks: &BTreeMap<i32, i32>)
         by_community_month,
         by_month: by_month.into_iter().map(|(m, users)| (m, users.len() as i64)).collect(),
         total: everyone.len() as i64,
+        own_by_community: own_by_community.into_iter().map(|(c, users)| (c, users.len() as i64)).collect(),
+        own_total: own_everyone.len() as i64,
     }
 }
 
@@ -827,10 +905,19 @@ mod tests {
 
     #[test]
     fn participants_are_counted_once_per_scope() {
-        // Resident 1 in two communities in March; resident 2 in March and April.
-        let rows = [(10, 2026, 1, 0b100), (11, 2026, 1, 0b100), (10, 2026, 2, 0b1100), (10, 2025, 3, 0b1)];
+        // Resident 1 (of 10) in two communities in March; resident 2 (of 12, elsewhere) in
+        // March and April.
+        let rows = [
+            (10, 2026, 1, 0b100, Some(10)),
+            (11, 2026, 1, 0b100, Some(10)),
+            (10, 2026, 2, 0b1100, Some(12)),
+            (10, 2025, 3, 0b1, None),
+        ];
         let masks = BTreeMap::from([(2026, 0b1111)]);
-        let p = count_participants(&rows, &masks);
+        let p = count_participants(&rows, &masks, &[10, 11]);
+        assert_eq!(p.own_by_community.get(&10), Some(&1), "resident 2 visits community 10");
+        assert_eq!(p.own_by_community.get(&11), None, "resident 1 lives in 10, visits 11");
+        assert_eq!(p.own_total, 1);
         assert_eq!(p.total, 2, "resident 3 took part outside the period");
         assert_eq!(p.by_community.get(&10), Some(&2));
         assert_eq!(p.by_month.get("2026-03"), Some(&2), "resident 1 counted once across communities");
@@ -840,6 +927,8 @@ mod tests {
 
     #[test]
     fn rates_are_safe_with_zero() {
+        assert_eq!(participation_rate(3, 2), Some(1.0), "never above 1 even if counts drift");
+        assert_eq!(participation_rate(1, 0), None);
         assert_eq!(ratio(1, 0), None);
         assert_eq!(ratio(2, 3), Some(0.667));
         assert_eq!(csv_cell("=SUM(A1)"), "'=SUM(A1)");

@@ -7,9 +7,9 @@ use sea_orm::{
 
 use crate::{
     context::AppContext,
-    entity::{refresh_token, region, role_grant, user},
+    entity::{organization_follow, refresh_token, region, role_grant, subscription_quota, user},
     error::{AppError, AppResult},
-    service::{auth::bump_token_version, begin_write},
+    service::{activities, auth::bump_token_version, begin_write, notifications, organizations},
 };
 
 pub struct Me {
@@ -81,11 +81,26 @@ pub async fn update_me(ctx: &AppContext, user_id: i64, patch: ProfilePatch) -> A
     me(ctx, user_id).await
 }
 
-/// Deletes the account: personal data is erased and every token revoked, while the row
-/// stays as an anonymous id so past sign-ups and hours still count in the figures.
+/// Deletes the account. Everything the person holds ends: upcoming confirmed and
+/// waitlisted sign-ups are cancelled through the normal path (places go to the waitlist,
+/// whose residents are told), pending notices are withdrawn, subscription quotas, follows,
+/// roles and tokens go, and open filing applications are withdrawn with the contact they
+/// typed erased. The row stays as an anonymous id, so past sign-ups, attendance and hours
+/// still count in the figures without personal data.
+///
+/// Errors: 404 `not_found` (already deleted); 409 `sole_leader` when the person is the
+/// only leader of an organization — leadership is handed on first
+/// (`POST /organizations/{id}/leader`), so no organization is left leaderless.
 pub async fn delete_me(ctx: &AppContext, user_id: i64) -> AppResult<()> {
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
+    let sole = organizations::solely_led_by(&txn, user_id).await?;
+    if let Some(org) = sole.first() {
+        return Err(AppError::Conflict(
+            "sole_leader",
+            format!("您是「{}」唯一的负责人，请先在组织页面把负责人移交给他人，再注销账号", org.name),
+        ));
+    }
     let erased = user::Entity::update_many()
         .col_expr(user::Column::Openid, Expr::value(Option::<String>::None))
         .col_expr(user::Column::Unionid, Expr::value(Option::<String>::None))
@@ -102,11 +117,19 @@ pub async fn delete_me(ctx: &AppContext, user_id: i64) -> AppResult<()> {
     if erased == 0 {
         return Err(AppError::NotFound("user"));
     }
+    let released = activities::erase_signups(ctx, &txn, user_id).await?;
+    notifications::withdraw_all(&txn, user_id).await?;
+    subscription_quota::Entity::delete_many().filter(subscription_quota::Column::UserId.eq(user_id)).exec(&txn).await?;
+    organization_follow::Entity::delete_many()
+        .filter(organization_follow::Column::UserId.eq(user_id))
+        .exec(&txn)
+        .await?;
+    organizations::erase_applicant(&txn, user_id, now).await?;
     bump_token_version(&txn, user_id, now).await?;
     role_grant::Entity::delete_many().filter(role_grant::Column::UserId.eq(user_id)).exec(&txn).await?;
     refresh_token::Entity::delete_many().filter(refresh_token::Column::UserId.eq(user_id)).exec(&txn).await?;
     txn.commit().await?;
-    tracing::info!(user_id, "account deleted");
+    tracing::info!(user_id, released, "account deleted");
     Ok(())
 }
 
