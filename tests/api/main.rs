@@ -13,3 +13,4 @@ mod openapi;
 mod organizations;
 mod push;
 mod regions;
+mod security;

@@ -30,3 +30,4 @@ pub mod organization;
 pub mod pagination;
 pub mod role;
 pub mod text;
+pub mod time;
