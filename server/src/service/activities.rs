@@ -1286,3 +1286,35 @@ pub async fn upcoming_count(db: &impl ConnectionTrait, organization_id: i64, now
         .count(db)
         .await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn region(id: i64, parent_id: Option<i64>, level: &str) -> region::Model {
+        region::Model {
+            id,
+            parent_id,
+            code: String::new(),
+            name: String::new(),
+            level: level.to_owned(),
+            kind: None,
+            path: String::new(),
+            latitude: None,
+            longitude: None,
+            created_at: chrono::DateTime::<Utc>::default(),
+        }
+    }
+
+    #[test]
+    fn activities_are_held_in_the_organizations_street() {
+        let home = region(11, Some(6), "community");
+        assert!(may_host(Some(&home), &home));
+        assert!(may_host(Some(&home), &region(12, Some(6), "community")), "a neighbouring community");
+        assert!(!may_host(Some(&home), &region(21, Some(7), "community")), "another street's community");
+        assert!(!may_host(Some(&home), &region(6, Some(3), "street")), "the street itself");
+        assert!(!may_host(None, &home), "an organization without a community");
+        let orphan = region(30, None, "community");
+        assert!(!may_host(Some(&orphan), &region(31, None, "community")), "no street: only itself");
+    }
+}
