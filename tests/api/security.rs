@@ -414,6 +414,11 @@ async fn times_that_cannot_be_shown_back_are_refused_everywhere() -> TestResult 
         app.post(&format!("/api/v1/activities/{id}/attendance/batch"), Some(&leader.access_token), records).await?;
     let problem = expect_problem(resp, 422, "validation_failed").await?;
     assert_eq!(problem["errors"][0]["field"], "records[0].at");
+    // Only staff upload offline records, whatever the times.
+    let fine = json!({"records": [{"user_id": resident.user_id, "action": "check_in", "at": Utc::now().to_rfc3339()}]});
+    let resp =
+        app.post(&format!("/api/v1/activities/{id}/attendance/batch"), Some(&resident.access_token), fine).await?;
+    expect_problem(resp, 403, "forbidden").await?;
     // An organization's founding date.
     let applicant = app.login("ancient-founder").await?;
     let body =
