@@ -16,7 +16,7 @@ RUN apt-get update \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin linli
 COPY --from=build /src/target/release/linli /usr/local/bin/linli
 USER 10001:10001
-ENV BIND=0.0.0.0:8080 APP_ENV=production LOG_FORMAT=json
-EXPOSE 8080
+ENV BIND=0.0.0.0:8080 METRICS_BIND=0.0.0.0:9464 APP_ENV=production LOG_FORMAT=json
+EXPOSE 8080 9464
 ENTRYPOINT ["/usr/local/bin/linli"]
 CMD ["serve"]

@@ -23,6 +23,8 @@ pub const TEST_WECHAT_SECRET: &str = "wx-test-secret";
 
 pub struct TestApp {
     pub address: String,
+    /// Where `/metrics` is served (its own listener, `METRICS_BIND`), when it is.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub wechat: Arc<MockServer>,
     pub fake: FakeWechat,
@@ -98,10 +100,12 @@ pub async fn spawn_replicas(
         let config = Config::from_vars(&vars)?;
         let app = Application::build_with_clock(config, Arc::new(clock.clone())).await?;
         let address = format!("http://127.0.0.1:{}", app.port());
+        let metrics_address = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
         let ctx = app.context().clone();
         tokio::spawn(app.run_until_stopped());
         apps.push(TestApp {
             address,
+            metrics_address,
             client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?,
             wechat: wechat.clone(),
             fake: fake.clone(),
@@ -116,6 +120,7 @@ pub async fn spawn_replicas(
 pub fn base_vars(wechat_uri: &str) -> HashMap<String, String> {
     [
         ("BIND", "127.0.0.1:0".to_owned()),
+        ("METRICS_BIND", "127.0.0.1:0".to_owned()),
         ("JWT_SECRET", TEST_JWT_SECRET.to_owned()),
         ("WECHAT_APPID", TEST_APPID.to_owned()),
         ("WECHAT_SECRET", TEST_WECHAT_SECRET.to_owned()),
@@ -198,6 +203,12 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str, token: Option<&str>) -> anyhow::Result<reqwest::Response> {
         self.request(Method::DELETE, path, token, None).await
+    }
+
+    /// `GET /metrics` from the metrics listener.
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        let base = self.metrics_address.as_deref().ok_or_else(|| anyhow!("no metrics listener"))?;
+        Ok(self.client.get(format!("{base}/metrics")).send().await?.error_for_status()?.text().await?)
     }
 
     /// Signs in through the fake WeChat: the code `X` becomes the openid `o-X`. The demo

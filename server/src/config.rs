@@ -87,10 +87,17 @@ pub struct Config {
     pub request_timeout: Duration,
     /// How long public lists (regions, organizations, activities) are cached.
     pub public_cache_ttl: Duration,
+    /// How far ahead an activity may be placed.
+    pub activity_horizon: chrono::Duration,
+    /// Where Prometheus' `/metrics` listens, apart from the API; `None` serves no metrics.
+    pub metrics_bind: Option<String>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/linli.db?mode=rwc";
 pub const DEFAULT_WECHAT_API_BASE: &str = "https://api.weixin.qq.com";
+pub const DEFAULT_METRICS_BIND: &str = "127.0.0.1:9464";
+/// Ten years: beyond it no activity is planned, and times stay far from year 9999.
+pub const MAX_ACTIVITY_HORIZON_DAYS: i64 = 3650;
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
@@ -203,6 +210,16 @@ impl Config {
                 .context("REQUEST_TIMEOUT")?,
             public_cache_ttl: parse_duration(get("PUBLIC_CACHE_TTL").as_deref().unwrap_or("5s"))
                 .context("PUBLIC_CACHE_TTL")?,
+            activity_horizon: parse_duration(get("ACTIVITY_HORIZON").as_deref().unwrap_or("730d"))
+                .ok()
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .filter(|d| *d > chrono::Duration::zero() && *d <= chrono::Duration::days(MAX_ACTIVITY_HORIZON_DAYS))
+                .ok_or_else(|| anyhow::anyhow!("ACTIVITY_HORIZON must be a duration from 1s to 3650d"))?,
+            metrics_bind: match vars.get("METRICS_BIND").map(|v| v.trim()) {
+                None => Some(DEFAULT_METRICS_BIND.to_owned()),
+                Some("" | "off") => None,
+                Some(addr) => Some(addr.to_owned()),
+            },
             trusted_proxies: get("TRUSTED_PROXIES")
                 .unwrap_or_default()
                 .split(',')

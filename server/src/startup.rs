@@ -26,6 +26,8 @@ use crate::{
 pub struct Application {
     port: u16,
     server: Server,
+    /// Prometheus' own listener (`METRICS_BIND`), apart from the API's.
+    metrics: Option<(u16, Server)>,
     context: AppContext,
     scheduler: Option<JobScheduler>,
 }
@@ -48,19 +50,33 @@ impl Application {
             TcpListener::bind(&context.config.bind).with_context(|| format!("binding {}", context.config.bind))?;
         let port = listener.local_addr()?.port();
         let server = server(listener, context.clone())?;
+        let metrics = match &context.config.metrics_bind {
+            None => None,
+            Some(bind) => {
+                let listener = TcpListener::bind(bind).with_context(|| format!("binding METRICS_BIND {bind}"))?;
+                let port = listener.local_addr()?.port();
+                Some((port, metrics_server(listener, context.clone())?))
+            }
+        };
         let scheduler = Some(jobs::start(context.clone()).await?);
         tracing::info!(
             port,
+            metrics_port = metrics.as_ref().map(|(p, _)| *p),
             database = if context.config.is_sqlite() { "sqlite" } else { "postgres" },
             redis = context.redis.is_some(),
             wechat_dev_mode = context.wechat.is_dev(),
             "Linli is listening"
         );
-        Ok(Self { port, server, context, scheduler })
+        Ok(Self { port, server, metrics, context, scheduler })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `/metrics` is served on, when `METRICS_BIND` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(p, _)| *p)
     }
 
     pub fn context(&self) -> &AppContext {
@@ -70,7 +86,15 @@ impl Application {
     /// Serves until SIGTERM or SIGINT: stops accepting, finishes in-flight requests and
     /// the current dispatch batch, gives back notices still claimed, and returns.
     pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
+        let metrics = self.metrics.take().map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         self.server.await?;
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         if let Some(mut scheduler) = self.scheduler.take() {
             scheduler.shutdown().await?;
         }
@@ -180,11 +204,11 @@ fn server(listener: TcpListener, context: AppContext) -> anyhow::Result<Server> 
             .wrap(from_fn(middleware::request_timeout))
             .wrap(from_fn(crate::cache::ratelimit::limit_requests))
             .wrap(from_fn(middleware::problem_details))
+            .wrap(from_fn(middleware::security_headers))
             .wrap(from_fn(crate::telemetry::http_metrics))
             .wrap(TracingLogger::default())
             .service(api::health::healthz)
             .service(api::health::readyz)
-            .service(api::health::prometheus_metrics)
             .service(api::docs::openapi_json)
             .route(
                 "/docs",
@@ -198,6 +222,24 @@ fn server(listener: TcpListener, context: AppContext) -> anyhow::Result<Server> 
     .shutdown_timeout(30)
     .run();
     Ok(server)
+}
+
+/// `/metrics` alone, on its own listener: Prometheus reaches it inside the cluster, and
+/// the API's Service and ingress never route it.
+fn metrics_server(listener: TcpListener, context: AppContext) -> anyhow::Result<Server> {
+    let data = web::Data::new(context);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(from_fn(middleware::security_headers))
+            .service(api::health::prometheus_metrics)
+            .default_service(web::to(HttpResponse::NotFound))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .shutdown_timeout(5)
+    .run())
 }
 
 #[cfg(test)]

@@ -61,6 +61,11 @@ async fn check_in(app: &TestApp, staff: &Session, id: i64, user: i64) -> anyhow:
         .await
 }
 
+async fn checkin_code(app: &TestApp, who: &Session) -> anyhow::Result<String> {
+    let body = expect_json(app.get("/api/v1/me/checkin-code", Some(&who.access_token)).await?, 200).await?;
+    Ok(body["code"].as_str().unwrap_or_default().to_owned())
+}
+
 // ---- 1. a notice withdrawn gives its dedupe key back --------------------------------------
 
 #[tokio::test]
@@ -117,8 +122,9 @@ async fn a_repeat_after_check_in_takes_no_second_place() -> TestResult {
     assert_eq!(repeat["status"], "attended", "the repeat answers the existing sign-up");
     assert_eq!(activity(&app, id).await?["places_left"], 1, "no second place");
     // Other paths of the same kind: a walk-in of someone already in, a cancel, a removal.
+    let code = checkin_code(&app, &a).await?;
     let walk = app
-        .post(&format!("/api/v1/activities/{id}/walk-ins"), Some(&leader.access_token), json!({"user_id": a.user_id}))
+        .post(&format!("/api/v1/activities/{id}/walk-ins"), Some(&leader.access_token), json!({"checkin_code": code}))
         .await?;
     assert_eq!(expect_json(walk, 200).await?["changed"], false);
     expect_problem(cancel(&app, &a, id).await?, 409, "already_attended").await?;
@@ -521,8 +527,9 @@ async fn promotion_never_double_books_and_neither_does_any_other_path() -> TestR
     let q = app.publish(&leader, org, body_at(soon, 60, 5, "Q")).await?;
     let s = app.login("clash-s").await?;
     expect_json(sign_up(&app, &s, p).await?, 201).await?;
+    let code = checkin_code(&app, &s).await?;
     let walk = app
-        .post(&format!("/api/v1/activities/{q}/walk-ins"), Some(&leader.access_token), json!({"user_id": s.user_id}))
+        .post(&format!("/api/v1/activities/{q}/walk-ins"), Some(&leader.access_token), json!({"checkin_code": code}))
         .await?;
     expect_problem(walk, 409, "schedule_conflict").await?;
     Ok(())

@@ -149,7 +149,7 @@ async fn redis_killed_under_load_degrades_and_comes_back_without_a_restart() -> 
     assert_eq!(confirmed, 40, "every sign-up is there");
     let ready = readiness(&app).await?;
     assert_eq!((ready["status"].as_str(), ready["redis"].as_str()), (Some("degraded"), Some("down")));
-    let metrics = app.get("/metrics", None).await?.text().await?;
+    let metrics = app.metrics().await?;
     assert!(metrics.contains("linli_redis_up 0"), "the metric says so");
 
     // Redis returns on the same port: picked up again, no restart.

@@ -14,3 +14,4 @@ mod openapi;
 mod organizations;
 mod push;
 mod regions;
+mod security;

@@ -458,7 +458,7 @@ async fn metrics_count_requests_by_route_and_notices_by_outcome() -> TestResult 
     let who = app.login("metric").await?;
     sign_up(&app, &who, id).await?;
     app.dispatch().await?;
-    let text = app.get("/metrics", None).await?.text().await?;
+    let text = app.metrics().await?;
     assert!(text.contains("linli_http_requests_total"), "{text}");
     assert!(text.contains("route=\"/api/v1/activities/{id}/signups\""), "route patterns, not raw paths");
     assert!(text.contains("linli_notifications_total"));

@@ -92,7 +92,8 @@ pub struct CreateActivityRequest {
     /// Confirmed residents may cancel until this many minutes before the start (default 120).
     #[schema(minimum = 0, maximum = 10080)]
     pub cancel_cutoff_minutes: Option<i32>,
-    /// Default: the organization's community.
+    /// Default: the organization's community. Another community must be in the same
+    /// street or township (422 `outside_street`).
     pub community_id: Option<i64>,
 }
 
@@ -162,12 +163,8 @@ const TITLE_MSG: &str = "标题须为 1–60 个字符";
 const LOCATION_MSG: &str = "地点须为 1–100 个字符";
 const NOTE_MSG: &str = "说明不超过 200 个字符";
 
-fn utc(t: DateTime<FixedOffset>) -> DateTime<Utc> {
-    t.with_timezone(&Utc)
-}
-
 impl CreateActivityRequest {
-    fn parse(self, now: DateTime<Utc>) -> AppResult<ActivityInput> {
+    fn parse(self, now: DateTime<Utc>, horizon: chrono::Duration) -> AppResult<ActivityInput> {
         let mut c = Checker::default();
         let kind = c.kind(Some(self.kind));
         let title = c.text("title", Some(self.title), 1, 60, TITLE_MSG);
@@ -181,13 +178,25 @@ impl CreateActivityRequest {
         let age_note = c.text("age_note", self.age_note, 1, 200, NOTE_MSG);
         let skill_note = c.text("skill_note", self.skill_note, 1, 200, NOTE_MSG);
         let cutoff = c.cutoff(self.cancel_cutoff_minutes);
-        let window = TimeWindow::parse(utc(self.starts_at), utc(self.ends_at), self.signup_deadline.map(utc), now);
-        if let Err(e) = window
-            && let AppError::Validation(errors) = window_error(e)
-        {
-            c.errors.extend(errors);
-        }
-        let (Some(kind), Some(title), Some(location), Some(capacity), Ok(window)) =
+        let starts_at = c.time("starts_at", Some(self.starts_at));
+        let ends_at = c.time("ends_at", Some(self.ends_at));
+        let deadline_given = self.signup_deadline.is_some();
+        let signup_deadline = c.time("signup_deadline", self.signup_deadline);
+        let window = match (starts_at, ends_at) {
+            (Some(starts_at), Some(ends_at)) if signup_deadline.is_some() || !deadline_given => {
+                match TimeWindow::parse(starts_at, ends_at, signup_deadline, now, horizon) {
+                    Ok(w) => Some(w),
+                    Err(e) => {
+                        if let AppError::Validation(errors) = window_error(e) {
+                            c.errors.extend(errors);
+                        }
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let (Some(kind), Some(title), Some(location), Some(capacity), Some(window)) =
             (kind, title, location, capacity, window)
         else {
             return Err(AppError::Validation(c.errors));
@@ -220,9 +229,9 @@ impl UpdateActivityRequest {
             description: c.text("description", self.description, 0, 2000, "简介不超过 2000 个字符"),
             location: c.text("location", self.location, 1, 100, LOCATION_MSG),
             at: c.location(self.latitude, self.longitude),
-            starts_at: self.starts_at.map(utc),
-            ends_at: self.ends_at.map(utc),
-            signup_deadline: self.signup_deadline.map(utc),
+            starts_at: c.time("starts_at", self.starts_at),
+            ends_at: c.time("ends_at", self.ends_at),
+            signup_deadline: c.time("signup_deadline", self.signup_deadline),
             capacity: c.capacity(self.capacity),
             waitlist_enabled: self.waitlist_enabled,
             service_minutes: c.hours(self.service_hours),
@@ -403,7 +412,7 @@ pub async fn create(
     id: web::Path<i64>,
     body: web::Json<CreateActivityRequest>,
 ) -> AppResult<HttpResponse> {
-    let input = body.into_inner().parse(ctx.now())?;
+    let input = body.into_inner().parse(ctx.now(), ctx.config.activity_horizon)?;
     let view = service::activities::create(&ctx, &user, id.into_inner(), input).await?;
     Ok(HttpResponse::Created().json(ActivityResponse::from(view)))
 }
@@ -444,7 +453,9 @@ pub async fn browse(
     let mut c = Checker::default();
     let kind = c.kind(query.kind);
     let near = c.location(query.lat, query.lng);
-    if let (Some(from), Some(to)) = (query.from, query.to)
+    let from = c.time("from", query.from);
+    let to = c.time("to", query.to);
+    if let (Some(from), Some(to)) = (from, to)
         && to <= from
     {
         c.fail("to", "before_from", "to 须晚于 from");
@@ -464,8 +475,8 @@ pub async fn browse(
         region_id: query.region_id,
         organization_id: query.organization_id,
         kind,
-        from: query.from.map(utc),
-        to: query.to.map(utc),
+        from,
+        to,
         near,
     })?;
     let (items, next) = service::activities::browse(&ctx, &filter, cursor, limit).await?;

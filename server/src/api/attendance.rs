@@ -155,7 +155,8 @@ pub struct SelfCheckRequest {
     /// The activity's rotating code, scanned on the spot.
     pub code: String,
     pub action: String,
-    /// Where the resident is; when given, they must be within 1 km of the activity.
+    /// Where the resident is (with `longitude`); required when the activity has
+    /// coordinates, and then it must be near the activity.
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
 }
@@ -167,7 +168,8 @@ pub struct SelfCheckRequest {
         (status = 200, body = AttendanceResponse),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "`too_far` and the attendance conflicts"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "invalid or expired code"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "invalid or expired code; `latitude` `required` when the activity has coordinates"),
     ))]
 #[post("/activities/{id}/attendance/self")]
 pub async fn self_check(
@@ -240,7 +242,10 @@ pub async fn batch(
         let who = who(r.user_id, r.checkin_code).map_err(|_| {
             AppError::invalid(&format!("records[{i}]"), "one_of", "须提供 user_id 或 checkin_code 之一")
         })?;
-        records.push((i, OfflineRecord { who, action, at: r.at.with_timezone(&Utc) }));
+        let mut c = crate::api::checks::Checker::default();
+        let at = c.time(&format!("records[{i}].at"), Some(r.at));
+        let at = c.finish(at)?.unwrap_or_default();
+        records.push((i, OfflineRecord { who, action, at }));
     }
     let mut indexed: Vec<(usize, DateTime<Utc>, Action)> = records.iter().map(|(i, r)| (*i, r.at, r.action)).collect();
     indexed.sort_by_key(|(_, at, action)| (*at, *action == Action::CheckOut));
@@ -261,10 +266,14 @@ pub async fn batch(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WalkInRequest {
-    pub user_id: i64,
+    /// A resident whose home community is in the activity's street or township.
+    pub user_id: Option<i64>,
+    /// Anyone else: their personal code (`GET /me/checkin-code`), scanned on the spot.
+    pub checkin_code: Option<String>,
 }
 
-/// Staff register and check in a resident who came without a place, while places remain.
+/// Staff register and check in a resident who came without a place, while places remain:
+/// by the resident's code, or by id for a resident living in the activity's street.
 #[utoipa::path(post, path = "/api/v1/activities/{id}/walk-ins", tag = "attendance", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = WalkInRequest,
     responses(
@@ -281,7 +290,9 @@ pub async fn walk_in(
     id: web::Path<i64>,
     body: web::Json<WalkInRequest>,
 ) -> AppResult<web::Json<AttendanceResponse>> {
-    Ok(web::Json(service::attendance::walk_in(&ctx, &user, id.into_inner(), body.user_id).await?.into()))
+    let body = body.into_inner();
+    let who = who(body.user_id, body.checkin_code)?;
+    Ok(web::Json(service::attendance::walk_in(&ctx, &user, id.into_inner(), who).await?.into()))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

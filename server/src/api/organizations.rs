@@ -191,7 +191,8 @@ pub struct OrganizationCard {
     pub logo_url: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
-    pub standing: Standing,
+    /// `filed` or `registered`; `null` until the organization is filed.
+    pub standing: Option<Standing>,
     pub status: OrgStatus,
     /// Metres from `lat`/`lng`, when they were given and the organization has a location.
     pub distance_m: Option<f64>,
@@ -211,8 +212,12 @@ fn status(org: &organization::Model) -> OrgStatus {
     OrgStatus::parse(&org.status).unwrap_or(OrgStatus::PendingConsent)
 }
 
-fn standing(org: &organization::Model) -> Standing {
-    Standing::parse(&org.standing).unwrap_or(Standing::Filed)
+/// An application has no standing yet: it is shown once the organization is filed.
+fn standing(org: &organization::Model) -> Option<Standing> {
+    match OrgStatus::parse(&org.status) {
+        None | Some(OrgStatus::PendingConsent | OrgStatus::PendingFiling | OrgStatus::Rejected) => None,
+        Some(_) => Some(Standing::parse(&org.standing).unwrap_or(Standing::Filed)),
+    }
 }
 
 impl From<BrowseItem> for OrganizationCard {
@@ -243,7 +248,8 @@ pub struct OrganizationSummary {
     pub name: String,
     pub category: Category,
     pub community_id: i64,
-    pub standing: Standing,
+    /// `filed` or `registered`; `null` until the organization is filed.
+    pub standing: Option<Standing>,
     pub status: OrgStatus,
     pub logo_url: Option<String>,
     pub created_at: DateTime<FixedOffset>,
@@ -312,7 +318,8 @@ pub struct OrganizationDetail {
     pub longitude: Option<f64>,
     pub logo_url: Option<String>,
     pub founded_on: Option<NaiveDate>,
-    pub standing: Standing,
+    /// `filed` or `registered`; `null` until the organization is filed.
+    pub standing: Option<Standing>,
     /// The unified social credit code, when registered.
     pub credit_code: Option<String>,
     pub status: OrgStatus,
@@ -737,24 +744,41 @@ pub async fn remove_staff(
     Ok(web::Json(staff_view(service::organizations::remove_staff(&ctx, &user, id, member).await?)))
 }
 
-/// The leader hands leadership to another user and stays on as staff.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeaderRequest {
+    pub user_id: i64,
+    /// Required when the filing office appoints a leader; kept in the history and sent
+    /// to the organization. At most 500 characters.
+    #[schema(max_length = 500)]
+    pub reason: Option<String>,
+}
+
+/// The leader hands leadership to another user and stays on as staff. An organization
+/// without a leader gets one from its filing office (the street while filed, civil
+/// affairs once registered), with a reason; its staff are told.
 #[utoipa::path(post, path = "/api/v1/organizations/{id}/leader", tag = "organizations", params(("id" = i64, Path)),
-    security(("bearer" = [])), request_body = StaffRequest,
+    security(("bearer" = [])), request_body = LeaderRequest,
     responses(
         (status = 200, body = Vec<StaffMemberView>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json",
+            description = "not its leader, nor its filing office"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "`organization_has_leader` (an appointment while it has one), `invalid_transition`"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "`reason` `required` for an appointment; unknown user"),
     ))]
 #[post("/organizations/{id}/leader")]
 pub async fn transfer_leader(
     ctx: web::Data<AppContext>,
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<StaffRequest>,
+    body: web::Json<LeaderRequest>,
 ) -> AppResult<web::Json<Vec<StaffMemberView>>> {
-    let staff = service::organizations::transfer_leadership(&ctx, &user, id.into_inner(), body.user_id).await?;
+    let body = body.into_inner();
+    let why = reason("reason", body.reason, false)?;
+    let staff = service::organizations::transfer_leadership(&ctx, &user, id.into_inner(), body.user_id, why).await?;
     Ok(web::Json(staff_view(staff)))
 }
 

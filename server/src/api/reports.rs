@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, get, web};
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -33,11 +33,13 @@ pub struct PeriodQuery {
     pub to: Option<String>,
 }
 
+/// A period's end: an RFC 3339 time or a date, each through the one gate of
+/// `domain::time` (four-digit years in Asia/Shanghai, no leap second).
 fn parse_time(field: &str, value: &str) -> AppResult<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
-        return Ok(t.with_timezone(&Utc));
+    if value.contains('T') || value.contains('t') {
+        return crate::domain::time::parse_rfc3339(value).map_err(|e| AppError::invalid(field, e.code(), e.message()));
     }
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+    crate::domain::time::parse_date(value)
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .and_then(|d| d.and_local_timezone(shanghai()).single())

@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 
 use crate::{
     auth::AuthUser,
-    domain::role::Role,
+    domain::role::{Channel, GRANT_RULES, Reach, Role, may_grant},
     entity::region,
     error::{AppError, AppResult},
 };
@@ -45,49 +45,44 @@ pub enum ResolvedScope {
     Region {
         path: String,
     },
-    /// An organization, with the path of its home community.
+    /// An organization, with the path of its home community and the role of its filing
+    /// office (`street` while filed, `civil_affairs` once registered).
     Organization {
         id: i64,
         community_path: String,
+        filing_office: Role,
     },
 }
 
-/// May `user` grant (or revoke) `role` on `scope`?
-///
-/// - `system_admin` may grant anything; only a system admin grants `system_admin`.
-/// - A street may grant `committee` and `street`, civil affairs any region role, each only
-///   on regions inside their own scope.
-/// - Organization roles: any region official over the organization's community, or the
-///   organization's own leader for `org_staff`.
-pub fn require_grant_admin(user: &AuthUser, role: Role, scope: &ResolvedScope) -> AppResult<()> {
-    if user.is_system_admin() {
+/// How one of the caller's grants reaches `scope`, if at all.
+fn reach(grant: &crate::auth::Grant, scope: &ResolvedScope) -> Option<Reach> {
+    let covers = |path: &str| grant.scope_id.is_some_and(|s| path_covers(path, s));
+    match (grant.role, scope) {
+        (Role::SystemAdmin, _) => Some(Reach::Everywhere),
+        (Role::Resident, _) | (_, ResolvedScope::Global) => None,
+        (Role::OrgLeader | Role::OrgStaff, ResolvedScope::Organization { id, .. }) => {
+            (grant.scope_id == Some(*id)).then_some(Reach::SameOrganization)
+        }
+        (Role::OrgLeader | Role::OrgStaff, ResolvedScope::Region { .. }) => None,
+        (_, ResolvedScope::Region { path }) => covers(path).then_some(Reach::Covers),
+        (role, ResolvedScope::Organization { community_path, filing_office, .. }) => {
+            covers(community_path).then_some(if role == *filing_office { Reach::FilingOffice } else { Reach::Covers })
+        }
+    }
+}
+
+/// May `user` grant (or remove) `role` on `scope` through `channel`? Asks the one table,
+/// `domain::role::GRANT_RULES`, with each of the caller's grants.
+pub fn require_may_grant(user: &AuthUser, role: Role, scope: &ResolvedScope, channel: Channel) -> AppResult<()> {
+    if user.grants.iter().any(|g| reach(g, scope).is_some_and(|r| may_grant(role, g.role, r, channel))) {
         return Ok(());
     }
-    match (role, scope) {
-        (Role::SystemAdmin | Role::Resident, _) | (_, ResolvedScope::Global) => {
-            Err(AppError::Forbidden("cannot grant this role"))
-        }
-        (_, ResolvedScope::Region { path }) => {
-            let target = role.region_rank().unwrap_or(u8::MAX);
-            let mut any_admin = false;
-            for g in &user.grants {
-                if !g.role.region_rank().is_some_and(|r| r >= 2 && r >= target) {
-                    continue;
-                }
-                any_admin = true;
-                if g.scope_id.is_some_and(|s| path_covers(path, s)) {
-                    return Ok(());
-                }
-            }
-            Err(AppError::Forbidden(if any_admin { "outside your scope" } else { "cannot grant this role" }))
-        }
-        (_, ResolvedScope::Organization { id, community_path }) => {
-            let official =
-                holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], community_path);
-            let leader = role == Role::OrgStaff && user.grants_of(Role::OrgLeader).any(|g| g.scope_id == Some(*id));
-            if official || leader { Ok(()) } else { Err(AppError::Forbidden("cannot grant this role")) }
-        }
-    }
+    // A granter of this role elsewhere is told it is outside their scope.
+    let elsewhere = user
+        .grants
+        .iter()
+        .any(|g| GRANT_RULES.iter().any(|r| r.granted == role && r.granter == g.role && r.channel == channel));
+    Err(AppError::Forbidden(if elsewhere { "outside your scope" } else { "cannot grant this role" }))
 }
 
 #[cfg(test)]
@@ -107,6 +102,13 @@ mod tests {
         ResolvedScope::Region { path: path.into() }
     }
 
+    fn org(id: i64, filing_office: Role) -> ResolvedScope {
+        ResolvedScope::Organization { id, community_path: "/1/5/9/".into(), filing_office }
+    }
+
+    const ENDPOINT: Channel = Channel::GrantsEndpoint;
+    const ORG: Channel = Channel::Organization;
+
     #[test]
     fn a_scope_covers_its_subtree_only() {
         assert!(path_covers("/1/2/3/", 2));
@@ -118,33 +120,59 @@ mod tests {
     #[test]
     fn street_grants_committee_inside_its_street() {
         let street = user(&[(Role::Street, Some(5))]);
-        assert!(require_grant_admin(&street, Role::Committee, &region("/1/5/9/")).is_ok());
-        assert!(require_grant_admin(&street, Role::Committee, &region("/1/6/9/")).is_err());
-        assert!(require_grant_admin(&street, Role::CivilAffairs, &region("/1/5/")).is_err());
-        assert!(require_grant_admin(&street, Role::SystemAdmin, &ResolvedScope::Global).is_err());
+        assert!(require_may_grant(&street, Role::Committee, &region("/1/5/9/"), ENDPOINT).is_ok());
+        assert!(require_may_grant(&street, Role::Committee, &region("/1/6/9/"), ENDPOINT).is_err());
+        assert!(require_may_grant(&street, Role::CivilAffairs, &region("/1/5/"), ENDPOINT).is_err());
+        assert!(require_may_grant(&street, Role::SystemAdmin, &ResolvedScope::Global, ENDPOINT).is_err());
     }
 
     #[test]
     fn committee_is_not_an_admin_of_region_roles() {
         let committee = user(&[(Role::Committee, Some(9))]);
-        assert!(require_grant_admin(&committee, Role::Committee, &region("/1/5/9/")).is_err());
+        assert!(require_may_grant(&committee, Role::Committee, &region("/1/5/9/"), ENDPOINT).is_err());
     }
 
     #[test]
-    fn leaders_grant_staff_of_their_own_organization() {
+    fn officials_do_not_appoint_organization_roles_through_the_grants_endpoint() {
+        for official in [Role::Committee, Role::Street, Role::CivilAffairs, Role::SystemAdmin] {
+            let u = user(&[(official, Some(5))]);
+            for role in [Role::OrgLeader, Role::OrgStaff] {
+                assert!(require_may_grant(&u, role, &org(42, Role::Street), ENDPOINT).is_err(), "{official:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn leaders_grant_staff_and_hand_over_in_their_own_organization() {
         let leader = user(&[(Role::OrgLeader, Some(42))]);
-        let org = |id| ResolvedScope::Organization { id, community_path: "/1/5/9/".into() };
-        assert!(require_grant_admin(&leader, Role::OrgStaff, &org(42)).is_ok());
-        assert!(require_grant_admin(&leader, Role::OrgStaff, &org(43)).is_err());
-        assert!(require_grant_admin(&leader, Role::OrgLeader, &org(42)).is_err());
+        assert!(require_may_grant(&leader, Role::OrgStaff, &org(42, Role::Street), ORG).is_ok());
+        assert!(require_may_grant(&leader, Role::OrgLeader, &org(42, Role::Street), ORG).is_ok());
+        assert!(require_may_grant(&leader, Role::OrgStaff, &org(43, Role::Street), ORG).is_err());
+        let staff = user(&[(Role::OrgStaff, Some(42))]);
+        assert!(require_may_grant(&staff, Role::OrgStaff, &org(42, Role::Street), ORG).is_err());
+    }
+
+    #[test]
+    fn only_the_filing_office_appoints_a_leader() {
+        let street = user(&[(Role::Street, Some(5))]);
+        let civil = user(&[(Role::CivilAffairs, Some(1))]);
         let committee = user(&[(Role::Committee, Some(9))]);
-        assert!(require_grant_admin(&committee, Role::OrgLeader, &org(42)).is_ok());
+        assert!(require_may_grant(&street, Role::OrgLeader, &org(42, Role::Street), ORG).is_ok());
+        assert!(require_may_grant(&civil, Role::OrgLeader, &org(42, Role::Street), ORG).is_err());
+        assert!(require_may_grant(&civil, Role::OrgLeader, &org(42, Role::CivilAffairs), ORG).is_ok());
+        assert!(require_may_grant(&street, Role::OrgLeader, &org(42, Role::CivilAffairs), ORG).is_err());
+        assert!(require_may_grant(&committee, Role::OrgLeader, &org(42, Role::Street), ORG).is_err());
+        // Another street is not the filing office.
+        let other = user(&[(Role::Street, Some(6))]);
+        assert!(require_may_grant(&other, Role::OrgLeader, &org(42, Role::Street), ORG).is_err());
+        // Nor do they add staff.
+        assert!(require_may_grant(&street, Role::OrgStaff, &org(42, Role::Street), ORG).is_err());
     }
 
     #[test]
     fn system_admin_passes() {
         let admin = user(&[(Role::SystemAdmin, None)]);
-        assert!(require_grant_admin(&admin, Role::SystemAdmin, &ResolvedScope::Global).is_ok());
+        assert!(require_may_grant(&admin, Role::SystemAdmin, &ResolvedScope::Global, ENDPOINT).is_ok());
         assert!(holds_region_role(&admin, &[Role::Committee], "/1/"));
     }
 }

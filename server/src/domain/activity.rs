@@ -72,6 +72,8 @@ pub enum WindowError {
     TooLong,
     DeadlineAfterStart,
     DeadlinePassed,
+    /// Starts beyond the horizon (`ACTIVITY_HORIZON`, two years by default).
+    TooFarAhead,
 }
 
 /// When an activity happens and until when residents may sign up.
@@ -83,16 +85,21 @@ pub struct TimeWindow {
 }
 
 impl TimeWindow {
-    /// Starts in the future, ends after it starts and within 7 days, and the sign-up
-    /// deadline (default: the start) is not after the start nor already past.
+    /// Starts in the future but within `horizon` of now, ends after it starts and within
+    /// 7 days, and the sign-up deadline (default: the start) is not after the start nor
+    /// already past.
     pub fn parse(
         starts_at: DateTime<Utc>,
         ends_at: DateTime<Utc>,
         signup_deadline: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
+        horizon: Duration,
     ) -> Result<Self, WindowError> {
         if starts_at <= now {
             return Err(WindowError::StartsInPast);
+        }
+        if starts_at > now + horizon {
+            return Err(WindowError::TooFarAhead);
         }
         if ends_at <= starts_at {
             return Err(WindowError::EndsBeforeStart);
@@ -136,16 +143,39 @@ mod tests {
         assert!(Capacity::parse(10_001).is_none());
     }
 
+    impl TimeWindow {
+        fn parse_h(
+            starts_at: DateTime<Utc>,
+            ends_at: DateTime<Utc>,
+            deadline: Option<DateTime<Utc>>,
+            now: DateTime<Utc>,
+        ) -> Result<Self, WindowError> {
+            TimeWindow::parse(starts_at, ends_at, deadline, now, Duration::days(730))
+        }
+    }
+
+    #[test]
+    fn activities_start_within_the_horizon() {
+        let now = t(0);
+        let horizon = Duration::days(730);
+        assert!(TimeWindow::parse(t(730 * 24), t(730 * 24 + 2), None, now, horizon).is_ok());
+        assert_eq!(
+            TimeWindow::parse(t(730 * 24 + 1), t(730 * 24 + 2), None, now, horizon),
+            Err(WindowError::TooFarAhead)
+        );
+        assert_eq!(TimeWindow::parse(t(3), t(5), None, now, Duration::hours(2)), Err(WindowError::TooFarAhead));
+    }
+
     #[test]
     fn time_windows_are_checked() {
         let now = t(0);
-        assert_eq!(TimeWindow::parse(t(-1), t(2), None, now), Err(WindowError::StartsInPast));
-        assert_eq!(TimeWindow::parse(t(3), t(3), None, now), Err(WindowError::EndsBeforeStart));
-        assert_eq!(TimeWindow::parse(t(3), t(3 + 7 * 24 + 1), None, now), Err(WindowError::TooLong));
-        assert!(TimeWindow::parse(t(3), t(3 + 7 * 24), None, now).is_ok());
-        assert_eq!(TimeWindow::parse(t(3), t(5), Some(t(4)), now), Err(WindowError::DeadlineAfterStart));
-        assert_eq!(TimeWindow::parse(t(3), t(5), Some(t(-2)), now), Err(WindowError::DeadlinePassed));
-        let w = TimeWindow::parse(t(3), t(5), None, now);
+        assert_eq!(TimeWindow::parse_h(t(-1), t(2), None, now), Err(WindowError::StartsInPast));
+        assert_eq!(TimeWindow::parse_h(t(3), t(3), None, now), Err(WindowError::EndsBeforeStart));
+        assert_eq!(TimeWindow::parse_h(t(3), t(3 + 7 * 24 + 1), None, now), Err(WindowError::TooLong));
+        assert!(TimeWindow::parse_h(t(3), t(3 + 7 * 24), None, now).is_ok());
+        assert_eq!(TimeWindow::parse_h(t(3), t(5), Some(t(4)), now), Err(WindowError::DeadlineAfterStart));
+        assert_eq!(TimeWindow::parse_h(t(3), t(5), Some(t(-2)), now), Err(WindowError::DeadlinePassed));
+        let w = TimeWindow::parse_h(t(3), t(5), None, now);
         assert_eq!(w.map(|w| (w.signup_deadline, w.minutes())), Ok((t(3), 120)));
     }
 

@@ -31,3 +31,4 @@ pub mod pagination;
 pub mod role;
 pub mod signup;
 pub mod text;
+pub mod time;

@@ -86,6 +86,7 @@ pub fn window_error(e: crate::domain::activity::WindowError) -> AppError {
         TooLong => AppError::invalid("ends_at", "too_long", "活动时长不超过 7 天"),
         DeadlineAfterStart => AppError::invalid("signup_deadline", "after_start", "报名截止时间不能晚于开始时间"),
         DeadlinePassed => AppError::invalid("signup_deadline", "in_past", "报名截止时间须在将来"),
+        TooFarAhead => AppError::invalid("starts_at", "too_far_ahead", "活动开始时间不能超出可预排的期限（默认两年）"),
     }
 }
 
@@ -122,13 +123,19 @@ pub async fn require_roster_view(db: &impl ConnectionTrait, user: &AuthUser, a: 
     if may_see_roster(db, user, a).await? { Ok(()) } else { Err(AppError::Forbidden("requires organization staff")) }
 }
 
-/// Staff of the organization, or an official over the activity's community.
+/// Staff of the organization, or an official over the activity's community or over the
+/// organization's own (the officials over an organization keep sight of all it holds).
 async fn may_see_roster(db: &impl ConnectionTrait, user: &AuthUser, a: &activity::Model) -> AppResult<bool> {
     if is_staff(user, a.organization_id) {
         return Ok(true);
     }
+    const OFFICIALS: [Role; 3] = [Role::Committee, Role::Street, Role::CivilAffairs];
     let path = region_path(db, a.community_id).await?;
-    Ok(holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], &path))
+    if holds_region_role(user, &OFFICIALS, &path) {
+        return Ok(true);
+    }
+    let org_path = crate::service::organization_scope::community_path(db, a.organization_id).await?;
+    Ok(org_path.is_some_and(|p| holds_region_role(user, &OFFICIALS, &p)))
 }
 
 fn conflict(code: &'static str, zh: &str) -> AppError {
@@ -167,11 +174,24 @@ pub async fn create(ctx: &AppContext, user: &AuthUser, org_id: i64, input: Activ
     }
     let community_id = match input.community_id {
         None => org.community_id,
-        Some(id) => match region::Entity::find_by_id(id).one(&ctx.db).await? {
-            Some(r) if r.level == "community" => id,
-            Some(_) => return Err(AppError::invalid("community_id", "not_a_community", "活动须在一个社区或村举办")),
-            None => return Err(AppError::invalid("community_id", "not_found", "所选社区不存在")),
-        },
+        Some(id) if id == org.community_id => id,
+        Some(id) => {
+            let home = region::Entity::find_by_id(org.community_id).one(&ctx.db).await?;
+            match region::Entity::find_by_id(id).one(&ctx.db).await? {
+                Some(r) if r.level != "community" => {
+                    return Err(AppError::invalid("community_id", "not_a_community", "活动须在一个社区或村举办"));
+                }
+                Some(r) if may_host(home.as_ref(), &r) => id,
+                Some(_) => {
+                    return Err(AppError::invalid(
+                        "community_id",
+                        "outside_street",
+                        "活动只能在本组织所在社区或同一街道（乡镇）的其他社区举办",
+                    ));
+                }
+                None => return Err(AppError::invalid("community_id", "not_found", "所选社区不存在")),
+            }
+        }
     };
     let minutes = input.window.minutes();
     let service_minutes = input.service_minutes.unwrap_or(minutes as i32);
@@ -214,6 +234,17 @@ pub async fn create(ctx: &AppContext, user: &AuthUser, org_id: i64, input: Activ
     .exec(&ctx.db)
     .await?;
     detail(ctx, Some(user), inserted.last_insert_id).await
+}
+
+/// Where an organization may hold an activity: its own community, or another community
+/// of the same street or township (a street office's organizations serve its whole
+/// street). Anything farther would put the activity, its roster and its figures under
+/// officials who do not oversee the organization.
+pub fn may_host(org_community: Option<&region::Model>, target: &region::Model) -> bool {
+    org_community.is_some_and(|home| {
+        target.level == "community"
+            && (target.id == home.id || (home.parent_id.is_some() && target.parent_id == home.parent_id))
+    })
 }
 
 fn join_targets(targets: &[ServiceTarget]) -> String {
@@ -265,7 +296,8 @@ pub async fn update(ctx: &AppContext, user: &AuthUser, id: i64, patch: ActivityP
             } else {
                 Some(current.signup_deadline)
             });
-        Some(TimeWindow::parse(starts, patch.ends_at.unwrap_or(current.ends_at), deadline, now).map_err(window_error)?)
+        let ends = patch.ends_at.unwrap_or(current.ends_at);
+        Some(TimeWindow::parse(starts, ends, deadline, now, ctx.config.activity_horizon).map_err(window_error)?)
     } else {
         None
     };
@@ -1445,4 +1477,36 @@ pub async fn upcoming_count(db: &impl ConnectionTrait, organization_id: i64, now
         .filter(activity::Column::StartsAt.gt(now))
         .count(db)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn region(id: i64, parent_id: Option<i64>, level: &str) -> region::Model {
+        region::Model {
+            id,
+            parent_id,
+            code: String::new(),
+            name: String::new(),
+            level: level.to_owned(),
+            kind: None,
+            path: String::new(),
+            latitude: None,
+            longitude: None,
+            created_at: chrono::DateTime::<Utc>::default(),
+        }
+    }
+
+    #[test]
+    fn activities_are_held_in_the_organizations_street() {
+        let home = region(11, Some(6), "community");
+        assert!(may_host(Some(&home), &home));
+        assert!(may_host(Some(&home), &region(12, Some(6), "community")), "a neighbouring community");
+        assert!(!may_host(Some(&home), &region(21, Some(7), "community")), "another street's community");
+        assert!(!may_host(Some(&home), &region(6, Some(3), "street")), "the street itself");
+        assert!(!may_host(None, &home), "an organization without a community");
+        let orphan = region(30, None, "community");
+        assert!(!may_host(Some(&orphan), &region(31, None, "community")), "no street: only itself");
+    }
 }

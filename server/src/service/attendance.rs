@@ -299,7 +299,24 @@ pub async fn record(ctx: &AppContext, staff: &AuthUser, id: i64, who: Who, actio
     Ok(done)
 }
 
-/// A resident scans the activity's rotating code; with a location, they must be near.
+/// The distance rule of a self check-in. An activity with coordinates decides for both
+/// cases: a location must come, and it must be near. Leaving the location out is not a
+/// way around the rule, and the refusal does not say how far is near enough.
+fn near_enough(a: &activity::Model, at_location: Option<(f64, f64)>) -> AppResult<()> {
+    let (Some(alat), Some(alng)) = (a.latitude, a.longitude) else {
+        return Ok(());
+    };
+    let Some((lat, lng)) = at_location else {
+        return Err(AppError::invalid("latitude", "required", "扫码签到须提供当前位置"));
+    };
+    if distance_m(lat, lng, alat, alng) > MAX_SELF_CHECKIN_DISTANCE_M {
+        return Err(conflict("too_far", "未能确认您在活动现场，请到现场签到或请工作人员登记"));
+    }
+    Ok(())
+}
+
+/// A resident scans the activity's rotating code; for an activity with coordinates they
+/// must send where they are, and be near.
 pub async fn self_check(
     ctx: &AppContext,
     user: &AuthUser,
@@ -315,11 +332,7 @@ pub async fn self_check(
     if !activity_code_ok(ctx, id, code) {
         return Err(AppError::invalid("code", "invalid", "活动签到码无效或已过期，请扫描现场最新的二维码"));
     }
-    if let (Some((lat, lng)), Some(alat), Some(alng)) = (at_location, a.latitude, a.longitude)
-        && distance_m(lat, lng, alat, alng) > MAX_SELF_CHECKIN_DISTANCE_M
-    {
-        return Err(conflict("too_far", "您离活动地点太远，请到现场签到"));
-    }
+    near_enough(&a, at_location)?;
     let done = apply(
         &txn,
         &a,
@@ -334,17 +347,41 @@ pub async fn self_check(
 }
 
 /// Staff register a resident who turns up without a place, while places remain.
-pub async fn walk_in(ctx: &AppContext, staff: &AuthUser, id: i64, user_id: i64) -> AppResult<Recorded> {
+///
+/// A walk-in places a sign-up and hours on someone's record, so staff name the resident
+/// either by their personal code (they are here and agree) or, for a neighbour without
+/// the app at hand, by id — only a resident whose home community is in the activity's
+/// street or township.
+pub async fn walk_in(ctx: &AppContext, staff: &AuthUser, id: i64, who: Who) -> AppResult<Recorded> {
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let a = lock(&txn, id).await?;
     require_org_staff(staff, a.organization_id)?;
     open_for_attendance(&a, now)?;
-    crate::entity::user::Entity::find_by_id(user_id)
+    let (user_id, _) = resolve(ctx, &who, now)?;
+    let person = crate::entity::user::Entity::find_by_id(user_id)
         .one(&txn)
         .await?
         .filter(|u| u.deleted_at.is_none())
         .ok_or_else(|| AppError::invalid("user_id", "not_found", "user_id 指定的用户不存在"))?;
+    if matches!(who, Who::User(_)) {
+        let venue = crate::entity::region::Entity::find_by_id(a.community_id).one(&txn).await?;
+        let home = match person.home_community_id {
+            Some(h) => crate::entity::region::Entity::find_by_id(h).one(&txn).await?,
+            None => None,
+        };
+        let neighbour = match (venue, home) {
+            (Some(venue), Some(home)) => crate::service::activities::may_host(Some(&venue), &home),
+            _ => false,
+        };
+        if !neighbour {
+            return Err(AppError::invalid(
+                "user_id",
+                "checkin_code_required",
+                "该居民不住在本街道（乡镇），请扫描其签到码登记",
+            ));
+        }
+    }
     let existing = signup::Entity::find()
         .filter(signup::Column::ActivityId.eq(id))
         .filter(signup::Column::UserId.eq(user_id))

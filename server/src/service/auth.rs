@@ -74,7 +74,8 @@ pub async fn find_or_create_user(
 }
 
 /// `POST /auth/refresh`: a refresh token is good once. Presenting a used one again means
-/// it leaked, so its whole family (every token descended from that sign-in) is revoked.
+/// it leaked, so its whole family (every token descended from that sign-in) is revoked,
+/// and the user's token version is bumped so no access token of that sign-in outlives it.
 pub async fn refresh(ctx: &AppContext, presented: &str) -> AppResult<Tokens> {
     let now = ctx.now();
     let hash = hash_token(presented);
@@ -96,9 +97,12 @@ pub async fn refresh(ctx: &AppContext, presented: &str) -> AppResult<Tokens> {
         .await?
         .rows_affected;
     if claimed == 0 {
+        // As logout does: the family's refresh tokens and every access token in
+        // circulation (the one minted from the leaked token included) stop working now.
         revoke_family(&txn, &row.family, now).await?;
+        bump_token_version(&txn, row.user_id, now).await?;
         txn.commit().await?;
-        tracing::warn!(user_id = row.user_id, "refresh token reused: family revoked");
+        tracing::warn!(user_id = row.user_id, "refresh token reused: family and access tokens revoked");
         return Err(AppError::RefreshTokenReused);
     }
     let user = user::Entity::find_by_id(row.user_id)

@@ -31,7 +31,7 @@ use crate::{
         is_unique_violation,
         notifications::{Notice, enqueue},
         organization_scope::regions_under,
-        role_grants::insert_grant,
+        role_grants::{grant_in_organization, require_org_grant},
     },
 };
 
@@ -475,7 +475,8 @@ pub async fn review(
             .exec(&txn)
             .await?;
         if let Some(applicant) = org.applicant_id {
-            insert_grant(&txn, applicant, Role::OrgLeader, Some(id), Some(user.id), now).await?;
+            // The filing office makes the applicant leader, as the grant table allows.
+            grant_in_organization(&txn, user, applicant, Role::OrgLeader, id, now).await?;
         }
     }
     record(&txn, id, Some(user.id), step.event(approve), Some(status), to, comment.clone(), now).await?;
@@ -624,10 +625,6 @@ async fn require_staff_view(ctx: &AppContext, user: &AuthUser, org: &organizatio
     if rel.staff || rel.official { Ok(rel) } else { Err(AppError::Forbidden("requires organization staff")) }
 }
 
-fn require_leader(user: &AuthUser, rel: &Relation) -> AppResult<()> {
-    if rel.leader || user.is_system_admin() { Ok(()) } else { Err(AppError::Forbidden("requires organization leader")) }
-}
-
 pub async fn staff(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Vec<StaffMember>> {
     let org = find(&ctx.db, id).await?;
     require_staff_view(ctx, user, &org).await?;
@@ -733,13 +730,12 @@ pub async fn erase_applicant(db: &impl ConnectionTrait, user_id: i64, now: DateT
 /// The leader adds a staff member (骨干).
 pub async fn add_staff(ctx: &AppContext, user: &AuthUser, id: i64, member: i64) -> AppResult<Vec<StaffMember>> {
     let org = find(&ctx.db, id).await?;
-    let rel = require_staff_view(ctx, user, &org).await.unwrap_or_default();
-    require_leader(user, &rel)?;
+    require_org_grant(&ctx.db, user, Role::OrgStaff, id).await?;
     require_active(status_of(&org)?)?;
     live_user(&ctx.db, member).await?;
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
-    let (_, created) = insert_grant(&txn, member, Role::OrgStaff, Some(id), Some(user.id), now).await?;
+    let (_, created) = grant_in_organization(&txn, user, member, Role::OrgStaff, id, now).await?;
     if created {
         let status = status_of(&org)?;
         record(&txn, id, Some(user.id), "staff_added", Some(status), status, Some(format!("user {member}")), now)
@@ -753,8 +749,7 @@ pub async fn add_staff(ctx: &AppContext, user: &AuthUser, id: i64, member: i64) 
 /// leadership is transferred instead.
 pub async fn remove_staff(ctx: &AppContext, user: &AuthUser, id: i64, member: i64) -> AppResult<Vec<StaffMember>> {
     let org = find(&ctx.db, id).await?;
-    let rel = require_staff_view(ctx, user, &org).await.unwrap_or_default();
-    require_leader(user, &rel)?;
+    require_org_grant(&ctx.db, user, Role::OrgStaff, id).await?;
     let removed = role_grant::Entity::delete_many()
         .filter(role_grant::Column::UserId.eq(member))
         .filter(role_grant::Column::Role.eq(Role::OrgStaff.as_str()))
@@ -780,29 +775,49 @@ pub async fn remove_staff(ctx: &AppContext, user: &AuthUser, id: i64, member: i6
     staff(ctx, user, id).await
 }
 
-/// The leader hands leadership to another user, and stays on as staff.
+/// Who becomes leader, and how: the leader hands over (and stays on as staff), or — only
+/// when the organization has no leader — its filing office appoints one, with a reason
+/// kept in the history and a notice to the organization. Both ask the grant table.
 pub async fn transfer_leadership(
     ctx: &AppContext,
     user: &AuthUser,
     id: i64,
     new_leader: i64,
+    reason: Option<String>,
 ) -> AppResult<Vec<StaffMember>> {
-    let org = find(&ctx.db, id).await?;
-    let rel = require_staff_view(ctx, user, &org).await.unwrap_or_default();
-    require_leader(user, &rel)?;
-    require_active(status_of(&org)?)?;
-    live_user(&ctx.db, new_leader).await?;
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
-    let old_leaders: Vec<i64> = role_grant::Entity::find()
+    // Held until the commit: two appointments at once cannot both find no leader.
+    let org = organization::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("organization"))?;
+    let status = status_of(&org)?;
+    let leaders: Vec<i64> = role_grant::Entity::find()
         .filter(role_grant::Column::Role.eq(Role::OrgLeader.as_str()))
         .filter(role_grant::Column::ScopeId.eq(id))
         .all(&txn)
         .await?
         .into_iter()
         .map(|g| g.user_id)
-        .filter(|u| *u != new_leader)
         .collect();
+    let handover = leaders.contains(&user.id);
+    require_org_grant(&txn, user, Role::OrgLeader, id).await?;
+    require_active(status)?;
+    if !handover && !leaders.is_empty() {
+        return Err(AppError::Conflict(
+            "organization_has_leader",
+            "该组织已有负责人：负责人可移交，无负责人时才由备案机关指定".to_owned(),
+        ));
+    }
+    let reason = match reason {
+        Some(r) => Some(r),
+        None if handover => None,
+        None => return Err(AppError::invalid("reason", "required", "指定负责人须说明理由（1–500 个字符）")),
+    };
+    live_user(&txn, new_leader).await?;
+    let old_leaders: Vec<i64> = leaders.into_iter().filter(|u| *u != new_leader).collect();
     role_grant::Entity::delete_many()
         .filter(role_grant::Column::Role.eq(Role::OrgLeader.as_str()))
         .filter(role_grant::Column::ScopeId.eq(id))
@@ -810,7 +825,7 @@ pub async fn transfer_leadership(
         .exec(&txn)
         .await?;
     for old in old_leaders {
-        insert_grant(&txn, old, Role::OrgStaff, Some(id), Some(user.id), now).await?;
+        grant_in_organization(&txn, user, old, Role::OrgStaff, id, now).await?;
     }
     role_grant::Entity::delete_many()
         .filter(role_grant::Column::Role.eq(Role::OrgStaff.as_str()))
@@ -818,19 +833,44 @@ pub async fn transfer_leadership(
         .filter(role_grant::Column::UserId.eq(new_leader))
         .exec(&txn)
         .await?;
-    insert_grant(&txn, new_leader, Role::OrgLeader, Some(id), Some(user.id), now).await?;
-    let status = status_of(&org)?;
-    record(
-        &txn,
-        id,
-        Some(user.id),
-        "leader_transferred",
-        Some(status),
-        status,
-        Some(format!("user {new_leader}")),
-        now,
-    )
-    .await?;
+    grant_in_organization(&txn, user, new_leader, Role::OrgLeader, id, now).await?;
+    if handover {
+        let comment = Some(match &reason {
+            Some(why) => format!("user {new_leader}: {why}"),
+            None => format!("user {new_leader}"),
+        });
+        record(&txn, id, Some(user.id), "leader_transferred", Some(status), status, comment, now).await?;
+    } else {
+        let why = reason.unwrap_or_default();
+        let comment = Some(format!("user {new_leader}: {why}"));
+        record(&txn, id, Some(user.id), "leader_appointed", Some(status), status, comment, now).await?;
+        // The organization hears of it: the new leader and every staff member.
+        let mut told: Vec<i64> = role_grant::Entity::find()
+            .filter(role_grant::Column::Role.is_in([Role::OrgLeader.as_str(), Role::OrgStaff.as_str()]))
+            .filter(role_grant::Column::ScopeId.eq(id))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|g| g.user_id)
+            .collect();
+        told.sort_unstable();
+        told.dedup();
+        let notices = told
+            .into_iter()
+            .map(|to| Notice {
+                user_id: to,
+                kind: "leader_appointed",
+                title: "负责人已指定".to_owned(),
+                body: format!("备案机关为「{}」指定了新的负责人。理由：{why}", org.name),
+                activity_id: None,
+                organization_id: Some(id),
+                dedupe_key: format!("leader_appointed:{id}:{to}:{}", now.timestamp_micros()),
+                due_at: None,
+                offset_secs: None,
+            })
+            .collect();
+        enqueue(&txn, notices, now).await?;
+    }
     txn.commit().await?;
     staff(ctx, user, id).await
 }

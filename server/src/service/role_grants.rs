@@ -7,11 +7,14 @@ use sea_orm::{
 use crate::{
     auth::{
         AuthUser,
-        scope::{ResolvedScope, require_grant_admin},
+        scope::{ResolvedScope, require_may_grant},
     },
     context::AppContext,
-    domain::role::{Role, ScopeKind},
-    entity::{region, role_grant, user},
+    domain::{
+        organization::Standing,
+        role::{Channel, Role, ScopeKind},
+    },
+    entity::{organization, region, role_grant, user},
     error::{AppError, AppResult},
     service::is_unique_violation,
 };
@@ -36,13 +39,53 @@ pub async fn resolve_scope(db: &impl ConnectionTrait, role: Role, scope_id: Opti
             }
             Ok(ResolvedScope::Region { path: region.path })
         }
-        (ScopeKind::Organization, Some(id)) => {
-            let community_path = crate::service::organization_scope::community_path(db, id)
-                .await?
-                .ok_or_else(|| AppError::invalid("scope_id", "not_found", "scope_id 指定的组织不存在"))?;
-            Ok(ResolvedScope::Organization { id, community_path })
-        }
+        (ScopeKind::Organization, Some(id)) => organization_scope(db, id)
+            .await?
+            .ok_or_else(|| AppError::invalid("scope_id", "not_found", "scope_id 指定的组织不存在")),
     }
+}
+
+/// An organization as a grant's scope: where it sits, and which office files it (the
+/// street while it is filed, civil affairs once it is registered).
+pub async fn organization_scope(db: &impl ConnectionTrait, id: i64) -> AppResult<Option<ResolvedScope>> {
+    let Some(org) = organization::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let Some(community) = region::Entity::find_by_id(org.community_id).one(db).await? else {
+        return Ok(None);
+    };
+    let filing_office = match Standing::parse(&org.standing) {
+        Some(Standing::Registered) => Role::CivilAffairs,
+        _ => Role::Street,
+    };
+    Ok(Some(ResolvedScope::Organization { id, community_path: community.path, filing_office }))
+}
+
+/// Grants an organization role through one of the organization's own paths, after asking
+/// the grant table whether `actor` may.
+pub async fn grant_in_organization(
+    db: &impl ConnectionTrait,
+    actor: &AuthUser,
+    user_id: i64,
+    role: Role,
+    organization_id: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<(role_grant::Model, bool)> {
+    let scope = organization_scope(db, organization_id).await?.ok_or(AppError::NotFound("organization"))?;
+    require_may_grant(actor, role, &scope, Channel::Organization)?;
+    insert_grant(db, user_id, role, Some(organization_id), Some(actor.id), now).await
+}
+
+/// Removes an organization role through one of the organization's paths, asking the
+/// same table.
+pub async fn require_org_grant(
+    db: &impl ConnectionTrait,
+    actor: &AuthUser,
+    role: Role,
+    organization_id: i64,
+) -> AppResult<()> {
+    let scope = organization_scope(db, organization_id).await?.ok_or(AppError::NotFound("organization"))?;
+    require_may_grant(actor, role, &scope, Channel::Organization)
 }
 
 /// Grants `role` on `scope_id` to `user_id`. Granting what the user already holds
@@ -58,7 +101,7 @@ pub async fn grant(
         return Err(AppError::invalid("role", "not_grantable", "resident 是每个用户都有的角色，无需授予"));
     }
     let scope = resolve_scope(&ctx.db, role, scope_id).await?;
-    require_grant_admin(actor, role, &scope)?;
+    require_may_grant(actor, role, &scope, Channel::GrantsEndpoint)?;
     insert_grant(&ctx.db, user_id, role, scope_id, Some(actor.id), ctx.now()).await
 }
 
@@ -121,7 +164,7 @@ pub async fn revoke(ctx: &AppContext, actor: &AuthUser, grant_id: i64) -> AppRes
     let grant = role_grant::Entity::find_by_id(grant_id).one(&ctx.db).await?.ok_or(AppError::NotFound("role grant"))?;
     let role = Role::parse(&grant.role).ok_or(AppError::NotFound("role grant"))?;
     let scope = resolve_scope(&ctx.db, role, grant.scope_id).await?;
-    require_grant_admin(actor, role, &scope)?;
+    require_may_grant(actor, role, &scope, Channel::GrantsEndpoint)?;
     role_grant::Entity::delete_by_id(grant_id).exec(&ctx.db).await?;
     tracing::info!(grant_id, role = role.as_str(), by = actor.id, "role revoked");
     Ok(())
