@@ -49,6 +49,7 @@ pub enum Command {
 }
 
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    create_postgres_database(&config.database_url).await?;
     let db = connect_database(config).await?;
     Migrator::up(&db, None).await?;
     println!("migrations applied");
@@ -56,6 +57,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 }
 
 pub async fn seed_demo(config: &Config) -> anyhow::Result<()> {
+    create_postgres_database(&config.database_url).await?;
     let db = connect_database(config).await?;
     Migrator::up(&db, None).await?;
     let report = demo::seed(&db, SystemClock.now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -73,7 +75,7 @@ pub async fn grant_role(config: &Config, openid: &str, role: &str, scope: Option
     let describe = |e: crate::error::AppError| match e {
         crate::error::AppError::Validation(errors) => anyhow::anyhow!(
             "{}",
-            errors.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+            errors.iter().map(|f| format!("{}: {}", flag_of(&f.field), f.message)).collect::<Vec<_>>().join("; ")
         ),
         other => anyhow::anyhow!("{other}"),
     };
@@ -89,4 +91,56 @@ pub async fn grant_role(config: &Config, openid: &str, role: &str, scope: Option
         grant.id
     );
     Ok(())
+}
+
+/// For a `postgres://…/NAME` URL: creates the database `NAME` when the server does not
+/// have it yet (connecting to the server's `postgres` database to do so), so `linli
+/// migrate` works on a fresh server as SQLite's `mode=rwc` does. SQLite URLs: nothing.
+async fn create_postgres_database(url: &str) -> anyhow::Result<()> {
+    use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+    let Some((server, rest)) = url.strip_prefix("postgres").and_then(|_| url.rsplit_once('/')) else {
+        return Ok(());
+    };
+    let (name, query) = rest.split_once('?').map(|(n, q)| (n, format!("?{q}"))).unwrap_or((rest, String::new()));
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Ok(()); // an unusual name: leave it to the connection to report
+    }
+    let admin = Database::connect(format!("{server}/postgres{query}")).await?;
+    let exists = admin
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            [name.into()],
+        ))
+        .await?
+        .is_some();
+    if !exists {
+        admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+        println!("created database {name}");
+    }
+    admin.close().await?;
+    Ok(())
+}
+
+/// The command-line flag a service's field error is about: the user typed `--scope`, not
+/// `scope_id`.
+fn flag_of(field: &str) -> &str {
+    match field {
+        "scope_id" => "--scope",
+        "role" => "--role",
+        "user_id" | "openid" => "--openid",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_errors_name_the_flags() {
+        assert_eq!(flag_of("scope_id"), "--scope");
+        assert_eq!(flag_of("role"), "--role");
+        assert_eq!(flag_of("other"), "other");
+    }
 }

@@ -27,7 +27,7 @@ async fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
+            // Once, on stderr, in the user's words (the log would print it a second time).
             eprintln!("linli: {e:#}");
             std::process::ExitCode::FAILURE
         }
