@@ -19,12 +19,18 @@ fn committed_spec_matches_the_code() -> TestResult {
 
 #[test]
 fn every_error_response_is_problem_json() -> TestResult {
-    let spec: serde_json::Value = serde_json::from_str(&linli_server::api::docs::spec_json())?;
+    let spec = linli_server::api::docs::spec();
     let paths = spec["paths"].as_object().ok_or_else(|| anyhow::anyhow!("no paths"))?;
     for (path, item) in paths {
         for (method, op) in item.as_object().into_iter().flatten() {
             for (status, resp) in op["responses"].as_object().into_iter().flatten() {
-                if status.starts_with('4') || (status.starts_with('5') && path != "/readyz") {
+                let resp = resolve(&spec, resp);
+                anyhow::ensure!(
+                    resp["description"].as_str().is_some_and(|d| !d.is_empty()),
+                    "{method} {path} {status} has no description"
+                );
+                let error = status.starts_with('4') || status.starts_with('5') || status == "default";
+                if error && path != "/readyz" {
                     anyhow::ensure!(
                         resp["content"]["application/problem+json"].is_object(),
                         "{method} {path} {status} is not problem+json"
@@ -34,4 +40,30 @@ fn every_error_response_is_problem_json() -> TestResult {
         }
     }
     Ok(())
+}
+
+#[test]
+fn operation_ids_are_unique_and_camel_case() -> TestResult {
+    let spec = linli_server::api::docs::spec();
+    let mut seen = std::collections::BTreeSet::new();
+    for item in spec["paths"].as_object().into_iter().flat_map(|m| m.values()) {
+        for op in item.as_object().into_iter().flat_map(|m| m.values()) {
+            let id = op["operationId"].as_str().unwrap_or_default();
+            anyhow::ensure!(
+                id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                    && id.chars().all(|c| c.is_ascii_alphanumeric()),
+                "operationId {id:?} is not camelCase"
+            );
+            anyhow::ensure!(seen.insert(id.to_owned()), "operationId {id} is used twice");
+        }
+    }
+    Ok(())
+}
+
+/// A response object, or the shared one its `$ref` names.
+fn resolve<'a>(spec: &'a serde_json::Value, resp: &'a serde_json::Value) -> &'a serde_json::Value {
+    match resp["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
+        Some(pointer) => spec.pointer(pointer).unwrap_or(resp),
+        None => resp,
+    }
 }

@@ -26,7 +26,7 @@ pub struct Readiness {
 }
 
 /// The process is alive.
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", operation_id = "getHealth", tag = "ops", responses((status = 200, body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
@@ -34,7 +34,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// The database answers (503 when it does not); Redis, when configured, is reported
 /// but does not take the replica out of rotation.
-#[utoipa::path(get, path = "/readyz", tag = "ops", responses(
+#[utoipa::path(get, path = "/readyz", operation_id = "getReadiness", tag = "ops", responses(
     (status = 200, body = Readiness),
     (status = 503, body = Readiness, description = "a dependency is down")
 ))]

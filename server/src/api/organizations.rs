@@ -11,8 +11,11 @@ use crate::{
     auth::{AuthUser, MaybeAuthUser},
     context::AppContext,
     domain::{
-        organization::{Category, CreditCode, OrgStatus, ServiceTarget, Standing, StatusAction, mask_phone},
+        organization::{
+            Category, CreditCode, OrgEventAction, OrgStatus, ServiceTarget, Standing, StatusAction, mask_phone,
+        },
         pagination::{Page, PageQuery, page_by_id},
+        region::RegionKind,
         role::Role,
         text::bounded,
     },
@@ -187,6 +190,7 @@ pub struct OrganizationCard {
     pub community_name: String,
     /// The first 80 characters of the description.
     pub description: String,
+    #[schema(value_type = Vec<ServiceTarget>)]
     pub service_targets: Vec<String>,
     pub logo_url: Option<String>,
     pub latitude: Option<f64>,
@@ -271,8 +275,11 @@ pub struct OrganizationEvent {
     /// `submitted`, `consented`, `consent_refused`, `filed`, `filing_refused`, `resubmitted`,
     /// `registered`, `suspended`, `reinstated`, `dissolved`, `profile_updated`, `staff_added`,
     /// `staff_removed`, `leader_transferred`.
+    #[schema(value_type = OrgEventAction)]
     pub action: String,
+    #[schema(value_type = Option<OrgStatus>)]
     pub from_status: Option<String>,
+    #[schema(value_type = OrgStatus)]
     pub to_status: String,
     pub comment: Option<String>,
     pub actor_id: Option<i64>,
@@ -283,6 +290,7 @@ pub struct OrganizationEvent {
 pub struct CommunityRef {
     pub id: i64,
     pub name: String,
+    #[schema(value_type = Option<RegionKind>)]
     pub kind: Option<String>,
 }
 
@@ -304,6 +312,7 @@ pub struct OrganizationDetail {
     pub community_id: i64,
     pub community: CommunityRef,
     pub description: String,
+    #[schema(value_type = Vec<ServiceTarget>)]
     pub service_targets: Vec<String>,
     pub contact_name: Option<String>,
     /// Masked (`138****5678`) unless the caller is its staff or an official over it.
@@ -403,7 +412,9 @@ fn staff_view(members: Vec<StaffMember>) -> Vec<StaffMemberView> {
 pub struct BrowseQuery {
     /// A region: everything in its subtree (a street shows all its communities).
     pub region_id: Option<i64>,
+    #[param(value_type = Option<Category>)]
     pub category: Option<String>,
+    #[param(value_type = Option<ServiceTarget>)]
     pub service_target: Option<String>,
     /// Part of the name (Chinese substring; `%` and `_` match literally).
     pub q: Option<String>,
@@ -416,7 +427,7 @@ pub struct BrowseQuery {
 }
 
 /// Browse filed and registered organizations.
-#[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations", params(BrowseQuery),
+#[utoipa::path(get, path = "/api/v1/organizations", operation_id = "listOrganizations", tag = "organizations", params(BrowseQuery),
     responses(
         (status = 200, body = Page<OrganizationCard>),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "no such region"),
@@ -465,7 +476,7 @@ pub async fn browse(
 }
 
 /// Apply to file a new organization. It waits for the community committee's consent.
-#[utoipa::path(post, path = "/api/v1/organizations", tag = "organizations", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/organizations", operation_id = "createOrganization", tag = "organizations", security(("bearer" = [])),
     request_body = CreateOrganizationRequest,
     responses(
         (status = 201, body = OrganizationDetail, description = "the application, `pending_consent`"),
@@ -486,7 +497,7 @@ pub async fn create(
 
 /// One organization. Applications are visible only to the applicant, its staff and the
 /// officials over it (404 to others).
-#[utoipa::path(get, path = "/api/v1/organizations/{id}", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/organizations/{id}", operation_id = "getOrganization", tag = "organizations", params(("id" = i64, Path)),
     security((), ("bearer" = [])),
     responses(
         (status = 200, body = OrganizationDetail),
@@ -503,7 +514,7 @@ pub async fn get_one(
 
 /// Edit the profile: the applicant while the application is open or refused, the leader
 /// once recognised. Each change is kept in the history.
-#[utoipa::path(patch, path = "/api/v1/organizations/{id}", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(patch, path = "/api/v1/organizations/{id}", operation_id = "updateOrganization", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = UpdateOrganizationRequest,
     responses(
         (status = 200, body = OrganizationDetail),
@@ -552,7 +563,7 @@ fn reason(field: &str, value: Option<String>, required: bool) -> AppResult<Optio
 /// Review an application: the community's committee consents (`pending_consent` →
 /// `pending_filing`), then the street office or township files it (→ `filed`, and the
 /// applicant becomes its leader). A rejection needs a comment.
-#[utoipa::path(post, path = "/api/v1/organizations/{id}/review", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/review", operation_id = "reviewOrganization", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = ReviewRequest,
     responses(
         (status = 200, body = OrganizationDetail),
@@ -583,7 +594,7 @@ pub struct ResubmitRequest {
 }
 
 /// The applicant sends a refused application back to the committee.
-#[utoipa::path(post, path = "/api/v1/organizations/{id}/resubmit", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/resubmit", operation_id = "resubmitOrganization", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body(content = Option<ResubmitRequest>),
     responses(
         (status = 200, body = OrganizationDetail),
@@ -613,7 +624,7 @@ pub struct StatusRequest {
 }
 
 /// The street office or civil affairs suspends, reinstates or dissolves an organization.
-#[utoipa::path(post, path = "/api/v1/organizations/{id}/status", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/status", operation_id = "changeOrganizationStatus", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = StatusRequest,
     responses(
         (status = 200, body = OrganizationDetail),
@@ -644,7 +655,7 @@ pub struct RegistrationRequest {
 }
 
 /// County civil affairs records a formal registration (登记) of a filed organization.
-#[utoipa::path(post, path = "/api/v1/organizations/{id}/registration", tag = "organizations",
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/registration", operation_id = "registerOrganization", tag = "organizations",
     params(("id" = i64, Path)), security(("bearer" = [])), request_body = RegistrationRequest,
     responses(
         (status = 200, body = OrganizationDetail),
@@ -671,7 +682,7 @@ pub async fn register(
 }
 
 /// The leader and staff, for its staff and the officials over it.
-#[utoipa::path(get, path = "/api/v1/organizations/{id}/staff", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/organizations/{id}/staff", operation_id = "listOrganizationStaff", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<StaffMemberView>),
@@ -694,7 +705,7 @@ pub struct StaffRequest {
 }
 
 /// The leader adds a staff member.
-#[utoipa::path(post, path = "/api/v1/organizations/{id}/staff", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/staff", operation_id = "addOrganizationStaff", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = StaffRequest,
     responses(
         (status = 200, body = Vec<StaffMemberView>),
@@ -714,7 +725,7 @@ pub async fn add_staff(
 }
 
 /// The leader removes a staff member.
-#[utoipa::path(delete, path = "/api/v1/organizations/{id}/staff/{user_id}", tag = "organizations",
+#[utoipa::path(delete, path = "/api/v1/organizations/{id}/staff/{user_id}", operation_id = "removeOrganizationStaff", tag = "organizations",
     params(("id" = i64, Path), ("user_id" = i64, Path)), security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<StaffMemberView>),
@@ -732,7 +743,7 @@ pub async fn remove_staff(
 }
 
 /// The leader hands leadership to another user and stays on as staff.
-#[utoipa::path(post, path = "/api/v1/organizations/{id}/leader", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/leader", operation_id = "transferOrganizationLeader", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = StaffRequest,
     responses(
         (status = 200, body = Vec<StaffMemberView>),
@@ -753,7 +764,7 @@ pub async fn transfer_leader(
 }
 
 /// Follow an organization (idempotent).
-#[utoipa::path(post, path = "/api/v1/organizations/{id}/follow", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/follow", operation_id = "followOrganization", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "following"),
@@ -767,7 +778,7 @@ pub async fn follow(ctx: web::Data<AppContext>, user: AuthUser, id: web::Path<i6
 }
 
 /// Stop following (idempotent).
-#[utoipa::path(delete, path = "/api/v1/organizations/{id}/follow", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(delete, path = "/api/v1/organizations/{id}/follow", operation_id = "unfollowOrganization", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "not following"),
@@ -795,7 +806,7 @@ impl From<ListQuery> for PageQuery {
 }
 
 /// The organizations the caller follows, most recently followed organizations first.
-#[utoipa::path(get, path = "/api/v1/me/follows", tag = "me", params(ListQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me/follows", operation_id = "listMyFollows", tag = "me", params(ListQuery), security(("bearer" = [])),
     responses(
         (status = 200, body = Page<OrganizationSummary>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -813,7 +824,7 @@ pub async fn my_follows(
 }
 
 /// The organizations the caller applied for, leads or staffs, in any status.
-#[utoipa::path(get, path = "/api/v1/me/organizations", tag = "me", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me/organizations", operation_id = "listMyOrganizations", tag = "me", security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<OrganizationSummary>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -829,7 +840,7 @@ pub async fn my_organizations(
 
 /// Applications waiting for the caller's review: consent for committees, filing for
 /// street offices, inside their scope; oldest first.
-#[utoipa::path(get, path = "/api/v1/organizations/review-queue", tag = "organizations", params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/organizations/review-queue", operation_id = "listReviewQueue", tag = "organizations", params(ListQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Page<OrganizationSummary>),
