@@ -208,6 +208,9 @@ pub fn complete(doc: &mut Value) {
             }
         }
     }
+    if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        page_items_by_ref(schemas);
+    }
     let (in_responses, in_requests) = schema_uses(doc);
     if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
         for name in in_responses.difference(&in_requests) {
@@ -215,7 +218,6 @@ pub fn complete(doc: &mut Value) {
                 require_always_sent(schema);
             }
         }
-        page_items_by_ref(schemas);
         for name in ["AttendanceRequest", "OfflineRecordRequest"] {
             if let Some(schema) = schemas.get_mut(name) {
                 schema["oneOf"] = json!([{"required": ["user_id"]}, {"required": ["checkin_code"]}]);

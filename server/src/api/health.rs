@@ -18,11 +18,31 @@ pub struct Health {
 pub struct Readiness {
     /// `ok`; `degraded` when Redis is configured but down (the database still serves,
     /// with per-process limits and no cache); `unavailable` when the database is down.
+    #[schema(value_type = ReadyStatus)]
     pub status: &'static str,
-    /// `ok` or `down`.
+    #[schema(value_type = DependencyState)]
     pub database: &'static str,
-    /// `ok`, `down`, or `not_configured`.
+    /// `not_configured` when `REDIS_URL` is unset.
+    #[schema(value_type = DependencyState)]
     pub redis: &'static str,
+}
+
+/// The replica's readiness, for the spec.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum ReadyStatus {
+    Ok,
+    Degraded,
+    Unavailable,
+}
+
+/// A dependency's state, for the spec.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum DependencyState {
+    Ok,
+    Down,
+    NotConfigured,
 }
 
 /// The process is alive.

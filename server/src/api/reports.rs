@@ -12,7 +12,10 @@ use crate::{
     api::types::{RegionResponse, time},
     auth::AuthUser,
     context::AppContext,
-    domain::clock::shanghai,
+    domain::{
+        clock::shanghai,
+        organization::{Category, Standing},
+    },
     error::{AppError, AppResult, Problem},
     service::{
         self,
@@ -99,7 +102,9 @@ pub struct CommunityMetricsResponse {
     pub community: RegionResponse,
     /// Filed and registered organizations now.
     pub organizations: i64,
+    #[schema(value_type = BTreeMap<Category, i64>)]
     pub organizations_by_category: BTreeMap<String, i64>,
+    #[schema(value_type = BTreeMap<Standing, i64>)]
     pub organizations_by_standing: BTreeMap<String, i64>,
     /// The policy's target: 10 per urban community, 5 per rural one.
     pub target: i64,
