@@ -67,3 +67,56 @@ fn resolve<'a>(spec: &'a serde_json::Value, resp: &'a serde_json::Value) -> &'a 
         None => resp,
     }
 }
+
+#[test]
+fn every_operation_declares_what_it_can_answer() -> TestResult {
+    let spec = linli_server::api::docs::spec();
+    for (path, item) in spec["paths"].as_object().into_iter().flatten() {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            let security = op["security"].as_array().ok_or_else(|| anyhow::anyhow!("{method} {path}: no security"))?;
+            let mut expected = vec!["429", "503", "default"];
+            if security.iter().any(|r| r.get("bearer").is_some()) {
+                expected.push("401");
+            }
+            if op.get("requestBody").is_some() {
+                expected.extend(["400", "413", "415", "422"]);
+            }
+            for status in expected {
+                anyhow::ensure!(op["responses"].get(status).is_some(), "{method} {path} does not declare {status}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn fields_always_sent_are_required() -> TestResult {
+    let spec = linli_server::api::docs::spec();
+    let schemas = &spec["components"]["schemas"];
+    for (schema, field) in [
+        ("RegionResponse", "parent_id"),
+        ("Inbox", "next_cursor"),
+        ("NotificationResponse", "read_at"),
+        ("SignupResponse", "waitlist_position"),
+        ("RosterEntryResponse", "nickname"),
+        ("Page_ActivityResponse", "next_cursor"),
+    ] {
+        let required = schemas[schema]["required"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(required.contains(&serde_json::json!(field)), "{schema}.{field} is not required");
+    }
+    // Left out when empty: optional, and never null.
+    for (schema, field) in [("Problem", "errors"), ("SignupResponse", "note")] {
+        let required = schemas[schema]["required"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(!required.contains(&serde_json::json!(field)), "{schema}.{field} is required");
+        anyhow::ensure!(
+            !schemas[schema]["properties"][field].to_string().contains("null"),
+            "{schema}.{field} is nullable"
+        );
+    }
+    anyhow::ensure!(
+        schemas["Page_ActivityResponse"]["properties"]["items"]["items"]["$ref"]
+            == "#/components/schemas/ActivityResponse",
+        "page items are inlined"
+    );
+    Ok(())
+}

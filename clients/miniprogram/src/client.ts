@@ -113,8 +113,6 @@ type As = "json" | "arrayBuffer";
 export class LinliClient {
   readonly tokens: TokenStore;
   private refreshing: Promise<boolean> | null = null;
-  /** How many token refreshes this client has sent (for tests and diagnostics). */
-  refreshCount = 0;
 
   constructor(private readonly options: ClientOptions) {
     this.tokens = options.tokens ?? memoryTokens();
@@ -189,7 +187,6 @@ export class LinliClient {
   private async refreshNow(): Promise<boolean> {
     const refreshToken = this.tokens.get()?.refresh_token;
     if (!refreshToken) return false;
-    this.refreshCount += 1;
     const result = await this.send<Tokens>(
       "POST",
       "/api/v1/auth/refresh",

@@ -112,7 +112,7 @@ test("3. subscribe consent is kept; sign-up, change, reminder and cancellation r
   const seen = await journeys.remindersAndChanges(connect, run, {
     template: "tpl-reminder",
     offsetMs: REMINDER_OFFSET_MS,
-    reminderInMs: 6_000,
+    reminderInMs: 8_000,
     waitMs: 25_000,
     settleMs: 2_500,
   });
@@ -124,7 +124,7 @@ test("3. subscribe consent is kept; sign-up, change, reminder and cancellation r
 });
 
 test("4. check-in at the door and closing: hours credited, no-shows marked", async () => {
-  const seen = await journeys.checkInAndClose(connect, run, 4_000);
+  const seen = await journeys.checkInAndClose(connect, run, 6_000);
   assert.equal(seen.scanned.changed, true);
   assert.equal(seen.rescanned.changed, false, "a second scan changes nothing");
   const status = (id: number) => seen.roster.find((r) => r.user_id === id)?.status;
