@@ -1373,9 +1373,13 @@ export interface components {
             no_shows: number;
         };
         Health: {
-            /** @example ok */
-            status: string;
+            status: components["schemas"]["HealthStatus"];
         };
+        /**
+         * @description The process answers.
+         * @enum {string}
+         */
+        HealthStatus: "ok";
         InactiveOrganizationResponse: {
             /** Format: int64 */
             community_id: number;
@@ -1965,10 +1969,14 @@ export interface components {
             expires_in: number;
             /** @description Opaque, single-use refresh token; `POST /auth/refresh` swaps it for a new pair. */
             refresh_token: string;
-            /** @example Bearer */
-            token_type: string;
+            token_type: components["schemas"]["TokenType"];
             user: components["schemas"]["MeResponse"];
         };
+        /**
+         * @description How the access token is sent: `Authorization: Bearer …`.
+         * @enum {string}
+         */
+        TokenType: "Bearer";
         UpdateActivityRequest: {
             age_note?: string | null;
             /** Format: int32 */

@@ -38,13 +38,19 @@ pub struct LogoutRequest {
     pub refresh_token: Option<String>,
 }
 
+/// How the access token is sent: `Authorization: Bearer …`.
+#[derive(ToSchema)]
+pub enum TokenType {
+    Bearer,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
     /// Short-lived access token (HS256 JWT) for `Authorization: Bearer`.
     pub access_token: String,
     /// Opaque, single-use refresh token; `POST /auth/refresh` swaps it for a new pair.
     pub refresh_token: String,
-    #[schema(example = "Bearer")]
+    #[schema(value_type = TokenType)]
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     #[schema(example = 900)]

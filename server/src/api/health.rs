@@ -10,8 +10,15 @@ use crate::context::AppContext;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
-    #[schema(example = "ok")]
+    #[schema(value_type = HealthStatus)]
     pub status: &'static str,
+}
+
+/// The process answers.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum HealthStatus {
+    Ok,
 }
 
 #[derive(Serialize, ToSchema)]

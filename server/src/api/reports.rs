@@ -88,6 +88,7 @@ impl From<&Figures> for FiguresResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MonthResponse {
     /// `YYYY-MM`.
+    #[schema(pattern = "^[0-9]{4}-[0-9]{2}$")]
     pub month: String,
     #[serde(flatten)]
     pub figures: FiguresResponse,
