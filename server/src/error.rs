@@ -83,9 +83,11 @@ pub struct Problem {
     pub code: String,
     /// Field-level failures, for `validation_failed`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub errors: Option<Vec<FieldError>>,
     /// The id of the request, also in the `x-request-id` header and in the logs.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub request_id: Option<String>,
 }
 

@@ -19,12 +19,18 @@ fn committed_spec_matches_the_code() -> TestResult {
 
 #[test]
 fn every_error_response_is_problem_json() -> TestResult {
-    let spec: serde_json::Value = serde_json::from_str(&linli_server::api::docs::spec_json())?;
+    let spec = linli_server::api::docs::spec();
     let paths = spec["paths"].as_object().ok_or_else(|| anyhow::anyhow!("no paths"))?;
     for (path, item) in paths {
         for (method, op) in item.as_object().into_iter().flatten() {
             for (status, resp) in op["responses"].as_object().into_iter().flatten() {
-                if status.starts_with('4') || (status.starts_with('5') && path != "/readyz") {
+                let resp = resolve(&spec, resp);
+                anyhow::ensure!(
+                    resp["description"].as_str().is_some_and(|d| !d.is_empty()),
+                    "{method} {path} {status} has no description"
+                );
+                let error = status.starts_with('4') || status.starts_with('5') || status == "default";
+                if error && path != "/readyz" {
                     anyhow::ensure!(
                         resp["content"]["application/problem+json"].is_object(),
                         "{method} {path} {status} is not problem+json"
@@ -33,5 +39,84 @@ fn every_error_response_is_problem_json() -> TestResult {
             }
         }
     }
+    Ok(())
+}
+
+#[test]
+fn operation_ids_are_unique_and_camel_case() -> TestResult {
+    let spec = linli_server::api::docs::spec();
+    let mut seen = std::collections::BTreeSet::new();
+    for item in spec["paths"].as_object().into_iter().flat_map(|m| m.values()) {
+        for op in item.as_object().into_iter().flat_map(|m| m.values()) {
+            let id = op["operationId"].as_str().unwrap_or_default();
+            anyhow::ensure!(
+                id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                    && id.chars().all(|c| c.is_ascii_alphanumeric()),
+                "operationId {id:?} is not camelCase"
+            );
+            anyhow::ensure!(seen.insert(id.to_owned()), "operationId {id} is used twice");
+        }
+    }
+    Ok(())
+}
+
+/// A response object, or the shared one its `$ref` names.
+fn resolve<'a>(spec: &'a serde_json::Value, resp: &'a serde_json::Value) -> &'a serde_json::Value {
+    match resp["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
+        Some(pointer) => spec.pointer(pointer).unwrap_or(resp),
+        None => resp,
+    }
+}
+
+#[test]
+fn every_operation_declares_what_it_can_answer() -> TestResult {
+    let spec = linli_server::api::docs::spec();
+    for (path, item) in spec["paths"].as_object().into_iter().flatten() {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            let security = op["security"].as_array().ok_or_else(|| anyhow::anyhow!("{method} {path}: no security"))?;
+            let mut expected = vec!["429", "503", "default"];
+            if security.iter().any(|r| r.get("bearer").is_some()) {
+                expected.push("401");
+            }
+            if op.get("requestBody").is_some() {
+                expected.extend(["400", "413", "415", "422"]);
+            }
+            for status in expected {
+                anyhow::ensure!(op["responses"].get(status).is_some(), "{method} {path} does not declare {status}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn fields_always_sent_are_required() -> TestResult {
+    let spec = linli_server::api::docs::spec();
+    let schemas = &spec["components"]["schemas"];
+    for (schema, field) in [
+        ("RegionResponse", "parent_id"),
+        ("Inbox", "next_cursor"),
+        ("NotificationResponse", "read_at"),
+        ("SignupResponse", "waitlist_position"),
+        ("RosterEntryResponse", "nickname"),
+        ("Page_ActivityResponse", "next_cursor"),
+    ] {
+        let required = schemas[schema]["required"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(required.contains(&serde_json::json!(field)), "{schema}.{field} is not required");
+    }
+    // Left out when empty: optional, and never null.
+    for (schema, field) in [("Problem", "errors"), ("SignupResponse", "note")] {
+        let required = schemas[schema]["required"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(!required.contains(&serde_json::json!(field)), "{schema}.{field} is required");
+        anyhow::ensure!(
+            !schemas[schema]["properties"][field].to_string().contains("null"),
+            "{schema}.{field} is nullable"
+        );
+    }
+    anyhow::ensure!(
+        schemas["Page_ActivityResponse"]["properties"]["items"]["items"]["$ref"]
+            == "#/components/schemas/ActivityResponse",
+        "page items are inlined"
+    );
     Ok(())
 }

@@ -100,6 +100,7 @@ pub struct CreateActivityRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateActivityRequest {
+    #[schema(value_type = Option<ActivityKind>)]
     pub kind: Option<String>,
     pub title: Option<String>,
     pub description: Option<String>,
@@ -113,6 +114,7 @@ pub struct UpdateActivityRequest {
     pub capacity: Option<i64>,
     pub waitlist_enabled: Option<bool>,
     pub service_hours: Option<f64>,
+    #[schema(value_type = Option<Vec<ServiceTarget>>)]
     pub target_groups: Option<Vec<String>>,
     pub age_note: Option<String>,
     pub skill_note: Option<String>,
@@ -256,6 +258,7 @@ pub struct SignupResponse {
     pub waitlist_position: Option<i64>,
     /// Why a sign-up was waitlisted although places were free (repeated no-shows).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub note: Option<String>,
     pub created_at: DateTime<FixedOffset>,
     pub updated_at: DateTime<FixedOffset>,
@@ -292,6 +295,7 @@ pub struct ActivityResponse {
     pub capacity: i32,
     pub waitlist_enabled: bool,
     pub service_hours: f64,
+    #[schema(value_type = Vec<ServiceTarget>)]
     pub target_groups: Vec<String>,
     pub age_note: Option<String>,
     pub skill_note: Option<String>,
@@ -395,7 +399,7 @@ impl From<MySignup> for MySignupResponse {
 // ---- handlers ------------------------------------------------------------------------
 
 /// Post an activity (a draft) for an organization. Its staff only.
-#[utoipa::path(post, path = "/api/v1/organizations/{id}/activities", tag = "activities", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/activities", operation_id = "createActivity", tag = "activities", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = CreateActivityRequest,
     responses(
         (status = 201, body = ActivityResponse, description = "a draft"),
@@ -423,6 +427,7 @@ pub struct ActivityQuery {
     /// A region: activities held anywhere in its subtree.
     pub region_id: Option<i64>,
     pub organization_id: Option<i64>,
+    #[param(value_type = Option<ActivityKind>)]
     pub kind: Option<String>,
     /// Starting at or after (default: now).
     pub from: Option<DateTime<FixedOffset>>,
@@ -437,7 +442,7 @@ pub struct ActivityQuery {
 }
 
 /// Browse published activities: upcoming, soonest first, or nearest first with `lat`/`lng`.
-#[utoipa::path(get, path = "/api/v1/activities", tag = "activities", params(ActivityQuery),
+#[utoipa::path(get, path = "/api/v1/activities", operation_id = "listActivities", tag = "activities", params(ActivityQuery),
     responses(
         (status = 200, body = Page<ActivityResponse>),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "no such region"),
@@ -485,7 +490,7 @@ pub async fn browse(
 
 /// One activity, with the caller's own sign-up when signed in. Drafts exist only for
 /// the organization's staff.
-#[utoipa::path(get, path = "/api/v1/activities/{id}", tag = "activities", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/activities/{id}", operation_id = "getActivity", tag = "activities", params(("id" = i64, Path)),
     security((), ("bearer" = [])),
     responses(
         (status = 200, body = ActivityResponse),
@@ -502,7 +507,7 @@ pub async fn get_one(
 
 /// Edit an activity. On a published one, a change of time or place is told to everyone
 /// signed up; more places promote from the waitlist.
-#[utoipa::path(patch, path = "/api/v1/activities/{id}", tag = "activities", params(("id" = i64, Path)),
+#[utoipa::path(patch, path = "/api/v1/activities/{id}", operation_id = "updateActivity", tag = "activities", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = UpdateActivityRequest,
     responses(
         (status = 200, body = ActivityResponse),
@@ -526,7 +531,7 @@ pub async fn update(
 
 /// Publish a draft: residents can see it and sign up. Its text passes WeChat's content
 /// check first; a text WeChat wants a person to read waits (`held`) for the committee.
-#[utoipa::path(post, path = "/api/v1/activities/{id}/publish", tag = "activities", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/activities/{id}/publish", operation_id = "publishActivity", tag = "activities", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 200, body = ActivityResponse),
@@ -557,7 +562,7 @@ pub struct ModerationRequest {
 
 /// The committee over the activity's community clears or rejects an activity that
 /// WeChat's content check held for review.
-#[utoipa::path(post, path = "/api/v1/activities/{id}/moderation", tag = "activities", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/activities/{id}/moderation", operation_id = "moderateActivity", tag = "activities", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = ModerationRequest,
     responses(
         (status = 200, body = ActivityResponse),
@@ -597,7 +602,7 @@ fn reason(value: &str) -> AppResult<String> {
 }
 
 /// Cancel an activity; everyone signed up (confirmed or waitlisted) is told why.
-#[utoipa::path(post, path = "/api/v1/activities/{id}/cancel", tag = "activities", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/activities/{id}/cancel", operation_id = "cancelActivity", tag = "activities", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = CancelRequest,
     responses(
         (status = 200, body = ActivityResponse),
@@ -619,7 +624,7 @@ pub async fn cancel(
 
 /// Sign up: `confirmed` while places last, then `waitlisted` with a position. Repeating
 /// it returns the same sign-up (200).
-#[utoipa::path(post, path = "/api/v1/activities/{id}/signups", tag = "activities", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/activities/{id}/signups", operation_id = "signUp", tag = "activities", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 201, body = SignupResponse, description = "signed up"),
@@ -640,7 +645,7 @@ pub async fn sign_up(ctx: web::Data<AppContext>, user: AuthUser, id: web::Path<i
 
 /// Cancel one's own sign-up (idempotent). Confirmed places may be given up until the
 /// activity's cut-off; the place goes to the first on the waitlist.
-#[utoipa::path(delete, path = "/api/v1/activities/{id}/signups/me", tag = "activities", params(("id" = i64, Path)),
+#[utoipa::path(delete, path = "/api/v1/activities/{id}/signups/me", operation_id = "cancelMySignup", tag = "activities", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "cancelled"),
@@ -657,6 +662,7 @@ pub async fn cancel_signup(ctx: web::Data<AppContext>, user: AuthUser, id: web::
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RosterQuery {
+    #[param(value_type = Option<SignupStatus>)]
     pub status: Option<String>,
     pub cursor: Option<String>,
     #[param(minimum = 1, maximum = 100)]
@@ -665,7 +671,7 @@ pub struct RosterQuery {
 
 /// The roster, in sign-up order: the organization's staff and the committees, streets
 /// and civil affairs over the activity's community.
-#[utoipa::path(get, path = "/api/v1/activities/{id}/signups", tag = "activities", params(("id" = i64, Path), RosterQuery),
+#[utoipa::path(get, path = "/api/v1/activities/{id}/signups", operation_id = "listActivitySignups", tag = "activities", params(("id" = i64, Path), RosterQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Page<RosterEntryResponse>),
@@ -705,7 +711,7 @@ pub struct RemoveSignupRequest {
 }
 
 /// Staff take a resident off the roster, with a reason; the place goes to the waitlist.
-#[utoipa::path(post, path = "/api/v1/activities/{id}/signups/{user_id}/remove", tag = "activities",
+#[utoipa::path(post, path = "/api/v1/activities/{id}/signups/{user_id}/remove", operation_id = "removeSignup", tag = "activities",
     params(("id" = i64, Path), ("user_id" = i64, Path)), security(("bearer" = [])), request_body = RemoveSignupRequest,
     responses(
         (status = 204, description = "removed"),
@@ -728,10 +734,19 @@ pub async fn remove_signup(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Which of a resident's sign-ups: activities not yet ended, or ended ones.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignupWindow {
+    Upcoming,
+    Past,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MySignupsQuery {
     /// `upcoming` (default: not yet ended) or `past`.
+    #[param(value_type = Option<SignupWindow>)]
     pub when: Option<String>,
     pub cursor: Option<String>,
     #[param(minimum = 1, maximum = 100)]
@@ -739,7 +754,7 @@ pub struct MySignupsQuery {
 }
 
 /// The caller's sign-ups with their activities, most recent first.
-#[utoipa::path(get, path = "/api/v1/me/signups", tag = "me", params(MySignupsQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me/signups", operation_id = "listMySignups", tag = "me", params(MySignupsQuery), security(("bearer" = [])),
     responses(
         (status = 200, body = Page<MySignupResponse>),
         (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -68,7 +68,7 @@ fn parse_role(field: &str, value: &str) -> AppResult<Role> {
 }
 
 /// Grant a role. Repeating a grant returns the existing one with 200.
-#[utoipa::path(post, path = "/api/v1/admin/role-grants", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/admin/role-grants", operation_id = "createRoleGrant", tag = "admin", security(("bearer" = [])),
     request_body = CreateGrantRequest,
     responses(
         (status = 201, body = RoleGrantResponse, description = "granted"),
@@ -95,6 +95,7 @@ pub async fn create_grant(
 #[into_params(parameter_in = Query)]
 pub struct GrantListQuery {
     pub user_id: Option<i64>,
+    #[param(value_type = Option<Role>)]
     pub role: Option<String>,
     pub scope_id: Option<i64>,
     pub cursor: Option<String>,
@@ -103,7 +104,7 @@ pub struct GrantListQuery {
 }
 
 /// The grants inside the caller's admin scope.
-#[utoipa::path(get, path = "/api/v1/admin/role-grants", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/role-grants", operation_id = "listRoleGrants", tag = "admin", security(("bearer" = [])),
     params(GrantListQuery),
     responses(
         (status = 200, body = Page<RoleGrantResponse>),
@@ -129,7 +130,7 @@ pub async fn list_grants(
 }
 
 /// Revoke a grant inside the caller's admin scope. Takes effect on the holder's next request.
-#[utoipa::path(delete, path = "/api/v1/admin/role-grants/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/admin/role-grants/{id}", operation_id = "deleteRoleGrant", tag = "admin", security(("bearer" = [])),
     params(("id" = i64, Path)),
     responses(
         (status = 204, description = "revoked"),

@@ -12,7 +12,11 @@ use crate::{
     api::types::time,
     auth::AuthUser,
     context::AppContext,
-    domain::{clock::to_shanghai, text::bounded},
+    domain::{
+        activity::{ActivityKind, AttendanceAction, CheckinMethod},
+        clock::to_shanghai,
+        text::bounded,
+    },
     entity::{attendance, hour_correction},
     error::{AppError, AppResult, Problem},
     service::{
@@ -44,7 +48,7 @@ pub struct CheckinCode {
 }
 
 /// The resident's own short-lived check-in code (valid ~60 s), for staff to scan.
-#[utoipa::path(get, path = "/api/v1/me/checkin-code", tag = "attendance", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me/checkin-code", operation_id = "getMyCheckinCode", tag = "attendance", security(("bearer" = [])),
     responses((status = 200, body = CheckinCode), (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[get("/me/checkin-code")]
 pub async fn my_code(ctx: web::Data<AppContext>, user: AuthUser) -> web::Json<CheckinCode> {
@@ -53,7 +57,7 @@ pub async fn my_code(ctx: web::Data<AppContext>, user: AuthUser) -> web::Json<Ch
 }
 
 /// The activity's rotating code (30 s), shown by staff for residents to scan.
-#[utoipa::path(get, path = "/api/v1/activities/{id}/checkin-code", tag = "attendance", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/activities/{id}/checkin-code", operation_id = "getActivityCheckinCode", tag = "attendance", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 200, body = CheckinCode),
@@ -81,11 +85,12 @@ fn parse_action(s: &str) -> AppResult<Action> {
 #[serde(deny_unknown_fields)]
 pub struct AttendanceRequest {
     /// From the roster…
+    #[schema(nullable = false)]
     pub user_id: Option<i64>,
     /// …or the resident's scanned code (`GET /me/checkin-code`).
+    #[schema(nullable = false)]
     pub checkin_code: Option<String>,
-    /// `check_in` or `check_out`.
-    #[schema(pattern = "^check_(in|out)$")]
+    #[schema(value_type = AttendanceAction)]
     pub action: String,
 }
 
@@ -100,7 +105,7 @@ fn who(user_id: Option<i64>, code: Option<String>) -> AppResult<Who> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AttendanceResponse {
     pub user_id: i64,
-    /// `check_in` or `check_out`.
+    #[schema(value_type = AttendanceAction)]
     pub action: String,
     /// False when it was already recorded: a second scan changes nothing.
     pub changed: bool,
@@ -127,7 +132,7 @@ const ATTENDANCE_CONFLICTS: &str =
     "`not_signed_up`, `not_checked_in`, `outside_checkin_window`, `activity_finished`, `activity_cancelled`";
 
 /// Staff check a resident in or out, by roster or by scanning their code. Idempotent.
-#[utoipa::path(post, path = "/api/v1/activities/{id}/attendance", tag = "attendance", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/activities/{id}/attendance", operation_id = "recordAttendance", tag = "attendance", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = AttendanceRequest,
     responses(
         (status = 200, body = AttendanceResponse),
@@ -154,6 +159,7 @@ pub async fn record(
 pub struct SelfCheckRequest {
     /// The activity's rotating code, scanned on the spot.
     pub code: String,
+    #[schema(value_type = AttendanceAction)]
     pub action: String,
     /// Where the resident is (with `longitude`); required when the activity has
     /// coordinates, and then it must be near the activity.
@@ -162,7 +168,7 @@ pub struct SelfCheckRequest {
 }
 
 /// A resident checks themself in or out by scanning the activity's code.
-#[utoipa::path(post, path = "/api/v1/activities/{id}/attendance/self", tag = "attendance", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/activities/{id}/attendance/self", operation_id = "checkInSelf", tag = "attendance", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = SelfCheckRequest,
     responses(
         (status = 200, body = AttendanceResponse),
@@ -189,8 +195,11 @@ pub async fn self_check(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfflineRecordRequest {
+    #[schema(nullable = false)]
     pub user_id: Option<i64>,
+    #[schema(nullable = false)]
     pub checkin_code: Option<String>,
+    #[schema(value_type = AttendanceAction)]
     pub action: String,
     /// When it happened on the device.
     pub at: DateTime<FixedOffset>,
@@ -213,7 +222,7 @@ pub struct BatchItem {
 }
 
 /// Upload check-ins recorded offline, each with its time. Uploading twice changes nothing.
-#[utoipa::path(post, path = "/api/v1/activities/{id}/attendance/batch", tag = "attendance", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/activities/{id}/attendance/batch", operation_id = "uploadOfflineAttendance", tag = "attendance", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = BatchRequest,
     responses(
         (status = 200, body = Vec<BatchItem>,
@@ -274,7 +283,7 @@ pub struct WalkInRequest {
 
 /// Staff register and check in a resident who came without a place, while places remain:
 /// by the resident's code, or by id for a resident living in the activity's street.
-#[utoipa::path(post, path = "/api/v1/activities/{id}/walk-ins", tag = "attendance", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/activities/{id}/walk-ins", operation_id = "registerWalkIn", tag = "attendance", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = WalkInRequest,
     responses(
         (status = 200, body = AttendanceResponse),
@@ -300,7 +309,7 @@ pub struct AttendanceRow {
     pub user_id: i64,
     pub checked_in_at: DateTime<FixedOffset>,
     pub checked_out_at: Option<DateTime<FixedOffset>>,
-    /// `qr`, `activity_code`, `roster`, `walk_in`, `offline`.
+    #[schema(value_type = CheckinMethod)]
     pub in_method: String,
     /// Credited once the activity is closed.
     pub credited_hours: Option<f64>,
@@ -323,7 +332,7 @@ impl From<attendance::Model> for AttendanceRow {
 }
 
 /// Who checked in, for staff and the officials over the community.
-#[utoipa::path(get, path = "/api/v1/activities/{id}/attendance", tag = "attendance", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/activities/{id}/attendance", operation_id = "listAttendance", tag = "attendance", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<AttendanceRow>),
@@ -350,7 +359,7 @@ pub struct FinishResponse {
 /// Close an activity (any time after its start; done automatically some hours after the
 /// end): confirmed residents never checked in become `no_show`, attendees are credited
 /// hours — time present, capped by the activity's hours, none under 60 % of its length.
-#[utoipa::path(post, path = "/api/v1/activities/{id}/finish", tag = "attendance", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/activities/{id}/finish", operation_id = "finishActivity", tag = "attendance", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 200, body = FinishResponse),
@@ -407,7 +416,7 @@ impl From<hour_correction::Model> for CorrectionResponse {
 }
 
 /// Staff correct a resident's credited hours after closing, with a reason.
-#[utoipa::path(patch, path = "/api/v1/activities/{id}/attendance/{user_id}", tag = "attendance",
+#[utoipa::path(patch, path = "/api/v1/activities/{id}/attendance/{user_id}", operation_id = "correctAttendance", tag = "attendance",
     params(("id" = i64, Path), ("user_id" = i64, Path)), security(("bearer" = [])), request_body = CorrectionRequest,
     responses(
         (status = 200, body = AttendanceRow),
@@ -435,7 +444,7 @@ pub async fn correct(
 }
 
 /// The audit trail of hour corrections.
-#[utoipa::path(get, path = "/api/v1/activities/{id}/corrections", tag = "attendance", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/activities/{id}/corrections", operation_id = "listAttendanceCorrections", tag = "attendance", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<CorrectionResponse>),
@@ -460,6 +469,7 @@ pub struct Tally {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ByKind {
+    #[schema(value_type = ActivityKind)]
     pub kind: String,
     pub activities: i64,
     pub hours: f64,
@@ -477,6 +487,7 @@ pub struct ByOrganization {
 pub struct ServiceRecordLine {
     pub activity_id: i64,
     pub title: String,
+    #[schema(value_type = ActivityKind)]
     pub kind: String,
     pub organization_name: String,
     pub starts_at: DateTime<FixedOffset>,
@@ -546,7 +557,7 @@ fn summarise(ctx: &AppContext, lines: &[ServiceLine]) -> Participation {
 
 /// The caller's hours and activities attended, this year and all time, by kind and by
 /// organization, with the service record.
-#[utoipa::path(get, path = "/api/v1/me/participation", tag = "attendance", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me/participation", operation_id = "getMyParticipation", tag = "attendance", security(("bearer" = [])),
     responses((status = 200, body = Participation), (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[get("/me/participation")]
 pub async fn participation(ctx: web::Data<AppContext>, user: AuthUser) -> AppResult<web::Json<Participation>> {
@@ -554,10 +565,18 @@ pub async fn participation(ctx: web::Data<AppContext>, user: AuthUser) -> AppRes
     Ok(web::Json(summarise(&ctx, &lines)))
 }
 
+/// The service record's formats.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordFormat {
+    Html,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RecordQuery {
     /// `html` (default, printable).
+    #[param(value_type = Option<RecordFormat>)]
     pub format: Option<String>,
 }
 
@@ -566,7 +585,7 @@ fn escape(s: &str) -> String {
 }
 
 /// A printable service record (志愿服务记录) the resident can show or print.
-#[utoipa::path(get, path = "/api/v1/me/participation/record", tag = "attendance", params(RecordQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me/participation/record", operation_id = "getMyServiceRecord", tag = "attendance", params(RecordQuery), security(("bearer" = [])),
     responses(
         (status = 200, content_type = "text/html", body = String, description = "a printable page"),
         (status = 401, body = Problem, content_type = "application/problem+json"),

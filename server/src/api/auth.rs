@@ -38,13 +38,19 @@ pub struct LogoutRequest {
     pub refresh_token: Option<String>,
 }
 
+/// How the access token is sent: `Authorization: Bearer …`.
+#[derive(ToSchema)]
+pub enum TokenType {
+    Bearer,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
     /// Short-lived access token (HS256 JWT) for `Authorization: Bearer`.
     pub access_token: String,
     /// Opaque, single-use refresh token; `POST /auth/refresh` swaps it for a new pair.
     pub refresh_token: String,
-    #[schema(example = "Bearer")]
+    #[schema(value_type = TokenType)]
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     #[schema(example = 900)]
@@ -64,7 +70,7 @@ async fn token_response(ctx: &AppContext, tokens: Tokens) -> AppResult<TokenResp
 }
 
 /// Sign in with a `wx.login` code; the user is created on first sign-in.
-#[utoipa::path(post, path = "/api/v1/auth/wechat/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/api/v1/auth/wechat/login", operation_id = "loginWithWechat", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, body = TokenResponse),
         (status = 400, body = Problem, content_type = "application/problem+json", description = "`invalid_json`"),
@@ -81,7 +87,7 @@ pub async fn login(ctx: web::Data<AppContext>, body: web::Json<LoginRequest>) ->
 }
 
 /// Swap a refresh token for a new pair. A token presented twice revokes its family.
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/api/v1/auth/refresh", operation_id = "refreshTokens", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, body = TokenResponse),
         (status = 401, body = Problem, content_type = "application/problem+json",
@@ -94,7 +100,7 @@ pub async fn refresh(ctx: web::Data<AppContext>, body: web::Json<RefreshRequest>
 }
 
 /// Sign out: revokes this device's refresh tokens and every access token issued so far.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body(content = Option<LogoutRequest>),
+#[utoipa::path(post, path = "/api/v1/auth/logout", operation_id = "logout", tag = "auth", request_body(content = Option<LogoutRequest>),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "signed out"),

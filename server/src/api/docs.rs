@@ -1,7 +1,14 @@
 //! The OpenAPI document, generated from the handlers and types. The committed copy in
 //! `openapi/openapi.json` is checked against it by a test.
+//!
+//! utoipa writes what the attributes say; [`complete`] is the one step after it, adding
+//! what holds for every operation alike and what utoipa cannot express (see its doc).
+//! Nothing in `openapi/openapi.json` is edited by hand.
+
+use std::collections::BTreeSet;
 
 use actix_web::{HttpResponse, get};
+use serde_json::{Map, Value, json};
 use utoipa::{
     Modify, OpenApi,
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
@@ -19,7 +26,7 @@ use crate::api;
             participation.\n\nErrors are `application/problem+json` (RFC 9457) with a stable \
             `code`; `detail` is zh-CN unless `Accept-Language: en`. Times are RFC 3339 in \
             Asia/Shanghai. Lists use cursor pagination: `{items, next_cursor}`.",
-        license(name = "MIT"),
+        license(name = "MIT", identifier = "MIT"),
     ),
     paths(
         api::health::healthz,
@@ -86,7 +93,14 @@ use crate::api;
         api::reports::export,
         api::reports::organization_metrics,
     ),
-    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    components(schemas(
+        crate::error::Problem,
+        crate::error::FieldError,
+        // Referenced by query parameters only, which utoipa does not collect.
+        api::activities::SignupWindow,
+        api::attendance::RecordFormat,
+        api::reports::ExportFormat,
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Sign in with WeChat, tokens"),
@@ -114,9 +128,16 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The spec as served and committed: utoipa's document, completed.
+pub fn spec() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    complete(&mut doc);
+    doc
+}
+
 /// The spec as committed: pretty JSON with a trailing newline.
 pub fn spec_json() -> String {
-    let mut json = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    let mut json = serde_json::to_string_pretty(&spec()).unwrap_or_default();
     json.push('\n');
     json
 }
@@ -125,4 +146,235 @@ pub fn spec_json() -> String {
 #[get("/openapi.json")]
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(spec_json())
+}
+
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The problem responses every operation shares, by status, as `components.responses`:
+/// (status, component name, description).
+const SHARED: &[(&str, &str, &str)] = &[
+    ("400", "BadRequest", "`invalid_json`: the body is not JSON."),
+    (
+        "401",
+        "Unauthenticated",
+        "`unauthenticated` (no token), `invalid_token`, `token_expired` (refresh the token and \
+         try again once).",
+    ),
+    ("404", "NotFound", "`not_found`: no such resource, or not visible to the caller."),
+    ("413", "PayloadTooLarge", "`payload_too_large`: the body is larger than `MAX_BODY_BYTES`."),
+    ("415", "UnsupportedMediaType", "`unsupported_media_type`: the body is not `application/json`."),
+    (
+        "422",
+        "ValidationFailed",
+        "`validation_failed`: a field of the body or query is invalid; `errors` names each one.",
+    ),
+    ("429", "RateLimited", "`rate_limited`: too many requests; wait `Retry-After` seconds."),
+    (
+        "503",
+        "ServiceUnavailable",
+        "`service_unavailable`: the database is unreachable or the request took too long; try again.",
+    ),
+    (
+        "default",
+        "Problem",
+        "Any other error, as `application/problem+json` (`internal_error` for 500, never with its cause).",
+    ),
+];
+
+/// Completes utoipa's document, in one pass that is the same for every operation:
+///
+/// - `servers`: the origin the document was fetched from, and the dev server;
+/// - `security: []` on public operations (utoipa leaves the key out);
+/// - responses every operation can get, as shared problem responses: 401 when it takes a
+///   bearer token, 400/413/415/422 when it reads a JSON body, 422 when it has query
+///   parameters, 404 when it has path parameters, 429 and 503 always, and a `default`;
+/// - a description on every response (OpenAPI requires one; utoipa omits an empty one);
+/// - `required` on every property of a response schema that is always sent, nullable or
+///   not (utoipa makes every `Option` optional; fields left out when empty are declared
+///   `nullable = false` at their type, so a nullable property is one always sent);
+/// - page item schemas by `$ref`, not inlined (utoipa inlines a generic's argument);
+/// - `oneOf` for "exactly one of `user_id` and `checkin_code`" in attendance records, and
+///   1–3 templates in subscription results (utoipa has no such keywords on a field).
+pub fn complete(doc: &mut Value) {
+    doc["servers"] = json!([
+        {"url": "/", "description": "The server this document was fetched from"},
+        {"url": "http://127.0.0.1:8080", "description": "`cargo run -p linli-server` (dev mode)"},
+    ]);
+    shared_responses(doc);
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut() {
+            for op in item.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
+                complete_operation(op);
+            }
+        }
+    }
+    if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        page_items_by_ref(schemas);
+    }
+    let (in_responses, in_requests) = schema_uses(doc);
+    if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        for name in in_responses.difference(&in_requests) {
+            if let Some(schema) = schemas.get_mut(name) {
+                require_always_sent(schema);
+            }
+        }
+        for name in ["AttendanceRequest", "OfflineRecordRequest"] {
+            if let Some(schema) = schemas.get_mut(name) {
+                schema["oneOf"] = json!([{"required": ["user_id"]}, {"required": ["checkin_code"]}]);
+            }
+        }
+        if let Some(results) = schemas.get_mut("SubscriptionResults").and_then(|s| s.pointer_mut("/properties/results"))
+        {
+            results["minProperties"] = json!(1);
+            results["maxProperties"] = json!(3);
+        }
+    }
+}
+
+fn problem_content() -> Value {
+    json!({PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}})
+}
+
+fn shared_responses(doc: &mut Value) {
+    let mut responses = Map::new();
+    for (status, name, description) in SHARED {
+        let mut response = json!({"description": description, "content": problem_content()});
+        if *status == "429" {
+            response["headers"] = json!({"Retry-After": {
+                "description": "Seconds to wait before trying again.",
+                "required": true,
+                "schema": {"type": "integer", "minimum": 0},
+            }});
+        }
+        responses.insert((*name).to_owned(), response);
+    }
+    doc["components"]["responses"] = Value::Object(responses);
+}
+
+fn complete_operation(op: &mut Value) {
+    let secured = match op.get("security").and_then(Value::as_array) {
+        None => {
+            op["security"] = json!([]);
+            false
+        }
+        Some(reqs) => reqs.iter().any(|r| r.get("bearer").is_some()),
+    };
+    let params = op.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
+    let has_param = |place: &str| params.iter().any(|p| p["in"] == place);
+    let mut statuses: Vec<&str> = vec!["429", "503", "default"];
+    if secured {
+        statuses.push("401");
+    }
+    if op.get("requestBody").is_some() {
+        statuses.extend(["400", "413", "415", "422"]);
+    }
+    if has_param("query") {
+        statuses.push("422");
+    }
+    if has_param("path") {
+        statuses.push("404");
+    }
+    let Some(responses) = op["responses"].as_object_mut() else { return };
+    for status in statuses {
+        if let Some((_, name, _)) = SHARED.iter().find(|(s, _, _)| *s == status) {
+            responses
+                .entry(status.to_owned())
+                .or_insert_with(|| json!({"$ref": format!("#/components/responses/{name}")}));
+        }
+    }
+    for (status, response) in responses.iter_mut() {
+        if response.get("$ref").is_some() || response.get("description").is_some_and(|d| d != "") {
+            continue;
+        }
+        match SHARED.iter().find(|(s, _, _)| s == status) {
+            // A plain problem with nothing said about it: the shared response.
+            Some((_, name, _)) if response.get("content") == Some(&problem_content()) => {
+                *response = json!({"$ref": format!("#/components/responses/{name}")});
+            }
+            _ => response["description"] = Value::String(default_description(status)),
+        }
+    }
+}
+
+fn default_description(status: &str) -> String {
+    if let Some((_, _, description)) = SHARED.iter().find(|(s, _, _)| *s == status) {
+        return (*description).to_owned();
+    }
+    match status {
+        "200" => "OK.",
+        "201" => "Created.",
+        "204" => "Done; no content.",
+        "403" => "`forbidden`: the caller's roles do not cover this resource.",
+        "409" => "The resource's state does not allow this request (see `code`).",
+        _ => "See `code`.",
+    }
+    .to_owned()
+}
+
+/// Names of the component schemas reachable from responses and from requests
+/// (bodies and parameters).
+fn schema_uses(doc: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
+    let schemas = doc.pointer("/components/schemas").and_then(Value::as_object);
+    let mut in_responses = BTreeSet::new();
+    let mut in_requests = BTreeSet::new();
+    for item in doc["paths"].as_object().into_iter().flat_map(|m| m.values()) {
+        for op in item.as_object().into_iter().flat_map(|m| m.values()) {
+            collect_refs(&op["responses"], schemas, &mut in_responses);
+            collect_refs(&op["requestBody"], schemas, &mut in_requests);
+            collect_refs(&op["parameters"], schemas, &mut in_requests);
+        }
+    }
+    (in_responses, in_requests)
+}
+
+fn collect_refs(value: &Value, schemas: Option<&Map<String, Value>>, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(name) =
+                map.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/components/schemas/"))
+                && out.insert(name.to_owned())
+                && let Some(target) = schemas.and_then(|s| s.get(name))
+            {
+                collect_refs(target, schemas, out);
+            }
+            map.values().for_each(|v| collect_refs(v, schemas, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, schemas, out)),
+        _ => {}
+    }
+}
+
+fn is_nullable(schema: &Value) -> bool {
+    let null_type = |s: &Value| s["type"] == "null" || s["type"].as_array().is_some_and(|t| t.contains(&json!("null")));
+    null_type(schema)
+        || ["oneOf", "anyOf"].iter().any(|k| schema[*k].as_array().is_some_and(|alts| alts.iter().any(null_type)))
+}
+
+fn require_always_sent(schema: &mut Value) {
+    if let Some(parts) = schema.get_mut("allOf").and_then(Value::as_array_mut) {
+        parts.iter_mut().for_each(require_always_sent);
+    }
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else { return };
+    let mut required: Vec<Value> = schema["required"].as_array().cloned().unwrap_or_default();
+    for (name, property) in properties {
+        let name = Value::String(name.clone());
+        if is_nullable(property) && !required.contains(&name) {
+            required.push(name);
+        }
+    }
+    schema["required"] = Value::Array(required);
+}
+
+fn page_items_by_ref(schemas: &mut Map<String, Value>) {
+    let names: Vec<String> = schemas.keys().cloned().collect();
+    for name in names {
+        let Some(item) = name.strip_prefix("Page_") else { continue };
+        if !schemas.contains_key(item) {
+            continue;
+        }
+        let reference = json!({"$ref": format!("#/components/schemas/{item}")});
+        if let Some(items) = schemas.get_mut(&name).and_then(|s| s.pointer_mut("/properties/items/items")) {
+            *items = reference;
+        }
+    }
 }

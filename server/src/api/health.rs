@@ -10,23 +10,50 @@ use crate::context::AppContext;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
-    #[schema(example = "ok")]
+    #[schema(value_type = HealthStatus)]
     pub status: &'static str,
+}
+
+/// The process answers.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum HealthStatus {
+    Ok,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
     /// `ok`; `degraded` when Redis is configured but down (the database still serves,
     /// with per-process limits and no cache); `unavailable` when the database is down.
+    #[schema(value_type = ReadyStatus)]
     pub status: &'static str,
-    /// `ok` or `down`.
+    #[schema(value_type = DependencyState)]
     pub database: &'static str,
-    /// `ok`, `down`, or `not_configured`.
+    /// `not_configured` when `REDIS_URL` is unset.
+    #[schema(value_type = DependencyState)]
     pub redis: &'static str,
 }
 
+/// The replica's readiness, for the spec.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum ReadyStatus {
+    Ok,
+    Degraded,
+    Unavailable,
+}
+
+/// A dependency's state, for the spec.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum DependencyState {
+    Ok,
+    Down,
+    NotConfigured,
+}
+
 /// The process is alive.
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", operation_id = "getHealth", tag = "ops", responses((status = 200, body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
@@ -34,7 +61,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// The database answers (503 when it does not); Redis, when configured, is reported
 /// but does not take the replica out of rotation.
-#[utoipa::path(get, path = "/readyz", tag = "ops", responses(
+#[utoipa::path(get, path = "/readyz", operation_id = "getReadiness", tag = "ops", responses(
     (status = 200, body = Readiness),
     (status = 503, body = Readiness, description = "a dependency is down")
 ))]

@@ -107,7 +107,7 @@ impl UpdateMeRequest {
 }
 
 /// The signed-in user, with their roles.
-#[utoipa::path(get, path = "/api/v1/me", tag = "me", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me", operation_id = "getMe", tag = "me", security(("bearer" = [])),
     responses(
         (status = 200, body = MeResponse),
         (status = 401, body = Problem, content_type = "application/problem+json",
@@ -119,7 +119,7 @@ pub async fn get_me(ctx: web::Data<AppContext>, user: AuthUser) -> AppResult<web
 }
 
 /// Change the nickname, avatar or home community. Absent fields stay as they are.
-#[utoipa::path(patch, path = "/api/v1/me", tag = "me", security(("bearer" = [])), request_body = UpdateMeRequest,
+#[utoipa::path(patch, path = "/api/v1/me", operation_id = "updateMe", tag = "me", security(("bearer" = [])), request_body = UpdateMeRequest,
     responses(
         (status = 200, body = MeResponse),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -138,7 +138,7 @@ pub async fn update_me(
 
 /// Delete the account: personal data is erased and every token revoked; anonymous
 /// counts (past sign-ups, hours) stay in the figures.
-#[utoipa::path(delete, path = "/api/v1/me", tag = "me", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/me", operation_id = "deleteMe", tag = "me", security(("bearer" = [])),
     responses(
         (status = 204, description = "deleted"),
         (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -9,7 +9,10 @@ use crate::{
     api::types::time,
     auth::AuthUser,
     context::AppContext,
-    domain::pagination::{PageQuery, page_by_id},
+    domain::{
+        notification::NotificationKind,
+        pagination::{PageQuery, page_by_id},
+    },
     entity::notification,
     error::{AppResult, Problem},
     service,
@@ -24,6 +27,7 @@ pub struct NotificationResponse {
     pub id: i64,
     /// `reminder`, `signup_confirmed`, `waitlist_promoted`, `activity_changed`,
     /// `activity_cancelled`, `signup_removed`, `filing_result`, …
+    #[schema(value_type = NotificationKind)]
     pub kind: String,
     pub title: String,
     pub body: String,
@@ -67,7 +71,7 @@ pub struct InboxQuery {
 }
 
 /// The inbox, newest first, with the unread count.
-#[utoipa::path(get, path = "/api/v1/me/notifications", tag = "me", params(InboxQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me/notifications", operation_id = "listMyNotifications", tag = "me", params(InboxQuery), security(("bearer" = [])),
     responses(
         (status = 200, body = Inbox),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -90,7 +94,7 @@ pub async fn list(
 }
 
 /// Mark one notice read (idempotent).
-#[utoipa::path(post, path = "/api/v1/me/notifications/{id}/read", tag = "me", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/me/notifications/{id}/read", operation_id = "markNotificationRead", tag = "me", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 200, body = NotificationResponse),
@@ -112,7 +116,7 @@ pub struct ReadAll {
 }
 
 /// Mark every notice read.
-#[utoipa::path(post, path = "/api/v1/me/notifications/read-all", tag = "me", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/me/notifications/read-all", operation_id = "markAllNotificationsRead", tag = "me", security(("bearer" = [])),
     responses(
         (status = 200, body = ReadAll),
         (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -11,8 +11,11 @@ use crate::{
     auth::{AuthUser, MaybeAuthUser},
     context::AppContext,
     domain::{
-        organization::{Category, CreditCode, OrgStatus, ServiceTarget, Standing, StatusAction, mask_phone},
+        organization::{
+            Category, CreditCode, OrgEventAction, OrgStatus, ServiceTarget, Standing, StatusAction, mask_phone,
+        },
         pagination::{Page, PageQuery, page_by_id},
+        region::RegionKind,
         role::Role,
         text::bounded,
     },
@@ -187,6 +190,7 @@ pub struct OrganizationCard {
     pub community_name: String,
     /// The first 80 characters of the description.
     pub description: String,
+    #[schema(value_type = Vec<ServiceTarget>)]
     pub service_targets: Vec<String>,
     pub logo_url: Option<String>,
     pub latitude: Option<f64>,
@@ -277,8 +281,11 @@ pub struct OrganizationEvent {
     /// `submitted`, `consented`, `consent_refused`, `filed`, `filing_refused`, `resubmitted`,
     /// `registered`, `suspended`, `reinstated`, `dissolved`, `profile_updated`, `staff_added`,
     /// `staff_removed`, `leader_transferred`.
+    #[schema(value_type = OrgEventAction)]
     pub action: String,
+    #[schema(value_type = Option<OrgStatus>)]
     pub from_status: Option<String>,
+    #[schema(value_type = OrgStatus)]
     pub to_status: String,
     pub comment: Option<String>,
     pub actor_id: Option<i64>,
@@ -289,6 +296,7 @@ pub struct OrganizationEvent {
 pub struct CommunityRef {
     pub id: i64,
     pub name: String,
+    #[schema(value_type = Option<RegionKind>)]
     pub kind: Option<String>,
 }
 
@@ -310,6 +318,7 @@ pub struct OrganizationDetail {
     pub community_id: i64,
     pub community: CommunityRef,
     pub description: String,
+    #[schema(value_type = Vec<ServiceTarget>)]
     pub service_targets: Vec<String>,
     pub contact_name: Option<String>,
     /// Masked (`138****5678`) unless the caller is its staff or an official over it.
@@ -410,7 +419,9 @@ fn staff_view(members: Vec<StaffMember>) -> Vec<StaffMemberView> {
 pub struct BrowseQuery {
     /// A region: everything in its subtree (a street shows all its communities).
     pub region_id: Option<i64>,
+    #[param(value_type = Option<Category>)]
     pub category: Option<String>,
+    #[param(value_type = Option<ServiceTarget>)]
     pub service_target: Option<String>,
     /// Part of the name (Chinese substring; `%` and `_` match literally).
     pub q: Option<String>,
@@ -423,7 +434,7 @@ pub struct BrowseQuery {
 }
 
 /// Browse filed and registered organizations.
-#[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations", params(BrowseQuery),
+#[utoipa::path(get, path = "/api/v1/organizations", operation_id = "listOrganizations", tag = "organizations", params(BrowseQuery),
     responses(
         (status = 200, body = Page<OrganizationCard>),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "no such region"),
@@ -472,7 +483,7 @@ pub async fn browse(
 }
 
 /// Apply to file a new organization. It waits for the community committee's consent.
-#[utoipa::path(post, path = "/api/v1/organizations", tag = "organizations", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/organizations", operation_id = "createOrganization", tag = "organizations", security(("bearer" = [])),
     request_body = CreateOrganizationRequest,
     responses(
         (status = 201, body = OrganizationDetail, description = "the application, `pending_consent`"),
@@ -495,7 +506,7 @@ pub async fn create(
 
 /// One organization. Applications are visible only to the applicant, its staff and the
 /// officials over it (404 to others).
-#[utoipa::path(get, path = "/api/v1/organizations/{id}", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/organizations/{id}", operation_id = "getOrganization", tag = "organizations", params(("id" = i64, Path)),
     security((), ("bearer" = [])),
     responses(
         (status = 200, body = OrganizationDetail),
@@ -512,7 +523,7 @@ pub async fn get_one(
 
 /// Edit the profile: the applicant while the application is open or refused, the leader
 /// once recognised. Each change is kept in the history.
-#[utoipa::path(patch, path = "/api/v1/organizations/{id}", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(patch, path = "/api/v1/organizations/{id}", operation_id = "updateOrganization", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = UpdateOrganizationRequest,
     responses(
         (status = 200, body = OrganizationDetail),
@@ -563,7 +574,7 @@ fn reason(field: &str, value: Option<String>, required: bool) -> AppResult<Optio
 /// Review an application: the community's committee consents (`pending_consent` →
 /// `pending_filing`), then the street office or township files it (→ `filed`, and the
 /// applicant becomes its leader). A rejection needs a comment.
-#[utoipa::path(post, path = "/api/v1/organizations/{id}/review", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/review", operation_id = "reviewOrganization", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = ReviewRequest,
     responses(
         (status = 200, body = OrganizationDetail),
@@ -594,7 +605,7 @@ pub struct ResubmitRequest {
 }
 
 /// The applicant sends a refused application back to the committee.
-#[utoipa::path(post, path = "/api/v1/organizations/{id}/resubmit", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/resubmit", operation_id = "resubmitOrganization", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body(content = Option<ResubmitRequest>),
     responses(
         (status = 200, body = OrganizationDetail),
@@ -626,7 +637,7 @@ pub struct StatusRequest {
 }
 
 /// The street office or civil affairs suspends, reinstates or dissolves an organization.
-#[utoipa::path(post, path = "/api/v1/organizations/{id}/status", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/status", operation_id = "changeOrganizationStatus", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = StatusRequest,
     responses(
         (status = 200, body = OrganizationDetail),
@@ -657,7 +668,7 @@ pub struct RegistrationRequest {
 }
 
 /// County civil affairs records a formal registration (登记) of a filed organization.
-#[utoipa::path(post, path = "/api/v1/organizations/{id}/registration", tag = "organizations",
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/registration", operation_id = "registerOrganization", tag = "organizations",
     params(("id" = i64, Path)), security(("bearer" = [])), request_body = RegistrationRequest,
     responses(
         (status = 200, body = OrganizationDetail),
@@ -684,7 +695,7 @@ pub async fn register(
 }
 
 /// The leader and staff, for its staff and the officials over it.
-#[utoipa::path(get, path = "/api/v1/organizations/{id}/staff", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/organizations/{id}/staff", operation_id = "listOrganizationStaff", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<StaffMemberView>),
@@ -707,7 +718,7 @@ pub struct StaffRequest {
 }
 
 /// The leader adds a staff member.
-#[utoipa::path(post, path = "/api/v1/organizations/{id}/staff", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/staff", operation_id = "addOrganizationStaff", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = StaffRequest,
     responses(
         (status = 200, body = Vec<StaffMemberView>),
@@ -727,7 +738,7 @@ pub async fn add_staff(
 }
 
 /// The leader removes a staff member.
-#[utoipa::path(delete, path = "/api/v1/organizations/{id}/staff/{user_id}", tag = "organizations",
+#[utoipa::path(delete, path = "/api/v1/organizations/{id}/staff/{user_id}", operation_id = "removeOrganizationStaff", tag = "organizations",
     params(("id" = i64, Path), ("user_id" = i64, Path)), security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<StaffMemberView>),
@@ -757,7 +768,7 @@ pub struct LeaderRequest {
 /// The leader hands leadership to another user and stays on as staff. An organization
 /// without a leader gets one from its filing office (the street while filed, civil
 /// affairs once registered), with a reason; its staff are told.
-#[utoipa::path(post, path = "/api/v1/organizations/{id}/leader", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/leader", operation_id = "transferOrganizationLeader", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = LeaderRequest,
     responses(
         (status = 200, body = Vec<StaffMemberView>),
@@ -783,7 +794,7 @@ pub async fn transfer_leader(
 }
 
 /// Follow an organization (idempotent).
-#[utoipa::path(post, path = "/api/v1/organizations/{id}/follow", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/organizations/{id}/follow", operation_id = "followOrganization", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "following"),
@@ -797,7 +808,7 @@ pub async fn follow(ctx: web::Data<AppContext>, user: AuthUser, id: web::Path<i6
 }
 
 /// Stop following (idempotent).
-#[utoipa::path(delete, path = "/api/v1/organizations/{id}/follow", tag = "organizations", params(("id" = i64, Path)),
+#[utoipa::path(delete, path = "/api/v1/organizations/{id}/follow", operation_id = "unfollowOrganization", tag = "organizations", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "not following"),
@@ -825,7 +836,7 @@ impl From<ListQuery> for PageQuery {
 }
 
 /// The organizations the caller follows, most recently followed organizations first.
-#[utoipa::path(get, path = "/api/v1/me/follows", tag = "me", params(ListQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me/follows", operation_id = "listMyFollows", tag = "me", params(ListQuery), security(("bearer" = [])),
     responses(
         (status = 200, body = Page<OrganizationSummary>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -843,7 +854,7 @@ pub async fn my_follows(
 }
 
 /// The organizations the caller applied for, leads or staffs, in any status.
-#[utoipa::path(get, path = "/api/v1/me/organizations", tag = "me", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me/organizations", operation_id = "listMyOrganizations", tag = "me", security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<OrganizationSummary>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -859,7 +870,7 @@ pub async fn my_organizations(
 
 /// Applications waiting for the caller's review: consent for committees, filing for
 /// street offices, inside their scope; oldest first.
-#[utoipa::path(get, path = "/api/v1/organizations/review-queue", tag = "organizations", params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/organizations/review-queue", operation_id = "listReviewQueue", tag = "organizations", params(ListQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Page<OrganizationSummary>),

@@ -37,7 +37,7 @@ pub struct RegionDetail {
 }
 
 /// The children of a region, or the top-level regions.
-#[utoipa::path(get, path = "/api/v1/regions", tag = "regions", params(RegionListQuery),
+#[utoipa::path(get, path = "/api/v1/regions", operation_id = "listRegions", tag = "regions", params(RegionListQuery),
     responses(
         (status = 200, body = Page<RegionResponse>),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "`not_found`: no such parent"),
@@ -56,7 +56,7 @@ pub async fn list_regions(
 }
 
 /// One region, with its ancestors.
-#[utoipa::path(get, path = "/api/v1/regions/{id}", tag = "regions", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/regions/{id}", operation_id = "getRegion", tag = "regions", params(("id" = i64, Path)),
     responses(
         (status = 200, body = RegionDetail),
         (status = 404, body = Problem, content_type = "application/problem+json"),

@@ -12,7 +12,10 @@ use crate::{
     api::types::{RegionResponse, time},
     auth::AuthUser,
     context::AppContext,
-    domain::clock::shanghai,
+    domain::{
+        clock::shanghai,
+        organization::{Category, Standing},
+    },
     error::{AppError, AppResult, Problem},
     service::{
         self,
@@ -87,6 +90,7 @@ impl From<&Figures> for FiguresResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MonthResponse {
     /// `YYYY-MM`.
+    #[schema(pattern = "^[0-9]{4}-[0-9]{2}$")]
     pub month: String,
     #[serde(flatten)]
     pub figures: FiguresResponse,
@@ -101,7 +105,9 @@ pub struct CommunityMetricsResponse {
     pub community: RegionResponse,
     /// Filed and registered organizations now.
     pub organizations: i64,
+    #[schema(value_type = BTreeMap<Category, i64>)]
     pub organizations_by_category: BTreeMap<String, i64>,
+    #[schema(value_type = BTreeMap<Standing, i64>)]
     pub organizations_by_standing: BTreeMap<String, i64>,
     /// The policy's target: 10 per urban community, 5 per rural one.
     pub target: i64,
@@ -202,7 +208,7 @@ impl From<&RegionMetrics> for RegionMetricsResponse {
 
 /// Participation in a region: for a community's committee, a street office (its
 /// communities side by side) and civil affairs, within their scope.
-#[utoipa::path(get, path = "/api/v1/regions/{id}/metrics", tag = "reports", params(("id" = i64, Path), PeriodQuery),
+#[utoipa::path(get, path = "/api/v1/regions/{id}/metrics", operation_id = "getRegionMetrics", tag = "reports", params(("id" = i64, Path), PeriodQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, body = RegionMetricsResponse),
@@ -223,10 +229,19 @@ pub async fn region_metrics(
     Ok(web::Json((&m).into()))
 }
 
+/// The export's formats: an Excel workbook or UTF-8 CSV.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    Xlsx,
+    Csv,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `xlsx` (default) or `csv`.
+    #[param(value_type = Option<ExportFormat>)]
     pub format: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
@@ -234,11 +249,16 @@ pub struct ExportQuery {
 
 /// The same figures as a workbook to hand upward (a summary sheet, a sheet per month,
 /// the organizations) or as UTF-8 CSV with a BOM.
-#[utoipa::path(get, path = "/api/v1/regions/{id}/metrics/export", tag = "reports", params(("id" = i64, Path), ExportQuery),
+#[utoipa::path(get, path = "/api/v1/regions/{id}/metrics/export", operation_id = "exportRegionMetrics", tag = "reports", params(("id" = i64, Path), ExportQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>,
-            description = "the workbook (or text/csv)"),
+        (status = 200, description = "The workbook (`format=xlsx`, the default) or UTF-8 CSV with a BOM \
+            (`format=csv`), as an attachment.",
+            headers(("content-disposition" = String, description = "`attachment; filename=\"participation-{code}-{month}.xlsx\"`")),
+            content(
+                (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                (String = "text/csv"),
+            )),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -284,7 +304,7 @@ pub struct OrganizationMetricsResponse {
 }
 
 /// An organization's figures, for its staff and the regions above it.
-#[utoipa::path(get, path = "/api/v1/organizations/{id}/metrics", tag = "reports", params(("id" = i64, Path), PeriodQuery),
+#[utoipa::path(get, path = "/api/v1/organizations/{id}/metrics", operation_id = "getOrganizationMetrics", tag = "reports", params(("id" = i64, Path), PeriodQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, body = OrganizationMetricsResponse),

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use crate::{
     auth::AuthUser,
     context::AppContext,
+    domain::notification::{SubscriptionPurpose, SubscriptionResult},
     error::{AppError, AppResult, Problem},
     service::{
         self,
@@ -27,12 +28,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct SubscriptionResults {
     /// What `wx.requestSubscribeMessage` returned: template id → `accept`, `reject`,
     /// `ban` or `filter` (at most 3 templates per call).
+    #[schema(value_type = BTreeMap<String, SubscriptionResult>)]
     pub results: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubscriptionBalance {
     /// `reminder`, `signup` or `change`.
+    #[schema(value_type = SubscriptionPurpose)]
     pub purpose: &'static str,
     /// The configured template; `null` when this purpose is not pushed.
     pub template_id: Option<String>,
@@ -51,7 +54,7 @@ async fn balance_view(ctx: &AppContext, user: &AuthUser) -> AppResult<Vec<Subscr
 }
 
 /// Record the outcome of `wx.requestSubscribeMessage`: each `accept` adds one send.
-#[utoipa::path(post, path = "/api/v1/me/subscriptions", tag = "me", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/me/subscriptions", operation_id = "recordSubscriptionResults", tag = "me", security(("bearer" = [])),
     request_body = SubscriptionResults,
     responses(
         (status = 200, body = Vec<SubscriptionBalance>),
@@ -81,7 +84,7 @@ pub async fn record(
 }
 
 /// Sends left per purpose, so the mini-program knows when to ask again.
-#[utoipa::path(get, path = "/api/v1/me/subscriptions", tag = "me", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me/subscriptions", operation_id = "listMySubscriptions", tag = "me", security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<SubscriptionBalance>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -100,7 +103,7 @@ pub struct PhoneRequest {
 
 /// Store the user's phone number from a `getPhoneNumber` code. In dev mode (no WeChat
 /// credentials) the code is taken as the number itself.
-#[utoipa::path(post, path = "/api/v1/me/phone", tag = "me", security(("bearer" = [])), request_body = PhoneRequest,
+#[utoipa::path(post, path = "/api/v1/me/phone", operation_id = "setMyPhone", tag = "me", security(("bearer" = [])), request_body = PhoneRequest,
     responses(
         (status = 204, description = "stored"),
         (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -4,7 +4,13 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{domain::clock::to_shanghai, entity::region};
+use crate::{
+    domain::{
+        clock::to_shanghai,
+        region::{RegionKind, RegionLevel},
+    },
+    entity::region,
+};
 
 /// Times leave the API in Asia/Shanghai, RFC 3339 with offset.
 pub fn time(t: DateTime<Utc>) -> DateTime<FixedOffset> {
@@ -24,8 +30,10 @@ pub struct RegionResponse {
     pub name: String,
     /// `province`, `city`, `county`, `street` (street or township) or `community`
     /// (urban community or rural village).
+    #[schema(value_type = RegionLevel)]
     pub level: String,
     /// `urban` or `rural`, for communities.
+    #[schema(value_type = Option<RegionKind>)]
     pub kind: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,

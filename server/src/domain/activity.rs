@@ -40,6 +40,27 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// What an attendance record says: arriving or leaving.
+    AttendanceAction {
+        CheckIn = "check_in",
+        CheckOut = "check_out",
+    }
+}
+
+string_enum! {
+    /// How a check-in was taken: the resident's QR scanned by staff, the activity's
+    /// rotating code scanned by the resident, a tick on the roster, a walk-in, or an
+    /// offline upload.
+    CheckinMethod {
+        Qr = "qr",
+        ActivityCode = "activity_code",
+        Roster = "roster",
+        WalkIn = "walk_in",
+        Offline = "offline",
+    }
+}
+
 impl SignupStatus {
     /// Holds a place or a place in the queue.
     pub fn is_active(self) -> bool {

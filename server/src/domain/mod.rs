@@ -26,8 +26,10 @@ macro_rules! string_enum {
 
 pub mod activity;
 pub mod clock;
+pub mod notification;
 pub mod organization;
 pub mod pagination;
+pub mod region;
 pub mod role;
 pub mod signup;
 pub mod text;

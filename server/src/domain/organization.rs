@@ -59,6 +59,26 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// A step in an organization's history, as shown in `history`.
+    OrgEventAction {
+        Submitted = "submitted",
+        Consented = "consented",
+        ConsentRefused = "consent_refused",
+        Filed = "filed",
+        FilingRefused = "filing_refused",
+        Resubmitted = "resubmitted",
+        Registered = "registered",
+        Suspended = "suspended",
+        Reinstated = "reinstated",
+        Dissolved = "dissolved",
+        LeaderTransferred = "leader_transferred",
+        ProfileUpdated = "profile_updated",
+        StaffAdded = "staff_added",
+        StaffRemoved = "staff_removed",
+    }
+}
+
 impl OrgStatus {
     /// Shown in browse and open to everyone.
     pub fn is_recognised(self) -> bool {

@@ -1,0 +1,37 @@
+//! Notices and WeChat subscribe-message consent: the vocabulary.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+string_enum! {
+    /// What a notice is about.
+    NotificationKind {
+        Reminder = "reminder",
+        SignupConfirmed = "signup_confirmed",
+        WaitlistPromoted = "waitlist_promoted",
+        ActivityChanged = "activity_changed",
+        ActivityCancelled = "activity_cancelled",
+        SignupRemoved = "signup_removed",
+        ActivityReview = "activity_review",
+        FilingResult = "filing_result",
+    }
+}
+
+string_enum! {
+    /// One template's outcome in `wx.requestSubscribeMessage`'s answer.
+    SubscriptionResult {
+        Accept = "accept",
+        Reject = "reject",
+        Ban = "ban",
+        Filter = "filter",
+    }
+}
+
+string_enum! {
+    /// What a subscribe-message template is used for.
+    SubscriptionPurpose {
+        Reminder = "reminder",
+        Signup = "signup",
+        Change = "change",
+    }
+}
