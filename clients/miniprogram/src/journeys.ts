@@ -14,6 +14,9 @@ export type Connect = () => LinliClient;
 /** The demo data's places: 金塔巷社区 (a community), 张掖路街道 (its street), a point in it. */
 export const DEMO = { community: 11, street: 6, lat: 36.0627, lng: 103.8221 } as const;
 
+/** Where the journeys' activities take place (金塔巷社区活动室); a self check-in sends it. */
+const ROOM = { latitude: DEMO.lat, longitude: DEMO.lng };
+
 export async function signIn(connect: Connect, code: string): Promise<LinliClient> {
   const client = connect();
   must(await client.login(code));
@@ -44,7 +47,7 @@ export async function postActivity(
   const created = must(
     await leader.post("/api/v1/organizations/{id}/activities", {
       path: { id: org },
-      body: { kind: "volunteer", location: "金塔巷社区活动室", capacity: 10, ...activity },
+      body: { kind: "volunteer", location: "金塔巷社区活动室", ...ROOM, capacity: 10, ...activity },
     }),
   );
   return must(await leader.post("/api/v1/activities/{id}/publish", { path: { id: created.id } }));
@@ -185,13 +188,13 @@ export async function checkInAndClose(connect: Connect, run: string, startsInMs:
   must(
     await scanner.post("/api/v1/activities/{id}/attendance/self", {
       path: { id: activity.id },
-      body: { code: code.code, action: "check_in" },
+      body: { code: code.code, action: "check_in", ...ROOM },
     }),
   );
   must(
     await scanner.post("/api/v1/activities/{id}/attendance/self", {
       path: { id: activity.id },
-      body: { code: code.code, action: "check_out" },
+      body: { code: code.code, action: "check_out", ...ROOM },
     }),
   );
   await sleep(Math.max(0, start - Date.now() + 1000));
