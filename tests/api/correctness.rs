@@ -264,7 +264,7 @@ async fn deleting_an_account_releases_its_place_and_withdraws_its_application() 
             "/api/v1/organizations",
             Some(&a.access_token),
             json!({"name": "金塔巷注销测试组", "category": "mutual_aid", "community_id": community,
-                   "contact_name": "王阿姨", "contact_phone": "13800001234"}),
+                   "contact_name": "王阿姨", "contact_phone": "13800001234", "description": "我是王阿姨，电话13800001234"}),
         )
         .await?,
         201,
@@ -287,6 +287,7 @@ async fn deleting_an_account_releases_its_place_and_withdraws_its_application() 
     .await?;
     assert_eq!(seen["status"], "withdrawn", "{seen}");
     assert!(seen["contact_name"].is_null() && seen["contact_phone"].is_null(), "personal data erased: {seen}");
+    assert!(!seen["description"].as_str().unwrap_or_default().contains("13800001234"), "nothing they wrote: {seen}");
     let queue =
         expect_json(app.get("/api/v1/organizations/review-queue", Some(&committee.access_token)).await?, 200).await?;
     assert!(!queue["items"].as_array().into_iter().flatten().any(|o| o["id"] == application), "out of the queue");
@@ -677,5 +678,160 @@ async fn invisible_names_are_refused_and_look_alikes_are_one_name() -> TestResul
     let filed =
         app.post("/api/v1/organizations", Some(&copycat.access_token), apply("金塔巷 夕阳红志愿服务队")).await?;
     expect_problem(filed, 409, "name_taken").await?;
+    Ok(())
+}
+
+// ---- races: two phones, repeated taps, several residents at once ---------------------------
+
+/// The activity's counters agree with its roster.
+async fn assert_consistent(app: &TestApp, staff: &Session, id: i64) -> anyhow::Result<()> {
+    let a = activity(app, id).await?;
+    let roster = expect_json(
+        app.get(&format!("/api/v1/activities/{id}/signups?limit=100"), Some(&staff.access_token)).await?,
+        200,
+    )
+    .await?;
+    let items = roster["items"].as_array().cloned().unwrap_or_default();
+    let holding = items
+        .iter()
+        .filter(|s| ["confirmed", "attended", "no_show"].contains(&s["status"].as_str().unwrap_or("")))
+        .count() as i64;
+    let queued = items.iter().filter(|s| s["status"] == "waitlisted").count() as i64;
+    let capacity = a["capacity"].as_i64().unwrap_or(-1);
+    assert_eq!(a["places_left"].as_i64(), Some(capacity - holding), "places_left against the roster: {a} {roster}");
+    assert_eq!(a["waitlist_length"].as_i64(), Some(queued), "waitlist against the roster: {a} {roster}");
+    let mut positions: Vec<i64> = items.iter().filter_map(|s| s["waitlist_position"].as_i64()).collect();
+    positions.sort_unstable();
+    assert_eq!(positions, (1..=queued).collect::<Vec<_>>(), "positions 1..n: {roster}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn repeated_taps_and_toggles_after_a_cancellation_never_leak_a_place() -> TestResult {
+    let app = spawn_app().await?;
+    let (leader, org) = app.demo_leader().await?;
+    let id = app.publish(&leader, org, body_at(app.ctx.now() + Duration::days(2), 60, 3, "金塔巷活动室")).await?;
+    let a = app.login("taps-a").await?;
+    let mut signed_up = 0; // sign-ups that took a place (201)
+    for round in 0..4 {
+        expect_json(sign_up(&app, &a, id).await?, 201).await?;
+        signed_up += 1;
+        assert_eq!(cancel(&app, &a, id).await?.status(), 204);
+        let taps = futures_util::future::join_all((0..4).map(|_| sign_up(&app, &a, id))).await;
+        let mut created = 0;
+        for t in taps {
+            let t = t?;
+            let status = t.status().as_u16();
+            assert!(status == 201 || status == 200, "round {round}: {status}");
+            created += usize::from(status == 201);
+            assert_eq!(t.json::<Value>().await?["status"], "confirmed");
+        }
+        assert_eq!(created, 1, "round {round}: one tap signs up, the others answer it");
+        signed_up += created;
+        assert_consistent(&app, &leader, id).await?;
+        assert_eq!(activity(&app, id).await?["places_left"], 2);
+        // Toggling from two phones: whatever the order, the counters follow the roster.
+        let toggles = futures_util::future::join_all((0..4).map(|i| {
+            let (app, a) = (&app, &a);
+            async move { if i % 2 == 0 { sign_up(app, a, id).await } else { cancel(app, a, id).await } }
+        }))
+        .await;
+        for t in toggles {
+            let status = t?.status().as_u16();
+            assert!(status < 500);
+            signed_up += usize::from(status == 201);
+        }
+        assert_consistent(&app, &leader, id).await?;
+        let _ = cancel(&app, &a, id).await?;
+    }
+    let confirmations = inbox(&app, &a).await?.iter().filter(|n| n["kind"] == "signup_confirmed").count();
+    assert_eq!(confirmations, signed_up, "one confirmation per sign-up that took a place, not per tap");
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_phones_never_hold_clashing_places() -> TestResult {
+    let app = spawn_app().await?;
+    let (leader, org) = app.demo_leader().await?;
+    let day = app.ctx.now() + Duration::days(4);
+    for round in 0..4 {
+        let x = app.publish(&leader, org, body_at(day + Duration::hours(round * 5), 120, 5, "X")).await?;
+        let y = app.publish(&leader, org, body_at(day + Duration::hours(round * 5 + 1), 120, 5, "Y")).await?;
+        let a = app.login(&format!("phones-{round}")).await?;
+        let (rx, ry) = futures_util::future::join(sign_up(&app, &a, x), sign_up(&app, &a, y)).await;
+        let statuses = [rx?.status().as_u16(), ry?.status().as_u16()];
+        assert!(statuses.contains(&201) && statuses.contains(&409), "round {round}: {statuses:?}");
+    }
+    // A promotion racing a sign-up elsewhere: never confirmed on both.
+    for round in 0..3 {
+        let start = day + Duration::days(1) + Duration::hours(round * 5);
+        let x = app.publish(&leader, org, body_at(start, 120, 1, "X")).await?;
+        let y = app.publish(&leader, org, body_at(start + Duration::hours(1), 120, 5, "Y")).await?;
+        let (h, w) = (app.login(&format!("race-h-{round}")).await?, app.login(&format!("race-w-{round}")).await?);
+        expect_json(sign_up(&app, &h, x).await?, 201).await?;
+        expect_json(sign_up(&app, &w, x).await?, 201).await?;
+        let (c, s) = futures_util::future::join(cancel(&app, &h, x), sign_up(&app, &w, y)).await;
+        assert_eq!(c?.status(), 204);
+        assert!(s?.status().as_u16() < 500);
+        let on_x = roster_status(&app, &leader, x, w.user_id).await?;
+        let on_y = roster_status(&app, &leader, y, w.user_id).await?;
+        assert!(!(on_x == "confirmed" && on_y == "confirmed"), "round {round}: W holds both");
+        assert_consistent(&app, &leader, x).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn accounts_deleted_while_others_cancel_answer_no_500_and_keep_the_counters() -> TestResult {
+    let app = spawn_app().await?;
+    let (leader, org) = app.demo_leader().await?;
+    let day = app.ctx.now() + Duration::days(5);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(app.publish(&leader, org, body_at(day + Duration::hours(i * 3), 60, 2, "金塔巷活动室")).await?);
+    }
+    let mut people = Vec::new();
+    for i in 0..6 {
+        let who = app.login(&format!("mass-{i}")).await?;
+        for id in &ids {
+            expect_json(sign_up(&app, &who, *id).await?, 201).await?;
+        }
+        people.push(who);
+    }
+    let requests = people.iter().enumerate().map(|(i, who)| {
+        let (app, ids) = (&app, &ids);
+        async move {
+            if i < 4 {
+                app.delete("/api/v1/me", Some(&who.access_token)).await
+            } else {
+                cancel(app, who, ids[i % 3]).await
+            }
+        }
+    });
+    for r in futures_util::future::join_all(requests).await {
+        let r = r?;
+        assert!(r.status().is_success(), "{}: {:?}", r.status(), r.text().await);
+    }
+    for id in &ids {
+        assert_consistent(&app, &leader, *id).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_suspended_organization_takes_no_sign_ups_and_its_residents_are_told() -> TestResult {
+    let app = spawn_app().await?;
+    let (leader, org) = app.demo_leader().await?;
+    let id = app.publish(&leader, org, body_at(app.ctx.now() + Duration::days(2), 60, 5, "金塔巷活动室")).await?;
+    let (a, b) = (app.login("suspend-a").await?, app.login("suspend-b").await?);
+    expect_json(sign_up(&app, &a, id).await?, 201).await?;
+    let street = app.login_openid("demo-street").await?;
+    let path = format!("/api/v1/organizations/{org}/status");
+    let suspended =
+        app.post(&path, Some(&street.access_token), json!({"action": "suspend", "reason": "年检未通过"})).await?;
+    expect_json(suspended, 200).await?;
+    assert_eq!(activity(&app, id).await?["status"], "cancelled");
+    assert_eq!(count_kind(&inbox(&app, &a).await?, "activity_cancelled"), 1, "A is told");
+    expect_problem(sign_up(&app, &b, id).await?, 409, "activity_cancelled").await?;
     Ok(())
 }

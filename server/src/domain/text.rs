@@ -45,10 +45,14 @@ fn is_stripped(c: char) -> bool {
 
 /// Renders as nothing on its own: whitespace, format characters (Cf), marks with no base,
 /// variation selectors, unassigned or private code points, and the blank-looking letters
-/// some fonts draw empty (Hangul fillers, the braille blank).
+/// some fonts draw empty (Hangul fillers, the braille blank, the ideographic half fill
+/// space, the object replacement character).
 fn is_invisible(c: char) -> bool {
     c.is_whitespace()
-        || matches!(c, '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{2800}' | '\u{034F}')
+        || matches!(
+            c,
+            '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{2800}' | '\u{034F}' | '\u{303F}' | '\u{FFFC}'
+        )
         || matches!(
             c.general_category(),
             GeneralCategory::Format
@@ -86,7 +90,8 @@ pub fn is_visible(value: &str) -> bool {
 /// control character, or with fewer than `min` or more than `max` characters.
 pub fn parse(value: &str, min: usize, max: usize) -> Result<String, TextError> {
     let text = normalize(value);
-    if text.chars().any(char::is_control) {
+    // Line and paragraph separators break a line as a newline does.
+    if text.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')) {
         return Err(TextError::Control);
     }
     let n = text.chars().count();
@@ -104,10 +109,11 @@ pub fn bounded(value: &str, min: usize, max: usize) -> Result<String, (usize, us
     parse(value, min, max).map_err(|_| (min, max))
 }
 
-/// The key two names are compared by: normalised, without whitespace, case-folded
+/// The key two names are compared by: normalised, then NFKC (full-width `ＡＢＣ` and
+/// half-width `ABC`, compatibility ideographs, are one), without whitespace, case-folded
 /// (Latin letters in Chinese names are often typed in either case).
 pub fn name_key(value: &str) -> String {
-    normalize(value).chars().filter(|c| !is_invisible(*c)).flat_map(char::to_lowercase).collect()
+    normalize(value).nfkc().filter(|c| !is_invisible(*c)).flat_map(char::to_lowercase).collect()
 }
 
 /// Escapes `%`, `_` and the escape character itself so user input matches literally in
@@ -173,6 +179,9 @@ mod tests {
         assert_eq!(parse("Cafe\u{0301}", 1, 10), Ok("Café".into()));
         assert_eq!(name_key("Cafe\u{0301}"), name_key("café"));
         assert_eq!(name_key("金塔巷 棋牌组"), name_key("金塔巷棋牌组"));
+        assert_eq!(name_key("ＡＢＣ互助"), name_key("abc互助"), "full-width Latin is one name with half-width");
+        assert!(parse("\u{303f}", 1, 10).is_err() && parse("\u{fffc}", 1, 10).is_err());
+        assert_eq!(parse("小\u{2028}王", 1, 10), Err(TextError::Control));
         let fifty = "😀".repeat(50);
         assert_eq!(parse(&fifty, 1, 50), Ok(fifty.clone()));
         assert_eq!(parse(&"😀".repeat(51), 1, 50), Err(TextError::Length { min: 1, max: 50 }));

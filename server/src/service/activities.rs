@@ -30,10 +30,12 @@ use crate::{
     entity::{activity, organization, region, signup, user},
     error::{AppError, AppResult},
     service::{
-        begin_write,
+        Contended, begin_write,
         geo::{self, Cursor, near_key},
+        lock_users,
         notifications::{Notice, cancel_reminders, enqueue},
         organization_scope::regions_under,
+        retrying,
     },
     wechat::Moderation,
 };
@@ -258,6 +260,10 @@ pub fn split_targets(s: &str) -> Vec<String> {
 /// `PATCH /activities/{id}`. A change of time or place on a published activity bumps its
 /// version and tells everyone signed up; more places promote from the waitlist.
 pub async fn update(ctx: &AppContext, user: &AuthUser, id: i64, patch: ActivityPatch) -> AppResult<ActivityView> {
+    retrying(|| update_once(ctx, user, id, patch.clone())).await
+}
+
+async fn update_once(ctx: &AppContext, user: &AuthUser, id: i64, patch: ActivityPatch) -> AppResult<ActivityView> {
     let seen = find(&ctx.db, id).await?;
     require_org_staff(user, seen.organization_id)?;
     // New text passes WeChat's check before the transaction (never hold one across a call).
@@ -578,7 +584,20 @@ async fn promote(
     if free <= 0 || a.waitlist_count == 0 {
         return Ok(Vec::new());
     }
-    // Residents holding a clashing place elsewhere are passed over (they stay queued).
+    // The first in the queue, locked as a sign-up locks its resident, so a clash is not
+    // created by a sign-up elsewhere at the same moment; those holding a clashing place
+    // elsewhere are passed over (they stay queued).
+    let candidates: Vec<i64> = signup::Entity::find()
+        .select_only()
+        .column(signup::Column::UserId)
+        .filter(signup::Column::ActivityId.eq(a.id))
+        .filter(signup::Column::Status.eq(SignupStatus::Waitlisted.as_str()))
+        .order_by_asc(signup::Column::Seq)
+        .limit(free as u64 * 2 + 10)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    lock_users(txn, &candidates).await?;
     let heads = signup::Entity::find()
         .filter(signup::Column::ActivityId.eq(a.id))
         .filter(signup::Column::Status.eq(SignupStatus::Waitlisted.as_str()))
@@ -744,24 +763,67 @@ pub async fn cancel(ctx: &AppContext, user: &AuthUser, id: i64, reason: String) 
     if !matches!(status_of(&a), ActivityStatus::Draft | ActivityStatus::Held | ActivityStatus::Published) {
         return Err(conflict("invalid_transition", "活动已取消或已结束"));
     }
+    cancel_locked(&txn, &a, &reason, now).await?;
+    txn.commit().await?;
+    detail(ctx, Some(user), id).await
+}
+
+/// Cancels an activity whose row the transaction holds: its reminders are withdrawn and
+/// everyone signed up (confirmed or waitlisted) is told why.
+async fn cancel_locked(
+    txn: &DatabaseTransaction,
+    a: &activity::Model,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let id = a.id;
     activity::Entity::update_many()
         .col_expr(activity::Column::Status, Expr::value(ActivityStatus::Cancelled.as_str()))
-        .col_expr(activity::Column::CancelReason, Expr::value(reason.clone()))
+        .col_expr(activity::Column::CancelReason, Expr::value(reason))
         .col_expr(activity::Column::UpdatedAt, Expr::value(now))
         .filter(activity::Column::Id.eq(id))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    let notices = active_signups(&txn, id)
+    let notices = active_signups(txn, id)
         .await?
         .into_iter()
         .map(|user_id| {
-            notice(&a, user_id, "activity_cancelled", format!("activity_cancelled:{id}:{user_id}"), Some(&reason))
+            notice(a, user_id, "activity_cancelled", format!("activity_cancelled:{id}:{user_id}"), Some(reason))
         })
         .collect();
-    cancel_reminders(&txn, id, None).await?;
-    enqueue(&txn, notices, now).await?;
-    txn.commit().await?;
-    detail(ctx, Some(user), id).await
+    cancel_reminders(txn, id, None).await?;
+    enqueue(txn, notices, now).await
+}
+
+/// When an organization is suspended or dissolved, its activities that have not started
+/// are cancelled the usual way (residents signed up are told, with the reason); the ones
+/// under way may still be closed. Sign-ups to a suspended or dissolved organization's
+/// activities are refused (`organization_not_active`) in any case.
+pub async fn cancel_upcoming_of(
+    txn: &DatabaseTransaction,
+    organization_id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> AppResult<usize> {
+    let ids: Vec<i64> = activity::Entity::find()
+        .select_only()
+        .column(activity::Column::Id)
+        .filter(activity::Column::OrganizationId.eq(organization_id))
+        .filter(activity::Column::StartsAt.gt(now))
+        .filter(activity::Column::Status.is_in([
+            ActivityStatus::Draft.as_str(),
+            ActivityStatus::Held.as_str(),
+            ActivityStatus::Published.as_str(),
+        ]))
+        .order_by_asc(activity::Column::Id)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    for id in &ids {
+        let a = lock(txn, *id).await?;
+        cancel_locked(txn, &a, reason, now).await?;
+    }
+    Ok(ids.len())
 }
 
 // ---- signing up ----------------------------------------------------------------------------
@@ -880,6 +942,10 @@ async fn take(
 /// commit. Two requests of one resident at once: the unique (activity, resident) index
 /// refuses the second INSERT, its transaction rolls back, and it answers with the first.
 pub async fn sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<SignupOutcome> {
+    retrying(|| sign_up_once(ctx, user, id)).await
+}
+
+async fn sign_up_once(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<SignupOutcome> {
     match try_sign_up(ctx, user, id).await {
         Err(AppError::Internal(e)) if e.downcast_ref::<sea_orm::DbErr>().is_some_and(is_unique_violation) => {
             let existing = signup::Entity::find()
@@ -902,6 +968,8 @@ fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
 async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<SignupOutcome> {
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
+    // One place-taking transaction per resident at a time (two phones, two activities).
+    lock_users(&txn, &[user.id]).await?;
     let seen = find(&txn, id).await?;
     // The activity's state first (a repeat on a cancelled activity is refused, not
     // answered with the old sign-up), then the resident's own sign-up, then the deadline.
@@ -916,6 +984,10 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
     };
     if let Some(refusal) = closed(&seen) {
         return Err(refusal);
+    }
+    let org_status = organization::Entity::find_by_id(seen.organization_id).one(&txn).await?.map(|o| o.status);
+    if !org_status.as_deref().and_then(OrgStatus::parse).is_some_and(OrgStatus::is_recognised) {
+        return Err(conflict("organization_not_active", "组织已暂停或注销，暂不接受报名"));
     }
     let existing = signup::Entity::find()
         .filter(signup::Column::ActivityId.eq(id))
@@ -981,12 +1053,25 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
     let seq = a.signup_seq;
     let signup = match existing {
         Some(old) => {
-            let mut active = old.into_active_model();
-            active.status = Set(status.as_str().to_owned());
-            active.seq = Set(seq);
-            active.reason = Set(None);
-            active.updated_at = Set(now);
-            active.update(&txn).await?
+            // The activity's row is ours now, so every other change to its sign-ups waits
+            // for us; the resident's own row is changed only if it is still as read. If a
+            // second tap, a cancel or a walk-in changed it meanwhile, this transaction
+            // (with the place it took) rolls back and runs again from what is there now.
+            let changed = signup::Entity::update_many()
+                .col_expr(signup::Column::Status, Expr::value(status.as_str()))
+                .col_expr(signup::Column::Seq, Expr::value(seq))
+                .col_expr(signup::Column::Reason, Expr::value(Option::<String>::None))
+                .col_expr(signup::Column::UpdatedAt, Expr::value(now))
+                .filter(signup::Column::Id.eq(old.id))
+                .filter(signup::Column::Status.eq(old.status.as_str()))
+                .filter(signup::Column::Seq.eq(old.seq))
+                .exec(&txn)
+                .await?
+                .rows_affected;
+            if changed != 1 {
+                return Err(Contended("the resident's sign-up changed meanwhile").into());
+            }
+            signup::Model { status: status.as_str().to_owned(), seq, reason: None, updated_at: now, ..old }
         }
         None => {
             signup::ActiveModel {
@@ -1042,6 +1127,10 @@ pub async fn waitlist_position(db: &impl ConnectionTrait, s: &signup::Model) -> 
 /// activity's cut-off; a waitlisted one may leave the queue any time before the start.
 /// The freed place goes to the head of the waitlist.
 pub async fn cancel_signup(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<()> {
+    retrying(|| cancel_signup_once(ctx, user, id)).await
+}
+
+async fn cancel_signup_once(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<()> {
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let a = lock(&txn, id).await?;
@@ -1161,9 +1250,21 @@ pub async fn erase_signups(ctx: &AppContext, txn: &DatabaseTransaction, user_id:
         )
         .all(txn)
         .await?;
+    let mut activities: Vec<i64> = held.iter().map(|s| s.activity_id).collect();
+    activities.sort_unstable(); // one order for every transaction that locks several
+    activities.dedup();
     let mut released = 0;
-    for s in held {
-        let a = lock(txn, s.activity_id).await?;
+    for activity_id in activities {
+        let a = lock(txn, activity_id).await?;
+        // Read again under the activity's lock: it may have moved since.
+        let Some(s) = signup::Entity::find()
+            .filter(signup::Column::ActivityId.eq(activity_id))
+            .filter(signup::Column::UserId.eq(user_id))
+            .one(txn)
+            .await?
+        else {
+            continue;
+        };
         let Step::Move(to) = next(Some(signup_status(&s)), SignupAction::Erase) else { continue };
         let notices = release(txn, &a, &s, to, Some("账号已注销".into()), now, &ctx.config.reminder_offsets).await?;
         enqueue(txn, notices, now).await?;
@@ -1174,6 +1275,10 @@ pub async fn erase_signups(ctx: &AppContext, txn: &DatabaseTransaction, user_id:
 
 /// Staff take a resident off the roster, with a reason the resident is told.
 pub async fn remove_signup(ctx: &AppContext, user: &AuthUser, id: i64, member: i64, reason: String) -> AppResult<()> {
+    retrying(|| remove_signup_once(ctx, user, id, member, reason.clone())).await
+}
+
+async fn remove_signup_once(ctx: &AppContext, user: &AuthUser, id: i64, member: i64, reason: String) -> AppResult<()> {
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let a = lock(&txn, id).await?;

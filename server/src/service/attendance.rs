@@ -353,6 +353,10 @@ pub async fn self_check(
 /// the app at hand, by id — only a resident whose home community is in the activity's
 /// street or township.
 pub async fn walk_in(ctx: &AppContext, staff: &AuthUser, id: i64, who: Who) -> AppResult<Recorded> {
+    crate::service::retrying(|| walk_in_once(ctx, staff, id, who.clone())).await
+}
+
+async fn walk_in_once(ctx: &AppContext, staff: &AuthUser, id: i64, who: Who) -> AppResult<Recorded> {
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let a = lock(&txn, id).await?;
@@ -382,6 +386,8 @@ pub async fn walk_in(ctx: &AppContext, staff: &AuthUser, id: i64, who: Who) -> A
             ));
         }
     }
+    // As a sign-up does: one place-taking transaction per resident at a time.
+    crate::service::lock_users(&txn, &[user_id]).await?;
     let existing = signup::Entity::find()
         .filter(signup::Column::ActivityId.eq(id))
         .filter(signup::Column::UserId.eq(user_id))

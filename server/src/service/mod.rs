@@ -15,8 +15,11 @@ pub mod subscriptions;
 pub mod users;
 
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
+
+use crate::error::{AppError, AppResult};
 
 /// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so two writers never
 /// both read and then deadlock on the upgrade; the busy timeout makes the second wait.
@@ -26,6 +29,80 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         ..Default::default()
     })
     .await
+}
+
+/// A transaction found that what it read before taking its locks has changed meanwhile
+/// (another request of the same resident, a cancellation): it rolls back and is run again.
+#[derive(Debug, thiserror::Error)]
+#[error("contended: {0}")]
+pub struct Contended(pub &'static str);
+
+impl From<Contended> for AppError {
+    fn from(c: Contended) -> Self {
+        AppError::Internal(anyhow::Error::new(c))
+    }
+}
+
+/// Whether an error is worth running the whole transaction again: PostgreSQL chose it as
+/// a deadlock victim (40P01) or a serialization failure (40001), or the use case saw its
+/// reads go stale ([`Contended`]). Nothing was committed in either case.
+pub fn is_retryable(err: &AppError) -> bool {
+    let AppError::Internal(e) = err else { return false };
+    if e.downcast_ref::<Contended>().is_some() {
+        return true;
+    }
+    let Some(db) = e.downcast_ref::<DbErr>() else { return false };
+    use sea_orm::RuntimeErr;
+    match db {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            sea_orm::sqlx::Error::Database(d) => d.code().is_some_and(|c| c == "40P01" || c == "40001"),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Runs a use case made of one transaction, again (up to 5 times, 5–80 ms apart) when it
+/// lost a deadlock or its reads went stale: two phones of one resident, or several
+/// residents acting on the same activities at once, then never see a 500.
+pub async fn retrying<T, F, Fut>(mut run: F) -> AppResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = AppResult<T>>,
+{
+    let mut attempt = 0u32;
+    loop {
+        match run().await {
+            Err(e) if attempt < 5 && is_retryable(&e) => {
+                attempt += 1;
+                tracing::debug!(attempt, error = %e, "transaction contended; running it again");
+                let jitter = u64::from(rand::random::<u8>() % 5);
+                tokio::time::sleep(std::time::Duration::from_millis(5 * 2u64.pow(attempt - 1) + jitter)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Locks the rows of these users until the transaction ends (ids sorted, so two
+/// transactions always take them in the same order). Whatever takes a place for a user —
+/// a sign-up, a promotion, a walk-in — holds its user's row, so the no-clash rule is
+/// checked by one transaction at a time per user. SQLite serialises writers anyway.
+pub async fn lock_users(txn: &DatabaseTransaction, ids: &[i64]) -> Result<(), DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    if ids.is_empty() || txn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    crate::entity::user::Entity::find()
+        .select_only()
+        .column(crate::entity::user::Column::Id)
+        .filter(crate::entity::user::Column::Id.is_in(ids.to_vec()))
+        .order_by_asc(crate::entity::user::Column::Id)
+        .lock_exclusive()
+        .into_tuple::<i64>()
+        .all(txn)
+        .await?;
+    Ok(())
 }
 
 /// Whether a database error is a unique-constraint violation.

@@ -563,6 +563,10 @@ pub async fn change_status(
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     transition(&txn, id, status, to, now).await?;
+    if matches!(to, OrgStatus::Suspended | OrgStatus::Dissolved) {
+        let why = format!("组织已被{}：{reason}", if to == OrgStatus::Suspended { "暂停活动" } else { "注销" });
+        crate::service::activities::cancel_upcoming_of(&txn, id, &why, now).await?;
+    }
     record(&txn, id, Some(user.id), action.event(), Some(status), to, Some(reason), now).await?;
     txn.commit().await?;
     detail(ctx, Some(user), id).await
@@ -695,9 +699,10 @@ pub async fn solely_led_by(db: &impl ConnectionTrait, user_id: i64) -> AppResult
 }
 
 /// For account deletion: the person's applications still in review (or sent back) are
-/// withdrawn, recorded as "withdrawn: account deleted", and leave the review queues; the
-/// contact name and phone they typed are erased from every organization they applied for
-/// (a recognised organization's leaders set a new contact).
+/// withdrawn, recorded as "withdrawn: account deleted", and leave the review queues, with
+/// the description they wrote erased; the contact name and phone they typed are erased
+/// from every organization they applied for (a recognised organization's leaders set a
+/// new contact).
 pub async fn erase_applicant(db: &impl ConnectionTrait, user_id: i64, now: DateTime<Utc>) -> AppResult<()> {
     let applied = organization::Entity::find().filter(organization::Column::ApplicantId.eq(user_id)).all(db).await?;
     for org in applied {
@@ -707,7 +712,11 @@ pub async fn erase_applicant(db: &impl ConnectionTrait, user_id: i64, now: DateT
             .col_expr(organization::Column::ContactPhone, Expr::value(Option::<String>::None))
             .col_expr(organization::Column::UpdatedAt, Expr::value(now));
         if status.is_application() {
-            update = update.col_expr(organization::Column::Status, Expr::value(OrgStatus::Withdrawn.as_str()));
+            // Nothing the applicant wrote stays readable: the description too (it often
+            // names them); the name stays as the record of what was withdrawn.
+            update = update
+                .col_expr(organization::Column::Status, Expr::value(OrgStatus::Withdrawn.as_str()))
+                .col_expr(organization::Column::Description, Expr::value(""));
         }
         update.filter(organization::Column::Id.eq(org.id)).exec(db).await?;
         if status.is_application() {

@@ -92,6 +92,10 @@ pub async fn update_me(ctx: &AppContext, user_id: i64, patch: ProfilePatch) -> A
 /// only leader of an organization — leadership is handed on first
 /// (`POST /organizations/{id}/leader`), so no organization is left leaderless.
 pub async fn delete_me(ctx: &AppContext, user_id: i64) -> AppResult<()> {
+    crate::service::retrying(|| delete_me_once(ctx, user_id)).await
+}
+
+async fn delete_me_once(ctx: &AppContext, user_id: i64) -> AppResult<()> {
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let sole = organizations::solely_led_by(&txn, user_id).await?;
