@@ -468,6 +468,14 @@ async fn a_late_offline_check_in_counts_after_closing_and_the_figures_follow() -
     .await?;
     assert!(region["participants"].as_i64().unwrap_or(0) >= 2, "{region}");
     assert_eq!(region["no_shows"].as_i64(), Some(0), "{region}");
+    // The month it was held in shows it too: active organizations and participants.
+    let held = |m: &Value| m["activities_held"].as_i64().unwrap_or(0) > 0;
+    let month = figures["monthly"].as_array().into_iter().flatten().find(|m| held(m)).cloned().unwrap_or_default();
+    assert_eq!((month["active_organizations"].as_i64(), month["participants"].as_i64()), (Some(1), Some(2)), "{month}");
+    let month = region["monthly"].as_array().into_iter().flatten().find(|m| held(m)).cloned().unwrap_or_default();
+    assert!(month["active_organizations"].as_i64().unwrap_or(0) >= 1, "{month}");
+    let c_month = region["communities"][0]["monthly"].as_array().into_iter().flatten().find(|m| held(m)).cloned();
+    assert!(c_month.is_some_and(|m| m["active_organizations"].as_i64().unwrap_or(0) >= 1), "{region}");
     Ok(())
 }
 

@@ -262,11 +262,20 @@ pub async fn region_metrics(
             .column(activity_stat::Column::CommunityId)
             .column(activity_stat::Column::Month),
     )
+    .column_as(Expr::cust("COUNT(DISTINCT organization_id)"), "active")
     .filter(in_period())
     .group_by(activity_stat::Column::CommunityId)
     .group_by(activity_stat::Column::Month)
-    .into_tuple::<(i64, String, i64, i64, i64, i64, i64)>()
+    .into_tuple::<(i64, String, i64, i64, i64, i64, i64, i64)>()
     .all(&ctx.db);
+    let active_by_month = activity_stat::Entity::find()
+        .select_only()
+        .column(activity_stat::Column::Month)
+        .column_as(Expr::cust("COUNT(DISTINCT organization_id)"), "n")
+        .filter(in_period())
+        .group_by(activity_stat::Column::Month)
+        .into_tuple::<(String, i64)>()
+        .all(&ctx.db);
     let active_by_community = activity_stat::Entity::find()
         .select_only()
         .column(activity_stat::Column::CommunityId)
@@ -298,9 +307,20 @@ pub async fn region_metrics(
         .all(&ctx.db);
     let participants = participants(ctx, &ids, &months);
     let organization_list = organizations_in(ctx, &ids);
-    let (org_counts, stats, active_by_community, per_org, active_total, residents, participants, organization_list) = tokio::try_join!(
+    let (
+        org_counts,
+        stats,
+        active_by_month,
+        active_by_community,
+        per_org,
+        active_total,
+        residents,
+        participants,
+        organization_list,
+    ) = tokio::try_join!(
         async { recognised_orgs.await.map_err(AppError::from) },
         async { stats.await.map_err(AppError::from) },
+        async { active_by_month.await.map_err(AppError::from) },
         async { active_by_community.await.map_err(AppError::from) },
         async { per_org.await.map_err(AppError::from) },
         async { active_total.await.map_err(AppError::from) },
@@ -348,7 +368,7 @@ pub async fn region_metrics(
     let mut monthly: Vec<MonthFigures> =
         months.iter().map(|m| MonthFigures { month: m.clone(), figures: Figures::default() }).collect();
     let mut totals = Figures::default();
-    for (community, month, activities, signups, attended, no_shows, minutes) in stats {
+    for (community, month, activities, signups, attended, no_shows, minutes, active) in stats {
         let f = Figures { activities, signups, attended, no_shows, minutes, ..Default::default() };
         totals.add(&f);
         if let Some(mf) = monthly.iter_mut().find(|m| m.month == month) {
@@ -358,7 +378,14 @@ pub async fn region_metrics(
             m.figures.add(&f);
             if let Some(mf) = m.monthly.iter_mut().find(|x| x.month == month) {
                 mf.figures.add(&f);
+                mf.figures.active_organizations = active;
             }
+        }
+    }
+    // Organizations active in a month, counted once across the region's communities.
+    for (month, n) in active_by_month {
+        if let Some(mf) = monthly.iter_mut().find(|m| m.month == month) {
+            mf.figures.active_organizations = n;
         }
     }
     for ((community, month), n) in by_community_month {
@@ -656,6 +683,29 @@ pub async fn organization_metrics(
         .into_tuple()
         .one(&ctx.db)
         .await?;
+    // Distinct participants month by month (a resident counts once in a month).
+    let monthly_participants: Vec<(String, i64)> = {
+        let select = Query::select()
+            .column((activity_stat::Entity, activity_stat::Column::Month))
+            .expr_as(Expr::cust("COUNT(DISTINCT attendance.user_id)"), "n")
+            .from(attendance::Entity)
+            .inner_join(
+                activity_stat::Entity,
+                Expr::col((activity_stat::Entity, activity_stat::Column::ActivityId))
+                    .equals((attendance::Entity, attendance::Column::ActivityId)),
+            )
+            .and_where(activity_stat::Column::OrganizationId.eq(id))
+            .and_where(activity_stat::Column::StartsAt.gte(period.from))
+            .and_where(activity_stat::Column::StartsAt.lt(period.to))
+            .group_by_col((activity_stat::Entity, activity_stat::Column::Month))
+            .to_owned();
+        let backend = sea_orm::ConnectionTrait::get_database_backend(&ctx.db);
+        let mut out = Vec::new();
+        for row in sea_orm::ConnectionTrait::query_all_raw(&ctx.db, backend.build(&select)).await? {
+            out.push((row.try_get::<String>("", "month")?, row.try_get::<i64>("", "n")?));
+        }
+        out
+    };
     let mut figures = Figures { participants: participants.unwrap_or(0), ..Default::default() };
     let mut monthly: Vec<MonthFigures> =
         period.months().into_iter().map(|m| MonthFigures { month: m, figures: Figures::default() }).collect();
@@ -664,6 +714,12 @@ pub async fn organization_metrics(
         figures.add(&f);
         if let Some(m) = monthly.iter_mut().find(|m| m.month == month) {
             m.figures.add(&f);
+            m.figures.active_organizations = i64::from(activities > 0);
+        }
+    }
+    for (month, n) in monthly_participants {
+        if let Some(m) = monthly.iter_mut().find(|m| m.month == month) {
+            m.figures.participants = n;
         }
     }
     figures.active_organizations = i64::from(figures.activities > 0);
