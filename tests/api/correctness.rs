@@ -415,8 +415,10 @@ async fn a_late_offline_check_in_counts_after_closing_and_the_figures_follow() -
     let start = app.ctx.now() + Duration::minutes(10);
     let id = app.publish(&leader, org, body_at(start, 120, 3, "金塔巷活动室")).await?;
     let (a, b, stranger) = (app.login("late-a").await?, app.login("late-b").await?, app.login("late-x").await?);
+    let c = app.login("late-c").await?;
     expect_json(sign_up(&app, &a, id).await?, 201).await?;
     expect_json(sign_up(&app, &b, id).await?, 201).await?;
+    expect_json(sign_up(&app, &c, id).await?, 201).await?;
     check_in(&app, &leader, id, b.user_id).await?;
     app.clock.advance(Duration::minutes(12));
     let closed = expect_json(
@@ -424,13 +426,16 @@ async fn a_late_offline_check_in_counts_after_closing_and_the_figures_follow() -
         200,
     )
     .await?;
-    assert_eq!((closed["attended"].as_i64(), closed["no_shows"].as_i64()), (Some(1), Some(1)));
+    assert_eq!((closed["attended"].as_i64(), closed["no_shows"].as_i64()), (Some(1), Some(2)));
 
     // The first phone uploads what it recorded during the activity.
     let records = json!({"records": [
         {"user_id": a.user_id, "action": "check_in", "at": (start + Duration::minutes(1)).to_rfc3339()},
         {"user_id": a.user_id, "action": "check_in", "at": (start - Duration::hours(3)).to_rfc3339()},
         {"user_id": stranger.user_id, "action": "check_in", "at": (start + Duration::minutes(1)).to_rfc3339()},
+        // Records that cannot be read are refused one by one too.
+        {"user_id": a.user_id, "action": "check_out", "at": "2026-12-31T23:59:60+08:00"},
+        {"action": "check_in", "at": (start + Duration::minutes(1)).to_rfc3339()},
     ]});
     let items = expect_json(
         app.post(&format!("/api/v1/activities/{id}/attendance/batch"), Some(&leader.access_token), records.clone())
@@ -441,6 +446,8 @@ async fn a_late_offline_check_in_counts_after_closing_and_the_figures_follow() -
     assert_eq!(items[0]["result"]["changed"], true, "{items}");
     assert_eq!(items[1]["error"]["code"], "outside_checkin_window", "{items}");
     assert_eq!(items[2]["error"]["code"], "not_signed_up", "{items}");
+    assert_eq!(items[3]["error"]["code"], "validation_failed", "{items}");
+    assert_eq!(items[4]["error"]["code"], "validation_failed", "{items}");
     assert_eq!(roster_status(&app, &leader, id, a.user_id).await?, "attended");
     // Uploading again changes nothing.
     let again = expect_json(
@@ -449,6 +456,16 @@ async fn a_late_offline_check_in_counts_after_closing_and_the_figures_follow() -
     )
     .await?;
     assert_eq!(again[0]["result"]["changed"], false);
+    // Staff correct a no-show who did come (their phone was off): the same late evidence.
+    let corrected = app
+        .patch(
+            &format!("/api/v1/activities/{id}/attendance/{}", c.user_id),
+            Some(&leader.access_token),
+            json!({"hours": 1.5, "reason": "签到时手机没电，负责人确认到场"}),
+        )
+        .await?;
+    expect_json(corrected, 200).await?;
+    assert_eq!(roster_status(&app, &leader, id, c.user_id).await?, "attended");
 
     let rows =
         expect_json(app.get(&format!("/api/v1/activities/{id}/attendance"), Some(&leader.access_token)).await?, 200)
@@ -458,7 +475,8 @@ async fn a_late_offline_check_in_counts_after_closing_and_the_figures_follow() -
     let figures =
         expect_json(app.get(&format!("/api/v1/organizations/{org}/metrics"), Some(&leader.access_token)).await?, 200)
             .await?;
-    assert_eq!((figures["attended"].as_i64(), figures["no_shows"].as_i64()), (Some(2), Some(0)), "{figures}");
+    assert_eq!((figures["attended"].as_i64(), figures["no_shows"].as_i64()), (Some(3), Some(0)), "{figures}");
+    assert_eq!(figures["volunteer_hours"].as_f64().map(|h| h > 3.0), Some(true), "{figures}");
     let committee = app.login_openid("demo-committee").await?;
     let community = app.region(JINTAXIANG).await?;
     let region = expect_json(
@@ -471,7 +489,7 @@ async fn a_late_offline_check_in_counts_after_closing_and_the_figures_follow() -
     // The month it was held in shows it too: active organizations and participants.
     let held = |m: &Value| m["activities_held"].as_i64().unwrap_or(0) > 0;
     let month = figures["monthly"].as_array().into_iter().flatten().find(|m| held(m)).cloned().unwrap_or_default();
-    assert_eq!((month["active_organizations"].as_i64(), month["participants"].as_i64()), (Some(1), Some(2)), "{month}");
+    assert_eq!((month["active_organizations"].as_i64(), month["participants"].as_i64()), (Some(1), Some(3)), "{month}");
     let month = region["monthly"].as_array().into_iter().flatten().find(|m| held(m)).cloned().unwrap_or_default();
     assert!(month["active_organizations"].as_i64().unwrap_or(0) >= 1, "{month}");
     let c_month = region["communities"][0]["monthly"].as_array().into_iter().flatten().find(|m| held(m)).cloned();

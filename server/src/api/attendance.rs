@@ -243,31 +243,47 @@ pub async fn batch(
     if body.records.is_empty() || body.records.len() > 1000 {
         return Err(AppError::invalid("records", "count", "一次上传 1–1000 条记录"));
     }
+    // A record that cannot be read (no one named, a time that cannot be shown back) is
+    // refused on its own line, as records the service refuses are: one bad record never
+    // costs the others.
     let mut records = Vec::with_capacity(body.records.len());
+    let mut items = Vec::new();
     for (i, r) in body.records.into_iter().enumerate() {
-        let action = parse_action(&r.action).map_err(|_| {
-            AppError::invalid(&format!("records[{i}].action"), "unknown_action", "action 须为 check_in 或 check_out")
-        })?;
-        let who = who(r.user_id, r.checkin_code).map_err(|_| {
-            AppError::invalid(&format!("records[{i}]"), "one_of", "须提供 user_id 或 checkin_code 之一")
-        })?;
-        let mut c = crate::api::checks::Checker::default();
-        let at = c.time(&format!("records[{i}].at"), Some(r.at));
-        let at = c.finish(at)?.unwrap_or_default();
-        records.push((i, OfflineRecord { who, action, at }));
+        let parsed = (|| {
+            let action = parse_action(&r.action).map_err(|_| {
+                AppError::invalid(
+                    &format!("records[{i}].action"),
+                    "unknown_action",
+                    "action 须为 check_in 或 check_out",
+                )
+            })?;
+            let who = who(r.user_id, r.checkin_code).map_err(|_| {
+                AppError::invalid(&format!("records[{i}]"), "one_of", "须提供 user_id 或 checkin_code 之一")
+            })?;
+            let mut c = crate::api::checks::Checker::default();
+            let at = c.time(&format!("records[{i}].at"), Some(r.at));
+            let at = c.finish(at)?.unwrap_or_default();
+            Ok::<_, AppError>(OfflineRecord { who, action, at })
+        })();
+        match parsed {
+            Ok(offline) => records.push((i, offline)),
+            Err(e) => items.push(BatchItem {
+                index: i,
+                result: None,
+                error: Some(e.to_problem(crate::error::Lang::Zh, None)),
+            }),
+        }
     }
     let mut indexed: Vec<(usize, DateTime<Utc>, Action)> = records.iter().map(|(i, r)| (*i, r.at, r.action)).collect();
     indexed.sort_by_key(|(_, at, action)| (*at, *action == Action::CheckOut));
+    // Called even when no record could be read: the permission and the activity's state
+    // are checked there.
     let results =
         service::attendance::batch(&ctx, &user, id.into_inner(), records.into_iter().map(|(_, r)| r).collect()).await?;
-    let mut items: Vec<BatchItem> = indexed
-        .into_iter()
-        .zip(results)
-        .map(|((index, _, _), r)| match r {
-            Ok(done) => BatchItem { index, result: Some(done.into()), error: None },
-            Err(e) => BatchItem { index, result: None, error: Some(e.to_problem(crate::error::Lang::Zh, None)) },
-        })
-        .collect();
+    items.extend(indexed.into_iter().zip(results).map(|((index, _, _), r)| match r {
+        Ok(done) => BatchItem { index, result: Some(done.into()), error: None },
+        Err(e) => BatchItem { index, result: None, error: Some(e.to_problem(crate::error::Lang::Zh, None)) },
+    }));
     items.sort_by_key(|i| i.index);
     Ok(web::Json(items))
 }

@@ -729,12 +729,25 @@ pub async fn correct_hours(
     if minutes > a.service_minutes {
         return Err(AppError::invalid("hours", "too_many", "更正后的时长不能超过活动的服务时长"));
     }
-    let row = attendance::Entity::find()
+    let row = match attendance::Entity::find()
         .filter(attendance::Column::ActivityId.eq(id))
         .filter(attendance::Column::UserId.eq(user_id))
         .one(&txn)
         .await?
-        .ok_or(AppError::NotFound("sign-up"))?;
+    {
+        Some(row) => row,
+        // A no-show who did come (staff say so, with a reason): late evidence, as an
+        // offline record after closing is — present for the scheduled span.
+        None => {
+            let mark =
+                Mark { action: Action::CheckIn, at: a.starts_at, method: "correction", recorded_by: Some(staff.id) };
+            let done = apply(&txn, &a, user_id, mark, now, ctx.config.attendance_min_ratio).await.map_err(|e| {
+                if matches!(e, AppError::Conflict("not_signed_up", _)) { AppError::NotFound("sign-up") } else { e }
+            })?;
+            recompute_rollups(&txn, &a).await?;
+            done.row
+        }
+    };
     let old = row.credited_minutes.unwrap_or(0);
     attendance::Entity::update_many()
         .col_expr(attendance::Column::CreditedMinutes, Expr::value(minutes))
