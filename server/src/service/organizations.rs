@@ -670,6 +670,18 @@ fn require_active(status: OrgStatus) -> AppResult<()> {
     }
 }
 
+/// The users holding one of these organization roles over the organization.
+async fn holders(db: &impl ConnectionTrait, org_id: i64, roles: &[Role]) -> AppResult<Vec<i64>> {
+    Ok(role_grant::Entity::find()
+        .select_only()
+        .column(role_grant::Column::UserId)
+        .filter(role_grant::Column::Role.is_in(roles.iter().map(|r| r.as_str())))
+        .filter(role_grant::Column::ScopeId.eq(org_id))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 /// For account deletion: the recognised organizations the user is the only leader of
 /// (they must hand leadership on first, `POST /organizations/{id}/leader`).
 pub async fn solely_led_by(db: &impl ConnectionTrait, user_id: i64) -> AppResult<Vec<organization::Model>> {
@@ -685,12 +697,7 @@ pub async fn solely_led_by(db: &impl ConnectionTrait, user_id: i64) -> AppResult
     for org in organization::Entity::find().filter(organization::Column::Id.is_in(led)).all(db).await? {
         let live =
             OrgStatus::parse(&org.status).is_some_and(|s| !matches!(s, OrgStatus::Dissolved | OrgStatus::Withdrawn));
-        let others = role_grant::Entity::find()
-            .filter(role_grant::Column::Role.eq(Role::OrgLeader.as_str()))
-            .filter(role_grant::Column::ScopeId.eq(org.id))
-            .filter(role_grant::Column::UserId.ne(user_id))
-            .count(db)
-            .await?;
+        let others = holders(db, org.id, &[Role::OrgLeader]).await?.into_iter().filter(|u| *u != user_id).count();
         if live && others == 0 {
             sole.push(org);
         }
@@ -803,14 +810,7 @@ pub async fn transfer_leadership(
         .await?
         .ok_or(AppError::NotFound("organization"))?;
     let status = status_of(&org)?;
-    let leaders: Vec<i64> = role_grant::Entity::find()
-        .filter(role_grant::Column::Role.eq(Role::OrgLeader.as_str()))
-        .filter(role_grant::Column::ScopeId.eq(id))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|g| g.user_id)
-        .collect();
+    let leaders = holders(&txn, id, &[Role::OrgLeader]).await?;
     let handover = leaders.contains(&user.id);
     require_org_grant(&txn, user, Role::OrgLeader, id).await?;
     require_active(status)?;
@@ -854,14 +854,7 @@ pub async fn transfer_leadership(
         let comment = Some(format!("user {new_leader}: {why}"));
         record(&txn, id, Some(user.id), "leader_appointed", Some(status), status, comment, now).await?;
         // The organization hears of it: the new leader and every staff member.
-        let mut told: Vec<i64> = role_grant::Entity::find()
-            .filter(role_grant::Column::Role.is_in([Role::OrgLeader.as_str(), Role::OrgStaff.as_str()]))
-            .filter(role_grant::Column::ScopeId.eq(id))
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|g| g.user_id)
-            .collect();
+        let mut told = holders(&txn, id, &[Role::OrgLeader, Role::OrgStaff]).await?;
         told.sort_unstable();
         told.dedup();
         let notices = told
