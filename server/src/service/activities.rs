@@ -32,7 +32,7 @@ use crate::{
     service::{
         Contended, begin_write,
         geo::{self, Cursor, near_key},
-        lock_users,
+        lock_free_users, lock_users,
         notifications::{Notice, cancel_reminders, enqueue},
         organization_scope::regions_under,
         retrying,
@@ -585,8 +585,9 @@ async fn promote(
         return Ok(Vec::new());
     }
     // The first in the queue, locked as a sign-up locks its resident, so a clash is not
-    // created by a sign-up elsewhere at the same moment; those holding a clashing place
-    // elsewhere are passed over (they stay queued).
+    // created by a sign-up elsewhere at the same moment (a resident busy in another
+    // transaction right now is skipped, never waited for); those holding a clashing place
+    // elsewhere are passed over. Both stay queued.
     let candidates: Vec<i64> = signup::Entity::find()
         .select_only()
         .column(signup::Column::UserId)
@@ -597,10 +598,11 @@ async fn promote(
         .into_tuple()
         .all(txn)
         .await?;
-    lock_users(txn, &candidates).await?;
+    let free_to_promote = lock_free_users(txn, &candidates).await?;
     let heads = signup::Entity::find()
         .filter(signup::Column::ActivityId.eq(a.id))
         .filter(signup::Column::Status.eq(SignupStatus::Waitlisted.as_str()))
+        .filter(signup::Column::UserId.is_in(free_to_promote))
         .filter(signup::Column::UserId.not_in_subquery(holding_clashing_place(a)))
         .order_by_asc(signup::Column::Seq)
         .limit(free as u64)

@@ -105,6 +105,30 @@ pub async fn lock_users(txn: &DatabaseTransaction, ids: &[i64]) -> Result<(), Db
     Ok(())
 }
 
+/// Locks those of these users whose rows no other transaction holds, and returns them; the
+/// others are skipped (`SKIP LOCKED`), never waited for. A promotion holds the activity's
+/// row and may not wait for a resident's row, which a sign-up elsewhere (holding the
+/// resident first, then wanting an activity) may hold: waiting would close a cycle. A
+/// resident skipped stays queued for the next promotion. SQLite: all of them.
+pub async fn lock_free_users(txn: &DatabaseTransaction, ids: &[i64]) -> Result<Vec<i64>, DbErr> {
+    use sea_orm::{
+        ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+        sea_query::{LockBehavior, LockType},
+    };
+    if ids.is_empty() || txn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(ids.to_vec());
+    }
+    crate::entity::user::Entity::find()
+        .select_only()
+        .column(crate::entity::user::Column::Id)
+        .filter(crate::entity::user::Column::Id.is_in(ids.to_vec()))
+        .order_by_asc(crate::entity::user::Column::Id)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .into_tuple::<i64>()
+        .all(txn)
+        .await
+}
+
 /// Whether a database error is a unique-constraint violation.
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
