@@ -402,3 +402,82 @@ async fn the_database_refuses_overlapping_holding_bookings_on_postgres() -> Test
     app.ctx.db.execute_unprepared(&insert(from, until, "rejected")).await?;
     Ok(())
 }
+
+/// An activity held in a room: publishing requests the room and waits for approval;
+/// moving it moves the booking (or is refused); cancelling it frees the room.
+#[tokio::test]
+async fn an_activity_in_a_room_books_it_moves_with_it_and_frees_it() -> TestResult {
+    let app = spawn_app().await?;
+    let s = setup(&app).await?;
+    let t = &s.leader.access_token;
+    let post = format!("/api/v1/organizations/{}/activities", s.org);
+    let body = |capacity: i64| {
+        json!({"kind": "culture_sports", "title": "太极拳晨练", "venue_id": s.venue,
+               "starts_at": at(3, 9, 0), "ends_at": at(3, 11, 0), "capacity": capacity})
+    };
+    let too_many = expect_problem(app.post(&post, Some(t), body(41)).await?, 422, "validation_failed").await?;
+    assert_eq!(too_many["errors"][0]["code"], "over_capacity", "{too_many}");
+    let draft = expect_json(app.post(&post, Some(t), body(20)).await?, 201).await?;
+    let id = draft["id"].as_i64().unwrap_or_default();
+    assert_eq!(draft["venue"]["name"], "金塔巷社区活动室");
+    assert_eq!(draft["venue"]["accessibility"], "无台阶，有无障碍卫生间");
+    assert!(draft["location"].as_str().is_some_and(|l| l.contains("金塔巷社区活动室")), "{draft}");
+
+    // Publishing requests the room; the activity waits, hidden, until the committee approves.
+    let held =
+        expect_json(app.post(&format!("/api/v1/activities/{id}/publish"), Some(t), Value::Null).await?, 200).await?;
+    assert_eq!(held["status"], "held");
+    let queue =
+        expect_json(app.get("/api/v1/venues/bookings/review-queue", Some(&s.committee.access_token)).await?, 200)
+            .await?;
+    let queued = queue["items"]
+        .as_array()
+        .and_then(|i| i.iter().find(|b| b["activity_id"] == id).cloned())
+        .ok_or_else(|| anyhow::anyhow!("no booking for the activity: {queue}"))?;
+    let booking_id = queued["id"].as_i64().unwrap_or_default();
+    expect_json(
+        app.post(
+            &format!("/api/v1/venues/bookings/{booking_id}/review"),
+            Some(&s.committee.access_token),
+            json!({"decision": "approve"}),
+        )
+        .await?,
+        200,
+    )
+    .await?;
+    let public = expect_json(app.get(&format!("/api/v1/activities/{id}"), None).await?, 200).await?;
+    assert_eq!(public["status"], "published");
+    assert_eq!(public["venue"]["address"], "金塔巷 12 号一楼");
+
+    // Moving it moves the booking.
+    let moved = app
+        .patch(
+            &format!("/api/v1/activities/{id}"),
+            Some(t),
+            json!({"starts_at": at(3, 14, 0), "ends_at": at(3, 16, 0)}),
+        )
+        .await?;
+    expect_json(moved, 200).await?;
+    let b = expect_json(app.get(&format!("/api/v1/venues/bookings/{booking_id}"), Some(t)).await?, 200).await?;
+    assert_eq!(b["starts_at"], at(3, 14, 0));
+    assert_eq!(b["status"], "approved");
+    // Onto a span somebody holds: refused, and nothing moves.
+    expect_json(request(&app, &s.leader, s.venue, booking(s.org, at(3, 17, 0), at(3, 18, 0))).await?, 201).await?;
+    let clash = app
+        .patch(
+            &format!("/api/v1/activities/{id}"),
+            Some(t),
+            json!({"starts_at": at(3, 16, 0), "ends_at": at(3, 17, 30)}),
+        )
+        .await?;
+    expect_problem(clash, 409, "venue_taken").await?;
+    let still = expect_json(app.get(&format!("/api/v1/activities/{id}"), None).await?, 200).await?;
+    assert_eq!(still["starts_at"], at(3, 14, 0));
+
+    // Cancelling it frees the room.
+    expect_json(app.post(&format!("/api/v1/activities/{id}/cancel"), Some(t), json!({"reason": "天气"})).await?, 200)
+        .await?;
+    let b = expect_json(app.get(&format!("/api/v1/venues/bookings/{booking_id}"), Some(t)).await?, 200).await?;
+    assert_eq!(b["status"], "cancelled");
+    Ok(())
+}

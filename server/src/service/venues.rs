@@ -812,6 +812,23 @@ pub async fn decide(
         .exec(&txn)
         .await?;
     record(&txn, id, next.as_str(), Some(user.id), reason.clone(), now).await?;
+    if let Some(activity_id) = b.activity_id {
+        // An activity waiting (`held`) for this booking is published with it, or goes
+        // back to a draft when it is refused.
+        use crate::{domain::activity::ActivityStatus, entity::activity};
+        let mut update = activity::Entity::update_many()
+            .col_expr(activity::Column::UpdatedAt, Expr::value(now))
+            .filter(activity::Column::Id.eq(activity_id))
+            .filter(activity::Column::Status.eq(ActivityStatus::Held.as_str()));
+        update = if approve {
+            update
+                .col_expr(activity::Column::Status, Expr::value(ActivityStatus::Published.as_str()))
+                .col_expr(activity::Column::PublishedAt, Expr::value(now))
+        } else {
+            update.col_expr(activity::Column::Status, Expr::value(ActivityStatus::Draft.as_str()))
+        };
+        update.exec(&txn).await?;
+    }
     if let Some(requester) = b.requested_by {
         let kind = if approve { "booking_approved" } else { "booking_rejected" };
         enqueue(&txn, vec![booking_notice(&v, &b, requester, kind, reason.as_deref())], now).await?;
@@ -983,4 +1000,234 @@ pub async fn review_queue(
         None
     };
     Ok((booking_views(&ctx.db, rows, true).await?, next))
+}
+
+// ---- activities held in a venue ------------------------------------------------------
+
+/// What an activity shows of its room.
+#[derive(Debug, Clone)]
+pub struct VenueSummary {
+    pub id: i64,
+    pub name: String,
+    pub address: String,
+    pub accessibility: Option<String>,
+}
+
+impl From<venue::Model> for VenueSummary {
+    fn from(v: venue::Model) -> Self {
+        Self { id: v.id, name: v.name, address: v.address, accessibility: v.accessibility }
+    }
+}
+
+pub async fn summaries(db: &impl ConnectionTrait, ids: Vec<i64>) -> AppResult<HashMap<i64, VenueSummary>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(venue::Entity::find()
+        .filter(venue::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v.into()))
+        .collect())
+}
+
+/// The venue an activity may be held in: open, in a community the organization may hold
+/// activities in, and large enough.
+pub async fn venue_for_activity(db: &impl ConnectionTrait, venue_id: i64, capacity: i32) -> AppResult<venue::Model> {
+    let v = venue::Entity::find_by_id(venue_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::invalid("venue_id", "not_found", "所选场地不存在"))?;
+    if v.status != VenueStatus::Open.as_str() {
+        return Err(AppError::invalid("venue_id", "venue_closed", "所选场地已停用"));
+    }
+    if capacity > v.capacity {
+        return Err(AppError::invalid(
+            "capacity",
+            "over_capacity",
+            format!("活动名额不能超过场地容纳人数（{} 人）", v.capacity),
+        ));
+    }
+    Ok(v)
+}
+
+/// Locks the venue an activity names, before the activity's own row: venue rows are
+/// always locked before activity rows, so a booking decision and an activity change
+/// never wait on each other in opposite orders.
+pub async fn lock_for_activity(txn: &DatabaseTransaction, venue_id: Option<i64>) -> AppResult<Option<venue::Model>> {
+    match venue_id {
+        Some(id) => Ok(Some(lock(txn, id).await?)),
+        None => Ok(None),
+    }
+}
+
+async fn activity_booking(db: &impl ConnectionTrait, activity_id: i64) -> AppResult<Option<venue_booking::Model>> {
+    Ok(venue_booking::Entity::find()
+        .filter(venue_booking::Column::ActivityId.eq(activity_id))
+        .filter(venue_booking::Column::Status.is_in(HOLDING))
+        .one(db)
+        .await?)
+}
+
+async fn set_booking_status(
+    db: &impl ConnectionTrait,
+    b: &venue_booking::Model,
+    to: BookingStatus,
+    actor: Option<i64>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    venue_booking::Entity::update_many()
+        .col_expr(venue_booking::Column::Status, Expr::value(to.as_str()))
+        .col_expr(venue_booking::Column::UpdatedAt, Expr::value(now))
+        .filter(venue_booking::Column::Id.eq(b.id))
+        .exec(db)
+        .await?;
+    record(db, b.id, to.as_str(), actor, Some(reason.to_owned()), now).await
+}
+
+/// Checks a span of a locked venue for a booking (`except`: the booking being moved) and
+/// returns what it would block until.
+async fn check_span(
+    txn: &DatabaseTransaction,
+    v: &venue::Model,
+    span: &Span,
+    attendance: i64,
+    except: Option<i64>,
+    now: DateTime<Utc>,
+) -> AppResult<DateTime<Utc>> {
+    let rules = rules_of(v);
+    let hours = hours_of(txn, v.id).await?;
+    let closures: Vec<Closure> = closures_between(txn, v.id, span.starts_at, span.ends_at)
+        .await?
+        .into_iter()
+        .map(|c| Closure { starts_at: c.starts_at, ends_at: c.ends_at, reason: c.reason })
+        .collect();
+    check(&rules, &hours, &closures, span, attendance, now).map_err(refusal_error)?;
+    let blocked_until = rules.blocked_until(span.ends_at);
+    if let Some(other) = clash(txn, v.id, span.starts_at, blocked_until, except).await? {
+        return Err(taken(txn, &other).await?);
+    }
+    Ok(blocked_until)
+}
+
+/// On publishing an activity held in `v` (locked): the booking that covers its time, its
+/// own or an unlinked one of its organization, or else a new request for it. Returns the
+/// booking's status: `approved` lets the activity publish; `requested` holds it until the
+/// venue's manager decides.
+pub async fn hold_for_activity(
+    txn: &DatabaseTransaction,
+    v: &venue::Model,
+    a: &crate::entity::activity::Model,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<BookingStatus> {
+    let covers = |b: &venue_booking::Model| b.starts_at <= a.starts_at && a.ends_at <= b.ends_at;
+    let status_of = |b: &venue_booking::Model| BookingStatus::parse(&b.status).unwrap_or(BookingStatus::Requested);
+    if let Some(b) = activity_booking(txn, a.id).await? {
+        if covers(&b) {
+            return Ok(status_of(&b));
+        }
+        set_booking_status(txn, &b, BookingStatus::Cancelled, Some(user_id), "活动时间已改", now).await?;
+    }
+    let spare = venue_booking::Entity::find()
+        .filter(venue_booking::Column::VenueId.eq(v.id))
+        .filter(venue_booking::Column::OrganizationId.eq(a.organization_id))
+        .filter(venue_booking::Column::ActivityId.is_null())
+        .filter(venue_booking::Column::Status.is_in(HOLDING))
+        .filter(venue_booking::Column::StartsAt.lte(a.starts_at))
+        .filter(venue_booking::Column::EndsAt.gte(a.ends_at))
+        .one(txn)
+        .await?;
+    if let Some(b) = spare {
+        venue_booking::Entity::update_many()
+            .col_expr(venue_booking::Column::ActivityId, Expr::value(a.id))
+            .filter(venue_booking::Column::Id.eq(b.id))
+            .exec(txn)
+            .await?;
+        return Ok(status_of(&b));
+    }
+    let span = Span::parse(a.starts_at, a.ends_at)
+        .ok_or_else(|| AppError::invalid("ends_at", "before_start", "结束时间须晚于开始时间"))?;
+    let blocked_until = check_span(txn, v, &span, a.capacity as i64, None, now).await?;
+    let status = if v.needs_approval { BookingStatus::Requested } else { BookingStatus::Approved };
+    let inserted = venue_booking::Entity::insert(venue_booking::ActiveModel {
+        venue_id: Set(v.id),
+        organization_id: Set(a.organization_id),
+        activity_id: Set(Some(a.id)),
+        series_id: Set(None),
+        purpose: Set(a.title.chars().take(200).collect()),
+        attendance: Set(a.capacity),
+        starts_at: Set(a.starts_at),
+        ends_at: Set(a.ends_at),
+        blocked_until: Set(blocked_until),
+        status: Set(status.as_str().to_owned()),
+        requested_by: Set(Some(user_id)),
+        decided_by: Set(None),
+        decided_at: Set((status == BookingStatus::Approved).then_some(now)),
+        decision_reason: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(txn)
+    .await
+    .map_err(|e| {
+        if is_exclusion_violation(&e) { conflict("venue_taken", "该时段已被其他组织占用") } else { e.into() }
+    })?;
+    let id = inserted.last_insert_id;
+    record(txn, id, "requested", Some(user_id), Some("为活动预约".to_owned()), now).await?;
+    if status == BookingStatus::Approved {
+        record(txn, id, "approved", None, Some("场地无需审批".to_owned()), now).await?;
+    }
+    Ok(status)
+}
+
+/// Moves the booking of an activity held in `v` (locked) with the activity, in the
+/// caller's transaction: refused (and so the move) when the new span is taken or breaks
+/// the venue's rules.
+pub async fn move_for_activity(
+    txn: &DatabaseTransaction,
+    v: &venue::Model,
+    a: &crate::entity::activity::Model,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let Some(b) = activity_booking(txn, a.id).await? else {
+        return Ok(());
+    };
+    let span = Span::parse(a.starts_at, a.ends_at)
+        .ok_or_else(|| AppError::invalid("ends_at", "before_start", "结束时间须晚于开始时间"))?;
+    let blocked_until = check_span(txn, v, &span, a.capacity as i64, Some(b.id), now).await?;
+    venue_booking::Entity::update_many()
+        .col_expr(venue_booking::Column::StartsAt, Expr::value(a.starts_at))
+        .col_expr(venue_booking::Column::EndsAt, Expr::value(a.ends_at))
+        .col_expr(venue_booking::Column::BlockedUntil, Expr::value(blocked_until))
+        .col_expr(venue_booking::Column::UpdatedAt, Expr::value(now))
+        .filter(venue_booking::Column::Id.eq(b.id))
+        .exec(txn)
+        .await
+        .map_err(|e| {
+            if is_exclusion_violation(&e) {
+                conflict("venue_taken", "该时段已被其他组织占用")
+            } else {
+                e.into()
+            }
+        })?;
+    record(txn, b.id, "moved", Some(user_id), Some(format!("随活动改至 {}", span_text(a.starts_at, a.ends_at))), now)
+        .await
+}
+
+/// Cancels the booking of a cancelled activity, in the caller's transaction.
+pub async fn release_for_activity(
+    txn: &DatabaseTransaction,
+    activity_id: i64,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    if let Some(b) = activity_booking(txn, activity_id).await? {
+        set_booking_status(txn, &b, BookingStatus::Cancelled, Some(user_id), "活动已取消", now).await?;
+    }
+    Ok(())
 }
