@@ -481,3 +481,38 @@ async fn an_activity_in_a_room_books_it_moves_with_it_and_frees_it() -> TestResu
     assert_eq!(b["status"], "cancelled");
     Ok(())
 }
+
+/// A closure cancels the bookings it hits and tells their requesters; later requests in it
+/// are `venue_closed`. Only the venue's managers close it.
+#[tokio::test]
+async fn a_closure_cancels_the_bookings_it_hits() -> TestResult {
+    let app = spawn_app().await?;
+    let s = setup(&app).await?;
+    let hit =
+        expect_json(request(&app, &s.leader, s.venue, booking(s.org, at(6, 9, 0), at(6, 10, 0))).await?, 201).await?;
+    let spared =
+        expect_json(request(&app, &s.leader, s.venue, booking(s.org, at(7, 9, 0), at(7, 10, 0))).await?, 201).await?;
+    let path = format!("/api/v1/venues/{}/closures", s.venue);
+    let body = json!({"starts_at": at(6, 0, 0), "ends_at": at(7, 0, 0), "reason": "水管维修"});
+    for who in [&s.leader, &app.login("closure-resident").await?] {
+        expect_problem(app.post(&path, Some(&who.access_token), body.clone()).await?, 403, "forbidden").await?;
+    }
+    let out = expect_json(app.post(&path, Some(&s.committee.access_token), body).await?, 201).await?;
+    assert_eq!(out["cancelled_booking_ids"], json!([hit["id"]]));
+    let b = expect_json(
+        app.get(&format!("/api/v1/venues/bookings/{}", spared["id"]), Some(&s.leader.access_token)).await?,
+        200,
+    )
+    .await?;
+    assert_eq!(b["status"], "requested");
+    let inbox = expect_json(app.get("/api/v1/me/notifications", Some(&s.leader.access_token)).await?, 200).await?;
+    assert!(
+        inbox["items"].as_array().is_some_and(|i| i
+            .iter()
+            .any(|n| n["kind"] == "booking_cancelled" && n["body"].as_str().is_some_and(|b| b.contains("水管维修")))),
+        "{inbox}"
+    );
+    let r = request(&app, &s.leader, s.venue, booking(s.org, at(6, 14, 0), at(6, 15, 0))).await?;
+    expect_problem(r, 409, "venue_closed").await?;
+    Ok(())
+}

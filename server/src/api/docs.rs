@@ -95,6 +95,7 @@ use crate::api;
         api::venues::get_booking,
         api::venues::review_booking,
         api::venues::cancel_booking,
+        api::venues::add_closure,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth),

@@ -31,7 +31,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(get_one)
         .service(update)
         .service(availability)
-        .service(request_booking);
+        .service(request_booking)
+        .service(add_closure);
 }
 
 // ---- requests ------------------------------------------------------------------------
@@ -878,4 +879,63 @@ pub async fn cancel_booking(
     let reason = c.text("reason", body.reason, 1, 200, "理由须为 1–200 个字符");
     c.finish(())?;
     Ok(web::Json(service::venues::cancel(&ctx, &user, id.into_inner(), reason).await?.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClosureRequest {
+    pub starts_at: DateTime<FixedOffset>,
+    pub ends_at: DateTime<FixedOffset>,
+    /// 1–200 characters: a holiday, repairs.
+    #[schema(min_length = 1, max_length = 200)]
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClosureOutcomeResponse {
+    pub closure: ClosureResponse,
+    /// The bookings the closure cancelled (their requesters are told).
+    pub cancelled_booking_ids: Vec<i64>,
+}
+
+/// Close a venue for a span: the requested and approved bookings it hits are cancelled
+/// and their requesting staff told. The venue's committee or entrusted leader.
+#[utoipa::path(post, path = "/api/v1/venues/{id}/closures", tag = "venues", params(("id" = i64, Path)),
+    security(("bearer" = [])), request_body = ClosureRequest,
+    responses(
+        (status = 201, body = ClosureOutcomeResponse),
+        (status = 401, body = Problem, content_type = JSON_PROBLEM),
+        (status = 403, body = Problem, content_type = JSON_PROBLEM, description = "not its committee or entrusted leader"),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM),
+        (status = 422, body = Problem, content_type = JSON_PROBLEM, description = "`validation_failed`"),
+    ))]
+#[post("/venues/{id}/closures")]
+pub async fn add_closure(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<ClosureRequest>,
+) -> AppResult<HttpResponse> {
+    let body = body.into_inner();
+    let mut c = Checker::default();
+    let reason = c.text("reason", Some(body.reason), 1, 200, "原因须为 1–200 个字符");
+    let starts_at = c.time("starts_at", Some(body.starts_at));
+    let ends_at = c.time("ends_at", Some(body.ends_at));
+    let span = match (starts_at, ends_at) {
+        (Some(a), Some(b)) => {
+            let span = Span::parse(a, b);
+            if span.is_none() {
+                c.fail("ends_at", "before_start", "结束时间须晚于开始时间");
+            }
+            span
+        }
+        _ => None,
+    };
+    let (Some(reason), Some(span)) = (reason, span) else {
+        return Err(AppError::Validation(c.errors));
+    };
+    c.finish(())?;
+    let out = service::venues::close(&ctx, &user, id.into_inner(), span, reason).await?;
+    Ok(HttpResponse::Created()
+        .json(ClosureOutcomeResponse { closure: out.closure.into(), cancelled_booking_ids: out.cancelled }))
 }

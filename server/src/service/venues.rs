@@ -1231,3 +1231,63 @@ pub async fn release_for_activity(
     }
     Ok(())
 }
+
+// ---- closures --------------------------------------------------------------------------
+
+/// A closure and the bookings it cancelled.
+#[derive(Debug, Clone)]
+pub struct ClosureOutcome {
+    pub closure: venue_closure::Model,
+    pub cancelled: Vec<i64>,
+}
+
+/// Closes a venue for a span (holiday, repairs): the holding bookings it hits are
+/// cancelled in the same transaction and their requesters told. The venue's managers.
+pub async fn close(
+    ctx: &AppContext,
+    user: &AuthUser,
+    venue_id: i64,
+    span: Span,
+    reason: String,
+) -> AppResult<ClosureOutcome> {
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let v = lock(&txn, venue_id).await?;
+    require_venue_manager(&txn, user, &v).await?;
+    if span.ends_at <= now {
+        return Err(AppError::invalid("ends_at", "in_the_past", "暂停开放的结束时间须在将来"));
+    }
+    let inserted = venue_closure::Entity::insert(venue_closure::ActiveModel {
+        venue_id: Set(venue_id),
+        starts_at: Set(span.starts_at),
+        ends_at: Set(span.ends_at),
+        reason: Set(reason.clone()),
+        created_by: Set(Some(user.id)),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec(&txn)
+    .await?;
+    let hit = venue_booking::Entity::find()
+        .filter(venue_booking::Column::VenueId.eq(venue_id))
+        .filter(venue_booking::Column::Status.is_in(HOLDING))
+        .filter(venue_booking::Column::StartsAt.lt(span.ends_at))
+        .filter(venue_booking::Column::EndsAt.gt(span.starts_at))
+        .all(&txn)
+        .await?;
+    let why = format!("场地暂停开放：{reason}");
+    let mut notices = Vec::new();
+    for b in &hit {
+        set_booking_status(&txn, b, BookingStatus::Cancelled, Some(user.id), &why, now).await?;
+        if let Some(requester) = b.requested_by {
+            notices.push(booking_notice(&v, b, requester, "booking_cancelled", Some(&why)));
+        }
+    }
+    enqueue(&txn, notices, now).await?;
+    txn.commit().await?;
+    let closure = venue_closure::Entity::find_by_id(inserted.last_insert_id)
+        .one(&ctx.db)
+        .await?
+        .ok_or(AppError::NotFound("venue"))?;
+    Ok(ClosureOutcome { closure, cancelled: hit.into_iter().map(|b| b.id).collect() })
+}
