@@ -516,3 +516,56 @@ async fn a_closure_cancels_the_bookings_it_hits() -> TestResult {
     expect_problem(r, 409, "venue_closed").await?;
     Ok(())
 }
+
+/// The README's walk on the demo data: book the demo activity room, approve, publish an
+/// activity covered by the approved booking (it is linked, not booked twice).
+#[tokio::test]
+async fn the_readme_walk_books_a_demo_room() -> TestResult {
+    let app = spawn_app().await?;
+    let committee = app.login_openid("demo-committee").await?;
+    let (leader, org) = app.demo_leader().await?;
+    let community = app.region("620102002001").await?;
+    let rooms = expect_json(app.get(&format!("/api/v1/venues?region_id={community}"), None).await?, 200).await?;
+    let room = rooms["items"]
+        .as_array()
+        .and_then(|i| i.iter().find(|v| v["name"] == "金塔巷社区活动室"))
+        .and_then(|v| v["id"].as_i64())
+        .ok_or_else(|| anyhow::anyhow!("no demo room: {rooms}"))?;
+    let waiting =
+        expect_json(app.get("/api/v1/venues/bookings/review-queue", Some(&committee.access_token)).await?, 200).await?;
+    assert_eq!(waiting["items"].as_array().map(Vec::len), Some(1), "the demo request: {waiting}");
+    let b = expect_json(request(&app, &leader, room, booking(org, at(7, 14, 0), at(7, 16, 0))).await?, 201).await?;
+    let id = b["id"].as_i64().unwrap_or_default();
+    expect_json(
+        app.post(
+            &format!("/api/v1/venues/bookings/{id}/review"),
+            Some(&committee.access_token),
+            json!({"decision": "approve", "reason": "同意"}),
+        )
+        .await?,
+        200,
+    )
+    .await?;
+    let created = expect_json(
+        app.post(
+            &format!("/api/v1/organizations/{org}/activities"),
+            Some(&leader.access_token),
+            json!({"kind": "culture_sports", "title": "手工编织课", "venue_id": room,
+                   "starts_at": at(7, 14, 0), "ends_at": at(7, 16, 0), "capacity": 15}),
+        )
+        .await?,
+        201,
+    )
+    .await?;
+    let act = created["id"].as_i64().unwrap_or_default();
+    let published = expect_json(
+        app.post(&format!("/api/v1/activities/{act}/publish"), Some(&leader.access_token), Value::Null).await?,
+        200,
+    )
+    .await?;
+    assert_eq!(published["status"], "published");
+    let linked =
+        expect_json(app.get(&format!("/api/v1/venues/bookings/{id}"), Some(&leader.access_token)).await?, 200).await?;
+    assert_eq!(linked["activity_id"], act);
+    Ok(())
+}
