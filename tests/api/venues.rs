@@ -569,3 +569,52 @@ async fn the_readme_walk_books_a_demo_room() -> TestResult {
     assert_eq!(linked["activity_id"], act);
     Ok(())
 }
+
+/// Measures the free/busy view of a room holding a year of bookings (four a day). Run
+/// with `cargo test -p linli-tests --test api venues::free_busy_p95 -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn free_busy_p95_over_a_year_of_bookings() -> TestResult {
+    use linli_server::entity::venue_booking;
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let app = spawn_app().await?;
+    let s = setup(&app).await?;
+    let start = Utc::now() + Duration::days(1);
+    let rows: Vec<venue_booking::ActiveModel> = (0..365 * 4)
+        .map(|i| {
+            let from = start + Duration::hours(6 * i as i64);
+            venue_booking::ActiveModel {
+                venue_id: Set(s.venue),
+                organization_id: Set(s.org),
+                purpose: Set("测量".into()),
+                attendance: Set(10),
+                starts_at: Set(from),
+                ends_at: Set(from + Duration::hours(2)),
+                blocked_until: Set(from + Duration::hours(2) + Duration::minutes(30)),
+                status: Set(if i % 5 == 0 { "requested" } else { "approved" }.into()),
+                created_at: Set(start),
+                updated_at: Set(start),
+                ..Default::default()
+            }
+        })
+        .collect();
+    for chunk in rows.chunks(200) {
+        venue_booking::Entity::insert_many(chunk.to_vec()).exec_without_returning(&app.ctx.db).await?;
+    }
+    let mut times = Vec::new();
+    for week in 0..200 {
+        let from = (start + Duration::days((week * 7 % 350) as i64)).to_rfc3339();
+        let to = (start + Duration::days((week * 7 % 350 + 7) as i64)).to_rfc3339();
+        let path = format!("/api/v1/venues/{}/availability?from={}&to={}", s.venue, enc(&from), enc(&to));
+        let t = Instant::now();
+        let body = expect_json(app.get(&path, None).await?, 200).await?;
+        times.push(t.elapsed());
+        anyhow::ensure!(body["busy"].as_array().is_some_and(|b| b.len() >= 27), "{body}");
+    }
+    times.sort();
+    println!(
+        "free/busy over a week of a room with 1,460 bookings: p50 {:?}, p95 {:?}, max {:?}",
+        times[100], times[190], times[199]
+    );
+    Ok(())
+}
