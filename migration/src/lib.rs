@@ -9,6 +9,7 @@ mod m20261129_000003_activities;
 mod m20261129_000004_push;
 mod m20261129_000005_attendance;
 mod m20261130_000006_withdrawn_notice_keys;
+mod m20261130_000007_venues;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_push::Migration),
             Box::new(m20261129_000005_attendance::Migration),
             Box::new(m20261130_000006_withdrawn_notice_keys::Migration),
+            Box::new(m20261130_000007_venues::Migration),
         ]
     }
 }

@@ -405,6 +405,8 @@ fn not_found_zh(what: &str) -> &'static str {
         "activity" => "活动",
         "sign-up" => "报名",
         "notification" => "通知",
+        "venue" => "场地",
+        "booking" => "场地预约",
         _ => "资源",
     }
 }
@@ -417,6 +419,9 @@ fn forbidden_zh(why: &str) -> &'static str {
         "requires organization staff" => "需要该组织的负责人或骨干身份",
         "requires organization leader" => "需要该组织的负责人身份",
         "requires system admin" => "需要系统管理员身份",
+        "requires the venue's committee or entrusted leader" => "需要场地所在社区居委会或受托组织负责人的身份",
+        "requires the community's committee" => "需要该社区居委会的身份",
+        "requires a committee or an entrusted leader" => "需要社区居委会或受托管理场地的组织负责人身份",
         _ => "不允许此操作",
     }
 }

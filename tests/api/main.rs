@@ -15,3 +15,4 @@ mod organizations;
 mod push;
 mod regions;
 mod security;
+mod venues;

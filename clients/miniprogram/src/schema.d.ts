@@ -925,6 +925,183 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/venues": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Browse open venues. Anyone. */
+        get: operations["listVenues"];
+        put?: never;
+        /** Set up a venue in a community. Its committee only. */
+        post: operations["createVenue"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/venues/bookings/review-queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Requested bookings of the venues the caller manages, oldest request first, with the
+         *     closures that now overlap them. Committees and entrusted leaders.
+         */
+        get: operations["listVenueBookingsToReview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/venues/bookings/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A booking with its history. Its organization's staff, the venue's managers, and the
+         *     officials over the venue's community.
+         */
+        get: operations["getVenueBooking"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/venues/bookings/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a booking: its organization's staff until the venue's cut-off, the venue's
+         *     managers at any time (the requesting staff are told).
+         */
+        post: operations["cancelVenueBooking"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/venues/bookings/{id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve or reject a requested booking (a rejection needs a reason and frees the span).
+         *     Approval re-checks the span. The venue's committee or entrusted leader; the
+         *     requesting staff are told.
+         */
+        post: operations["reviewVenueBooking"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/venues/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A venue with its timetable and closures. Anyone. */
+        get: operations["getVenue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Edit a venue, replace its timetable, retire it (`status: closed`), or entrust it.
+         *     The committee over it or its entrusted leader; entrusting is the committee's.
+         */
+        patch: operations["updateVenue"];
+        trace?: never;
+    };
+    "/api/v1/venues/{id}/availability": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Free/busy: when the room is open, who holds which span, its closures. Anyone. */
+        get: operations["getVenueAvailability"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/venues/{id}/bookings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Request a span of a venue for an organization. Its staff. The span holds at once
+         *     (first request wins) and waits for approval unless the venue needs none.
+         */
+        post: operations["requestVenueBooking"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/venues/{id}/closures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close a venue for a span: the requested and approved bookings it hits are cancelled
+         *     and their requesting staff told. The venue's committee or entrusted leader.
+         */
+        post: operations["addVenueClosure"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1015,6 +1192,7 @@ export interface components {
             status: components["schemas"]["ActivityStatus"];
             target_groups: components["schemas"]["ServiceTarget"][];
             title: string;
+            venue: components["schemas"]["ActivityVenue"] | null;
             /**
              * Format: int32
              * @description Bumped on each change of time or place.
@@ -1030,6 +1208,15 @@ export interface components {
          * @enum {string}
          */
         ActivityStatus: "draft" | "held" | "published" | "cancelled" | "finished";
+        /** @description The room an activity is held in. */
+        ActivityVenue: {
+            /** @description Steps, lifts, toilets, hearing loops. */
+            accessibility: string | null;
+            address: string;
+            /** Format: int64 */
+            id: number;
+            name: string;
+        };
         /**
          * @description What an attendance record says: arriving or leaving.
          * @enum {string}
@@ -1070,6 +1257,15 @@ export interface components {
             /** Format: int64 */
             user_id: number;
         };
+        AvailabilityResponse: {
+            /** @description Spans held by requested or approved bookings, with who holds them. */
+            busy: components["schemas"]["BusyResponse"][];
+            closures: components["schemas"]["ClosureResponse"][];
+            /** @description When the room is open, from its weekly timetable. */
+            open: components["schemas"]["TimeSpan"][];
+            /** Format: int64 */
+            venue_id: number;
+        };
         BatchItem: {
             error: components["schemas"]["Problem"] | null;
             /** @description The record's index in the request. */
@@ -1079,6 +1275,123 @@ export interface components {
         BatchRequest: {
             /** @description At most 1000 records. */
             records: components["schemas"]["OfflineRecordRequest"][];
+        };
+        BookingCancelRequest: {
+            /** @description At most 200 characters. */
+            reason?: string | null;
+        };
+        BookingEventResponse: {
+            /** @description `requested`, `approved`, `rejected`, `cancelled`. */
+            action: string;
+            /**
+             * Format: int64
+             * @description Who did it (`null`: the system, e.g. a venue that needs no approval).
+             */
+            actor_id: number | null;
+            /** Format: date-time */
+            at: string;
+            reason: string | null;
+        };
+        /**
+         * @example {
+         *       "attendance": 20,
+         *       "ends_at": "2026-12-20T11:00:00+08:00",
+         *       "organization_id": 1,
+         *       "purpose": "重阳节包饺子",
+         *       "starts_at": "2026-12-20T09:00:00+08:00"
+         *     }
+         */
+        BookingRequest: {
+            /**
+             * Format: int64
+             * @description Expected people, at most the room's capacity.
+             */
+            attendance: number;
+            /** Format: date-time */
+            ends_at: string;
+            /**
+             * Format: int64
+             * @description The organization booking; the caller must be its staff.
+             */
+            organization_id: number;
+            /** @description 1–200 characters. */
+            purpose: string;
+            /** Format: date-time */
+            starts_at: string;
+        };
+        BookingResponse: {
+            /** Format: int64 */
+            activity_id: number | null;
+            /** Format: int32 */
+            attendance: number;
+            /**
+             * Format: date-time
+             * @description The end plus the venue's buffer: what the booking keeps from others.
+             */
+            blocked_until: string;
+            /** @description In the review queue and detail: closures that now overlap the span. */
+            conflicts: components["schemas"]["ClosureResponse"][];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            decided_at: string | null;
+            /** Format: int64 */
+            decided_by: number | null;
+            decision_reason: string | null;
+            /** Format: date-time */
+            ends_at: string;
+            /** @description Every step: who, when, why. */
+            history: components["schemas"]["BookingEventResponse"][];
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            organization_id: number;
+            organization_name: string;
+            purpose: string;
+            /** Format: int64 */
+            requested_by: number | null;
+            /** Format: date-time */
+            starts_at: string;
+            status: components["schemas"]["BookingStatus"];
+            /** Format: int64 */
+            venue_id: number;
+            venue_name: string;
+        };
+        BookingReviewRequest: {
+            /**
+             * @description `approve` or `reject`.
+             * @example approve
+             */
+            decision: string;
+            /** @description Required to reject, 1–200 characters. */
+            reason?: string | null;
+        };
+        /**
+         * @description `requested → approved | rejected`; a requested or approved booking may be
+         *     `cancelled`. Requested and approved bookings hold their span.
+         * @enum {string}
+         */
+        BookingStatus: "requested" | "approved" | "rejected" | "cancelled";
+        BusyResponse: {
+            /**
+             * Format: date-time
+             * @description The end plus the venue's buffer.
+             */
+            blocked_until: string;
+            /** Format: int64 */
+            booking_id: number;
+            /** Format: date-time */
+            ends_at: string;
+            /**
+             * Format: int64
+             * @description Who holds the span.
+             */
+            organization_id: number;
+            organization_name: string;
+            /** Format: date-time */
+            starts_at: string;
+            /** @description `requested` (awaiting approval, already held) or `approved`. */
+            status: components["schemas"]["BookingStatus"];
         };
         ByKind: {
             /** Format: int64 */
@@ -1118,6 +1431,28 @@ export interface components {
          * @enum {string}
          */
         CheckinMethod: "qr" | "activity_code" | "roster" | "walk_in" | "offline";
+        ClosureOutcomeResponse: {
+            /** @description The bookings the closure cancelled (their requesters are told). */
+            cancelled_booking_ids: number[];
+            closure: components["schemas"]["ClosureResponse"];
+        };
+        ClosureRequest: {
+            /** Format: date-time */
+            ends_at: string;
+            /** @description 1–200 characters: a holiday, repairs. */
+            reason: string;
+            /** Format: date-time */
+            starts_at: string;
+        };
+        ClosureResponse: {
+            /** Format: date-time */
+            ends_at: string;
+            /** Format: int64 */
+            id: number;
+            reason: string;
+            /** Format: date-time */
+            starts_at: string;
+        };
         CommunityMetricsResponse: components["schemas"]["FiguresResponse"] & {
             community: components["schemas"]["RegionResponse"];
             monthly: components["schemas"]["MonthResponse"][];
@@ -1231,8 +1566,8 @@ export interface components {
             kind: components["schemas"]["ActivityKind"];
             /** Format: double */
             latitude?: number | null;
-            /** @description The place, 1–100 characters. */
-            location: string;
+            /** @description The place, 1–100 characters; default with `venue_id`: the room's name and address. */
+            location?: string | null;
             /** Format: double */
             longitude?: number | null;
             /**
@@ -1255,6 +1590,13 @@ export interface components {
             target_groups?: components["schemas"]["ServiceTarget"][] | null;
             /** @description 1–60 characters. */
             title: string;
+            /**
+             * Format: int64
+             * @description A shared room (`GET /venues`) of the organization's street: publishing needs an
+             *     approved booking covering the activity's time (one is requested when there is none,
+             *     and the activity waits `held` until it is approved); capacity at most the room's.
+             */
+            venue_id?: number | null;
             /** @description Default true: when full, sign-ups join a waitlist. */
             waitlist_enabled?: boolean | null;
         };
@@ -1327,6 +1669,103 @@ export interface components {
              *     `families_in_difficulty`, `rehabilitation`, `left_behind`, `veterans`, `all_residents`.
              */
             service_targets?: components["schemas"]["ServiceTarget"][] | null;
+        };
+        /**
+         * @example {
+         *       "accessibility": "无台阶，有无障碍卫生间",
+         *       "address": "金塔巷 12 号一楼",
+         *       "area_m2": 80,
+         *       "book_ahead_days": 30,
+         *       "buffer_minutes": 30,
+         *       "capacity": 40,
+         *       "community_id": 11,
+         *       "facilities": [
+         *         "投影仪",
+         *         "音响"
+         *       ],
+         *       "latitude": 36.0627,
+         *       "longitude": 103.8221,
+         *       "max_minutes": 240,
+         *       "min_minutes": 60,
+         *       "name": "金塔巷社区活动室",
+         *       "opening_hours": [
+         *         {
+         *           "closes": "21:00",
+         *           "opens": "09:00",
+         *           "weekday": 1
+         *         }
+         *       ],
+         *       "slot_minutes": 30
+         *     }
+         */
+        CreateVenueRequest: {
+            /** @description At most 200 characters: steps, lifts, toilets, hearing loops. */
+            accessibility?: string | null;
+            address: string;
+            /**
+             * Format: double
+             * @description Floor area in m².
+             */
+            area_m2?: number | null;
+            /**
+             * Format: int64
+             * @description Bookings open this many days ahead (default 30, at most 366).
+             */
+            book_ahead_days?: number | null;
+            /**
+             * Format: int64
+             * @description Kept free after each booking for setting up and cleaning (default 0, at most 240).
+             */
+            buffer_minutes?: number | null;
+            /**
+             * Format: int32
+             * @description Organizations may cancel until this many minutes before the start (default 120).
+             */
+            cancel_cutoff_minutes?: number | null;
+            /**
+             * Format: int64
+             * @description People the room holds, 1–10,000.
+             */
+            capacity: number;
+            /**
+             * Format: int64
+             * @description The community (社区/村) the room belongs to; its committee manages it.
+             */
+            community_id: number;
+            /**
+             * Format: int64
+             * @description Entrust the room to a filed or registered organization: its leader then manages it
+             *     and decides its bookings.
+             */
+            entrusted_org_id?: number | null;
+            /** @description At most 20, each 1–32 characters. */
+            facilities?: string[] | null;
+            /** Format: double */
+            latitude?: number | null;
+            /** Format: double */
+            longitude?: number | null;
+            /**
+             * Format: int64
+             * @description Default 240, at most 1440.
+             */
+            max_minutes?: number | null;
+            /**
+             * Format: int64
+             * @description Default 60.
+             */
+            min_minutes?: number | null;
+            name: string;
+            /** @description Default true: requests wait for the committee or entrusted leader; false confirms at once. */
+            needs_approval?: boolean | null;
+            /** @description The weekly timetable; without it the room takes no bookings. */
+            opening_hours?: components["schemas"]["OpeningHours"][] | null;
+            /** @description At most 9 `https://` URLs. */
+            photos?: string[] | null;
+            /**
+             * Format: int64
+             * @description Starts and lengths are multiples of this (default 30; divides a day).
+             */
+            slot_minutes?: number | null;
         };
         /** @enum {string} */
         Decision: "approve" | "reject";
@@ -1502,6 +1941,24 @@ export interface components {
             /** Format: int64 */
             user_id?: number;
         } & (unknown | unknown);
+        /** @description One span of a weekly timetable, Asia/Shanghai. */
+        OpeningHours: {
+            /**
+             * @description `HH:MM`, after `opens`; `24:00` is midnight.
+             * @example 21:00
+             */
+            closes: string;
+            /**
+             * @description `HH:MM`.
+             * @example 09:00
+             */
+            opens: string;
+            /**
+             * Format: int64
+             * @description 1 = Monday … 7 = Sunday.
+             */
+            weekday: number;
+        };
         /**
          * @description A step in an organization's history, as shown in `history`.
          * @enum {string}
@@ -1627,6 +2084,12 @@ export interface components {
             next_cursor: string | null;
         };
         /** @description A page of items. */
+        Page_BookingResponse: {
+            items: components["schemas"]["BookingResponse"][];
+            /** @description Pass as `cursor` for the next page; `null` on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description A page of items. */
         Page_MySignupResponse: {
             items: components["schemas"]["MySignupResponse"][];
             /** @description Pass as `cursor` for the next page; `null` on the last page. */
@@ -1659,6 +2122,12 @@ export interface components {
         /** @description A page of items. */
         Page_RosterEntryResponse: {
             items: components["schemas"]["RosterEntryResponse"][];
+            /** @description Pass as `cursor` for the next page; `null` on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description A page of items. */
+        Page_VenueResponse: {
+            items: components["schemas"]["VenueResponse"][];
             /** @description Pass as `cursor` for the next page; `null` on the last page. */
             next_cursor: string | null;
         };
@@ -2003,6 +2472,12 @@ export interface components {
             /** Format: double */
             hours: number;
         };
+        TimeSpan: {
+            /** Format: date-time */
+            ends_at: string;
+            /** Format: date-time */
+            starts_at: string;
+        };
         TokenResponse: {
             /** @description Short-lived access token (HS256 JWT) for `Authorization: Bearer`. */
             access_token: string;
@@ -2081,6 +2556,97 @@ export interface components {
             name?: string | null;
             service_targets?: components["schemas"]["ServiceTarget"][] | null;
         };
+        UpdateVenueRequest: {
+            accessibility?: string | null;
+            address?: string | null;
+            /** Format: double */
+            area_m2?: number | null;
+            /** Format: int64 */
+            book_ahead_days?: number | null;
+            /** Format: int64 */
+            buffer_minutes?: number | null;
+            /** Format: int32 */
+            cancel_cutoff_minutes?: number | null;
+            /** Format: int64 */
+            capacity?: number | null;
+            /**
+             * Format: int64
+             * @description An organization id entrusts the room; `null` takes it back. The committee only.
+             */
+            entrusted_org_id?: number | null;
+            facilities?: string[] | null;
+            /** Format: double */
+            latitude?: number | null;
+            /** Format: double */
+            longitude?: number | null;
+            /** Format: int64 */
+            max_minutes?: number | null;
+            /** Format: int64 */
+            min_minutes?: number | null;
+            name?: string | null;
+            needs_approval?: boolean | null;
+            /** @description Replaces the whole timetable; bookings already made keep their spans. */
+            opening_hours?: components["schemas"]["OpeningHours"][] | null;
+            photos?: string[] | null;
+            /** Format: int64 */
+            slot_minutes?: number | null;
+            status?: components["schemas"]["VenueStatus"] | null;
+        };
+        VenueResponse: {
+            accessibility: string | null;
+            address: string;
+            /** Format: double */
+            area_m2: number | null;
+            /** Format: int32 */
+            book_ahead_days: number;
+            /** Format: int32 */
+            buffer_minutes: number;
+            /** Format: int32 */
+            cancel_cutoff_minutes: number;
+            /** Format: int32 */
+            capacity: number;
+            /** @description Closures not yet over. */
+            closures: components["schemas"]["ClosureResponse"][];
+            /** Format: int64 */
+            community_id: number;
+            community_name: string;
+            /**
+             * Format: double
+             * @description Metres from `lat`/`lng`, when given.
+             */
+            distance_m: number | null;
+            /**
+             * Format: int64
+             * @description The organization entrusted with the room, if any.
+             */
+            entrusted_org_id: number | null;
+            entrusted_org_name: string | null;
+            facilities: string[];
+            /** Format: int64 */
+            id: number;
+            /** Format: double */
+            latitude: number | null;
+            /** Format: double */
+            longitude: number | null;
+            /** Format: int32 */
+            max_minutes: number;
+            /** @description Whether the caller manages the room (edits it, decides its bookings). */
+            may_manage: boolean;
+            /** Format: int32 */
+            min_minutes: number;
+            name: string;
+            needs_approval: boolean;
+            opening_hours: components["schemas"]["OpeningHours"][];
+            photos: string[];
+            /** Format: int32 */
+            slot_minutes: number;
+            status: components["schemas"]["VenueStatus"];
+        };
+        /**
+         * @description `open` venues take bookings; a `closed` venue is retired (kept for its history).
+         * @enum {string}
+         */
+        VenueStatus: "open" | "closed";
         ViewerRelation: {
             applicant: boolean;
             following: boolean;
@@ -4786,6 +5352,569 @@ export interface operations {
             };
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listVenues: {
+        parameters: {
+            query?: {
+                /** @description Within this region's subtree. */
+                region_id?: number;
+                /** @description With `lng`: nearest first, with `distance_m`. */
+                lat?: number;
+                lng?: number;
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_VenueResponse"];
+                };
+            };
+            /** @description no such region */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: coordinates, limit or cursor */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    createVenue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateVenueRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VenueResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the community's committee */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such community */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listVenueBookingsToReview: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_BookingResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description neither a committee nor an organization leader */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description bad limit or cursor */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getVenueBooking: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BookingResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    cancelVenueBooking: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BookingCancelRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BookingResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition` (rejected or cancelled already), `cancellation_closed` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    reviewVenueBooking: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BookingReviewRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BookingResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the venue's committee or entrusted leader */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition` (not awaiting approval), `venue_closed`, `venue_taken` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`: unknown decision, a rejection without a reason, or the span has begun (`in_the_past`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getVenue: {
+        parameters: {
+            query?: {
+                lat?: number;
+                lng?: number;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VenueResponse"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description bad coordinates */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    updateVenue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateVenueRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VenueResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not its committee or entrusted leader */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getVenueAvailability: {
+        parameters: {
+            query?: {
+                /** @description Default: now. */
+                from?: string;
+                /** @description Default: 7 days after `from`; at most 92 days after it. */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AvailabilityResponse"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `validation_failed`: bad or too wide a range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    requestVenueBooking: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BookingRequest"];
+            };
+        };
+        responses: {
+            /** @description `requested`, or `approved` when the venue needs no approval */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BookingResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the organization's staff */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such venue or organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `venue_taken` (names the clashing span and holder), `outside_opening_hours`, `venue_closed`, `organization_not_active` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`, the field's code one of `in_the_past`, `too_short`, `too_long`, `not_on_slot_step`, `too_far_ahead`, `over_capacity` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    addVenueClosure: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClosureRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClosureOutcomeResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not its committee or entrusted leader */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];

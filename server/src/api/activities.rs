@@ -61,9 +61,9 @@ pub struct CreateActivityRequest {
     /// At most 2000 characters.
     #[schema(max_length = 2000)]
     pub description: Option<String>,
-    /// The place, 1–100 characters.
+    /// The place, 1–100 characters; default with `venue_id`: the room's name and address.
     #[schema(min_length = 1, max_length = 100)]
-    pub location: String,
+    pub location: Option<String>,
     #[schema(minimum = -90, maximum = 90)]
     pub latitude: Option<f64>,
     #[schema(minimum = -180, maximum = 180)]
@@ -95,6 +95,10 @@ pub struct CreateActivityRequest {
     /// Default: the organization's community. Another community must be in the same
     /// street or township (422 `outside_street`).
     pub community_id: Option<i64>,
+    /// A shared room (`GET /venues`) of the organization's street: publishing needs an
+    /// approved booking covering the activity's time (one is requested when there is none,
+    /// and the activity waits `held` until it is approved); capacity at most the room's.
+    pub venue_id: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -172,7 +176,7 @@ impl CreateActivityRequest {
         let title = c.text("title", Some(self.title), 1, 60, TITLE_MSG);
         let description =
             c.text("description", self.description, 0, 2000, "简介不超过 2000 个字符").unwrap_or_default();
-        let location = c.text("location", Some(self.location), 1, 100, LOCATION_MSG);
+        let location = c.text("location", self.location, 1, 100, LOCATION_MSG);
         let at = c.location(self.latitude, self.longitude);
         let capacity = c.capacity(Some(self.capacity));
         let service_minutes = c.hours(self.service_hours);
@@ -198,9 +202,10 @@ impl CreateActivityRequest {
             }
             _ => None,
         };
-        let (Some(kind), Some(title), Some(location), Some(capacity), Some(window)) =
-            (kind, title, location, capacity, window)
-        else {
+        if location.is_none() && self.venue_id.is_none() && !c.errors.iter().any(|e| e.field == "location") {
+            c.fail("location", "required", "请填写地点或选择场地");
+        }
+        let (Some(kind), Some(title), Some(capacity), Some(window)) = (kind, title, capacity, window) else {
             return Err(AppError::Validation(c.errors));
         };
         c.finish(ActivityInput {
@@ -218,6 +223,7 @@ impl CreateActivityRequest {
             skill_note,
             cancel_cutoff_minutes: cutoff.unwrap_or(DEFAULT_CANCEL_CUTOFF_MINUTES),
             community_id: self.community_id,
+            venue_id: self.venue_id,
         })
     }
 }
@@ -310,6 +316,8 @@ pub struct ActivityResponse {
     pub distance_m: Option<f64>,
     /// The caller's own sign-up, when signed in and signed up.
     pub my_signup: Option<SignupResponse>,
+    /// The shared room it is held in, when it names one.
+    pub venue: Option<ActivityVenue>,
     pub published_at: Option<DateTime<FixedOffset>>,
 }
 
@@ -344,9 +352,25 @@ impl From<ActivityView> for ActivityResponse {
             version: a.version,
             distance_m: v.distance_m.map(|d| d.round()),
             my_signup: v.my_signup.map(|(s, p)| signup_response(s, p)),
+            venue: v.venue.map(|r| ActivityVenue {
+                id: r.id,
+                name: r.name,
+                address: r.address,
+                accessibility: r.accessibility,
+            }),
             published_at: a.published_at.map(time),
         }
     }
+}
+
+/// The room an activity is held in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityVenue {
+    pub id: i64,
+    pub name: String,
+    pub address: String,
+    /// Steps, lifts, toilets, hearing loops.
+    pub accessibility: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -390,6 +414,7 @@ impl From<MySignup> for MySignupResponse {
                 my_signup: None,
                 is_staff: false,
                 distance_m: None,
+                venue: None,
             }
             .into(),
         }

@@ -16,6 +16,7 @@ pub mod regions;
 pub mod reports;
 pub mod subscriptions;
 pub mod types;
+pub mod venues;
 
 use actix_web::web;
 
@@ -30,6 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(organizations::routes)
             .configure(attendance::routes)
             .configure(activities::routes)
+            .configure(venues::routes)
             .configure(notifications::routes)
             .configure(subscriptions::routes)
             .configure(admin::routes),

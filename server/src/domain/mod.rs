@@ -34,3 +34,4 @@ pub mod role;
 pub mod signup;
 pub mod text;
 pub mod time;
+pub mod venue;

@@ -32,6 +32,8 @@ pub struct Model {
     pub created_by: Option<i64>,
     pub published_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
+    /// The room it is held in, when it names one.
+    pub venue_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -26,6 +26,7 @@ use crate::{
         organization::{OrgStatus, ServiceTarget},
         role::Role,
         signup::{PLACE_HOLDING, SignupAction, Step, counter_delta, next},
+        venue::BookingStatus,
     },
     entity::{activity, organization, region, signup, user},
     error::{AppError, AppResult},
@@ -36,6 +37,7 @@ use crate::{
         notifications::{Notice, cancel_reminders, enqueue},
         organization_scope::regions_under,
         retrying,
+        venues::{self, VenueSummary},
     },
     wechat::Moderation,
 };
@@ -45,7 +47,8 @@ pub struct ActivityInput {
     pub kind: ActivityKind,
     pub title: String,
     pub description: String,
-    pub location: String,
+    /// `None`: the venue's name and address (a venue is then required).
+    pub location: Option<String>,
     pub at: Option<(f64, f64)>,
     pub window: TimeWindow,
     pub capacity: Capacity,
@@ -58,6 +61,8 @@ pub struct ActivityInput {
     pub cancel_cutoff_minutes: i32,
     /// `None`: the organization's community.
     pub community_id: Option<i64>,
+    /// The shared room it is held in: publishing needs an approved booking of it.
+    pub venue_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -161,7 +166,7 @@ pub async fn create(ctx: &AppContext, user: &AuthUser, org_id: i64, input: Activ
         &[
             Some(&input.title),
             Some(&input.description),
-            Some(&input.location),
+            input.location.as_deref(),
             input.age_note.as_deref(),
             input.skill_note.as_deref(),
         ],
@@ -174,43 +179,71 @@ pub async fn create(ctx: &AppContext, user: &AuthUser, org_id: i64, input: Activ
     if !org_status.is_recognised() {
         return Err(conflict("organization_not_active", "组织尚未备案或已暂停，不能发布活动"));
     }
-    let community_id = match input.community_id {
-        None => org.community_id,
-        Some(id) if id == org.community_id => id,
-        Some(id) => {
-            let home = region::Entity::find_by_id(org.community_id).one(&ctx.db).await?;
-            match region::Entity::find_by_id(id).one(&ctx.db).await? {
-                Some(r) if r.level != "community" => {
-                    return Err(AppError::invalid("community_id", "not_a_community", "活动须在一个社区或村举办"));
-                }
-                Some(r) if may_host(home.as_ref(), &r) => id,
-                Some(_) => {
-                    return Err(AppError::invalid(
-                        "community_id",
-                        "outside_street",
-                        "活动只能在本组织所在社区或同一街道（乡镇）的其他社区举办",
-                    ));
-                }
-                None => return Err(AppError::invalid("community_id", "not_found", "所选社区不存在")),
-            }
-        }
+    let venue = match input.venue_id {
+        Some(id) => Some(venues::venue_for_activity(&ctx.db, id, input.capacity.get()).await?),
+        None => None,
     };
+    let community_id = match (input.community_id, &venue) {
+        (Some(id), Some(v)) if id != v.community_id => {
+            return Err(AppError::invalid("venue_id", "elsewhere", "场地不在所选社区"));
+        }
+        (_, Some(v)) => {
+            let home = region::Entity::find_by_id(org.community_id).one(&ctx.db).await?;
+            let target = region::Entity::find_by_id(v.community_id).one(&ctx.db).await?;
+            if !target.is_some_and(|t| may_host(home.as_ref(), &t)) {
+                return Err(AppError::invalid(
+                    "venue_id",
+                    "outside_street",
+                    "只能使用本组织所在社区或同一街道（乡镇）其他社区的场地",
+                ));
+            }
+            v.community_id
+        }
+        (input_community, None) => match input_community {
+            None => org.community_id,
+            Some(id) if id == org.community_id => id,
+            Some(id) => {
+                let home = region::Entity::find_by_id(org.community_id).one(&ctx.db).await?;
+                match region::Entity::find_by_id(id).one(&ctx.db).await? {
+                    Some(r) if r.level != "community" => {
+                        return Err(AppError::invalid("community_id", "not_a_community", "活动须在一个社区或村举办"));
+                    }
+                    Some(r) if may_host(home.as_ref(), &r) => id,
+                    Some(_) => {
+                        return Err(AppError::invalid(
+                            "community_id",
+                            "outside_street",
+                            "活动只能在本组织所在社区或同一街道（乡镇）的其他社区举办",
+                        ));
+                    }
+                    None => return Err(AppError::invalid("community_id", "not_found", "所选社区不存在")),
+                }
+            }
+        },
+    };
+    let location = match (input.location, &venue) {
+        (Some(l), _) => l,
+        (None, Some(v)) => format!("{}（{}）", v.name, v.address).chars().take(100).collect(),
+        (None, None) => return Err(AppError::invalid("location", "required", "请填写地点或选择场地")),
+    };
+    let at = input.at.or(venue.as_ref().and_then(|v| v.latitude.zip(v.longitude)));
     let minutes = input.window.minutes();
     let service_minutes = input.service_minutes.unwrap_or(minutes as i32);
     if service_minutes as i64 > minutes {
         return Err(AppError::invalid("service_hours", "too_many", "服务时长不能超过活动时长"));
     }
     let now = ctx.now();
-    let (lat, lng) = (input.at.map(|a| a.0), input.at.map(|a| a.1));
+    let (lat, lng) = (at.map(|a| a.0), at.map(|a| a.1));
     let inserted = activity::Entity::insert(activity::ActiveModel {
         organization_id: Set(org_id),
         community_id: Set(community_id),
         kind: Set(input.kind.as_str().to_owned()),
         title: Set(input.title),
         description: Set(input.description),
-        location: Set(input.location),
-        latitude: Set(lat.or(org.latitude.filter(|_| input.at.is_none()))),
-        longitude: Set(lng.or(org.longitude.filter(|_| input.at.is_none()))),
+        location: Set(location),
+        latitude: Set(lat.or(org.latitude.filter(|_| at.is_none()))),
+        longitude: Set(lng.or(org.longitude.filter(|_| at.is_none()))),
+        venue_id: Set(input.venue_id),
         starts_at: Set(input.window.starts_at),
         ends_at: Set(input.window.ends_at),
         signup_deadline: Set(input.window.signup_deadline),
@@ -281,10 +314,20 @@ async fn update_once(ctx: &AppContext, user: &AuthUser, id: i64, patch: Activity
     .await?;
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
+    let venue = venues::lock_for_activity(&txn, seen.venue_id).await?;
     let current = lock(&txn, id).await?;
     let status = status_of(&current);
     if !matches!(status, ActivityStatus::Draft | ActivityStatus::Published) {
         return Err(conflict("activity_closed", "活动已取消或已结束，不能修改"));
+    }
+    if let (Some(capacity), Some(v)) = (patch.capacity, &venue)
+        && capacity.get() > v.capacity
+    {
+        return Err(AppError::invalid(
+            "capacity",
+            "over_capacity",
+            format!("活动名额不能超过场地容纳人数（{} 人）", v.capacity),
+        ));
     }
     // `review` holds a published activity for the committee, as on publishing; a draft
     // is checked again when it is published.
@@ -371,6 +414,12 @@ async fn update_once(ctx: &AppContext, user: &AuthUser, id: i64, patch: Activity
     }
     active.updated_at = Set(now);
     let updated = active.update(&txn).await?;
+    if let Some(v) = &venue
+        && (moved || patch.capacity.is_some())
+    {
+        // The room's booking moves with the activity, or neither moves.
+        venues::move_for_activity(&txn, v, &updated, user.id, now).await?;
+    }
     let mut notices = Vec::new();
     if tell {
         // Residents whose place here now clashes with a place elsewhere go back to the
@@ -654,6 +703,7 @@ pub async fn publish(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Ac
     .await?;
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
+    let venue = venues::lock_for_activity(&txn, draft.venue_id).await?;
     let a = lock(&txn, id).await?;
     if status_of(&a) != ActivityStatus::Draft {
         return Err(conflict("invalid_transition", "只有草稿可以发布"));
@@ -678,6 +728,19 @@ pub async fn publish(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Ac
     let org = organization::Entity::find_by_id(a.organization_id).one(&txn).await?;
     if !org.and_then(|o| OrgStatus::parse(&o.status)).is_some_and(OrgStatus::is_recognised) {
         return Err(conflict("organization_not_active", "组织尚未备案或已暂停，不能发布活动"));
+    }
+    if let Some(v) = &venue
+        && venues::hold_for_activity(&txn, v, &a, user.id, now).await? != BookingStatus::Approved
+    {
+        // Waits, hidden, until the venue's manager approves the booking.
+        activity::Entity::update_many()
+            .col_expr(activity::Column::Status, Expr::value(ActivityStatus::Held.as_str()))
+            .col_expr(activity::Column::UpdatedAt, Expr::value(now))
+            .filter(activity::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        return detail(ctx, Some(user), id).await;
     }
     activity::Entity::update_many()
         .col_expr(activity::Column::Status, Expr::value(ActivityStatus::Published.as_str()))
@@ -759,13 +822,15 @@ pub async fn review_held(
 /// Cancels a draft or published activity; everyone signed up is told why.
 pub async fn cancel(ctx: &AppContext, user: &AuthUser, id: i64, reason: String) -> AppResult<ActivityView> {
     let now = ctx.now();
+    let venue_id = find(&ctx.db, id).await?.venue_id;
     let txn = begin_write(&ctx.db).await?;
+    venues::lock_for_activity(&txn, venue_id).await?;
     let a = lock(&txn, id).await?;
     require_org_staff(user, a.organization_id)?;
     if !matches!(status_of(&a), ActivityStatus::Draft | ActivityStatus::Held | ActivityStatus::Published) {
         return Err(conflict("invalid_transition", "活动已取消或已结束"));
     }
-    cancel_locked(&txn, &a, &reason, now).await?;
+    cancel_locked(&txn, &a, user.id, &reason, now).await?;
     txn.commit().await?;
     detail(ctx, Some(user), id).await
 }
@@ -775,6 +840,7 @@ pub async fn cancel(ctx: &AppContext, user: &AuthUser, id: i64, reason: String) 
 async fn cancel_locked(
     txn: &DatabaseTransaction,
     a: &activity::Model,
+    actor: i64,
     reason: &str,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
@@ -794,6 +860,8 @@ async fn cancel_locked(
         })
         .collect();
     cancel_reminders(txn, id, None).await?;
+    // The room it held is given back (the booking is cancelled, the history says by whom).
+    venues::release_for_activity(txn, id, actor, now).await?;
     enqueue(txn, notices, now).await
 }
 
@@ -804,12 +872,14 @@ async fn cancel_locked(
 pub async fn cancel_upcoming_of(
     txn: &DatabaseTransaction,
     organization_id: i64,
+    actor: i64,
     reason: &str,
     now: DateTime<Utc>,
 ) -> AppResult<usize> {
-    let ids: Vec<i64> = activity::Entity::find()
+    let ids: Vec<(i64, Option<i64>)> = activity::Entity::find()
         .select_only()
         .column(activity::Column::Id)
+        .column(activity::Column::VenueId)
         .filter(activity::Column::OrganizationId.eq(organization_id))
         .filter(activity::Column::StartsAt.gt(now))
         .filter(activity::Column::Status.is_in([
@@ -821,9 +891,11 @@ pub async fn cancel_upcoming_of(
         .into_tuple()
         .all(txn)
         .await?;
-    for id in &ids {
+    for (id, venue_id) in &ids {
+        // Rooms before activities, as every path that holds both locks them.
+        venues::lock_for_activity(txn, *venue_id).await?;
         let a = lock(txn, *id).await?;
-        cancel_locked(txn, &a, reason, now).await?;
+        cancel_locked(txn, &a, actor, reason, now).await?;
     }
     Ok(ids.len())
 }
@@ -1315,6 +1387,8 @@ pub struct ActivityView {
     pub my_signup: Option<(signup::Model, Option<i64>)>,
     pub is_staff: bool,
     pub distance_m: Option<f64>,
+    /// The room it is held in, when it names one.
+    pub venue: Option<VenueSummary>,
 }
 
 /// `GET /activities/{id}`: drafts exist only for the organization's staff.
@@ -1347,7 +1421,8 @@ pub async fn detail(ctx: &AppContext, user: Option<&AuthUser>, id: i64) -> AppRe
             None => None,
         },
     };
-    Ok(ActivityView { activity: a, organization_name, my_signup, is_staff: staff, distance_m: None })
+    let venue = venues::summaries(&ctx.db, a.venue_id.into_iter().collect()).await?.into_values().next();
+    Ok(ActivityView { activity: a, organization_name, my_signup, is_staff: staff, distance_m: None, venue })
 }
 
 #[derive(Debug, Default, Clone)]
@@ -1432,6 +1507,7 @@ pub async fn browse(
         }
     };
     let names = organization_names(&ctx.db, rows.iter().map(|a| a.organization_id).collect()).await?;
+    let rooms = venues::summaries(&ctx.db, rows.iter().filter_map(|a| a.venue_id).collect()).await?;
     let views = rows
         .into_iter()
         .map(|a| {
@@ -1441,6 +1517,7 @@ pub async fn browse(
             };
             ActivityView {
                 organization_name: names.get(&a.organization_id).cloned().unwrap_or_default(),
+                venue: a.venue_id.and_then(|v| rooms.get(&v).cloned()),
                 activity: a,
                 my_signup: None,
                 is_staff: false,

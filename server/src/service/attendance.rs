@@ -870,6 +870,7 @@ mod tests {
             created_by: None,
             published_at: None,
             finished_at: None,
+            venue_id: None,
             created_at: start,
             updated_at: start,
         }

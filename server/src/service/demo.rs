@@ -12,7 +12,10 @@ use crate::{
         organization::{Category, CreditCode, OrgStatus, ServiceTarget, Standing},
         role::Role,
     },
-    entity::{activity, organization, organization_target, region, user},
+    entity::{
+        activity, organization, organization_target, region, user, venue, venue_booking, venue_booking_event,
+        venue_hour,
+    },
     error::{AppError, AppResult},
     service::{organizations::record, role_grants::insert_grant},
 };
@@ -255,6 +258,7 @@ pub struct SeedReport {
     pub grants_added: usize,
     pub organizations_added: usize,
     pub activities_added: usize,
+    pub venues_added: usize,
 }
 
 pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<SeedReport> {
@@ -308,7 +312,194 @@ pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Se
         record(db, id, Some(applicant), "submitted", None, OrgStatus::PendingConsent, None, now).await?;
         report.organizations_added += 1;
     }
+    for row in VENUES {
+        if ensure_venue(db, row, now).await? {
+            report.venues_added += 1;
+        }
+    }
     Ok(report)
+}
+
+/// A demo room: community, name, address, coordinates, capacity, slot / min / max minutes,
+/// days ahead, buffer, needs approval, opening hours (weekdays 1–7, from, to in hours),
+/// and its bookings (organization, days ahead, hour, hours, purpose, approved, the demo
+/// activity it is for).
+type VenueRow = (
+    &'static str,
+    &'static str,
+    &'static str,
+    (f64, f64),
+    i32,
+    (i32, i32, i32),
+    i32,
+    i32,
+    bool,
+    &'static [(&'static [i16], i32, i32)],
+    &'static [(&'static str, i64, u32, i64, &'static str, bool, Option<&'static str>)],
+);
+
+const VENUES: &[VenueRow] = &[
+    (
+        "620102002001",
+        "金塔巷社区活动室",
+        "金塔巷 12 号一楼",
+        (36.0627, 103.8221),
+        40,
+        (30, 60, 240),
+        60,
+        30,
+        true,
+        &[(&[1, 2, 3, 4, 5], 8, 21), (&[6, 7], 9, 17)],
+        &[("金塔巷夕阳红志愿服务队", 3, 9, 2, "为独居老人包饺子", true, Some("为独居老人包饺子"))],
+    ),
+    (
+        "620102002001",
+        "金塔巷社区议事厅",
+        "金塔巷 12 号二楼",
+        (36.0627, 103.8221),
+        20,
+        (30, 30, 180),
+        30,
+        0,
+        true,
+        &[(&[1, 2, 3, 4, 5], 9, 12), (&[1, 2, 3, 4, 5], 14, 18)],
+        &[("金塔巷夕阳红志愿服务队", 5, 14, 2, "志愿者培训会", false, None)],
+    ),
+    (
+        "620123104201",
+        "袁家营村文化大院",
+        "袁家营村村委会院内",
+        (35.9452, 103.9771),
+        100,
+        (60, 60, 480),
+        90,
+        60,
+        false,
+        &[(&[1, 2, 3, 4, 5, 6, 7], 8, 20)],
+        &[("袁家营村蔬菜种植互助组", 4, 9, 3, "大棚蔬菜种植技术讲座", true, None)],
+    ),
+];
+
+/// A demo room with its hours and bookings, found again by community and name.
+async fn ensure_venue(db: &impl ConnectionTrait, row: &VenueRow, now: DateTime<Utc>) -> AppResult<bool> {
+    let (code, name, address, (lat, lng), capacity, (slot, min, max), ahead, buffer, approval, hours, bookings) = *row;
+    let community = region_id(db, code).await?;
+    let exists = venue::Entity::find()
+        .filter(venue::Column::CommunityId.eq(community))
+        .filter(venue::Column::Name.eq(name))
+        .one(db)
+        .await?
+        .is_some();
+    if exists {
+        return Ok(false);
+    }
+    let id = venue::Entity::insert(venue::ActiveModel {
+        community_id: Set(community),
+        entrusted_org_id: Set(None),
+        name: Set(name.to_owned()),
+        address: Set(address.to_owned()),
+        latitude: Set(Some(lat)),
+        longitude: Set(Some(lng)),
+        capacity: Set(capacity),
+        area_m2: Set(None),
+        facilities: Set(String::new()),
+        accessibility: Set(Some("一楼入口无台阶".to_owned())),
+        photos: Set(String::new()),
+        slot_minutes: Set(slot),
+        min_minutes: Set(min),
+        max_minutes: Set(max),
+        book_ahead_days: Set(ahead),
+        buffer_minutes: Set(buffer),
+        needs_approval: Set(approval),
+        cancel_cutoff_minutes: Set(120),
+        status: Set("open".to_owned()),
+        created_by: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?
+    .last_insert_id;
+    for (days, from, to) in hours {
+        for day in *days {
+            venue_hour::Entity::insert(venue_hour::ActiveModel {
+                venue_id: Set(id),
+                weekday: Set(day - 1),
+                opens_minute: Set(from * 60),
+                closes_minute: Set(to * 60),
+                ..Default::default()
+            })
+            .exec_without_returning(db)
+            .await?;
+        }
+    }
+    for (org_name, days, hour, length, purpose, approved, activity_title) in bookings {
+        let Some(org) = organization::Entity::find().filter(organization::Column::Name.eq(*org_name)).one(db).await?
+        else {
+            continue;
+        };
+        let day = to_shanghai(now).date_naive() + chrono::Duration::days(*days);
+        let starts_at = day
+            .and_hms_opt(*hour, 0, 0)
+            .and_then(|t| t.and_local_timezone(shanghai()).single())
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("bad demo time")))?;
+        let ends_at = starts_at + chrono::Duration::hours(*length);
+        let activity = match activity_title {
+            Some(title) => {
+                activity::Entity::find()
+                    .filter(activity::Column::OrganizationId.eq(org.id))
+                    .filter(activity::Column::Title.eq(*title))
+                    .one(db)
+                    .await?
+            }
+            None => None,
+        };
+        if let Some(a) = &activity {
+            activity::Entity::update_many()
+                .col_expr(activity::Column::VenueId, Expr::value(id))
+                .filter(activity::Column::Id.eq(a.id))
+                .exec(db)
+                .await?;
+        }
+        let status = if *approved { "approved" } else { "requested" };
+        let booking = venue_booking::Entity::insert(venue_booking::ActiveModel {
+            venue_id: Set(id),
+            organization_id: Set(org.id),
+            activity_id: Set(activity.map(|a| a.id)),
+            series_id: Set(None),
+            purpose: Set((*purpose).to_owned()),
+            attendance: Set(20),
+            starts_at: Set(starts_at),
+            ends_at: Set(ends_at),
+            blocked_until: Set(ends_at + chrono::Duration::minutes(buffer as i64)),
+            status: Set(status.to_owned()),
+            requested_by: Set(None),
+            decided_by: Set(None),
+            decided_at: Set(approved.then_some(now)),
+            decision_reason: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .exec(db)
+        .await?
+        .last_insert_id;
+        for action in if *approved { &["requested", "approved"][..] } else { &["requested"][..] } {
+            venue_booking_event::Entity::insert(venue_booking_event::ActiveModel {
+                booking_id: Set(booking),
+                action: Set((*action).to_owned()),
+                actor_id: Set(None),
+                reason: Set(Some("演示数据".to_owned())),
+                at: Set(now),
+                ..Default::default()
+            })
+            .exec_without_returning(db)
+            .await?;
+        }
+    }
+    Ok(true)
 }
 
 /// A published activity a few days ahead, found again by organization and title.

@@ -13,6 +13,7 @@ pub mod reports;
 pub mod role_grants;
 pub mod subscriptions;
 pub mod users;
+pub mod venues;
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions,

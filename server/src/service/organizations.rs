@@ -565,7 +565,7 @@ pub async fn change_status(
     transition(&txn, id, status, to, now).await?;
     if matches!(to, OrgStatus::Suspended | OrgStatus::Dissolved) {
         let why = format!("组织已被{}：{reason}", if to == OrgStatus::Suspended { "暂停活动" } else { "注销" });
-        crate::service::activities::cancel_upcoming_of(&txn, id, &why, now).await?;
+        crate::service::activities::cancel_upcoming_of(&txn, id, user.id, &why, now).await?;
     }
     record(&txn, id, Some(user.id), action.event(), Some(status), to, Some(reason), now).await?;
     txn.commit().await?;
