@@ -6,6 +6,7 @@ mod attendance;
 mod auth;
 mod correctness;
 mod errors;
+mod exports;
 mod faults;
 mod health;
 mod limits;

@@ -250,6 +250,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/activities/{id}/signups/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The roster to print or keep: every sign-up with its status, check-in and check-out
+         *     times, credited hours and no-shows (phones masked), for the organization's staff and
+         *     the officials over the activity's community.
+         */
+        get: operations["exportActivityRoster"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/activities/{id}/signups/me": {
         parameters: {
             query?: never;
@@ -736,6 +757,26 @@ export interface paths {
         };
         /** An organization's figures, for its staff and the regions above it. */
         get: operations["getOrganizationMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{id}/metrics/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's figures month by month with a total line, for its staff and the
+         *     officials over it.
+         */
+        get: operations["exportOrganizationMetrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2945,6 +2986,49 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    exportActivityRoster: {
+        parameters: {
+            query?: {
+                /** @description `xlsx` (default) or `csv`. */
+                format?: components["schemas"]["ExportFormat"];
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The workbook (`format=xlsx`, the default) or UTF-8 CSV with a BOM (`format=csv`), as an attachment. */
+            200: {
+                headers: {
+                    /** @description `attachment; filename="roster-{id}.xlsx"` */
+                    "content-disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "text/csv": string;
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description not staff of the organization nor an official over the community */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
     cancelMySignup: {
         parameters: {
             query?: never;
@@ -4245,6 +4329,53 @@ export interface operations {
             };
             401: components["responses"]["Unauthenticated"];
             /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    exportOrganizationMetrics: {
+        parameters: {
+            query?: {
+                /** @description `xlsx` (default) or `csv`. */
+                format?: components["schemas"]["ExportFormat"];
+                /** @description `YYYY-MM-DD` (Asia/Shanghai) or RFC 3339; default 1 January of this year. */
+                from?: string;
+                /** @description Exclusive; default now. */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The workbook (`format=xlsx`, the default) or UTF-8 CSV with a BOM (`format=csv`), as an attachment. */
+            200: {
+                headers: {
+                    /** @description `attachment; filename="organization-{id}-{month}.xlsx"` */
+                    "content-disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "text/csv": string;
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description not staff of the organization nor an official over it */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -92,6 +92,8 @@ use crate::api;
         api::reports::region_metrics,
         api::reports::export,
         api::reports::organization_metrics,
+        api::exports::roster,
+        api::exports::organization_metrics,
     ),
     components(schemas(
         crate::error::Problem,
