@@ -5,6 +5,7 @@ mod admin;
 mod attendance;
 mod auth;
 mod correctness;
+mod downloads;
 mod errors;
 mod exports;
 mod faults;

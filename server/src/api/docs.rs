@@ -94,6 +94,8 @@ use crate::api;
         api::reports::organization_metrics,
         api::exports::roster,
         api::exports::organization_metrics,
+        api::downloads::create,
+        api::downloads::open,
     ),
     components(schemas(
         crate::error::Problem,

@@ -4,6 +4,7 @@ pub mod activities;
 pub mod attendance;
 pub mod auth;
 pub mod demo;
+pub mod downloads;
 pub mod exports;
 pub mod geo;
 pub mod notifications;

@@ -617,13 +617,13 @@ pub struct OrganizationMetrics {
     pub monthly: Vec<MonthFigures>,
 }
 
-/// `GET /organizations/{id}/metrics`: for its staff and the officials above it.
-pub async fn organization_metrics(
+/// The organization, when the caller may see its figures: its staff and the officials
+/// over its community.
+pub async fn require_organization_figures(
     ctx: &AppContext,
     user: &AuthUser,
     id: i64,
-    period: Period,
-) -> AppResult<OrganizationMetrics> {
+) -> AppResult<organization::Model> {
     let org = organization::Entity::find_by_id(id).one(&ctx.db).await?.ok_or(AppError::NotFound("organization"))?;
     let staff =
         user.grants.iter().any(|g| matches!(g.role, Role::OrgStaff | Role::OrgLeader) && g.scope_id == Some(id));
@@ -631,6 +631,17 @@ pub async fn organization_metrics(
     if !staff && !holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], &path) {
         return Err(AppError::Forbidden("requires organization staff"));
     }
+    Ok(org)
+}
+
+/// `GET /organizations/{id}/metrics`: for its staff and the officials above it.
+pub async fn organization_metrics(
+    ctx: &AppContext,
+    user: &AuthUser,
+    id: i64,
+    period: Period,
+) -> AppResult<OrganizationMetrics> {
+    let org = require_organization_figures(ctx, user, id).await?;
     let filter = || {
         sea_orm::Condition::all()
             .add(activity_stat::Column::OrganizationId.eq(id))
