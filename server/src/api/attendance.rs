@@ -607,8 +607,8 @@ pub async fn service_record(
 /// The printable record's page, for the user themself (also behind a signed link).
 pub async fn record_page(ctx: &AppContext, user: &AuthUser) -> AppResult<String> {
     let me = service::users::me(ctx, user.id).await?;
-    let lines = service::attendance::service_record(&ctx, &user).await?;
-    let p = summarise(&ctx, &lines);
+    let lines = service::attendance::service_record(ctx, user).await?;
+    let p = summarise(ctx, &lines);
     let name = escape(me.user.nickname.as_deref().unwrap_or("居民"));
     let rows: String = p
         .record
