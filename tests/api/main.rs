@@ -17,3 +17,4 @@ mod organizations;
 mod push;
 mod regions;
 mod security;
+mod work_queue;

@@ -1595,7 +1595,7 @@ export interface components {
          * @description What a notice is about.
          * @enum {string}
          */
-        NotificationKind: "reminder" | "signup_confirmed" | "waitlist_promoted" | "activity_changed" | "activity_cancelled" | "signup_removed" | "activity_review" | "filing_result";
+        NotificationKind: "reminder" | "signup_confirmed" | "waitlist_promoted" | "activity_changed" | "activity_cancelled" | "signup_removed" | "activity_review" | "filing_result" | "work_waiting" | "work_digest";
         NotificationResponse: {
             /** Format: int64 */
             activity_id: number | null;

@@ -15,6 +15,7 @@ pub mod reports;
 pub mod role_grants;
 pub mod subscriptions;
 pub mod users;
+pub mod work_queue;
 
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
