@@ -119,6 +119,14 @@ pub enum AppError {
     WechatUserBlocked,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A signed link that was altered, or made for a user who has since signed out
+    /// everywhere.
+    #[error("download link invalid")]
+    LinkInvalid,
+    /// Something that was valid once and is no more (an expired link or invitation):
+    /// a stable code and a sentence.
+    #[error("gone: {0}")]
+    Gone(&'static str, String),
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("conflict: {0}")]
@@ -234,6 +242,8 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::WechatUserBlocked => "wechat_user_blocked",
             AppError::NotFound(_) => "not_found",
+            AppError::LinkInvalid => "link_invalid",
+            AppError::Gone(code, _) => code,
             AppError::MethodNotAllowed => "method_not_allowed",
             AppError::Conflict(code, _) => code,
             AppError::PayloadTooLarge => "payload_too_large",
@@ -257,7 +267,8 @@ impl AppError {
             | AppError::InvalidRefreshToken
             | AppError::RefreshTokenReused
             | AppError::WechatCodeInvalid => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) | AppError::WechatUserBlocked => StatusCode::FORBIDDEN,
+            AppError::Forbidden(_) | AppError::WechatUserBlocked | AppError::LinkInvalid => StatusCode::FORBIDDEN,
+            AppError::Gone(..) => StatusCode::GONE,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(..) => StatusCode::CONFLICT,
@@ -286,6 +297,8 @@ impl AppError {
             (405, Lang::En) => "Method not allowed",
             (409, Lang::Zh) => "状态冲突",
             (409, Lang::En) => "Conflict",
+            (410, Lang::Zh) => "已失效",
+            (410, Lang::En) => "Gone",
             (413, Lang::Zh) => "请求体过大",
             (413, Lang::En) => "Payload too large",
             (415, Lang::Zh) => "不支持的内容类型",
@@ -334,7 +347,9 @@ impl AppError {
             NotFound(what) => format!("The {what} does not exist"),
             MethodNotAllowed if zh => "该路径不支持此请求方法".into(),
             MethodNotAllowed => "This path does not support the method".into(),
-            Conflict(_, why) => why.clone(),
+            Conflict(_, why) | Gone(_, why) => why.clone(),
+            LinkInvalid if zh => "下载链接无效，请重新获取".into(),
+            LinkInvalid => "The download link is not valid; ask for a new one".into(),
             PayloadTooLarge if zh => "请求体超过允许的大小".into(),
             PayloadTooLarge => "The request body is larger than allowed".into(),
             UnsupportedMediaType if zh => "请以 application/json 发送请求体".into(),

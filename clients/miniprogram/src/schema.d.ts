@@ -250,6 +250,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/activities/{id}/signups/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The roster to print or keep: every sign-up with its status, check-in and check-out
+         *     times, credited hours and no-shows (phones masked), for the organization's staff and
+         *     the officials over the activity's community.
+         */
+        get: operations["exportActivityRoster"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/activities/{id}/signups/me": {
         parameters: {
             query?: never;
@@ -387,6 +408,47 @@ export interface paths {
         put?: never;
         /** Sign in with a `wx.login` code; the user is created on first sign-in. */
         post: operations["loginWithWechat"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/downloads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A short-lived link to a file the caller may download, which opens without an
+         *     `Authorization` header (in a PC's browser, or forwarded). The permission is checked
+         *     now and again when the link is opened, for the user the link names.
+         */
+        post: operations["createDownloadLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/downloads/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Opens a link made by `POST /downloads`: the file, built for the user the link names
+         *     as they are now.
+         */
+        get: operations["openDownloadLink"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -736,6 +798,26 @@ export interface paths {
         };
         /** An organization's figures, for its staff and the regions above it. */
         get: operations["getOrganizationMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{id}/metrics/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's figures month by month with a total line, for its staff and the
+         *     officials over it.
+         */
+        get: operations["exportOrganizationMetrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1775,6 +1857,43 @@ export interface components {
          */
         DependencyState: "ok" | "down" | "not_configured";
         /**
+         * @description What a download holds.
+         * @enum {string}
+         */
+        DownloadKind: "region_metrics" | "participation_record" | "activity_roster" | "organization_metrics";
+        DownloadLinkResponse: {
+            /** Format: date-time */
+            expires_at: string;
+            /** @description The same link as a path on this API's host. */
+            path: string;
+            /** @description The link to open in a browser (built from the host the request came to). */
+            url: string;
+        };
+        /**
+         * @example {
+         *       "format": "xlsx",
+         *       "id": 42,
+         *       "kind": "activity_roster"
+         *     }
+         */
+        DownloadRequest: {
+            format?: components["schemas"]["FileFormat"] | null;
+            /**
+             * @description For the figures: the period's start (`YYYY-MM-DD` or RFC 3339), as on the
+             *     figures' own endpoints.
+             */
+            from?: string | null;
+            /**
+             * Format: int64
+             * @description The region (`region_metrics`), the caller's own user id (`participation_record`),
+             *     the activity (`activity_roster`) or the organization (`organization_metrics`).
+             */
+            id: number;
+            kind: components["schemas"]["DownloadKind"];
+            /** @description For the figures: the period's end, exclusive. */
+            to?: string | null;
+        };
+        /**
          * @description The export's formats: an Excel workbook or UTF-8 CSV.
          * @enum {string}
          */
@@ -1823,6 +1942,11 @@ export interface components {
             /** Format: double */
             volunteer_hours: number;
         };
+        /**
+         * @description A download's format: an Excel workbook, UTF-8 CSV with a BOM, or a printable page.
+         * @enum {string}
+         */
+        FileFormat: "xlsx" | "csv" | "html";
         FinishResponse: {
             /** Format: int32 */
             attended: number;
@@ -1910,7 +2034,7 @@ export interface components {
          * @description What a notice is about.
          * @enum {string}
          */
-        NotificationKind: "reminder" | "signup_confirmed" | "waitlist_promoted" | "activity_changed" | "activity_cancelled" | "signup_removed" | "activity_review" | "filing_result";
+        NotificationKind: "reminder" | "signup_confirmed" | "waitlist_promoted" | "activity_changed" | "activity_cancelled" | "signup_removed" | "activity_review" | "filing_result" | "work_waiting" | "work_digest";
         NotificationResponse: {
             /** Format: int64 */
             activity_id: number | null;
@@ -3511,6 +3635,49 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    exportActivityRoster: {
+        parameters: {
+            query?: {
+                /** @description `xlsx` (default) or `csv`. */
+                format?: components["schemas"]["ExportFormat"];
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The workbook (`format=xlsx`, the default) or UTF-8 CSV with a BOM (`format=csv`), as an attachment. */
+            200: {
+                headers: {
+                    /** @description `attachment; filename="roster-{id}.xlsx"` */
+                    "content-disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "text/csv": string;
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description not staff of the organization nor an official over the community */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
     cancelMySignup: {
         parameters: {
             query?: never;
@@ -3938,6 +4105,106 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Problem"];
+        };
+    };
+    createDownloadLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DownloadRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DownloadLinkResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description the caller may not have this file */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    openDownloadLink: {
+        parameters: {
+            query?: {
+                /** @description The user the link was made for. */
+                user?: number;
+                tv?: number;
+                kind?: components["schemas"]["DownloadKind"];
+                id?: number;
+                format?: components["schemas"]["FileFormat"];
+                from?: string;
+                to?: string;
+                /** @description Unix seconds. */
+                expires?: number;
+                /** @description HMAC-SHA256, hex. */
+                sig?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file: a workbook or UTF-8 CSV as an attachment, or the printable record. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "text/csv": string;
+                    "text/html": string;
+                };
+            };
+            /** @description `link_invalid` (altered, or its user signed out everywhere), or `forbidden` (the user lost the permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `link_expired` */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];
         };
     };
@@ -4811,6 +5078,53 @@ export interface operations {
             };
             401: components["responses"]["Unauthenticated"];
             /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    exportOrganizationMetrics: {
+        parameters: {
+            query?: {
+                /** @description `xlsx` (default) or `csv`. */
+                format?: components["schemas"]["ExportFormat"];
+                /** @description `YYYY-MM-DD` (Asia/Shanghai) or RFC 3339; default 1 January of this year. */
+                from?: string;
+                /** @description Exclusive; default now. */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The workbook (`format=xlsx`, the default) or UTF-8 CSV with a BOM (`format=csv`), as an attachment. */
+            200: {
+                headers: {
+                    /** @description `attachment; filename="organization-{id}-{month}.xlsx"` */
+                    "content-disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "text/csv": string;
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description not staff of the organization nor an official over it */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -616,9 +616,15 @@ pub async fn service_record(
     if query.format.as_deref().is_some_and(|f| f != "html") {
         return Err(AppError::invalid("format", "unknown_format", "format 目前只支持 html"));
     }
-    let me = service::users::me(&ctx, user.id).await?;
-    let lines = service::attendance::service_record(&ctx, &user).await?;
-    let p = summarise(&ctx, &lines);
+    let html = record_page(&ctx, &user).await?;
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
+}
+
+/// The printable record's page, for the user themself (also behind a signed link).
+pub async fn record_page(ctx: &AppContext, user: &AuthUser) -> AppResult<String> {
+    let me = service::users::me(ctx, user.id).await?;
+    let lines = service::attendance::service_record(ctx, user).await?;
+    let p = summarise(ctx, &lines);
     let name = escape(me.user.nickname.as_deref().unwrap_or("居民"));
     let rows: String = p
         .record
@@ -650,5 +656,5 @@ td,th{{border:1px solid #999;padding:.3em .5em}}.n{{text-align:right}}@media pri
         yn = p.this_year.activities,
         yh = p.this_year.hours,
     );
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
+    Ok(html)
 }

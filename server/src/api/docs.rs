@@ -103,6 +103,10 @@ use crate::api;
         api::venues::review_booking,
         api::venues::cancel_booking,
         api::venues::add_closure,
+        api::exports::roster,
+        api::exports::organization_metrics,
+        api::downloads::create,
+        api::downloads::open,
     ),
     components(schemas(
         crate::error::Problem,

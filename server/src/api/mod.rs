@@ -7,6 +7,8 @@ pub mod attendance;
 pub mod auth;
 pub mod checks;
 pub mod docs;
+pub mod downloads;
+pub mod exports;
 pub mod health;
 pub mod me;
 pub mod middleware;
@@ -26,6 +28,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .configure(auth::routes)
             .configure(me::routes)
+            .configure(downloads::routes)
+            .configure(exports::routes)
             .configure(reports::routes)
             .configure(regions::routes)
             .configure(organizations::routes)

@@ -14,6 +14,7 @@ use crate::{
     context::AppContext,
     domain::{
         clock::shanghai,
+        download::DownloadKind,
         organization::{Category, Standing},
     },
     error::{AppError, AppResult, Problem},
@@ -50,7 +51,7 @@ fn parse_time(field: &str, value: &str) -> AppResult<DateTime<Utc>> {
         .ok_or_else(|| AppError::invalid(field, "date", "日期格式须为 YYYY-MM-DD 或 RFC 3339"))
 }
 
-fn period(ctx: &AppContext, q: &PeriodQuery) -> AppResult<Period> {
+pub fn period(ctx: &AppContext, q: &PeriodQuery) -> AppResult<Period> {
     let from = q.from.as_deref().map(|v| parse_time("from", v)).transpose()?;
     let to = q.to.as_deref().map(|v| parse_time("to", v)).transpose()?;
     Period::parse(from, to, ctx.now())
@@ -271,25 +272,10 @@ pub async fn export(
     query: web::Query<ExportQuery>,
 ) -> AppResult<HttpResponse> {
     let query = query.into_inner();
-    let csv = match query.format.as_deref() {
-        None | Some("xlsx") => false,
-        Some("csv") => true,
-        Some(_) => return Err(AppError::invalid("format", "unknown_format", "format 须为 xlsx 或 csv")),
-    };
+    let format = crate::api::exports::parse_format(DownloadKind::RegionMetrics, query.format.as_deref())?;
     let period = period(&ctx, &PeriodQuery { from: query.from, to: query.to })?;
-    let m = service::reports::region_metrics(&ctx, &user, id.into_inner(), period).await?;
-    let stem = format!("participation-{}-{}", m.region.code, crate::service::attendance::month_of(m.period.to));
-    Ok(if csv {
-        HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header(("content-disposition", format!("attachment; filename=\"{stem}.csv\"")))
-            .body(service::reports::export_csv(&m))
-    } else {
-        HttpResponse::Ok()
-            .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-            .insert_header(("content-disposition", format!("attachment; filename=\"{stem}.xlsx\"")))
-            .body(service::reports::export_xlsx(&m)?)
-    })
+    let file = service::exports::region_metrics(&ctx, &user, id.into_inner(), period, format).await?;
+    Ok(crate::api::exports::file_response(file))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -44,6 +44,12 @@ impl AuthUser {
     /// One query: the user with their grants (a row per grant, or one without).
     pub async fn from_token(ctx: &AppContext, token: &str) -> Result<Self, AppError> {
         let (user_id, version) = ctx.jwt.verify(token, ctx.now())?;
+        Self::load(ctx, user_id, version).await
+    }
+
+    /// The user `user_id` with their grants now, if they exist, are not deleted and their
+    /// token version is still `version` (else `InvalidToken`).
+    pub async fn load(ctx: &AppContext, user_id: i64, version: i32) -> Result<Self, AppError> {
         let query = Query::select()
             .columns(
                 [user::Column::HomeCommunityId, user::Column::TokenVersion, user::Column::DeletedAt]

@@ -14,6 +14,8 @@ string_enum! {
         SignupRemoved = "signup_removed",
         ActivityReview = "activity_review",
         FilingResult = "filing_result",
+        WorkWaiting = "work_waiting",
+        WorkDigest = "work_digest",
     }
 }
 

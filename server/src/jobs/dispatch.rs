@@ -357,6 +357,7 @@ async fn send(ctx: &AppContext, n: &notification::Model, p: Push, activity: Opti
         touser: openid,
         template_id: template.clone(),
         page: match n.activity_id {
+            _ if n.kind.starts_with("work_") => crate::service::work_queue::QUEUE_PAGE.into(),
             Some(id) => format!("pages/activity/detail?id={id}"),
             None => "pages/inbox/index".into(),
         },
@@ -414,6 +415,11 @@ fn template_data(
                 ("thing3", Keyword::Thing, &format!("已取消：{reason}")),
             ])
         }
+        ("change", "work_waiting" | "work_digest") => data(&[
+            ("thing1", Keyword::Thing, &n.title),
+            ("time2", Keyword::Time, &display_time(n.created_at)),
+            ("thing3", Keyword::Thing, "待您处理"),
+        ]),
         ("change", "signup_removed") => data(&[
             ("thing1", Keyword::Thing, title),
             ("time2", Keyword::Time, &when),

@@ -14,6 +14,7 @@ pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await?;
     let ctx_dispatch = ctx.clone();
     let ctx_finish = ctx.clone();
+    let digest_ctx = ctx.clone();
     scheduler
         .add(Job::new_repeated_async(Duration::from_secs(3600), move |_, _| {
             let ctx = ctx.clone();
@@ -50,6 +51,19 @@ pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(closed = n, "overdue activities closed"),
                     Err(e) => tracing::warn!(error = %e, "closing overdue activities failed"),
+                }
+            })
+        })?)
+        .await?;
+    scheduler
+        .add(Job::new_repeated_async(Duration::from_secs(3600), move |_, _| {
+            let ctx = digest_ctx.clone();
+            Box::pin(async move {
+                metrics::counter!("linli_scheduler_runs_total", "job" => "work_digest").increment(1);
+                match service::work_queue::digest_once(&ctx).await {
+                    Ok(r) if r.queued == 0 => tracing::debug!(?r, "no work digest due"),
+                    Ok(r) => tracing::info!(?r, "work digests queued"),
+                    Err(e) => tracing::warn!(error = %e, "queuing work digests failed"),
                 }
             })
         })?)

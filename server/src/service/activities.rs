@@ -30,6 +30,7 @@ use crate::{
     },
     entity::{activity, organization, region, signup, user},
     error::{AppError, AppResult},
+    service::work_queue::{self, Waiting},
     service::{
         Contended, begin_write,
         geo::{self, Cursor, near_key},
@@ -453,6 +454,16 @@ async fn update_once(ctx: &AppContext, user: &AuthUser, id: i64, patch: Activity
             .filter(activity::Column::Id.eq(id))
             .exec(&txn)
             .await?;
+        work_queue::announce(
+            &txn,
+            Waiting::Moderation,
+            updated.community_id,
+            updated.organization_id,
+            Some(id),
+            &updated.title,
+            now,
+        )
+        .await?;
     }
     enqueue(&txn, notices, now).await?;
     txn.commit().await?;
@@ -716,6 +727,8 @@ pub async fn publish(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Ac
                 .col_expr(activity::Column::UpdatedAt, Expr::value(now))
                 .filter(activity::Column::Id.eq(id))
                 .exec(&txn)
+                .await?;
+            work_queue::announce(&txn, Waiting::Moderation, a.community_id, a.organization_id, Some(id), &a.title, now)
                 .await?;
             txn.commit().await?;
             return detail(ctx, Some(user), id).await;

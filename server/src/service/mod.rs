@@ -4,6 +4,8 @@ pub mod activities;
 pub mod attendance;
 pub mod auth;
 pub mod demo;
+pub mod downloads;
+pub mod exports;
 pub mod geo;
 pub mod notifications;
 pub mod organization_scope;
@@ -14,6 +16,7 @@ pub mod role_grants;
 pub mod subscriptions;
 pub mod users;
 pub mod venues;
+pub mod work_queue;
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions,

@@ -39,6 +39,9 @@ pub fn purpose_of(kind: &str) -> Option<&'static str> {
         "reminder" => Some("reminder"),
         "signup_confirmed" | "waitlist_promoted" => Some("signup"),
         "activity_changed" | "activity_cancelled" | "signup_removed" => Some("change"),
+        // Work waiting for a committee or street office: the change template says what
+        // and since when (`thing1` the item, `time2` when, `thing3` 待您处理).
+        "work_waiting" | "work_digest" => Some("change"),
         _ => None,
     }
 }

@@ -25,6 +25,7 @@ use crate::{
     },
     entity::{organization, organization_event, organization_follow, organization_target, region, role_grant, user},
     error::{AppError, AppResult},
+    service::work_queue::{self, Waiting},
     service::{
         begin_write,
         geo::{self, Cursor, near_key},
@@ -139,6 +140,7 @@ pub async fn apply(ctx: &AppContext, user: &AuthUser, input: OrgInput) -> AppRes
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     require_name_free(&txn, input.community_id, &input.name, None).await?;
+    let (name, community_id) = (input.name.clone(), input.community_id);
     let inserted = organization::Entity::insert(organization::ActiveModel {
         name: Set(input.name),
         category: Set(input.category.as_str().to_owned()),
@@ -165,6 +167,7 @@ pub async fn apply(ctx: &AppContext, user: &AuthUser, input: OrgInput) -> AppRes
     let id = inserted.last_insert_id;
     set_targets(&txn, id, &input.service_targets).await?;
     record(&txn, id, Some(user.id), "submitted", None, OrgStatus::PendingConsent, None, now).await?;
+    work_queue::announce(&txn, Waiting::Consent, community_id, id, None, &name, now).await?;
     if verdict == crate::wechat::Moderation::Review {
         // The committee reviews every application anyway; it is told to read this one closely.
         flag_for_review(&txn, id, OrgStatus::PendingConsent, now).await?;
@@ -480,6 +483,9 @@ pub async fn review(
         }
     }
     record(&txn, id, Some(user.id), step.event(approve), Some(status), to, comment.clone(), now).await?;
+    if to == OrgStatus::PendingFiling {
+        work_queue::announce(&txn, Waiting::Filing, org.community_id, id, None, &org.name, now).await?;
+    }
     if let Some(applicant) = org.applicant_id
         && (to == OrgStatus::Filed || to == OrgStatus::Rejected)
     {
@@ -540,6 +546,7 @@ pub async fn resubmit(ctx: &AppContext, user: &AuthUser, id: i64, comment: Optio
         flag_for_review(&txn, id, OrgStatus::PendingConsent, now).await?;
     }
     record(&txn, id, Some(user.id), "resubmitted", Some(status), OrgStatus::PendingConsent, comment, now).await?;
+    work_queue::announce(&txn, Waiting::Consent, org.community_id, id, None, &org.name, now).await?;
     txn.commit().await?;
     detail(ctx, Some(user), id).await
 }

@@ -504,7 +504,8 @@ async fn participants(ctx: &AppContext, ids: &[i64], months: &[String]) -> AppRe
     let bits: Vec<u32> = (0..(12 * (last - first + 1)) as u32).filter(|k| wanted & (1 << k) != 0).collect();
     let ids_sql = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
     let ids_sql = if ids_sql.is_empty() { "NULL".to_owned() } else { ids_sql };
-    let sums: String = bits.iter().map(|k| format!(", CAST(SUM((m >> {k}) & 1) AS BIGINT) AS b{k}")).collect();
+    let sums: String =
+        bits.iter().map(|k| format!(", CAST(COALESCE(SUM((m >> {k}) & 1), 0) AS BIGINT) AS b{k}")).collect();
     // `own`: the participant lives in the community (per community) or in the region.
     let folded = |by: &str, own: &str| {
         format!(
@@ -644,13 +645,13 @@ pub struct OrganizationMetrics {
     pub monthly: Vec<MonthFigures>,
 }
 
-/// `GET /organizations/{id}/metrics`: for its staff and the officials above it.
-pub async fn organization_metrics(
+/// The organization, when the caller may see its figures: its staff and the officials
+/// over its community.
+pub async fn require_organization_figures(
     ctx: &AppContext,
     user: &AuthUser,
     id: i64,
-    period: Period,
-) -> AppResult<OrganizationMetrics> {
+) -> AppResult<organization::Model> {
     let org = organization::Entity::find_by_id(id).one(&ctx.db).await?.ok_or(AppError::NotFound("organization"))?;
     let staff =
         user.grants.iter().any(|g| matches!(g.role, Role::OrgStaff | Role::OrgLeader) && g.scope_id == Some(id));
@@ -658,6 +659,17 @@ pub async fn organization_metrics(
     if !staff && !holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], &path) {
         return Err(AppError::Forbidden("requires organization staff"));
     }
+    Ok(org)
+}
+
+/// `GET /organizations/{id}/metrics`: for its staff and the officials above it.
+pub async fn organization_metrics(
+    ctx: &AppContext,
+    user: &AuthUser,
+    id: i64,
+    period: Period,
+) -> AppResult<OrganizationMetrics> {
+    let org = require_organization_figures(ctx, user, id).await?;
     let filter = || {
         sea_orm::Condition::all()
             .add(activity_stat::Column::OrganizationId.eq(id))
@@ -737,11 +749,11 @@ const CATEGORY_ZH: [(&str, &str); 6] = [
     ("social_work", "社会工作服务"),
 ];
 
-fn category_zh(c: &str) -> &str {
+pub fn category_zh(c: &str) -> &str {
     CATEGORY_ZH.iter().find(|(k, _)| *k == c).map(|(_, v)| *v).unwrap_or(c)
 }
 
-fn percent(r: Option<f64>) -> String {
+pub fn percent(r: Option<f64>) -> String {
     r.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "—".into())
 }
 
@@ -812,23 +824,92 @@ fn summary_rows(m: &RegionMetrics) -> Vec<Vec<String>> {
 
 /// UTF-8 CSV with a byte-order mark, so Excel opens the Chinese correctly.
 pub fn export_csv(m: &RegionMetrics) -> Vec<u8> {
-    let mut out = String::from("\u{feff}");
-    let mut headers: Vec<String> = SUMMARY_HEADERS.iter().map(|h| h.to_string()).collect();
-    headers.push("志愿服务时长(小时)".into());
-    out.push_str(&headers.join(","));
-    out.push_str("\r\n");
+    let mut headers: Vec<&str> = SUMMARY_HEADERS.to_vec();
+    headers.push("志愿服务时长(小时)");
     let hours: Vec<String> = m
         .communities
         .iter()
         .map(|c| c.figures.hours().to_string())
         .chain(std::iter::once(m.totals.hours().to_string()))
         .collect();
-    for (row, h) in summary_rows(m).into_iter().zip(hours) {
-        let cells: Vec<String> = row.into_iter().chain(std::iter::once(h)).map(|c| csv_cell(&c)).collect();
-        out.push_str(&cells.join(","));
+    let rows: Vec<Vec<Cell>> = summary_rows(m)
+        .into_iter()
+        .zip(hours)
+        .map(|(row, h)| row.into_iter().chain(std::iter::once(h)).map(Cell::Text).collect())
+        .collect();
+    csv_document(&headers, &rows)
+}
+
+/// One cell of a downloaded table: text (guarded against formulas in CSV, always a
+/// string in a workbook) or a number.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Number(f64),
+}
+
+impl Cell {
+    pub fn text(s: impl Into<String>) -> Self {
+        Cell::Text(s.into())
+    }
+
+    fn as_csv(&self) -> String {
+        match self {
+            Cell::Text(s) => csv_cell(s),
+            Cell::Number(n) => n.to_string(),
+        }
+    }
+}
+
+/// Every download's CSV: a BOM, a header row, rows, CRLF line ends, each text cell
+/// through `csv_cell`.
+pub fn csv_document(headers: &[&str], rows: &[Vec<Cell>]) -> Vec<u8> {
+    let mut out = String::from("\u{feff}");
+    out.push_str(&headers.iter().map(|h| csv_cell(h)).collect::<Vec<_>>().join(","));
+    out.push_str("\r\n");
+    for row in rows {
+        out.push_str(&row.iter().map(Cell::as_csv).collect::<Vec<_>>().join(","));
         out.push_str("\r\n");
     }
     out.into_bytes()
+}
+
+/// One sheet of a downloaded workbook: an optional title line, bold headers, rows.
+pub struct Sheet<'a> {
+    pub name: &'a str,
+    pub title: Option<String>,
+    pub headers: &'a [&'a str],
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// Every download's workbook but the region export's own layout: one table per sheet.
+/// Text is written as strings, so nothing a resident typed becomes a formula.
+pub fn xlsx_document(sheets: &[Sheet<'_>]) -> AppResult<Vec<u8>> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let xerr = |e: rust_xlsxwriter::XlsxError| AppError::Internal(anyhow::anyhow!("building the workbook: {e}"));
+    let mut book = Workbook::new();
+    let bold = Format::new().set_bold();
+    for s in sheets {
+        let sheet = book.add_worksheet().set_name(s.name).map_err(xerr)?;
+        let mut r = 0u32;
+        if let Some(title) = &s.title {
+            sheet.write_string(0, 0, title).map_err(xerr)?;
+            r = 2;
+        }
+        for (col, h) in s.headers.iter().enumerate() {
+            sheet.write_string_with_format(r, col as u16, *h, &bold).map_err(xerr)?;
+        }
+        for row in &s.rows {
+            r += 1;
+            for (col, cell) in row.iter().enumerate() {
+                match cell {
+                    Cell::Text(t) => sheet.write_string(r, col as u16, t).map_err(xerr)?,
+                    Cell::Number(n) => sheet.write_number(r, col as u16, *n).map_err(xerr)?,
+                };
+            }
+        }
+    }
+    book.save_to_buffer().map_err(xerr)
 }
 
 fn csv_cell(s: &str) -> String {
