@@ -153,16 +153,6 @@ impl Checker {
             None
         }
     }
-
-    fn cutoff(&mut self, value: Option<i32>) -> Option<i32> {
-        let value = value?;
-        if (0..=10_080).contains(&value) {
-            Some(value)
-        } else {
-            self.fail("cancel_cutoff_minutes", "range", "取消截止须在开始前 0 到 10080 分钟之间");
-            None
-        }
-    }
 }
 
 const TITLE_MSG: &str = "标题须为 1–60 个字符";
@@ -183,7 +173,7 @@ impl CreateActivityRequest {
         let target_groups = c.targets("target_groups", self.target_groups).unwrap_or_default();
         let age_note = c.text("age_note", self.age_note, 1, 200, NOTE_MSG);
         let skill_note = c.text("skill_note", self.skill_note, 1, 200, NOTE_MSG);
-        let cutoff = c.cutoff(self.cancel_cutoff_minutes);
+        let cutoff = c.cancel_cutoff(self.cancel_cutoff_minutes);
         let starts_at = c.time("starts_at", Some(self.starts_at));
         let ends_at = c.time("ends_at", Some(self.ends_at));
         let deadline_given = self.signup_deadline.is_some();
@@ -246,7 +236,7 @@ impl UpdateActivityRequest {
             target_groups: c.targets("target_groups", self.target_groups),
             age_note: c.text("age_note", self.age_note, 1, 200, NOTE_MSG),
             skill_note: c.text("skill_note", self.skill_note, 1, 200, NOTE_MSG),
-            cancel_cutoff_minutes: c.cutoff(self.cancel_cutoff_minutes),
+            cancel_cutoff_minutes: c.cancel_cutoff(self.cancel_cutoff_minutes),
         };
         c.finish(patch)
     }

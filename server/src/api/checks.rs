@@ -155,6 +155,18 @@ impl Checker {
         }
     }
 
+    /// A cancellation cut-off in minutes before the start: 0–10,080 (a week), for
+    /// activities and room bookings alike.
+    pub fn cancel_cutoff(&mut self, value: Option<i32>) -> Option<i32> {
+        let value = value?;
+        if (0..=10_080).contains(&value) {
+            Some(value)
+        } else {
+            self.fail("cancel_cutoff_minutes", "range", "取消截止须在开始前 0 到 10080 分钟之间");
+            None
+        }
+    }
+
     pub fn finish<T>(self, value: T) -> AppResult<T> {
         if self.errors.is_empty() { Ok(value) } else { Err(AppError::Validation(self.errors)) }
     }

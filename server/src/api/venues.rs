@@ -214,16 +214,6 @@ impl Checker {
             None
         }
     }
-
-    fn venue_cutoff(&mut self, value: Option<i32>) -> Option<i32> {
-        let value = value?;
-        if (0..=10_080).contains(&value) {
-            Some(value)
-        } else {
-            self.fail("cancel_cutoff_minutes", "range", "取消截止须在开始前 0 到 10080 分钟之间");
-            None
-        }
-    }
 }
 
 const NAME_MSG: &str = "名称须为 1–64 个字符";
@@ -241,7 +231,7 @@ impl CreateVenueRequest {
         let accessibility = c.text("accessibility", self.accessibility, 1, 200, ACCESS_MSG);
         let photos = c.photos(self.photos).unwrap_or_default();
         let hours = c.opening_hours(self.opening_hours).unwrap_or_default();
-        let cutoff = c.venue_cutoff(self.cancel_cutoff_minutes);
+        let cutoff = c.cancel_cutoff(self.cancel_cutoff_minutes);
         let rules = match VenueRules::parse(
             self.slot_minutes.unwrap_or(30),
             self.min_minutes.unwrap_or(60),
@@ -307,7 +297,7 @@ impl UpdateVenueRequest {
             capacity: self.capacity,
             hours: c.opening_hours(self.opening_hours),
             needs_approval: self.needs_approval,
-            cancel_cutoff_minutes: c.venue_cutoff(self.cancel_cutoff_minutes),
+            cancel_cutoff_minutes: c.cancel_cutoff(self.cancel_cutoff_minutes),
             status,
         };
         c.finish(patch)
