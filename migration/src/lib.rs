@@ -10,6 +10,7 @@ mod m20261129_000004_push;
 mod m20261129_000005_attendance;
 mod m20261130_000006_withdrawn_notice_keys;
 mod m20261130_000007_venues;
+mod m20261130_000008_review_pending;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000005_attendance::Migration),
             Box::new(m20261130_000006_withdrawn_notice_keys::Migration),
             Box::new(m20261130_000007_venues::Migration),
+            Box::new(m20261130_000008_review_pending::Migration),
         ]
     }
 }

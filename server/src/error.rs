@@ -81,7 +81,8 @@ pub struct Problem {
     pub detail: String,
     /// Stable machine-readable code; clients switch on this, never on `detail`.
     pub code: String,
-    /// Field-level failures, for `validation_failed`.
+    /// Field-level failures, for `validation_failed`; for a conflict over several items
+    /// (`series_refused`), one entry per item (`field` names it, e.g. a date).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub errors: Option<Vec<FieldError>>,
@@ -131,6 +132,10 @@ pub enum AppError {
     MethodNotAllowed,
     #[error("conflict: {0}")]
     Conflict(&'static str, String),
+    /// A conflict over several items at once (every date of a recurring booking that
+    /// cannot be had): a stable code, a sentence, and one entry per item in `errors`.
+    #[error("conflict: {0}")]
+    ConflictList(&'static str, String, Vec<FieldError>),
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("unsupported media type")]
@@ -245,7 +250,7 @@ impl AppError {
             AppError::LinkInvalid => "link_invalid",
             AppError::Gone(code, _) => code,
             AppError::MethodNotAllowed => "method_not_allowed",
-            AppError::Conflict(code, _) => code,
+            AppError::Conflict(code, _) | AppError::ConflictList(code, ..) => code,
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::RateLimited { .. } => "rate_limited",
@@ -271,7 +276,7 @@ impl AppError {
             AppError::Gone(..) => StatusCode::GONE,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            AppError::Conflict(..) => StatusCode::CONFLICT,
+            AppError::Conflict(..) | AppError::ConflictList(..) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::RateLimited { .. } | AppError::WechatRateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -347,7 +352,7 @@ impl AppError {
             NotFound(what) => format!("The {what} does not exist"),
             MethodNotAllowed if zh => "该路径不支持此请求方法".into(),
             MethodNotAllowed => "This path does not support the method".into(),
-            Conflict(_, why) | Gone(_, why) => why.clone(),
+            Conflict(_, why) | Gone(_, why) | ConflictList(_, why, _) => why.clone(),
             LinkInvalid if zh => "下载链接无效，请重新获取".into(),
             LinkInvalid => "The download link is not valid; ask for a new one".into(),
             PayloadTooLarge if zh => "请求体超过允许的大小".into(),
@@ -376,7 +381,7 @@ impl AppError {
             detail: self.detail(lang),
             code,
             errors: match self {
-                AppError::Validation(errors) => Some(errors.clone()),
+                AppError::Validation(errors) | AppError::ConflictList(.., errors) => Some(errors.clone()),
                 _ => None,
             },
             request_id,

@@ -17,5 +17,6 @@ mod organizations;
 mod push;
 mod regions;
 mod security;
+mod venue_series;
 mod venues;
 mod work_queue;

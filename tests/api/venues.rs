@@ -7,18 +7,18 @@ use futures_util::future::join_all;
 use linli_tests::{Session, TestApp, TestResult, expect_json, expect_problem, spawn_app};
 use serde_json::{Value, json};
 
-fn shanghai() -> FixedOffset {
+pub(crate) fn shanghai() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!())
 }
 
 /// `days` days from today (Shanghai) at `hh:mm` Shanghai, RFC 3339.
-fn at(days: i64, hh: u32, mm: u32) -> String {
+pub(crate) fn at(days: i64, hh: u32, mm: u32) -> String {
     let day = (Utc::now().with_timezone(&shanghai()) + Duration::days(days)).date_naive();
     let local = day.and_time(NaiveTime::from_hms_opt(hh, mm, 0).unwrap_or_default());
     shanghai().from_local_datetime(&local).single().map(|t| t.to_rfc3339()).unwrap_or_default()
 }
 
-fn venue_body(community_id: i64) -> Value {
+pub(crate) fn venue_body(community_id: i64) -> Value {
     let hours: Vec<Value> = (1..=7).map(|d| json!({"weekday": d, "opens": "08:00", "closes": "22:00"})).collect();
     json!({
         "community_id": community_id, "name": "金塔巷社区活动室", "address": "金塔巷 12 号一楼",
@@ -29,15 +29,15 @@ fn venue_body(community_id: i64) -> Value {
     })
 }
 
-struct Setup {
-    committee: Session,
-    leader: Session,
-    org: i64,
-    community: i64,
-    venue: i64,
+pub(crate) struct Setup {
+    pub committee: Session,
+    pub leader: Session,
+    pub org: i64,
+    pub community: i64,
+    pub venue: i64,
 }
 
-async fn setup(app: &TestApp) -> anyhow::Result<Setup> {
+pub(crate) async fn setup(app: &TestApp) -> anyhow::Result<Setup> {
     let committee = app.login_openid("demo-committee").await?;
     let (leader, org) = app.demo_leader().await?;
     let community = app.region("620102002001").await?;
@@ -48,11 +48,16 @@ async fn setup(app: &TestApp) -> anyhow::Result<Setup> {
     Ok(Setup { committee, leader, org, community, venue })
 }
 
-fn booking(org: i64, from: String, to: String) -> Value {
+pub(crate) fn booking(org: i64, from: String, to: String) -> Value {
     json!({"organization_id": org, "starts_at": from, "ends_at": to, "purpose": "重阳节包饺子", "attendance": 20})
 }
 
-async fn request(app: &TestApp, who: &Session, venue: i64, body: Value) -> anyhow::Result<reqwest::Response> {
+pub(crate) async fn request(
+    app: &TestApp,
+    who: &Session,
+    venue: i64,
+    body: Value,
+) -> anyhow::Result<reqwest::Response> {
     app.post(&format!("/api/v1/venues/{venue}/bookings"), Some(&who.access_token), body).await
 }
 
@@ -144,12 +149,12 @@ async fn a_booking_is_requested_approved_and_its_requester_told() -> TestResult 
 
     // The committee finds it in its queue and approves it.
     let queue =
-        expect_json(app.get("/api/v1/venues/bookings/review-queue", Some(&s.committee.access_token)).await?, 200)
+        expect_json(app.get("/api/v1/venue-bookings/review-queue", Some(&s.committee.access_token)).await?, 200)
             .await?;
     assert!(queue["items"].as_array().is_some_and(|i| i.iter().any(|b| b["id"] == id)), "{queue}");
     let approved = expect_json(
         app.post(
-            &format!("/api/v1/venues/bookings/{id}/review"),
+            &format!("/api/v1/venue-bookings/{id}/review"),
             Some(&s.committee.access_token),
             json!({"decision": "approve", "reason": "同意"}),
         )
@@ -166,7 +171,7 @@ async fn a_booking_is_requested_approved_and_its_requester_told() -> TestResult 
     assert_eq!(actions, ["requested", "approved"]);
     let again = app
         .post(
-            &format!("/api/v1/venues/bookings/{id}/review"),
+            &format!("/api/v1/venue-bookings/{id}/review"),
             Some(&s.committee.access_token),
             json!({"decision": "approve"}),
         )
@@ -179,7 +184,7 @@ async fn a_booking_is_requested_approved_and_its_requester_told() -> TestResult 
     let second =
         expect_json(request(&app, &s.leader, s.venue, booking(s.org, at(3, 14, 0), at(3, 16, 0))).await?, 201).await?;
     let second_id = second["id"].as_i64().unwrap_or_default();
-    let path = format!("/api/v1/venues/bookings/{second_id}/review");
+    let path = format!("/api/v1/venue-bookings/{second_id}/review");
     let no_reason = app.post(&path, Some(&s.committee.access_token), json!({"decision": "reject"})).await?;
     expect_problem(no_reason, 422, "validation_failed").await?;
     let rejected = expect_json(
@@ -197,7 +202,7 @@ async fn a_booking_is_requested_approved_and_its_requester_told() -> TestResult 
     // The committee cancels the approved one: the leader is told; the span is free again.
     let cancelled = expect_json(
         app.post(
-            &format!("/api/v1/venues/bookings/{id}/cancel"),
+            &format!("/api/v1/venue-bookings/{id}/cancel"),
             Some(&s.committee.access_token),
             json!({"reason": "停水"}),
         )
@@ -212,7 +217,7 @@ async fn a_booking_is_requested_approved_and_its_requester_told() -> TestResult 
     Ok(())
 }
 
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     s.replace('+', "%2B")
 }
 
@@ -316,28 +321,28 @@ async fn wrong_roles_are_refused_on_every_venue_endpoint() -> TestResult {
     let id = b["id"].as_i64().unwrap_or_default();
 
     // Deciding: the venue's committee or entrusted leader.
-    let review = format!("/api/v1/venues/bookings/{id}/review");
+    let review = format!("/api/v1/venue-bookings/{id}/review");
     for who in [&resident, &village, &street, &s.leader] {
         let r = app.post(&review, Some(&who.access_token), json!({"decision": "approve"})).await?;
         expect_problem(r, 403, "forbidden").await?;
     }
     // The review queue: committees and leaders; a resident or a street office has none.
     for who in [&resident, &street] {
-        let r = app.get("/api/v1/venues/bookings/review-queue", Some(&who.access_token)).await?;
+        let r = app.get("/api/v1/venue-bookings/review-queue", Some(&who.access_token)).await?;
         expect_problem(r, 403, "forbidden").await?;
     }
     let other_queue =
-        expect_json(app.get("/api/v1/venues/bookings/review-queue", Some(&village.access_token)).await?, 200).await?;
+        expect_json(app.get("/api/v1/venue-bookings/review-queue", Some(&village.access_token)).await?, 200).await?;
     assert_eq!(other_queue["items"], json!([]));
     // Reading a booking: not for a resident or another community's committee.
     for who in [&resident, &village] {
-        let r = app.get(&format!("/api/v1/venues/bookings/{id}"), Some(&who.access_token)).await?;
+        let r = app.get(&format!("/api/v1/venue-bookings/{id}"), Some(&who.access_token)).await?;
         expect_problem(r, 403, "forbidden").await?;
     }
-    expect_json(app.get(&format!("/api/v1/venues/bookings/{id}"), Some(&street.access_token)).await?, 200).await?;
+    expect_json(app.get(&format!("/api/v1/venue-bookings/{id}"), Some(&street.access_token)).await?, 200).await?;
     // Cancelling: the organization's staff or the venue's managers.
     for who in [&resident, &village, &street] {
-        let r = app.post(&format!("/api/v1/venues/bookings/{id}/cancel"), Some(&who.access_token), json!({})).await?;
+        let r = app.post(&format!("/api/v1/venue-bookings/{id}/cancel"), Some(&who.access_token), json!({})).await?;
         expect_problem(r, 403, "forbidden").await?;
     }
 
@@ -365,7 +370,7 @@ async fn wrong_roles_are_refused_on_every_venue_endpoint() -> TestResult {
     expect_problem(r, 403, "forbidden").await?;
     expect_json(app.patch(&venue_path, Some(&s.leader.access_token), json!({"buffer_minutes": 0})).await?, 200).await?;
     let queue =
-        expect_json(app.get("/api/v1/venues/bookings/review-queue", Some(&s.leader.access_token)).await?, 200).await?;
+        expect_json(app.get("/api/v1/venue-bookings/review-queue", Some(&s.leader.access_token)).await?, 200).await?;
     assert!(queue["items"].as_array().is_some_and(|i| i.iter().any(|b| b["id"] == id)), "{queue}");
     let approved =
         expect_json(app.post(&review, Some(&s.leader.access_token), json!({"decision": "approve"})).await?, 200)
@@ -428,7 +433,7 @@ async fn an_activity_in_a_room_books_it_moves_with_it_and_frees_it() -> TestResu
         expect_json(app.post(&format!("/api/v1/activities/{id}/publish"), Some(t), Value::Null).await?, 200).await?;
     assert_eq!(held["status"], "held");
     let queue =
-        expect_json(app.get("/api/v1/venues/bookings/review-queue", Some(&s.committee.access_token)).await?, 200)
+        expect_json(app.get("/api/v1/venue-bookings/review-queue", Some(&s.committee.access_token)).await?, 200)
             .await?;
     let queued = queue["items"]
         .as_array()
@@ -437,7 +442,7 @@ async fn an_activity_in_a_room_books_it_moves_with_it_and_frees_it() -> TestResu
     let booking_id = queued["id"].as_i64().unwrap_or_default();
     expect_json(
         app.post(
-            &format!("/api/v1/venues/bookings/{booking_id}/review"),
+            &format!("/api/v1/venue-bookings/{booking_id}/review"),
             Some(&s.committee.access_token),
             json!({"decision": "approve"}),
         )
@@ -458,7 +463,7 @@ async fn an_activity_in_a_room_books_it_moves_with_it_and_frees_it() -> TestResu
         )
         .await?;
     expect_json(moved, 200).await?;
-    let b = expect_json(app.get(&format!("/api/v1/venues/bookings/{booking_id}"), Some(t)).await?, 200).await?;
+    let b = expect_json(app.get(&format!("/api/v1/venue-bookings/{booking_id}"), Some(t)).await?, 200).await?;
     assert_eq!(b["starts_at"], at(3, 14, 0));
     assert_eq!(b["status"], "approved");
     // Onto a span somebody holds: refused, and nothing moves.
@@ -477,7 +482,7 @@ async fn an_activity_in_a_room_books_it_moves_with_it_and_frees_it() -> TestResu
     // Cancelling it frees the room.
     expect_json(app.post(&format!("/api/v1/activities/{id}/cancel"), Some(t), json!({"reason": "天气"})).await?, 200)
         .await?;
-    let b = expect_json(app.get(&format!("/api/v1/venues/bookings/{booking_id}"), Some(t)).await?, 200).await?;
+    let b = expect_json(app.get(&format!("/api/v1/venue-bookings/{booking_id}"), Some(t)).await?, 200).await?;
     assert_eq!(b["status"], "cancelled");
     Ok(())
 }
@@ -500,7 +505,7 @@ async fn a_closure_cancels_the_bookings_it_hits() -> TestResult {
     let out = expect_json(app.post(&path, Some(&s.committee.access_token), body).await?, 201).await?;
     assert_eq!(out["cancelled_booking_ids"], json!([hit["id"]]));
     let b = expect_json(
-        app.get(&format!("/api/v1/venues/bookings/{}", spared["id"]), Some(&s.leader.access_token)).await?,
+        app.get(&format!("/api/v1/venue-bookings/{}", spared["id"]), Some(&s.leader.access_token)).await?,
         200,
     )
     .await?;
@@ -532,13 +537,13 @@ async fn the_readme_walk_books_a_demo_room() -> TestResult {
         .and_then(|v| v["id"].as_i64())
         .ok_or_else(|| anyhow::anyhow!("no demo room: {rooms}"))?;
     let waiting =
-        expect_json(app.get("/api/v1/venues/bookings/review-queue", Some(&committee.access_token)).await?, 200).await?;
+        expect_json(app.get("/api/v1/venue-bookings/review-queue", Some(&committee.access_token)).await?, 200).await?;
     assert_eq!(waiting["items"].as_array().map(Vec::len), Some(1), "the demo request: {waiting}");
     let b = expect_json(request(&app, &leader, room, booking(org, at(7, 14, 0), at(7, 16, 0))).await?, 201).await?;
     let id = b["id"].as_i64().unwrap_or_default();
     expect_json(
         app.post(
-            &format!("/api/v1/venues/bookings/{id}/review"),
+            &format!("/api/v1/venue-bookings/{id}/review"),
             Some(&committee.access_token),
             json!({"decision": "approve", "reason": "同意"}),
         )
@@ -565,7 +570,7 @@ async fn the_readme_walk_books_a_demo_room() -> TestResult {
     .await?;
     assert_eq!(published["status"], "published");
     let linked =
-        expect_json(app.get(&format!("/api/v1/venues/bookings/{id}"), Some(&leader.access_token)).await?, 200).await?;
+        expect_json(app.get(&format!("/api/v1/venue-bookings/{id}"), Some(&leader.access_token)).await?, 200).await?;
     assert_eq!(linked["activity_id"], act);
     Ok(())
 }

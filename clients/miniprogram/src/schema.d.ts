@@ -1007,25 +1007,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/venues": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Browse open venues. Anyone. */
-        get: operations["listVenues"];
-        put?: never;
-        /** Set up a venue in a community. Its committee only. */
-        post: operations["createVenue"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/venues/bookings/review-queue": {
+    "/api/v1/venue-bookings/review-queue": {
         parameters: {
             query?: never;
             header?: never;
@@ -1045,7 +1027,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/venues/bookings/{id}": {
+    "/api/v1/venue-bookings/{id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -1065,7 +1047,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/venues/bookings/{id}/cancel": {
+    "/api/v1/venue-bookings/{id}/cancel": {
         parameters: {
             query?: never;
             header?: never;
@@ -1085,7 +1067,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/venues/bookings/{id}/review": {
+    "/api/v1/venue-bookings/{id}/review": {
         parameters: {
             query?: never;
             header?: never;
@@ -1100,6 +1082,85 @@ export interface paths {
          *     requesting staff are told.
          */
         post: operations["reviewVenueBooking"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/venue-series/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A recurring booking with its bookings. Its organization's staff, the venue's managers,
+         *     and the officials over the venue's community.
+         */
+        get: operations["getVenueBookingSeries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/venue-series/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a recurring booking: every booking not yet begun, or those from a date on
+         *     ("this and following"; one date alone: cancel that booking). Its organization's staff
+         *     until the venue's cut-off, the venue's managers at any time.
+         */
+        post: operations["cancelVenueBookingSeries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/venue-series/{id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve or reject every booking of a series still awaiting a decision, at once. The
+         *     venue's committee or entrusted leader; the requesting staff are told once.
+         */
+        post: operations["reviewVenueBookingSeries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/venues": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Browse open venues. Anyone. */
+        get: operations["listVenues"];
+        put?: never;
+        /** Set up a venue in a community. Its committee only. */
+        post: operations["createVenue"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1138,6 +1199,27 @@ export interface paths {
         get: operations["getVenueAvailability"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/venues/{id}/booking-series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Request a recurring booking: the first span repeated weekly on the chosen weekdays
+         *     every N weeks until a date, without the skipped dates. Its organization's staff. All or
+         *     nothing: one date that cannot be had refuses the series, listing every such date.
+         */
+        post: operations["requestVenueBookingSeries"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1285,8 +1367,9 @@ export interface components {
             waitlist_length: number;
         };
         /**
-         * @description `draft → published → (cancelled | finished)`; a draft may also be cancelled. A
-         *     draft whose text WeChat wants a person to look at waits in `held` for the committee.
+         * @description `draft → published → (cancelled | finished)`; a draft may also be cancelled. An
+         *     activity waits in `held` while a gate is shut (see [`Gates`]): a text WeChat wants
+         *     a person to read (the committee's review) or a room booking awaiting approval.
          * @enum {string}
          */
         ActivityStatus: "draft" | "held" | "published" | "cancelled" | "finished";
@@ -2289,7 +2372,10 @@ export interface components {
             /** @description Stable machine-readable code; clients switch on this, never on `detail`. */
             code: string;
             detail: string;
-            /** @description Field-level failures, for `validation_failed`. */
+            /**
+             * @description Field-level failures, for `validation_failed`; for a conflict over several items
+             *     (`series_refused`), one entry per item (`field` names it, e.g. a date).
+             */
             errors?: components["schemas"]["FieldError"][];
             /** @description The id of the request, also in the `x-request-id` header and in the logs. */
             request_id?: string;
@@ -2473,6 +2559,99 @@ export interface components {
             latitude?: number | null;
             /** Format: double */
             longitude?: number | null;
+        };
+        SeriesCancelRequest: {
+            /**
+             * Format: date
+             * @description Cancel the bookings from this date on (`YYYY-MM-DD`: "this and following"); absent,
+             *     every booking not yet begun.
+             */
+            from?: string | null;
+            /** @description At most 200 characters. */
+            reason?: string | null;
+        };
+        /**
+         * @example {
+         *       "attendance": 25,
+         *       "ends_at": "2026-12-02T21:00:00+08:00",
+         *       "every_weeks": 1,
+         *       "organization_id": 1,
+         *       "purpose": "合唱团每周排练",
+         *       "skip_dates": [
+         *         "2026-12-16"
+         *       ],
+         *       "starts_at": "2026-12-02T19:00:00+08:00",
+         *       "until": "2026-12-30",
+         *       "weekdays": [
+         *         3
+         *       ]
+         *     }
+         */
+        SeriesRequest: {
+            /**
+             * Format: int64
+             * @description Expected people, at most the room's capacity.
+             */
+            attendance: number;
+            /** Format: date-time */
+            ends_at: string;
+            /**
+             * Format: int64
+             * @description 1 = every week (default), 2 = every other week, … up to 4; counted from the first
+             *     date's week.
+             */
+            every_weeks?: number | null;
+            /**
+             * Format: int64
+             * @description The organization booking; the caller must be its staff.
+             */
+            organization_id: number;
+            /** @description 1–200 characters. */
+            purpose: string;
+            /** @description Dates left out (holidays), at most 100. */
+            skip_dates?: string[] | null;
+            /**
+             * Format: date-time
+             * @description The first span: its time of day (Asia/Shanghai) and length repeat, and its date is
+             *     the first the series may fall on.
+             */
+            starts_at: string;
+            /**
+             * Format: date
+             * @description The last date, inclusive (`YYYY-MM-DD`, Asia/Shanghai).
+             * @example 2026-12-30
+             */
+            until: string;
+            /** @description The weekdays it falls on, 1 = Monday … 7 = Sunday. */
+            weekdays: number[];
+        };
+        SeriesResponse: {
+            /**
+             * @description Every booking of the series, soonest first (cancel one with
+             *     `POST /venue-bookings/{id}/cancel`).
+             */
+            bookings: components["schemas"]["BookingResponse"][];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            created_by: number | null;
+            /** Format: int32 */
+            every_weeks: number;
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            organization_id: number;
+            skip_dates: string[];
+            /**
+             * Format: date
+             * @description The last date, inclusive (Asia/Shanghai).
+             */
+            until: string;
+            /** Format: int64 */
+            venue_id: number;
+            venue_name: string;
+            /** @description 1 = Monday … 7 = Sunday. */
+            weekdays: number[];
         };
         ServiceRecordLine: {
             /** Format: int64 */
@@ -5671,113 +5850,6 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
-    listVenues: {
-        parameters: {
-            query?: {
-                /** @description Within this region's subtree. */
-                region_id?: number;
-                /** @description With `lng`: nearest first, with `distance_m`. */
-                lat?: number;
-                lng?: number;
-                cursor?: string;
-                limit?: number;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Page_VenueResponse"];
-                };
-            };
-            /** @description no such region */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `validation_failed`: coordinates, limit or cursor */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            429: components["responses"]["RateLimited"];
-            503: components["responses"]["ServiceUnavailable"];
-            default: components["responses"]["Problem"];
-        };
-    };
-    createVenue: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CreateVenueRequest"];
-            };
-        };
-        responses: {
-            /** @description Created. */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["VenueResponse"];
-                };
-            };
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthenticated"];
-            /** @description not the community's committee */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no such community */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            413: components["responses"]["PayloadTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
-            /** @description `validation_failed` */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            429: components["responses"]["RateLimited"];
-            503: components["responses"]["ServiceUnavailable"];
-            default: components["responses"]["Problem"];
-        };
-    };
     listVenueBookingsToReview: {
         parameters: {
             query?: {
@@ -5983,6 +6055,271 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    getVenueBookingSeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    cancelVenueBookingSeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SeriesCancelRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition` (nothing left to cancel), `cancellation_closed` (names the booking inside the cut-off) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    reviewVenueBookingSeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BookingReviewRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the venue's committee or entrusted leader */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition` (nothing awaits a decision), `series_refused` (a closure now covers some dates: `errors` lists them) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`: unknown decision, or a rejection without a reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listVenues: {
+        parameters: {
+            query?: {
+                /** @description Within this region's subtree. */
+                region_id?: number;
+                /** @description With `lng`: nearest first, with `distance_m`. */
+                lat?: number;
+                lng?: number;
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_VenueResponse"];
+                };
+            };
+            /** @description no such region */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: coordinates, limit or cursor */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    createVenue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateVenueRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VenueResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the community's committee */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such community */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
     getVenue: {
         parameters: {
             query?: {
@@ -6100,6 +6437,75 @@ export interface operations {
             };
             404: components["responses"]["NotFound"];
             /** @description `validation_failed`: bad or too wide a range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    requestVenueBookingSeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SeriesRequest"];
+            };
+        };
+        responses: {
+            /** @description every booking `requested`, or `approved` when the venue needs no approval */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the organization's staff */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such venue or organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `series_refused`: `errors` lists each date that cannot be had (`field`: the date; `code`: `venue_taken`, `outside_opening_hours`, `venue_closed`, `too_far_ahead`, `in_the_past`, …); `venue_closed` (retired), `organization_not_active` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`: the first span, weekdays, `every_weeks`, dates; `no_dates` (no date falls in the pattern), `too_many_dates` (more than 200) */
             422: {
                 headers: {
                     [name: string]: unknown;

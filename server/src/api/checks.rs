@@ -143,6 +143,21 @@ impl Checker {
         }
     }
 
+    /// A calendar date (`YYYY-MM-DD`, Asia/Shanghai) in field `field`.
+    pub fn day(&mut self, field: &str, value: Option<String>) -> Option<NaiveDate> {
+        match time::parse_date(&value?) {
+            Ok(d) => Some(d),
+            Err(TimeError::Format) => {
+                self.fail(field, "date", "日期格式须为 YYYY-MM-DD");
+                None
+            }
+            Err(e) => {
+                self.fail(field, e.code(), e.message());
+                None
+            }
+        }
+    }
+
     /// A time from a body or a query, through the one gate (`domain::time`): refused
     /// unless it shows back as RFC 3339 in Asia/Shanghai.
     pub fn time(&mut self, field: &str, value: Option<DateTime<FixedOffset>>) -> Option<DateTime<Utc>> {

@@ -18,6 +18,7 @@ pub mod regions;
 pub mod reports;
 pub mod subscriptions;
 pub mod types;
+pub mod venue_bookings;
 pub mod venues;
 
 use actix_web::web;
@@ -35,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(organizations::routes)
             .configure(attendance::routes)
             .configure(activities::routes)
+            .configure(venue_bookings::routes)
             .configure(venues::routes)
             .configure(notifications::routes)
             .configure(subscriptions::routes)

@@ -10,7 +10,7 @@ use crate::{
     auth::{AuthUser, MaybeAuthUser},
     context::AppContext,
     domain::{
-        pagination::{Page, PageQuery, encode_id_cursor},
+        pagination::{Page, PageQuery},
         venue::{BookingStatus, OpeningSpan, Span, VenueRules, VenueStatus},
     },
     error::{AppError, AppResult, Problem},
@@ -22,11 +22,7 @@ use crate::{
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(review_queue)
-        .service(get_booking)
-        .service(review_booking)
-        .service(cancel_booking)
-        .service(create)
+    cfg.service(create)
         .service(browse)
         .service(get_one)
         .service(update)
@@ -347,25 +343,6 @@ impl BookingRequest {
         };
         c.finish(BookingInput { organization_id: self.organization_id, span, purpose, attendance: self.attendance })
     }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BookingReviewRequest {
-    /// `approve` or `reject`.
-    #[schema(example = "approve")]
-    pub decision: String,
-    /// Required to reject, 1–200 characters.
-    #[schema(max_length = 200)]
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BookingCancelRequest {
-    /// At most 200 characters.
-    #[schema(max_length = 200)]
-    pub reason: Option<String>,
 }
 
 // ---- responses -----------------------------------------------------------------------
@@ -764,111 +741,6 @@ pub async fn request_booking(
     let input = body.into_inner().parse()?;
     let view = service::venues::request(&ctx, &user, id.into_inner(), input).await?;
     Ok(HttpResponse::Created().json(BookingResponse::from(view)))
-}
-
-/// Requested bookings of the venues the caller manages, oldest request first, with the
-/// closures that now overlap them. Committees and entrusted leaders.
-#[utoipa::path(get, path = "/api/v1/venues/bookings/review-queue", operation_id = "listVenueBookingsToReview", tag = "venues", params(PageQuery),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, body = Page<BookingResponse>),
-        (status = 401, body = Problem, content_type = JSON_PROBLEM),
-        (status = 403, body = Problem, content_type = JSON_PROBLEM, description = "neither a committee nor an organization leader"),
-        (status = 422, body = Problem, content_type = JSON_PROBLEM, description = "bad limit or cursor"),
-    ))]
-#[get("/venues/bookings/review-queue")]
-pub async fn review_queue(
-    ctx: web::Data<AppContext>,
-    user: AuthUser,
-    query: web::Query<PageQuery>,
-) -> AppResult<web::Json<Page<BookingResponse>>> {
-    let limit = query.limit()?;
-    let after = query.after_id()?;
-    let (items, next) = service::venues::review_queue(&ctx, &user, after, limit).await?;
-    Ok(web::Json(Page { items: items.into_iter().map(Into::into).collect(), next_cursor: next.map(encode_id_cursor) }))
-}
-
-/// A booking with its history. Its organization's staff, the venue's managers, and the
-/// officials over the venue's community.
-#[utoipa::path(get, path = "/api/v1/venues/bookings/{id}", operation_id = "getVenueBooking", tag = "venues", params(("id" = i64, Path)),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, body = BookingResponse),
-        (status = 401, body = Problem, content_type = JSON_PROBLEM),
-        (status = 403, body = Problem, content_type = JSON_PROBLEM),
-        (status = 404, body = Problem, content_type = JSON_PROBLEM),
-    ))]
-#[get("/venues/bookings/{id}")]
-pub async fn get_booking(
-    ctx: web::Data<AppContext>,
-    user: AuthUser,
-    id: web::Path<i64>,
-) -> AppResult<web::Json<BookingResponse>> {
-    Ok(web::Json(service::venues::booking(&ctx, &user, id.into_inner()).await?.into()))
-}
-
-/// Approve or reject a requested booking (a rejection needs a reason and frees the span).
-/// Approval re-checks the span. The venue's committee or entrusted leader; the
-/// requesting staff are told.
-#[utoipa::path(post, path = "/api/v1/venues/bookings/{id}/review", operation_id = "reviewVenueBooking", tag = "venues", params(("id" = i64, Path)),
-    security(("bearer" = [])), request_body = BookingReviewRequest,
-    responses(
-        (status = 200, body = BookingResponse),
-        (status = 401, body = Problem, content_type = JSON_PROBLEM),
-        (status = 403, body = Problem, content_type = JSON_PROBLEM, description = "not the venue's committee or entrusted leader"),
-        (status = 404, body = Problem, content_type = JSON_PROBLEM),
-        (status = 409, body = Problem, content_type = JSON_PROBLEM,
-            description = "`invalid_transition` (not awaiting approval), `venue_closed`, `venue_taken`"),
-        (status = 422, body = Problem, content_type = JSON_PROBLEM,
-            description = "`validation_failed`: unknown decision, a rejection without a reason, or the span has begun (`in_the_past`)"),
-    ))]
-#[post("/venues/bookings/{id}/review")]
-pub async fn review_booking(
-    ctx: web::Data<AppContext>,
-    user: AuthUser,
-    id: web::Path<i64>,
-    body: web::Json<BookingReviewRequest>,
-) -> AppResult<web::Json<BookingResponse>> {
-    let body = body.into_inner();
-    let mut c = Checker::default();
-    let approve = match body.decision.as_str() {
-        "approve" => Some(true),
-        "reject" => Some(false),
-        _ => {
-            c.fail("decision", "unknown_decision", "decision 须为 approve 或 reject");
-            None
-        }
-    };
-    let reason = c.text("reason", body.reason, 1, 200, "理由须为 1–200 个字符");
-    let approve = c.finish(approve)?.unwrap_or(false);
-    Ok(web::Json(service::venues::decide(&ctx, &user, id.into_inner(), approve, reason).await?.into()))
-}
-
-/// Cancel a booking: its organization's staff until the venue's cut-off, the venue's
-/// managers at any time (the requesting staff are told).
-#[utoipa::path(post, path = "/api/v1/venues/bookings/{id}/cancel", operation_id = "cancelVenueBooking", tag = "venues", params(("id" = i64, Path)),
-    security(("bearer" = [])), request_body = BookingCancelRequest,
-    responses(
-        (status = 200, body = BookingResponse),
-        (status = 401, body = Problem, content_type = JSON_PROBLEM),
-        (status = 403, body = Problem, content_type = JSON_PROBLEM),
-        (status = 404, body = Problem, content_type = JSON_PROBLEM),
-        (status = 409, body = Problem, content_type = JSON_PROBLEM,
-            description = "`invalid_transition` (rejected or cancelled already), `cancellation_closed`"),
-        (status = 422, body = Problem, content_type = JSON_PROBLEM, description = "`validation_failed`"),
-    ))]
-#[post("/venues/bookings/{id}/cancel")]
-pub async fn cancel_booking(
-    ctx: web::Data<AppContext>,
-    user: AuthUser,
-    id: web::Path<i64>,
-    body: Option<web::Json<BookingCancelRequest>>,
-) -> AppResult<web::Json<BookingResponse>> {
-    let body = body.map(|b| b.into_inner()).unwrap_or_default();
-    let mut c = Checker::default();
-    let reason = c.text("reason", body.reason, 1, 200, "理由须为 1–200 个字符");
-    c.finish(())?;
-    Ok(web::Json(service::venues::cancel(&ctx, &user, id.into_inner(), reason).await?.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -17,14 +17,36 @@ string_enum! {
 }
 
 string_enum! {
-    /// `draft → published → (cancelled | finished)`; a draft may also be cancelled. A
-    /// draft whose text WeChat wants a person to look at waits in `held` for the committee.
+    /// `draft → published → (cancelled | finished)`; a draft may also be cancelled. An
+    /// activity waits in `held` while a gate is shut (see [`Gates`]): a text WeChat wants
+    /// a person to read (the committee's review) or a room booking awaiting approval.
     ActivityStatus {
         Draft = "draft",
         Held = "held",
         Published = "published",
         Cancelled = "cancelled",
         Finished = "finished",
+    }
+}
+
+/// What an activity waits for before it goes out. The one rule for leaving `held`:
+/// published only when the committee has read a flagged text (WeChat's content check,
+/// `review_pending`) and, for an activity in a shared room, the room's booking is approved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gates {
+    pub review_pending: bool,
+    /// `None`: the activity names no room; `Some(approved)` otherwise.
+    pub room_approved: Option<bool>,
+}
+
+impl Gates {
+    pub fn open(self) -> bool {
+        !self.review_pending && self.room_approved != Some(false)
+    }
+
+    /// The status an activity being published (or re-checked while held) takes.
+    pub fn status(self) -> ActivityStatus {
+        if self.open() { ActivityStatus::Published } else { ActivityStatus::Held }
     }
 }
 
@@ -154,6 +176,17 @@ mod tests {
 
     fn t(h: i64) -> DateTime<Utc> {
         DateTime::<Utc>::from_timestamp(1_800_000_000 + h * 3600, 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn held_until_every_gate_opens() {
+        let g = |review_pending, room_approved| Gates { review_pending, room_approved }.status();
+        assert_eq!(g(false, None), ActivityStatus::Published);
+        assert_eq!(g(false, Some(true)), ActivityStatus::Published);
+        assert_eq!(g(true, None), ActivityStatus::Held);
+        assert_eq!(g(true, Some(true)), ActivityStatus::Held);
+        assert_eq!(g(false, Some(false)), ActivityStatus::Held);
+        assert_eq!(g(true, Some(false)), ActivityStatus::Held);
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct Model {
     pub finished_at: Option<DateTimeUtc>,
     /// The room it is held in, when it names one.
     pub venue_id: Option<i64>,
+    /// Held for the committee to read a text WeChat's content check flagged.
+    pub review_pending: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -21,7 +21,7 @@ use crate::{
     },
     context::AppContext,
     domain::{
-        activity::{ActivityKind, ActivityStatus, Capacity, SignupStatus, TimeWindow, may_cancel},
+        activity::{ActivityKind, ActivityStatus, Capacity, Gates, SignupStatus, TimeWindow, may_cancel},
         clock::to_shanghai,
         organization::{OrgStatus, ServiceTarget},
         role::Role,
@@ -449,11 +449,11 @@ async fn update_once(ctx: &AppContext, user: &AuthUser, id: i64, patch: Activity
         notices.extend(promote(&txn, &fresh, now, &ctx.config.reminder_offsets).await?);
     }
     if held {
-        activity::Entity::update_many()
-            .col_expr(activity::Column::Status, Expr::value(ActivityStatus::Held.as_str()))
-            .filter(activity::Column::Id.eq(id))
-            .exec(&txn)
-            .await?;
+        let room_approved = match &venue {
+            Some(_) => Some(venues::room_approved(&txn, id).await?),
+            None => None,
+        };
+        apply_gates(&txn, &updated, Gates { review_pending: true, room_approved }, now).await?;
         work_queue::announce(
             &txn,
             Waiting::Moderation,
@@ -473,6 +473,20 @@ async fn update_once(ctx: &AppContext, user: &AuthUser, id: i64, patch: Activity
 /// Suffix of the dedupe key of a change notice to a resident whose place went back to the
 /// queue because the move made it clash.
 const DISPLACED: &str = ":displaced";
+
+/// Marks (in the dedupe key) a change notice telling a resident the activity's room was
+/// withdrawn (a closure, or its manager cancelled the booking).
+const ROOM_LOST: &str = ":room_lost";
+
+/// The text an activity notice is rendered from: a change notice reads differently to a
+/// resident whose place was displaced or whose room was withdrawn.
+fn text_kind<'a>(kind: &'a str, dedupe_key: &str) -> &'a str {
+    match kind {
+        "activity_changed" if dedupe_key.ends_with(DISPLACED) => "activity_changed_displaced",
+        "activity_changed" if dedupe_key.contains(ROOM_LOST) => "activity_room_lost",
+        _ => kind,
+    }
+}
 
 /// What a notice about an activity says, in one place: a notice queued now and a pending
 /// one re-rendered after the activity changed read the same, and the WeChat push (built
@@ -498,6 +512,12 @@ pub fn notice_text(kind: &str, a: &activity::Model, extra: Option<&str>) -> (Str
                 "您报名的「{title}」改到 {when}（地点 {place}），与您已确认的同一时段其他活动冲突，此活动的名额已转为候补。"
             ),
         ),
+        "activity_room_lost" => (
+            "活动场地暂不可用",
+            format!(
+                "您报名的「{title}」（{when}）原定场地「{place}」暂时无法使用，组织方将另行通知时间或地点。如无法参加，请及时取消报名。"
+            ),
+        ),
         "activity_cancelled" => ("活动已取消", format!("很抱歉，「{title}」（{when}）已取消。原因：{extra}")),
         "signup_removed" => ("报名已被组织方取消", format!("组织方取消了您在「{title}」的报名。原因：{extra}")),
         _ => ("活动通知", format!("「{title}」 {when}，地点 {place}。")),
@@ -507,9 +527,7 @@ pub fn notice_text(kind: &str, a: &activity::Model, extra: Option<&str>) -> (Str
 
 /// A notice about `a` to one resident, its text from [`notice_text`].
 fn notice(a: &activity::Model, user_id: i64, kind: &'static str, dedupe_key: String, extra: Option<&str>) -> Notice {
-    let text_kind =
-        if kind == "activity_changed" && dedupe_key.ends_with(DISPLACED) { "activity_changed_displaced" } else { kind };
-    let (title, body) = notice_text(text_kind, a, extra);
+    let (title, body) = notice_text(text_kind(kind, &dedupe_key), a, extra);
     Notice {
         user_id,
         kind,
@@ -550,12 +568,7 @@ async fn rerender_pending(txn: &DatabaseTransaction, a: &activity::Model) -> App
         } else {
             None
         };
-        let kind = if n.kind == "activity_changed" && n.dedupe_key.ends_with(DISPLACED) {
-            "activity_changed_displaced"
-        } else {
-            n.kind.as_str()
-        };
-        let (title, body) = notice_text(kind, a, reason.as_deref());
+        let (title, body) = notice_text(text_kind(&n.kind, &n.dedupe_key), a, reason.as_deref());
         if (title.as_str(), body.as_str()) != (n.title.as_str(), n.body.as_str()) {
             notification::Entity::update_many()
                 .col_expr(notification::Column::Title, Expr::value(title))
@@ -719,22 +732,11 @@ pub async fn publish(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Ac
     if status_of(&a) != ActivityStatus::Draft {
         return Err(conflict("invalid_transition", "只有草稿可以发布"));
     }
-    match verdict {
+    let review_pending = match verdict {
         Moderation::Risky => return Err(AppError::ContentRisky),
-        Moderation::Review => {
-            activity::Entity::update_many()
-                .col_expr(activity::Column::Status, Expr::value(ActivityStatus::Held.as_str()))
-                .col_expr(activity::Column::UpdatedAt, Expr::value(now))
-                .filter(activity::Column::Id.eq(id))
-                .exec(&txn)
-                .await?;
-            work_queue::announce(&txn, Waiting::Moderation, a.community_id, a.organization_id, Some(id), &a.title, now)
-                .await?;
-            txn.commit().await?;
-            return detail(ctx, Some(user), id).await;
-        }
-        Moderation::Pass => {}
-    }
+        Moderation::Review => true,
+        Moderation::Pass => false,
+    };
     if a.signup_deadline <= now {
         return Err(conflict("activity_started", "报名截止时间已过，请先修改活动时间"));
     }
@@ -742,28 +744,92 @@ pub async fn publish(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Ac
     if !org.and_then(|o| OrgStatus::parse(&o.status)).is_some_and(OrgStatus::is_recognised) {
         return Err(conflict("organization_not_active", "组织尚未备案或已暂停，不能发布活动"));
     }
-    if let Some(v) = &venue
-        && venues::hold_for_activity(&txn, v, &a, user.id, now).await? != BookingStatus::Approved
-    {
-        // Waits, hidden, until the venue's manager approves the booking.
-        activity::Entity::update_many()
-            .col_expr(activity::Column::Status, Expr::value(ActivityStatus::Held.as_str()))
-            .col_expr(activity::Column::UpdatedAt, Expr::value(now))
-            .filter(activity::Column::Id.eq(id))
-            .exec(&txn)
+    // Both gates are asked at once: the room's booking is requested even while the text
+    // waits for the committee, so neither waits on the other.
+    let room_approved = match &venue {
+        Some(v) => Some(venues::hold_for_activity(&txn, v, &a, user.id, now).await? == BookingStatus::Approved),
+        None => None,
+    };
+    apply_gates(&txn, &a, Gates { review_pending, room_approved }, now).await?;
+    if review_pending {
+        work_queue::announce(&txn, Waiting::Moderation, a.community_id, a.organization_id, Some(id), &a.title, now)
             .await?;
-        txn.commit().await?;
-        return detail(ctx, Some(user), id).await;
     }
-    activity::Entity::update_many()
-        .col_expr(activity::Column::Status, Expr::value(ActivityStatus::Published.as_str()))
-        .col_expr(activity::Column::PublishedAt, Expr::value(now))
-        .col_expr(activity::Column::UpdatedAt, Expr::value(now))
-        .filter(activity::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
     txn.commit().await?;
     detail(ctx, Some(user), id).await
+}
+
+/// Writes what the gates of a draft or held activity decide ([`Gates::status`]):
+/// published (with its publication time) or held.
+async fn apply_gates(
+    txn: &DatabaseTransaction,
+    a: &activity::Model,
+    gates: Gates,
+    now: DateTime<Utc>,
+) -> AppResult<ActivityStatus> {
+    let to = gates.status();
+    let mut update = activity::Entity::update_many()
+        .col_expr(activity::Column::Status, Expr::value(to.as_str()))
+        .col_expr(activity::Column::ReviewPending, Expr::value(gates.review_pending))
+        .col_expr(activity::Column::UpdatedAt, Expr::value(now));
+    if to == ActivityStatus::Published {
+        update = update.col_expr(activity::Column::PublishedAt, Expr::value(now));
+    }
+    update.filter(activity::Column::Id.eq(a.id)).exec(txn).await?;
+    Ok(to)
+}
+
+/// Back to a draft, both gates reset (a held activity whose text or room was refused).
+async fn return_to_draft(txn: &DatabaseTransaction, id: i64, now: DateTime<Utc>) -> AppResult<()> {
+    activity::Entity::update_many()
+        .col_expr(activity::Column::Status, Expr::value(ActivityStatus::Draft.as_str()))
+        .col_expr(activity::Column::ReviewPending, Expr::value(false))
+        .col_expr(activity::Column::UpdatedAt, Expr::value(now))
+        .filter(activity::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// The room booking of activity `id` was decided, in the venue manager's transaction
+/// (the venue row is held, so the activity is locked second, as everywhere): an approval
+/// opens the room gate, and the activity is published if the committee's review does not
+/// still hold it; a refusal sends a held activity back to a draft.
+pub async fn room_decided(txn: &DatabaseTransaction, id: i64, approved: bool, now: DateTime<Utc>) -> AppResult<()> {
+    let a = lock(txn, id).await?;
+    if status_of(&a) != ActivityStatus::Held {
+        return Ok(());
+    }
+    if approved {
+        apply_gates(txn, &a, Gates { review_pending: a.review_pending, room_approved: Some(true) }, now).await?;
+    } else {
+        return_to_draft(txn, id, now).await?;
+    }
+    Ok(())
+}
+
+/// The room booking of activity `id` was cancelled by the room's side (a closure, or
+/// its manager) or by the organization's staff on the booking itself: a held activity
+/// goes back to a draft; the residents signed up for a published one are told the room is
+/// gone and the organizer will say where or when (the organizer is told by the booking's
+/// own notice). Returns the notices, for the caller's transaction.
+pub async fn room_withdrawn(txn: &DatabaseTransaction, id: i64, now: DateTime<Utc>) -> AppResult<Vec<Notice>> {
+    let a = lock(txn, id).await?;
+    match status_of(&a) {
+        ActivityStatus::Held => {
+            return_to_draft(txn, id, now).await?;
+            Ok(Vec::new())
+        }
+        ActivityStatus::Published => Ok(active_signups(txn, id)
+            .await?
+            .into_iter()
+            .map(|user_id| {
+                let key = format!("activity_changed:{id}:v{}:{user_id}{ROOM_LOST}:{}", a.version, now.timestamp());
+                notice(&a, user_id, "activity_changed", key, None)
+            })
+            .collect()),
+        _ => Ok(Vec::new()),
+    }
 }
 
 /// Asks WeChat's content check about the texts the user wrote (`None`: unchanged); the
@@ -797,23 +863,28 @@ pub async fn review_held(
     comment: Option<String>,
 ) -> AppResult<ActivityView> {
     let now = ctx.now();
+    let venue_id = find(&ctx.db, id).await?.venue_id;
     let txn = begin_write(&ctx.db).await?;
+    let venue = venues::lock_for_activity(&txn, venue_id).await?;
     let a = lock(&txn, id).await?;
     let path = region_path(&txn, a.community_id).await?;
     if !holds_region_role(user, &[Role::Committee], &path) {
         return Err(AppError::Forbidden("requires a region role"));
     }
-    if status_of(&a) != ActivityStatus::Held {
+    // Held for its room only, it is the room's manager who decides (the review queue of
+    // venue bookings), not the committee's text review.
+    if status_of(&a) != ActivityStatus::Held || !a.review_pending {
         return Err(conflict("invalid_transition", "该活动不在待审核状态"));
     }
-    let to = if approve { ActivityStatus::Published } else { ActivityStatus::Draft };
-    let mut update = activity::Entity::update_many()
-        .col_expr(activity::Column::Status, Expr::value(to.as_str()))
-        .col_expr(activity::Column::UpdatedAt, Expr::value(now));
     if approve {
-        update = update.col_expr(activity::Column::PublishedAt, Expr::value(now));
+        let room_approved = match venue {
+            Some(_) => Some(venues::room_approved(&txn, id).await?),
+            None => None,
+        };
+        apply_gates(&txn, &a, Gates { review_pending: false, room_approved }, now).await?;
+    } else {
+        return_to_draft(&txn, id, now).await?;
     }
-    update.filter(activity::Column::Id.eq(id)).exec(&txn).await?;
     if let (false, Some(author)) = (approve, a.created_by) {
         let notice = Notice {
             user_id: author,

@@ -871,6 +871,7 @@ mod tests {
             published_at: None,
             finished_at: None,
             venue_id: None,
+            review_pending: false,
             created_at: start,
             updated_at: start,
         }

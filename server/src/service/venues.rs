@@ -32,7 +32,7 @@ use crate::{
     entity::{organization, region, venue, venue_booking, venue_booking_event, venue_closure, venue_hour},
     error::{AppError, AppResult},
     service::{
-        activities::require_org_staff,
+        activities::{self, require_org_staff},
         begin_write,
         geo::{self, Cursor, near_key},
         notifications::{Notice, enqueue},
@@ -136,11 +136,11 @@ pub struct Availability {
     pub closures: Vec<venue_closure::Model>,
 }
 
-fn conflict(code: &'static str, zh: impl Into<String>) -> AppError {
+pub(crate) fn conflict(code: &'static str, zh: impl Into<String>) -> AppError {
     AppError::Conflict(code, zh.into())
 }
 
-fn span_text(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+pub(crate) fn span_text(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     let (a, b) = (to_shanghai(from), to_shanghai(to));
     if a.date_naive() == b.date_naive() {
         format!("{}–{}", a.format("%Y年%-m月%-d日 %H:%M"), b.format("%H:%M"))
@@ -149,36 +149,38 @@ fn span_text(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     }
 }
 
-/// A domain refusal as the API answers it: span rules are field errors (422) on the
-/// field at fault; opening hours and closures are states of the venue (409).
-pub fn refusal_error(r: Refusal) -> AppError {
+/// A domain refusal's stable code, the field at fault (for span rules), and its sentence.
+pub(crate) fn refusal_parts(r: Refusal) -> (&'static str, Option<&'static str>, String) {
     match r {
-        Refusal::InThePast => AppError::invalid("starts_at", "in_the_past", "预约开始时间须在将来"),
+        Refusal::InThePast => ("in_the_past", Some("starts_at"), "预约开始时间须在将来".into()),
         Refusal::TooShort { min_minutes } => {
-            AppError::invalid("ends_at", "too_short", format!("预约时长不少于 {min_minutes} 分钟"))
+            ("too_short", Some("ends_at"), format!("预约时长不少于 {min_minutes} 分钟"))
         }
-        Refusal::TooLong { max_minutes } => {
-            AppError::invalid("ends_at", "too_long", format!("预约时长不超过 {max_minutes} 分钟"))
+        Refusal::TooLong { max_minutes } => ("too_long", Some("ends_at"), format!("预约时长不超过 {max_minutes} 分钟")),
+        Refusal::NotOnSlotStep { slot_minutes } => {
+            ("not_on_slot_step", Some("starts_at"), format!("开始时间和时长须按 {slot_minutes} 分钟的时段划分"))
         }
-        Refusal::NotOnSlotStep { slot_minutes } => AppError::invalid(
-            "starts_at",
-            "not_on_slot_step",
-            format!("开始时间和时长须按 {slot_minutes} 分钟的时段划分"),
-        ),
-        Refusal::TooFarAhead { days } => {
-            AppError::invalid("starts_at", "too_far_ahead", format!("只能预约 {days} 天以内的时段"))
-        }
+        Refusal::TooFarAhead { days } => ("too_far_ahead", Some("starts_at"), format!("只能预约 {days} 天以内的时段")),
         Refusal::OverCapacity { capacity } => {
-            AppError::invalid("attendance", "over_capacity", format!("预计人数超过场地容纳人数（{capacity} 人）"))
+            ("over_capacity", Some("attendance"), format!("预计人数超过场地容纳人数（{capacity} 人）"))
         }
-        Refusal::OutsideOpeningHours => conflict("outside_opening_hours", "所选时段不在场地开放时间内"),
+        Refusal::OutsideOpeningHours => ("outside_opening_hours", None, "所选时段不在场地开放时间内".into()),
         Refusal::VenueClosed(c) => {
-            conflict("venue_closed", format!("场地在 {} 暂停开放：{}", span_text(c.starts_at, c.ends_at), c.reason))
+            ("venue_closed", None, format!("场地在 {} 暂停开放：{}", span_text(c.starts_at, c.ends_at), c.reason))
         }
     }
 }
 
-fn rules_of(v: &venue::Model) -> VenueRules {
+/// A domain refusal as the API answers it: span rules are field errors (422) on the
+/// field at fault; opening hours and closures are states of the venue (409).
+pub fn refusal_error(r: Refusal) -> AppError {
+    match refusal_parts(r) {
+        (code, Some(field), message) => AppError::invalid(field, code, message),
+        (code, None, message) => conflict(code, message),
+    }
+}
+
+pub(crate) fn rules_of(v: &venue::Model) -> VenueRules {
     VenueRules {
         slot_minutes: v.slot_minutes as i64,
         min_minutes: v.min_minutes as i64,
@@ -197,17 +199,17 @@ pub fn split(s: &str) -> Vec<String> {
     s.split('\n').filter(|x| !x.is_empty()).map(str::to_owned).collect()
 }
 
-async fn find(db: &impl ConnectionTrait, id: i64) -> AppResult<venue::Model> {
+pub(crate) async fn find(db: &impl ConnectionTrait, id: i64) -> AppResult<venue::Model> {
     venue::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound("venue"))
 }
 
 /// Reads the venue and holds it until the transaction ends: every booking decision on a
 /// venue runs one at a time.
-async fn lock(txn: &DatabaseTransaction, id: i64) -> AppResult<venue::Model> {
+pub(crate) async fn lock(txn: &DatabaseTransaction, id: i64) -> AppResult<venue::Model> {
     venue::Entity::find_by_id(id).lock_exclusive().one(txn).await?.ok_or(AppError::NotFound("venue"))
 }
 
-async fn find_booking(db: &impl ConnectionTrait, id: i64) -> AppResult<venue_booking::Model> {
+pub(crate) async fn find_booking(db: &impl ConnectionTrait, id: i64) -> AppResult<venue_booking::Model> {
     venue_booking::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound("booking"))
 }
 
@@ -215,7 +217,7 @@ async fn find_booking(db: &impl ConnectionTrait, id: i64) -> AppResult<venue_boo
 
 /// The committee over the venue's community, or the leader of the organization it is
 /// entrusted to.
-async fn may_manage(db: &impl ConnectionTrait, user: &AuthUser, v: &venue::Model) -> AppResult<bool> {
+pub(crate) async fn may_manage(db: &impl ConnectionTrait, user: &AuthUser, v: &venue::Model) -> AppResult<bool> {
     if user.is_system_admin() {
         return Ok(true);
     }
@@ -269,7 +271,7 @@ fn hour_rows(venue_id: i64, hours: &[OpeningSpan]) -> Vec<venue_hour::ActiveMode
         .collect()
 }
 
-async fn hours_of(db: &impl ConnectionTrait, venue_id: i64) -> AppResult<Vec<OpeningSpan>> {
+pub(crate) async fn hours_of(db: &impl ConnectionTrait, venue_id: i64) -> AppResult<Vec<OpeningSpan>> {
     let rows = venue_hour::Entity::find().filter(venue_hour::Column::VenueId.eq(venue_id)).all(db).await?;
     Ok(normalise(
         rows.into_iter()
@@ -278,7 +280,7 @@ async fn hours_of(db: &impl ConnectionTrait, venue_id: i64) -> AppResult<Vec<Ope
     ))
 }
 
-async fn closures_between(
+pub(crate) async fn closures_between(
     db: &impl ConnectionTrait,
     venue_id: i64,
     from: DateTime<Utc>,
@@ -633,7 +635,7 @@ fn open_spans(hours: &[OpeningSpan], from: DateTime<Utc>, to: DateTime<Utc>) -> 
 // ---- bookings ------------------------------------------------------------------------
 
 /// The holding booking (other than `except`) whose blocked span overlaps `[from, until)`.
-async fn clash(
+pub(crate) async fn clash(
     txn: &DatabaseTransaction,
     venue_id: i64,
     from: DateTime<Utc>,
@@ -652,20 +654,22 @@ async fn clash(
 }
 
 async fn taken(db: &impl ConnectionTrait, b: &venue_booking::Model) -> AppResult<AppError> {
+    Ok(conflict("venue_taken", taken_text(db, b).await?))
+}
+
+/// What a `venue_taken` refusal says: the clashing span, its buffer and its holder.
+pub(crate) async fn taken_text(db: &impl ConnectionTrait, b: &venue_booking::Model) -> AppResult<String> {
     let holder = organization::Entity::find_by_id(b.organization_id).one(db).await?.map(|o| o.name).unwrap_or_default();
-    Ok(conflict(
-        "venue_taken",
-        format!(
-            "该时段已被「{holder}」占用：{}（含整理时间至 {}）",
-            span_text(b.starts_at, b.ends_at),
-            to_shanghai(b.blocked_until).format("%H:%M")
-        ),
+    Ok(format!(
+        "该时段已被「{holder}」占用：{}（含整理时间至 {}）",
+        span_text(b.starts_at, b.ends_at),
+        to_shanghai(b.blocked_until).format("%H:%M")
     ))
 }
 
 /// The exclusion constraint's violation (PostgreSQL `23P01`): another transaction took
 /// an overlapping span first.
-fn is_exclusion_violation(e: &sea_orm::DbErr) -> bool {
+pub(crate) fn is_exclusion_violation(e: &sea_orm::DbErr) -> bool {
     use sea_orm::{DbErr, RuntimeErr};
     match e {
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
@@ -675,7 +679,7 @@ fn is_exclusion_violation(e: &sea_orm::DbErr) -> bool {
     }
 }
 
-async fn record(
+pub(crate) async fn record(
     db: &impl ConnectionTrait,
     booking_id: i64,
     action: &str,
@@ -696,17 +700,21 @@ async fn record(
     Ok(())
 }
 
-/// An organization's staff request a span of a venue. It holds at once (first request
-/// wins); a venue that needs no approval confirms it.
-pub async fn request(ctx: &AppContext, user: &AuthUser, venue_id: i64, input: BookingInput) -> AppResult<BookingView> {
-    require_org_staff(user, input.organization_id)?;
-    let org = organization::Entity::find_by_id(input.organization_id)
-        .one(&ctx.db)
-        .await?
-        .ok_or(AppError::NotFound("organization"))?;
+/// The caller is staff of organization `org_id`, and it is filed or registered (it may
+/// book rooms).
+pub(crate) async fn require_booking_org(db: &impl ConnectionTrait, user: &AuthUser, org_id: i64) -> AppResult<()> {
+    require_org_staff(user, org_id)?;
+    let org = organization::Entity::find_by_id(org_id).one(db).await?.ok_or(AppError::NotFound("organization"))?;
     if !OrgStatus::parse(&org.status).is_some_and(OrgStatus::is_recognised) {
         return Err(conflict("organization_not_active", "组织尚未备案或已暂停，不能预约场地"));
     }
+    Ok(())
+}
+
+/// An organization's staff request a span of a venue. It holds at once (first request
+/// wins); a venue that needs no approval confirms it.
+pub async fn request(ctx: &AppContext, user: &AuthUser, venue_id: i64, input: BookingInput) -> AppResult<BookingView> {
+    require_booking_org(&ctx.db, user, input.organization_id).await?;
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let v = lock(&txn, venue_id).await?;
@@ -813,21 +821,9 @@ pub async fn decide(
         .await?;
     record(&txn, id, next.as_str(), Some(user.id), reason.clone(), now).await?;
     if let Some(activity_id) = b.activity_id {
-        // An activity waiting (`held`) for this booking is published with it, or goes
-        // back to a draft when it is refused.
-        use crate::{domain::activity::ActivityStatus, entity::activity};
-        let mut update = activity::Entity::update_many()
-            .col_expr(activity::Column::UpdatedAt, Expr::value(now))
-            .filter(activity::Column::Id.eq(activity_id))
-            .filter(activity::Column::Status.eq(ActivityStatus::Held.as_str()));
-        update = if approve {
-            update
-                .col_expr(activity::Column::Status, Expr::value(ActivityStatus::Published.as_str()))
-                .col_expr(activity::Column::PublishedAt, Expr::value(now))
-        } else {
-            update.col_expr(activity::Column::Status, Expr::value(ActivityStatus::Draft.as_str()))
-        };
-        update.exec(&txn).await?;
+        // An activity waiting (`held`) for this booking opens its room gate, or goes back
+        // to a draft when the room is refused.
+        activities::room_decided(&txn, activity_id, approve, now).await?;
     }
     if let Some(requester) = b.requested_by {
         let kind = if approve { "booking_approved" } else { "booking_rejected" };
@@ -863,14 +859,19 @@ pub async fn cancel(ctx: &AppContext, user: &AuthUser, id: i64, reason: Option<S
         .exec(&txn)
         .await?;
     record(&txn, id, next.as_str(), Some(user.id), reason.clone(), now).await?;
+    let mut notices = match b.activity_id {
+        Some(activity_id) => activities::room_withdrawn(&txn, activity_id, now).await?,
+        None => Vec::new(),
+    };
     if let Some(requester) = b.requested_by.filter(|r| *r != user.id) {
-        enqueue(&txn, vec![booking_notice(&v, &b, requester, "booking_cancelled", reason.as_deref())], now).await?;
+        notices.push(booking_notice(&v, &b, requester, "booking_cancelled", reason.as_deref()));
     }
+    enqueue(&txn, notices, now).await?;
     txn.commit().await?;
     booking_view(&ctx.db, id, false).await
 }
 
-fn booking_notice(
+pub(crate) fn booking_notice(
     v: &venue::Model,
     b: &venue_booking::Model,
     user_id: i64,
@@ -906,7 +907,7 @@ async fn booking_view(db: &impl ConnectionTrait, id: i64, with_conflicts: bool) 
     views.pop().ok_or(AppError::NotFound("booking"))
 }
 
-async fn booking_views(
+pub(crate) async fn booking_views(
     db: &impl ConnectionTrait,
     bookings: Vec<venue_booking::Model>,
     with_conflicts: bool,
@@ -948,13 +949,25 @@ async fn booking_views(
 /// officials over the venue's community.
 pub async fn booking(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<BookingView> {
     let b = find_booking(&ctx.db, id).await?;
-    let v = find(&ctx.db, b.venue_id).await?;
-    let path = region_path(&ctx.db, v.community_id).await?;
-    let official = holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], &path);
-    if !official && !may_manage(&ctx.db, user, &v).await? {
-        require_org_staff(user, b.organization_id)?;
-    }
+    require_booking_reader(&ctx.db, user, b.venue_id, b.organization_id).await?;
     booking_view(&ctx.db, id, true).await
+}
+
+/// Who may read a booking (or a series) of organization `org_id` in venue `venue_id`: its
+/// staff, the venue's managers, and the officials over the venue's community.
+pub(crate) async fn require_booking_reader(
+    db: &impl ConnectionTrait,
+    user: &AuthUser,
+    venue_id: i64,
+    org_id: i64,
+) -> AppResult<()> {
+    let v = find(db, venue_id).await?;
+    let path = region_path(db, v.community_id).await?;
+    let official = holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], &path);
+    if !official && !may_manage(db, user, &v).await? {
+        require_org_staff(user, org_id)?;
+    }
+    Ok(())
 }
 
 /// Requested bookings of the venues the caller manages, soonest first, with the closures
@@ -1070,7 +1083,7 @@ async fn activity_booking(db: &impl ConnectionTrait, activity_id: i64) -> AppRes
         .await?)
 }
 
-async fn set_booking_status(
+pub(crate) async fn set_booking_status(
     db: &impl ConnectionTrait,
     b: &venue_booking::Model,
     to: BookingStatus,
@@ -1184,9 +1197,18 @@ pub async fn hold_for_activity(
     Ok(status)
 }
 
+/// Whether activity `id`'s room booking is approved (the room gate of
+/// [`crate::domain::activity::Gates`]).
+pub async fn room_approved(db: &impl ConnectionTrait, activity_id: i64) -> AppResult<bool> {
+    Ok(activity_booking(db, activity_id).await?.is_some_and(|b| b.status == BookingStatus::Approved.as_str()))
+}
+
 /// Moves the booking of an activity held in `v` (locked) with the activity, in the
 /// caller's transaction: refused (and so the move) when the new span is taken or breaks
-/// the venue's rules.
+/// the venue's rules. A published activity whose booking was withdrawn (a closure) gets
+/// its room back only with an approved booking for the new span: one the venue confirms
+/// at once, or one its organization already holds (`room_booking_needed` otherwise: book
+/// the new span first, then move the activity).
 pub async fn move_for_activity(
     txn: &DatabaseTransaction,
     v: &venue::Model,
@@ -1195,6 +1217,14 @@ pub async fn move_for_activity(
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let Some(b) = activity_booking(txn, a.id).await? else {
+        if a.status == crate::domain::activity::ActivityStatus::Published.as_str()
+            && hold_for_activity(txn, v, a, user_id, now).await? != BookingStatus::Approved
+        {
+            return Err(conflict(
+                "room_booking_needed",
+                format!("「{}」需审批：请先为新时间预约场地，获批后再修改活动时间", v.name),
+            ));
+        }
         return Ok(());
     };
     let span = Span::parse(a.starts_at, a.ends_at)
@@ -1279,6 +1309,9 @@ pub async fn close(
     let mut notices = Vec::new();
     for b in &hit {
         set_booking_status(&txn, b, BookingStatus::Cancelled, Some(user.id), &why, now).await?;
+        if let Some(activity_id) = b.activity_id {
+            notices.extend(activities::room_withdrawn(&txn, activity_id, now).await?);
+        }
         if let Some(requester) = b.requested_by {
             notices.push(booking_notice(&v, b, requester, "booking_cancelled", Some(&why)));
         }

@@ -130,8 +130,11 @@ async fn count_in(db: &impl ConnectionTrait, waiting: Waiting, paths: &[String])
                 .await?
         }
         Waiting::Moderation => {
+            // Held for the committee's text review (an activity held only for its room
+            // waits in the venue's review queue instead).
             activity::Entity::find()
                 .filter(activity::Column::Status.eq(ActivityStatus::Held.as_str()))
+                .filter(activity::Column::ReviewPending.eq(true))
                 .filter(activity::Column::CommunityId.in_subquery(regions_under(paths)))
                 .count(db)
                 .await?
