@@ -17,6 +17,7 @@ mod organizations;
 mod push;
 mod regions;
 mod security;
+mod venue_figures;
 mod venue_series;
 mod venues;
 mod work_queue;

@@ -53,6 +53,14 @@ async fn a_series_is_booked_whole_or_not_at_all() -> TestResult {
     assert_eq!(created["bookings"][1]["starts_at"], at(16, 19, 0));
     assert_eq!(created["weekdays"], json!([weekday]));
     let series_id = created["id"].as_i64().unwrap_or_default();
+    // The committee is told once that the series waits for it.
+    let waiting: Vec<_> = inbox(&app, &s.committee)
+        .await?
+        .into_iter()
+        .filter(|n| n["kind"] == "work_waiting" && n["title"].as_str().is_some_and(|t| t.contains("场地预约待审批")))
+        .collect();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert!(waiting[0]["body"].as_str().is_some_and(|b| b.contains("合唱团每周排练（2 次）")), "{waiting:?}");
 
     // Another series over it (and one date past the 30 days the room opens ahead):
     // refused whole, every bad date listed with its own code.

@@ -1648,6 +1648,26 @@ export interface components {
             residents_registered: number;
             /**
              * Format: int64
+             * @description Minutes of approved bookings of its rooms in the period.
+             */
+            room_booked_minutes: number;
+            /**
+             * Format: int64
+             * @description Minutes its rooms were open in the period (timetables less closures), all together.
+             */
+            room_open_minutes: number;
+            /**
+             * Format: double
+             * @description `room_booked_minutes` ÷ `room_open_minutes`, in 0..1; `null` without open rooms.
+             */
+            room_utilisation: number | null;
+            /**
+             * Format: int64
+             * @description Shared rooms (venues) of the community.
+             */
+            rooms: number;
+            /**
+             * Format: int64
              * @description The policy's target: 10 per urban community, 5 per rural one.
              */
             target: number;
@@ -2452,6 +2472,8 @@ export interface components {
             resident_participants: number;
             /** Format: int64 */
             residents_registered: number;
+            /** @description Every shared room of the region's communities, with its use by month. */
+            rooms: components["schemas"]["RoomFiguresResponse"][];
             /** Format: date-time */
             to: string;
             /**
@@ -2534,6 +2556,69 @@ export interface components {
              *     org_leader), or `null`.
              */
             scope_id: number | null;
+        };
+        /** @description A shared room's figures over the period (一室多用). */
+        RoomFiguresResponse: components["schemas"]["RoomMonthResponse"] & {
+            /** @description Approved bookings by the booking organization's category. */
+            bookings_by_category: {
+                [key: string]: number;
+            };
+            /** @description Who booked it, most minutes first. */
+            by_organization: components["schemas"]["RoomUseResponse"][];
+            /** Format: int32 */
+            capacity: number;
+            /** Format: int64 */
+            community_id: number;
+            community_name: string;
+            monthly: components["schemas"]["RoomMonthResponse"][];
+            name: string;
+            /** Format: int64 */
+            venue_id: number;
+        };
+        /** @description One room's use over a month, or over the whole period. */
+        RoomMonthResponse: {
+            /**
+             * Format: int64
+             * @description Published or finished activities held in the room.
+             */
+            activities: number;
+            /**
+             * Format: int64
+             * @description Minutes of approved bookings, cut to the month.
+             */
+            booked_minutes: number;
+            /**
+             * Format: int64
+             * @description Approved bookings starting in the month.
+             */
+            bookings: number;
+            /** @description `YYYY-MM` (absent in a room's period totals). */
+            month?: string;
+            /**
+             * Format: int64
+             * @description Minutes the timetable opened the room, closures left out.
+             */
+            open_minutes: number;
+            /**
+             * Format: int64
+             * @description Attended sign-ups of those activities (a person at two counts twice).
+             */
+            participants: number;
+            /**
+             * Format: double
+             * @description `booked_minutes` ÷ `open_minutes`, in 0..1; `null` when the room was never open.
+             */
+            utilisation: number | null;
+        };
+        RoomUseResponse: {
+            /** Format: int64 */
+            booked_minutes: number;
+            /** Format: int64 */
+            bookings: number;
+            category: components["schemas"]["Category"];
+            /** Format: int64 */
+            organization_id: number;
+            organization_name: string;
         };
         RosterEntryResponse: {
             nickname: string | null;

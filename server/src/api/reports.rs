@@ -21,6 +21,7 @@ use crate::{
     service::{
         self,
         reports::{CommunityMetrics, Figures, MonthFigures, Period, RegionMetrics},
+        venue_figures::{RoomFigures, RoomMonth},
     },
 };
 
@@ -125,6 +126,14 @@ pub struct CommunityMetricsResponse {
     #[serde(flatten)]
     pub figures: FiguresResponse,
     pub monthly: Vec<MonthResponse>,
+    /// Shared rooms (venues) of the community.
+    pub rooms: i64,
+    /// Minutes its rooms were open in the period (timetables less closures), all together.
+    pub room_open_minutes: i64,
+    /// Minutes of approved bookings of its rooms in the period.
+    pub room_booked_minutes: i64,
+    /// `room_booked_minutes` ÷ `room_open_minutes`, in 0..1; `null` without open rooms.
+    pub room_utilisation: Option<f64>,
 }
 
 impl From<&CommunityMetrics> for CommunityMetricsResponse {
@@ -142,6 +151,100 @@ impl From<&CommunityMetrics> for CommunityMetricsResponse {
             participation_rate: c.participation_rate(),
             figures: (&c.figures).into(),
             monthly: months(&c.monthly),
+            rooms: c.rooms.rooms,
+            room_open_minutes: c.rooms.open_minutes,
+            room_booked_minutes: c.rooms.booked_minutes,
+            room_utilisation: c.rooms.utilisation(),
+        }
+    }
+}
+
+/// One room's use over a month, or over the whole period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoomMonthResponse {
+    /// `YYYY-MM` (absent in a room's period totals).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    pub month: String,
+    /// Minutes the timetable opened the room, closures left out.
+    pub open_minutes: i64,
+    /// Minutes of approved bookings, cut to the month.
+    pub booked_minutes: i64,
+    /// `booked_minutes` ÷ `open_minutes`, in 0..1; `null` when the room was never open.
+    pub utilisation: Option<f64>,
+    /// Approved bookings starting in the month.
+    pub bookings: i64,
+    /// Published or finished activities held in the room.
+    pub activities: i64,
+    /// Attended sign-ups of those activities (a person at two counts twice).
+    pub participants: i64,
+}
+
+impl From<&RoomMonth> for RoomMonthResponse {
+    fn from(m: &RoomMonth) -> Self {
+        Self {
+            month: m.month.clone(),
+            open_minutes: m.open_minutes,
+            booked_minutes: m.booked_minutes,
+            utilisation: m.utilisation(),
+            bookings: m.bookings,
+            activities: m.activities,
+            participants: m.participants,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoomUseResponse {
+    pub organization_id: i64,
+    pub organization_name: String,
+    #[schema(value_type = Category)]
+    pub category: String,
+    pub bookings: i64,
+    pub booked_minutes: i64,
+}
+
+/// A shared room's figures over the period (一室多用).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoomFiguresResponse {
+    pub venue_id: i64,
+    pub name: String,
+    pub community_id: i64,
+    pub community_name: String,
+    pub capacity: i32,
+    /// The period's totals.
+    #[serde(flatten)]
+    pub total: RoomMonthResponse,
+    pub monthly: Vec<RoomMonthResponse>,
+    /// Who booked it, most minutes first.
+    pub by_organization: Vec<RoomUseResponse>,
+    /// Approved bookings by the booking organization's category.
+    #[schema(value_type = BTreeMap<Category, i64>)]
+    pub bookings_by_category: BTreeMap<String, i64>,
+}
+
+impl From<&RoomFigures> for RoomFiguresResponse {
+    fn from(r: &RoomFigures) -> Self {
+        Self {
+            venue_id: r.venue.id,
+            name: r.venue.name.clone(),
+            community_id: r.venue.community_id,
+            community_name: r.community_name.clone(),
+            capacity: r.venue.capacity,
+            total: (&r.total).into(),
+            monthly: r.monthly.iter().map(Into::into).collect(),
+            by_organization: r
+                .by_organization
+                .iter()
+                .map(|u| RoomUseResponse {
+                    organization_id: u.organization_id,
+                    organization_name: u.organization_name.clone(),
+                    category: u.category.clone(),
+                    bookings: u.bookings,
+                    booked_minutes: u.booked_minutes,
+                })
+                .collect(),
+            bookings_by_category: r.by_category.clone(),
         }
     }
 }
@@ -176,6 +279,8 @@ pub struct RegionMetricsResponse {
     pub communities: Vec<CommunityMetricsResponse>,
     /// Recognised organizations that held nothing in the last six months.
     pub inactive_organizations: Vec<InactiveOrganizationResponse>,
+    /// Every shared room of the region's communities, with its use by month.
+    pub rooms: Vec<RoomFiguresResponse>,
 }
 
 impl From<&RegionMetrics> for RegionMetricsResponse {
@@ -203,6 +308,7 @@ impl From<&RegionMetrics> for RegionMetricsResponse {
                     last_activity_at: i.last_activity_at.map(time),
                 })
                 .collect(),
+            rooms: m.rooms.iter().map(Into::into).collect(),
         }
     }
 }

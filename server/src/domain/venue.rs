@@ -312,6 +312,40 @@ pub fn open_minutes(hours: &[OpeningSpan], from: NaiveDate, to: NaiveDate) -> i6
     total
 }
 
+/// Minutes of `[a, b)` inside `[from, to)`.
+pub fn minutes_within(a: DateTime<Utc>, b: DateTime<Utc>, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    let (a, b) = (a.max(from), b.min(to));
+    if a < b { (b - a).num_minutes() } else { 0 }
+}
+
+/// Minutes of the half-open spans `open` (not overlapping each other: a timetable's
+/// spans of a day) not covered by any of `closed` (which may overlap each other).
+pub fn minutes_open(open: &[(DateTime<Utc>, DateTime<Utc>)], closed: &[(DateTime<Utc>, DateTime<Utc>)]) -> i64 {
+    let mut closed: Vec<_> = closed.iter().filter(|(a, b)| a < b).copied().collect();
+    closed.sort();
+    let mut merged: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    for (a, b) in closed {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    open.iter()
+        .map(|&(a, b)| {
+            let shut: i64 = merged.iter().map(|&(c, d)| minutes_within(c, d, a, b)).sum();
+            minutes_within(a, b, a, b) - shut
+        })
+        .sum()
+}
+
+/// A room's utilisation (使用率): minutes booked (approved) ÷ minutes open, at most 1 (a
+/// booking made under an earlier timetable may lie outside today's hours); `None` when
+/// the room was never open in the period. Rounded to 3 places.
+pub fn utilisation(booked_minutes: i64, open_minutes: i64) -> Option<f64> {
+    (open_minutes > 0)
+        .then(|| (booked_minutes.min(open_minutes) as f64 / open_minutes as f64 * 1000.0).round() / 1000.0)
+}
+
 /// The dates of a weekly series: from `first` (inclusive) on the given weekdays (0 =
 /// Monday), every `every_weeks` weeks counted from `first`'s week, until `until`
 /// (inclusive), without `skip`.
@@ -500,6 +534,20 @@ mod tests {
             NaiveDate::from_ymd_opt(2026, 12, 13).unwrap_or_default(),
         );
         assert_eq!(week, (5 * 10 + 8) * 60);
+    }
+
+    #[test]
+    fn open_minutes_leave_out_closures_once_and_utilisation_is_a_share() {
+        let open = [(at(2026, 12, 7, 9, 0), at(2026, 12, 7, 12, 0)), (at(2026, 12, 7, 14, 0), at(2026, 12, 7, 18, 0))];
+        assert_eq!(minutes_open(&open, &[]), 7 * 60);
+        // Two overlapping closures over the morning's last hour and into the afternoon.
+        let closed =
+            [(at(2026, 12, 7, 11, 0), at(2026, 12, 7, 15, 0)), (at(2026, 12, 7, 10, 30), at(2026, 12, 7, 12, 0))];
+        assert_eq!(minutes_open(&open, &closed), 7 * 60 - 90 - 60);
+        assert_eq!(minutes_within(at(2026, 12, 7, 8, 0), at(2026, 12, 7, 10, 0), open[0].0, open[0].1), 60);
+        assert_eq!(utilisation(90, 420), Some(0.214));
+        assert_eq!(utilisation(500, 420), Some(1.0));
+        assert_eq!(utilisation(0, 0), None);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod reports;
 pub mod role_grants;
 pub mod subscriptions;
 pub mod users;
+pub mod venue_figures;
 pub mod venue_series;
 pub mod venues;
 pub mod work_queue;

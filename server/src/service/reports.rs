@@ -25,7 +25,10 @@ use crate::{
     },
     entity::{activity, activity_stat, attendance, organization, participant_year, region, user},
     error::{AppError, AppResult},
-    service::attendance::month_of,
+    service::{
+        attendance::month_of,
+        venue_figures::{self, CommunityRooms, RoomFigures},
+    },
 };
 
 /// The reporting period: `[from, to)`.
@@ -101,7 +104,7 @@ impl Figures {
     }
 
     pub fn hours(&self) -> f64 {
-        (self.minutes as f64 / 60.0 * 10.0).round() / 10.0
+        hours_of_minutes(self.minutes)
     }
 }
 
@@ -128,6 +131,8 @@ pub struct CommunityMetrics {
     pub resident_participants: i64,
     pub figures: Figures,
     pub monthly: Vec<MonthFigures>,
+    /// Its shared rooms and their utilisation over the period.
+    pub rooms: CommunityRooms,
 }
 
 impl CommunityMetrics {
@@ -181,6 +186,8 @@ pub struct RegionMetrics {
     pub inactive: Vec<InactiveOrganization>,
     /// Every recognised organization, for the export.
     pub organization_list: Vec<(organization::Model, Figures)>,
+    /// Every venue of the region's communities, by month.
+    pub rooms: Vec<RoomFigures>,
 }
 
 impl RegionMetrics {
@@ -339,9 +346,12 @@ pub async fn region_metrics(
         own_total,
     } = participants;
 
+    let rooms = venue_figures::room_figures(&ctx.db, &communities, period).await?;
+    let rooms_by_community = venue_figures::by_community(&rooms);
     let mut metrics: Vec<CommunityMetrics> = communities
         .into_iter()
         .map(|c| CommunityMetrics {
+            rooms: rooms_by_community.get(&c.id).cloned().unwrap_or_default(),
             target: if c.kind.as_deref() == Some("rural") { 5 } else { 10 },
             residents: residents.get(&c.id).copied().unwrap_or(0),
             resident_participants: own_by_community.get(&c.id).copied().unwrap_or(0),
@@ -408,6 +418,7 @@ pub async fn region_metrics(
         .collect();
     let inactive = inactive_organizations(ctx, &organization_list).await?;
     Ok(RegionMetrics {
+        rooms,
         organizations: metrics.iter().map(|m| m.organizations).sum(),
         residents: metrics.iter().map(|m| m.residents).sum(),
         resident_participants: own_total,
@@ -1007,7 +1018,65 @@ pub fn export_xlsx(m: &RegionMetrics) -> AppResult<Vec<u8>> {
         sheet.write_number(r, 7, f.hours()).map_err(xerr)?;
         sheet.write_string(r, 8, if inactive.contains(&o.id) { "是" } else { "" }).map_err(xerr)?;
     }
+    room_sheets(&mut book, &m.rooms, &bold).map_err(xerr)?;
     book.save_to_buffer().map_err(xerr)
+}
+
+/// Minutes as hours, to one decimal place (the exports' and figures' unit).
+pub fn hours_of_minutes(minutes: i64) -> f64 {
+    (minutes as f64 / 60.0 * 10.0).round() / 10.0
+}
+
+/// The export's room sheets (一室多用): each venue by month with its total, and who booked
+/// each venue.
+fn room_sheets(
+    book: &mut rust_xlsxwriter::Workbook,
+    rooms: &[RoomFigures],
+    bold: &rust_xlsxwriter::Format,
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    let sheet = book.add_worksheet().set_name("场地使用")?;
+    let headers =
+        ["场地", "社区/村", "月份", "开放时长(小时)", "预约时长(小时)", "使用率", "预约次数", "活动场次", "参与人次"];
+    for (col, h) in headers.iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, *h, bold)?;
+    }
+    let mut r = 0u32;
+    for room in rooms {
+        for m in room.monthly.iter().chain(std::iter::once(&room.total)) {
+            r += 1;
+            sheet.write_string(r, 0, &room.venue.name)?;
+            sheet.write_string(r, 1, &room.community_name)?;
+            if m.month.is_empty() {
+                sheet.write_string_with_format(r, 2, "合计", bold)?;
+            } else {
+                sheet.write_string(r, 2, &m.month)?;
+            }
+            sheet.write_number(r, 3, hours_of_minutes(m.open_minutes))?;
+            sheet.write_number(r, 4, hours_of_minutes(m.booked_minutes))?;
+            sheet.write_string(r, 5, percent(m.utilisation()))?;
+            for (col, v) in [m.bookings, m.activities, m.participants].iter().enumerate() {
+                sheet.write_number(r, 6 + col as u16, *v as f64)?;
+            }
+        }
+    }
+    let sheet = book.add_worksheet().set_name("场地预约按组织")?;
+    for (col, h) in ["场地", "社区/村", "组织名称", "类别", "预约次数", "预约时长(小时)"].iter().enumerate()
+    {
+        sheet.write_string_with_format(0, col as u16, *h, bold)?;
+    }
+    let mut r = 0u32;
+    for room in rooms {
+        for u in &room.by_organization {
+            r += 1;
+            sheet.write_string(r, 0, &room.venue.name)?;
+            sheet.write_string(r, 1, &room.community_name)?;
+            sheet.write_string(r, 2, &u.organization_name)?;
+            sheet.write_string(r, 3, category_zh(&u.category))?;
+            sheet.write_number(r, 4, u.bookings as f64)?;
+            sheet.write_number(r, 5, hours_of_minutes(u.booked_minutes))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ use crate::{
             may_manage, record, refusal_parts, require_booking_org, require_booking_reader, require_venue_manager,
             rules_of, set_booking_status, span_text, taken_text,
         },
+        work_queue,
     },
 };
 
@@ -205,6 +206,11 @@ pub async fn request(ctx: &AppContext, user: &AuthUser, venue_id: i64, input: Se
         if status == BookingStatus::Approved {
             record(&txn, id, "approved", None, Some("场地无需审批".to_owned()), now).await?;
         }
+    }
+    if status == BookingStatus::Requested {
+        let name = format!("{}（{} 次）", input.purpose, dates.len());
+        work_queue::announce_booking(&txn, &v, &format!("series:{series_id}"), input.organization_id, &name, now)
+            .await?;
     }
     txn.commit().await?;
     view(&ctx.db, series_id).await

@@ -37,6 +37,7 @@ use crate::{
         geo::{self, Cursor, near_key},
         notifications::{Notice, enqueue},
         organization_scope::regions_under,
+        work_queue,
     },
 };
 
@@ -605,7 +606,11 @@ pub async fn availability(
 }
 
 /// The weekly hours laid out on the days between two times, clipped to them.
-fn open_spans(hours: &[OpeningSpan], from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+pub(crate) fn open_spans(
+    hours: &[OpeningSpan],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     use chrono::{Datelike, TimeZone};
     let tz = crate::domain::clock::shanghai();
     let mut out = Vec::new();
@@ -739,7 +744,7 @@ pub async fn request(ctx: &AppContext, user: &AuthUser, venue_id: i64, input: Bo
         organization_id: Set(input.organization_id),
         activity_id: Set(None),
         series_id: Set(None),
-        purpose: Set(input.purpose),
+        purpose: Set(input.purpose.clone()),
         attendance: Set(input.attendance as i32),
         starts_at: Set(input.span.starts_at),
         ends_at: Set(input.span.ends_at),
@@ -766,6 +771,9 @@ pub async fn request(ctx: &AppContext, user: &AuthUser, venue_id: i64, input: Bo
     record(&txn, id, "requested", Some(user.id), None, now).await?;
     if status == BookingStatus::Approved {
         record(&txn, id, "approved", None, Some("场地无需审批".to_owned()), now).await?;
+    } else {
+        work_queue::announce_booking(&txn, &v, &format!("booking:{id}"), input.organization_id, &input.purpose, now)
+            .await?;
     }
     txn.commit().await?;
     booking_view(&ctx.db, id, false).await
@@ -1193,6 +1201,8 @@ pub async fn hold_for_activity(
     record(txn, id, "requested", Some(user_id), Some("为活动预约".to_owned()), now).await?;
     if status == BookingStatus::Approved {
         record(txn, id, "approved", None, Some("场地无需审批".to_owned()), now).await?;
+    } else {
+        work_queue::announce_booking(txn, v, &format!("booking:{id}"), a.organization_id, &a.title, now).await?;
     }
     Ok(status)
 }

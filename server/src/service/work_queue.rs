@@ -1,5 +1,6 @@
 //! Work that waits for someone: a filing application waiting for a committee's consent
-//! or a street office's filing, an activity held for a committee's moderation. The
+//! or a street office's filing, an activity held for a committee's moderation, a room
+//! booking waiting for the committee or the leader the room is entrusted to. The
 //! people who can decide (holders of the role over the community) get a `work_waiting`
 //! notice when an item starts waiting, and once a day a `work_digest` gathering what
 //! still waits when several items do. Both link to the queue (`QUEUE_PAGE`) and are
@@ -8,12 +9,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Timelike, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait};
 
 use crate::{
     context::AppContext,
-    domain::{activity::ActivityStatus, clock::to_shanghai, organization::OrgStatus, role::Role},
-    entity::{activity, notification, organization, region, role_grant},
+    domain::{activity::ActivityStatus, clock::to_shanghai, organization::OrgStatus, role::Role, venue::BookingStatus},
+    entity::{activity, notification, organization, region, role_grant, venue, venue_booking},
     error::AppResult,
     service::{
         notifications::{Notice, enqueue},
@@ -33,13 +34,16 @@ pub enum Waiting {
     Filing,
     /// An activity WeChat's text check held waits for the committee.
     Moderation,
+    /// A room booking waits for the venue's committee (or, for an entrusted room, the
+    /// leader of the organization it is entrusted to: see [`announce_booking`]).
+    RoomBooking,
 }
 
 impl Waiting {
     /// The role that decides.
     pub fn decider(self) -> Role {
         match self {
-            Waiting::Consent | Waiting::Moderation => Role::Committee,
+            Waiting::Consent | Waiting::Moderation | Waiting::RoomBooking => Role::Committee,
             Waiting::Filing => Role::Street,
         }
     }
@@ -49,6 +53,7 @@ impl Waiting {
             Waiting::Consent => "备案申请待社区同意",
             Waiting::Filing => "备案申请待街道（乡镇）备案",
             Waiting::Moderation => "活动待社区审核",
+            Waiting::RoomBooking => "场地预约待审批",
         }
     }
 }
@@ -73,25 +78,66 @@ pub async fn announce(
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let Some(community) = region::Entity::find_by_id(community_id).one(db).await? else { return Ok(()) };
-    let deciders: Vec<i64> = role_grant::Entity::find()
-        .filter(role_grant::Column::Role.eq(waiting.decider().as_str()))
-        .filter(role_grant::Column::ScopeId.is_in(ancestors(&community.path)))
+    let deciders = holders(db, waiting.decider(), ancestors(&community.path)).await?;
+    let subject =
+        activity_id.map(|a| format!("activity:{a}")).unwrap_or_else(|| format!("organization:{organization_id}"));
+    notify(db, waiting, deciders, &community.name, &subject, organization_id, activity_id, name, now).await
+}
+
+/// Tells who decides the bookings of venue `v` that `name` (a booking's purpose, an
+/// activity's title or a series) of organization `organization_id` waits for them: the
+/// leader of the organization the room is entrusted to, else the committees over its
+/// community. `subject` keys the notice (`booking:17`, `series:3`).
+pub async fn announce_booking(
+    db: &impl ConnectionTrait,
+    v: &venue::Model,
+    subject: &str,
+    organization_id: i64,
+    name: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let Some(community) = region::Entity::find_by_id(v.community_id).one(db).await? else { return Ok(()) };
+    let deciders = match v.entrusted_org_id {
+        Some(org) => holders(db, Role::OrgLeader, vec![org]).await?,
+        None => holders(db, Role::Committee, ancestors(&community.path)).await?,
+    };
+    let place = format!("{}·{}", community.name, v.name);
+    notify(db, Waiting::RoomBooking, deciders, &place, subject, organization_id, None, name, now).await
+}
+
+/// Who holds `role` over any of `scopes`, each once.
+async fn holders(db: &impl ConnectionTrait, role: Role, scopes: Vec<i64>) -> AppResult<Vec<i64>> {
+    Ok(role_grant::Entity::find()
+        .filter(role_grant::Column::Role.eq(role.as_str()))
+        .filter(role_grant::Column::ScopeId.is_in(scopes))
         .all(db)
         .await?
         .into_iter()
         .map(|g| g.user_id)
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
-        .collect();
-    let subject =
-        activity_id.map(|a| format!("activity:{a}")).unwrap_or_else(|| format!("organization:{organization_id}"));
+        .collect())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn notify(
+    db: &impl ConnectionTrait,
+    waiting: Waiting,
+    deciders: Vec<i64>,
+    place: &str,
+    subject: &str,
+    organization_id: i64,
+    activity_id: Option<i64>,
+    name: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
     let notices = deciders
         .into_iter()
         .map(|user_id| Notice {
             user_id,
             kind: "work_waiting",
             title: format!("待处理：{}", waiting.label()),
-            body: format!("「{name}」{}（{}）。请到待办处理：{QUEUE_PAGE}", waiting.label(), community.name),
+            body: format!("「{name}」{}（{place}）。请到待办处理：{QUEUE_PAGE}", waiting.label()),
             activity_id,
             organization_id: Some(organization_id),
             dedupe_key: format!("work_waiting:{subject}:{user_id}:{}", now.timestamp_micros()),
@@ -108,11 +154,12 @@ pub struct WaitingCounts {
     pub consent: u64,
     pub filing: u64,
     pub moderation: u64,
+    pub room_bookings: u64,
 }
 
 impl WaitingCounts {
     pub fn total(&self) -> u64 {
-        self.consent + self.filing + self.moderation
+        self.consent + self.filing + self.moderation + self.room_bookings
     }
 }
 
@@ -136,6 +183,20 @@ async fn count_in(db: &impl ConnectionTrait, waiting: Waiting, paths: &[String])
                 .filter(activity::Column::Status.eq(ActivityStatus::Held.as_str()))
                 .filter(activity::Column::ReviewPending.eq(true))
                 .filter(activity::Column::CommunityId.in_subquery(regions_under(paths)))
+                .count(db)
+                .await?
+        }
+        Waiting::RoomBooking => {
+            // Rooms the committee manages itself (an entrusted room's leader decides).
+            let rooms = venue::Entity::find()
+                .select_only()
+                .column(venue::Column::Id)
+                .filter(venue::Column::CommunityId.in_subquery(regions_under(paths)))
+                .filter(venue::Column::EntrustedOrgId.is_null())
+                .into_query();
+            venue_booking::Entity::find()
+                .filter(venue_booking::Column::Status.eq(BookingStatus::Requested.as_str()))
+                .filter(venue_booking::Column::VenueId.in_subquery(rooms))
                 .count(db)
                 .await?
         }
@@ -182,16 +243,21 @@ pub async fn digest_once(ctx: &AppContext) -> AppResult<DigestReport> {
             consent: count_in(&ctx.db, Waiting::Consent, &committee).await?,
             filing: count_in(&ctx.db, Waiting::Filing, &street).await?,
             moderation: count_in(&ctx.db, Waiting::Moderation, &committee).await?,
+            room_bookings: count_in(&ctx.db, Waiting::RoomBooking, &committee).await?,
         };
         if w.total() < 2 {
             continue;
         }
-        let parts: Vec<String> =
-            [(w.consent, "备案申请待同意"), (w.filing, "备案申请待备案"), (w.moderation, "活动待审核")]
-                .iter()
-                .filter(|(n, _)| *n > 0)
-                .map(|(n, label)| format!("{label} {n} 项"))
-                .collect();
+        let parts: Vec<String> = [
+            (w.consent, "备案申请待同意"),
+            (w.filing, "备案申请待备案"),
+            (w.moderation, "活动待审核"),
+            (w.room_bookings, "场地预约待审批"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, label)| format!("{label} {n} 项"))
+        .collect();
         let key = format!("work_digest:{user_id}:{day}");
         if notification::Entity::find().filter(notification::Column::DedupeKey.eq(key.as_str())).count(&ctx.db).await?
             > 0
@@ -224,6 +290,7 @@ mod tests {
         assert_eq!(Waiting::Consent.decider(), Role::Committee);
         assert_eq!(Waiting::Filing.decider(), Role::Street);
         assert_eq!(Waiting::Moderation.decider(), Role::Committee);
+        assert_eq!(Waiting::RoomBooking.decider(), Role::Committee);
         assert_eq!(ancestors("/1/3/6/11/"), [1, 3, 6, 11]);
     }
 }
