@@ -11,6 +11,7 @@ mod m20261129_000005_attendance;
 mod m20261130_000006_withdrawn_notice_keys;
 mod m20261130_000007_venues;
 mod m20261130_000008_review_pending;
+mod m20261130_000009_invitations;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_withdrawn_notice_keys::Migration),
             Box::new(m20261130_000007_venues::Migration),
             Box::new(m20261130_000008_review_pending::Migration),
+            Box::new(m20261130_000009_invitations::Migration),
         ]
     }
 }

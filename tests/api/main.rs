@@ -10,6 +10,7 @@ mod errors;
 mod exports;
 mod faults;
 mod health;
+mod invitations;
 mod limits;
 mod me;
 mod openapi;

@@ -455,6 +455,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's invitations, newest first, with their states. */
+        get: operations["listInvitations"];
+        put?: never;
+        /**
+         * Invite someone to a role: for whoever may grant it on that scope (a leader invites
+         *     staff or a co-leader, a street office a committee member, …: the grant table). The
+         *     code is single-use and lasts `ttl_hours`.
+         */
+        post: operations["createInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept an invitation, signed in: the role is granted as the inviter's grant (the
+         *     inviter is told). Repeating it answers the same. At most 10 tries a minute.
+         */
+        post: operations["acceptInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What an invitation offers (who invites, to what role where, until when), before the
+         *     invitee accepts it. Signed in; at most 10 tries a minute. The code is sent in the body
+         *     so it stays out of URLs and logs.
+         */
+        post: operations["previewInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Withdraw an invitation not yet accepted. Its inviter only. */
+        post: operations["revokeInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me": {
         parameters: {
             query?: never;
@@ -927,6 +1007,28 @@ export interface paths {
         put?: never;
         /** The street office or civil affairs suspends, reinstates or dissolves an organization. */
         post: operations["changeOrganizationStatus"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/people/lookup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Find the person who bound a phone number (exact match), to give them a role: for
+         *     whoever may grant that role there (then add them, e.g. `POST
+         *     /organizations/{id}/staff {user_id}`). Answers their id, nickname and masked phone
+         *     only; at most 10 lookups a minute. The number is sent in the body, never in the URL.
+         */
+        post: operations["lookupPerson"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1618,6 +1720,13 @@ export interface components {
             /** Format: date-time */
             starts_at: string;
         };
+        CodeRequest: {
+            /**
+             * @description The code as given (`ABCDE-FGHJK`; case, spaces and dashes do not matter).
+             * @example ABCDE-FGHJK
+             */
+            code: string;
+        };
         CommunityMetricsResponse: components["schemas"]["FiguresResponse"] & {
             community: components["schemas"]["RegionResponse"];
             monthly: components["schemas"]["MonthResponse"][];
@@ -2084,6 +2193,70 @@ export interface components {
              */
             unread_count: number;
         };
+        /**
+         * @example {
+         *       "note": "给王阿姨",
+         *       "role": "org_staff",
+         *       "scope_id": 1,
+         *       "ttl_hours": 72
+         *     }
+         */
+        InvitationRequest: {
+            /** @description A note for the inviter's own list, at most 64 characters; never shown to the invitee. */
+            note?: string | null;
+            /**
+             * @description The role offered (any but `resident` and `system_admin`), as in `GET /me`'s roles.
+             * @example org_staff
+             */
+            role: string;
+            /**
+             * Format: int64
+             * @description The organization (for `org_staff`, `org_leader`) or region it is offered on.
+             */
+            scope_id?: number | null;
+            /**
+             * Format: int64
+             * @description Hours it lasts: 1–168, default 72.
+             */
+            ttl_hours?: number | null;
+        };
+        InvitationResponse: {
+            /** Format: date-time */
+            accepted_at: string | null;
+            /** Format: int64 */
+            accepted_by: number | null;
+            /** @description Give it to the invitee (`ABCDE-FGHJK`). */
+            code: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            inviter_id: number;
+            inviter_nickname: string | null;
+            /** @description The inviter's note: in the inviter's own views only. */
+            note: string | null;
+            /**
+             * @description The mini-program page that accepts it, with the code: share it as a card, or make
+             *     the mini-program QR code from it (`scene` = the code without its dash).
+             */
+            page: string;
+            /** @example org_staff */
+            role: string;
+            /** Format: int64 */
+            scope_id: number | null;
+            /** @description The organization's or region's name. */
+            scope_name: string | null;
+            state: components["schemas"]["InvitationState"];
+        };
+        /**
+         * @description Where an invitation stands: `active` until it is accepted (once), revoked by who
+         *     made it, or expires.
+         * @enum {string}
+         */
+        InvitationState: "active" | "accepted" | "revoked" | "expired";
         LeaderRequest: {
             /**
              * @description Required when the filing office appoints a leader; kept in the history and sent
@@ -2104,6 +2277,21 @@ export interface components {
         LogoutRequest: {
             /** @description This device's refresh token: its whole family is revoked. */
             refresh_token?: string | null;
+        };
+        /**
+         * @example {
+         *       "phone": "13800138000",
+         *       "role": "org_staff",
+         *       "scope_id": 1
+         *     }
+         */
+        LookupRequest: {
+            /** @description The number the person bound in the mini-program, exactly (spaces and dashes ignored). */
+            phone: string;
+            /** @description The role about to be given, and where: the caller must be allowed to grant it. */
+            role: string;
+            /** Format: int64 */
+            scope_id?: number | null;
         };
         MeResponse: {
             avatar_url: string | null;
@@ -2137,7 +2325,7 @@ export interface components {
          * @description What a notice is about.
          * @enum {string}
          */
-        NotificationKind: "reminder" | "signup_confirmed" | "waitlist_promoted" | "activity_changed" | "activity_cancelled" | "signup_removed" | "activity_review" | "filing_result" | "work_waiting" | "work_digest";
+        NotificationKind: "reminder" | "signup_confirmed" | "waitlist_promoted" | "activity_changed" | "activity_cancelled" | "signup_removed" | "activity_review" | "filing_result" | "work_waiting" | "work_digest" | "booking_approved" | "booking_rejected" | "booking_cancelled" | "invitation_accepted";
         NotificationResponse: {
             /** Format: int64 */
             activity_id: number | null;
@@ -2317,6 +2505,12 @@ export interface components {
             next_cursor: string | null;
         };
         /** @description A page of items. */
+        Page_InvitationResponse: {
+            items: components["schemas"]["InvitationResponse"][];
+            /** @description Pass as `cursor` for the next page; `null` on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description A page of items. */
         Page_MySignupResponse: {
             items: components["schemas"]["MySignupResponse"][];
             /** @description Pass as `cursor` for the next page; `null` on the last page. */
@@ -2365,6 +2559,15 @@ export interface components {
             /** @description Every attended activity, newest first: the service record. */
             record: components["schemas"]["ServiceRecordLine"][];
             this_year: components["schemas"]["Tally"];
+        };
+        PersonResponse: {
+            /** @description Whether they hold the role there already. */
+            holds_role: boolean;
+            nickname: string | null;
+            /** @description `138****8000`. */
+            phone_masked: string;
+            /** Format: int64 */
+            user_id: number;
         };
         PhoneRequest: {
             /** @description The code from the `getPhoneNumber` button. */
@@ -4472,6 +4675,256 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    listInvitations: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_InvitationResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description bad limit or cursor */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    createInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description the caller may not grant this role on this scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `organization_not_active` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`: `unknown_role`, `not_invitable`, a scope that does not fit the role, `ttl_hours` out of range, a note too long */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    acceptInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodeRequest"];
+            };
+        };
+        responses: {
+            /** @description `accepted`; the role shows in `GET /me` at once */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description no such code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `own_invitation`; for an organization role, the organization is no longer active */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invitation_used` (by someone else), `invitation_expired`, `invitation_revoked`, `invitation_void` (the inviter may no longer grant it) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    previewInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodeRequest"];
+            };
+        };
+        responses: {
+            /** @description its `state` says whether it can still be accepted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description no such code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    revokeInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `revoked` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the caller's invitation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition`: accepted, revoked or expired already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
     getMe: {
         parameters: {
             query?: never;
@@ -5769,6 +6222,64 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    lookupPerson: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LookupRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PersonResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description the caller may not grant this role on this scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description nobody bound that number */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`: the phone, the role or the scope */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];

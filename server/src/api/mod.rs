@@ -10,6 +10,7 @@ pub mod docs;
 pub mod downloads;
 pub mod exports;
 pub mod health;
+pub mod invitations;
 pub mod me;
 pub mod middleware;
 pub mod notifications;
@@ -29,6 +30,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .configure(auth::routes)
             .configure(me::routes)
+            .configure(invitations::routes)
             .configure(downloads::routes)
             .configure(exports::routes)
             .configure(reports::routes)

@@ -27,6 +27,7 @@ macro_rules! string_enum {
 pub mod activity;
 pub mod clock;
 pub mod download;
+pub mod invitation;
 pub mod notification;
 pub mod organization;
 pub mod pagination;

@@ -16,6 +16,10 @@ string_enum! {
         FilingResult = "filing_result",
         WorkWaiting = "work_waiting",
         WorkDigest = "work_digest",
+        BookingApproved = "booking_approved",
+        BookingRejected = "booking_rejected",
+        BookingCancelled = "booking_cancelled",
+        InvitationAccepted = "invitation_accepted",
     }
 }
 

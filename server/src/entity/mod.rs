@@ -4,6 +4,7 @@ pub mod activity;
 pub mod activity_stat;
 pub mod attendance;
 pub mod hour_correction;
+pub mod invitation;
 pub mod notification;
 pub mod organization;
 pub mod organization_event;

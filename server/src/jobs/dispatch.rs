@@ -420,6 +420,11 @@ fn template_data(
             ("time2", Keyword::Time, &display_time(n.created_at)),
             ("thing3", Keyword::Thing, "待您处理"),
         ]),
+        ("change", "booking_approved" | "booking_rejected" | "booking_cancelled" | "invitation_accepted") => data(&[
+            ("thing1", Keyword::Thing, &n.title),
+            ("time2", Keyword::Time, &display_time(n.created_at)),
+            ("thing3", Keyword::Thing, &n.body),
+        ]),
         ("change", "signup_removed") => data(&[
             ("thing1", Keyword::Thing, title),
             ("time2", Keyword::Time, &when),

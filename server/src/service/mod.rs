@@ -7,6 +7,7 @@ pub mod demo;
 pub mod downloads;
 pub mod exports;
 pub mod geo;
+pub mod invitations;
 pub mod notifications;
 pub mod organization_scope;
 pub mod organizations;

@@ -42,6 +42,9 @@ pub fn purpose_of(kind: &str) -> Option<&'static str> {
         // Work waiting for a committee or street office: the change template says what
         // and since when (`thing1` the item, `time2` when, `thing3` 待您处理).
         "work_waiting" | "work_digest" => Some("change"),
+        // A room booking decided or withdrawn, an invitation accepted: the change
+        // template (`thing1` what, `time2` when, `thing3` the outcome).
+        "booking_approved" | "booking_rejected" | "booking_cancelled" | "invitation_accepted" => Some("change"),
         _ => None,
     }
 }

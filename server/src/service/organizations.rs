@@ -768,6 +768,33 @@ pub async fn add_staff(ctx: &AppContext, user: &AuthUser, id: i64, member: i64) 
     staff(ctx, user, id).await
 }
 
+/// Grants an organization role (`org_staff`, or `org_leader` beside the leader) that
+/// `inviter` offered in an invitation the invitee now accepts, in the caller's
+/// transaction: the same table and the same rules as `add_staff` (the organization must
+/// be filed, registered or suspended; the inviter must still be allowed to grant it),
+/// recorded in the organization's history as done by the inviter through an invitation.
+/// Returns the grant's id and whether it is new.
+pub async fn grant_by_invitation(
+    txn: &DatabaseTransaction,
+    inviter: &AuthUser,
+    invitee: i64,
+    role: Role,
+    id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<(i64, bool)> {
+    let org = find(txn, id).await?;
+    require_active(status_of(&org)?)?;
+    live_user(txn, invitee).await?;
+    let (grant, created) = grant_in_organization(txn, inviter, invitee, role, id, now).await?;
+    if created {
+        let status = status_of(&org)?;
+        let what = if role == Role::OrgLeader { "leader_added" } else { "staff_added" };
+        record(txn, id, Some(inviter.id), what, Some(status), status, Some(format!("user {invitee}，经邀请加入")), now)
+            .await?;
+    }
+    Ok((grant.id, created))
+}
+
 /// The leader removes a staff member. The leader cannot remove themselves this way:
 /// leadership is transferred instead.
 pub async fn remove_staff(ctx: &AppContext, user: &AuthUser, id: i64, member: i64) -> AppResult<Vec<StaffMember>> {
