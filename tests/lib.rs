@@ -201,6 +201,10 @@ impl TestApp {
         self.request(Method::PATCH, path, token, Some(body)).await
     }
 
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> anyhow::Result<reqwest::Response> {
+        self.request(Method::PUT, path, token, Some(body)).await
+    }
+
     pub async fn delete(&self, path: &str, token: Option<&str>) -> anyhow::Result<reqwest::Response> {
         self.request(Method::DELETE, path, token, None).await
     }

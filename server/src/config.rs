@@ -91,6 +91,12 @@ pub struct Config {
     pub activity_horizon: chrono::Duration,
     /// Where Prometheus' `/metrics` listens, apart from the API; `None` serves no metrics.
     pub metrics_bind: Option<String>,
+    /// The annual report (年报) of year Y is due on this month and day of Y + 1
+    /// (`ANNUAL_REPORT_DUE`, `MM-DD`, default `03-31`).
+    pub annual_report_due: (u32, u32),
+    /// Days past the due date after which an organization without a submitted report is
+    /// put on the abnormal list (活动异常名录) (`ABNORMAL_AFTER_DAYS`, default 30).
+    pub abnormal_after_days: i64,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/linli.db?mode=rwc";
@@ -220,6 +226,17 @@ impl Config {
                 Some("" | "off") => None,
                 Some(addr) => Some(addr.to_owned()),
             },
+            annual_report_due: {
+                let v = get("ANNUAL_REPORT_DUE").unwrap_or_else(|| "03-31".to_owned());
+                v.split_once('-')
+                    .and_then(|(m, d)| Some((m.parse::<u32>().ok()?, d.parse::<u32>().ok()?)))
+                    // A date every year has (no 29 February).
+                    .filter(|(m, d)| chrono::NaiveDate::from_ymd_opt(2023, *m, *d).is_some())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("ANNUAL_REPORT_DUE must be MM-DD, a date of every year, not {v:?}")
+                    })?
+            },
+            abnormal_after_days: parse_num(&get, "ABNORMAL_AFTER_DAYS", 30)?,
             trusted_proxies: get("TRUSTED_PROXIES")
                 .unwrap_or_default()
                 .split(',')

@@ -15,6 +15,7 @@ mod limits;
 mod me;
 mod openapi;
 mod organizations;
+mod oversight;
 mod push;
 mod regions;
 mod security;

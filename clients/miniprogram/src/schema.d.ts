@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/v1/abnormal-listings/{id}/clear": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Take an organization off the abnormal list: its filing office, saying why. */
+        post: operations["clearAbnormalListing"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/activities": {
         parameters: {
             query?: never;
@@ -414,6 +431,137 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/certificates/{id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Verify or reject a pending certificate. The street office over the organization. */
+        post: operations["reviewCertificate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checks/draws": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Draw organizations to check, two inspectors each, and publish the draw. The street
+         *     office (its filed organizations) or civil affairs (filed and registered) over the region.
+         */
+        post: operations["createCheckDraw"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checks/draws/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A published draw: seed, population, pool, and each drawn organization with its
+         *     inspectors and result (findings are not published). Anyone.
+         */
+        get: operations["getCheckDraw"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checks/items/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One check with its findings. Its inspectors, the organization's staff, the officials
+         *     over the organization.
+         */
+        get: operations["getCheck"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checks/items/{id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Close an answered check. One of its inspectors. */
+        post: operations["closeCheck"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checks/items/{id}/findings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record findings and a result. One of the check's inspectors. `unreachable` lists the
+         *     organization as abnormal; `rectify` waits for its answer.
+         */
+        post: operations["recordCheckFindings"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checks/items/{id}/rectification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Answer a `rectify` result. The organization's leader. */
+        post: operations["answerCheck"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/downloads": {
         parameters: {
             query?: never;
@@ -813,6 +961,23 @@ export interface paths {
         patch: operations["updateOrganization"];
         trace?: never;
     };
+    "/api/v1/organizations/{id}/abnormal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** List an organization as abnormal by hand. Its filing office. */
+        post: operations["listOrganizationAbnormal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/organizations/{id}/activities": {
         parameters: {
             query?: never;
@@ -824,6 +989,110 @@ export interface paths {
         put?: never;
         /** Post an activity (a draft) for an organization. Its staff only. */
         post: operations["createActivity"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{id}/annual-reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An organization's annual reports, newest year first (last year's is opened, pre-filled,
+         *     on first sight once the year is over). Its staff and the officials over it.
+         */
+        get: operations["listAnnualReports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{id}/annual-reports/{year}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Year `year`'s report (opened, pre-filled from Linli's records, on first sight once the
+         *     year is over; 404 for a year not over or one the organization did not owe). Its staff
+         *     and the officials over it.
+         */
+        get: operations["getAnnualReport"];
+        /** Write the report (the whole content) while it is a draft or returned. Its staff. */
+        put: operations["writeAnnualReport"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{id}/annual-reports/{year}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept a submitted report with a result (合格 `pass`, 基本合格 `basic_pass`, 不合格
+         *     `fail`) or return it with a comment. Its filing office: the street office for a filed
+         *     organization, civil affairs for a registered one. The leader is told.
+         */
+        post: operations["reviewAnnualReport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{id}/annual-reports/{year}/submit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Submit the report. Its leader. Figures other than Linli's record need an adjustment
+         *     with a reason; the summary and plan must be written.
+         */
+        post: operations["submitAnnualReport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{id}/certificates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An organization's certificates. Its staff and the officials over it. */
+        get: operations["listCertificates"];
+        put?: never;
+        /**
+         * Record a staff member's social-work certificate; it waits for the street office's
+         *     verification. The organization's staff.
+         */
+        post: operations["addCertificate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1064,6 +1333,78 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/regions/{id}/abnormal-organizations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The abnormal list of a region's organizations. The officials over the region. */
+        get: operations["listAbnormalOrganizations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/regions/{id}/annual-reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every organization under a region that owes the year's report, with its state and
+         *     whether it is overdue. The officials over the region.
+         */
+        get: operations["listRegionAnnualReports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/regions/{id}/inspectors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A region's inspector pool. Its street office or civil affairs. */
+        get: operations["listInspectors"];
+        put?: never;
+        /** Add a person to a region's inspector pool (idempotent). Its street office or civil affairs. */
+        post: operations["addInspector"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/regions/{id}/inspectors/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Take a person out of the pool (draws made keep them). Its street office or civil affairs. */
+        delete: operations["removeInspector"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1409,6 +1750,42 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AbnormalListingResponse: {
+            clear_reason: string | null;
+            /** Format: date-time */
+            cleared_at: string | null;
+            /** Format: int64 */
+            cleared_by: number | null;
+            detail: string;
+            /** @description On the list for two years or more. */
+            flagged: boolean;
+            /** Format: int64 */
+            id: number;
+            /** Format: date-time */
+            listed_at: string;
+            /**
+             * Format: int64
+             * @description `null`: listed by the system.
+             */
+            listed_by: number | null;
+            /** Format: int64 */
+            organization_id: number;
+            organization_name: string;
+            reason: components["schemas"]["AbnormalReason"];
+        };
+        /**
+         * @description Why an organization is on the list: its annual report is overdue past the grace
+         *     period (`ABNORMAL_AFTER_DAYS`), a random check could not reach it, or it failed to
+         *     rectify what a check found.
+         * @enum {string}
+         */
+        AbnormalReason: "overdue_report" | "unreachable" | "failed_rectification";
+        AbnormalRequest: {
+            /** @description 1–200 characters. */
+            detail: string;
+            /** @description `unreachable` or `failed_rectification` (an overdue report is listed by the system). */
+            reason: components["schemas"]["AbnormalReason"];
+        };
         /**
          * @description What kind of activity.
          * @enum {string}
@@ -1483,6 +1860,56 @@ export interface components {
             /** Format: int64 */
             id: number;
             name: string;
+        };
+        /** @description A recorded figure the organization reports differently, and why. */
+        Adjustment: {
+            /** @description `staff`, `leader_changes`, `activities_held`, `participants` or `volunteer_minutes`. */
+            field: string;
+            reason: string;
+            /** Format: int64 */
+            recorded: number;
+            /** Format: int64 */
+            reported: number;
+        };
+        AnnualReportResponse: {
+            comment: string | null;
+            /** @description What the organization reports. */
+            content: components["schemas"]["ReportContent"];
+            /**
+             * Format: date
+             * @description The last day to submit (Asia/Shanghai).
+             */
+            due_on: string;
+            /** Format: int64 */
+            expenditure_fen: number;
+            /** @description Every step, oldest first. */
+            history: components["schemas"]["ReportEventResponse"][];
+            /** Format: int64 */
+            id: number;
+            /**
+             * Format: int64
+             * @description Income and expenditure totals, in fen.
+             */
+            income_fen: number;
+            /** Format: int64 */
+            organization_id: number;
+            organization_name: string;
+            overdue: boolean;
+            /**
+             * @description Linli's own figures of the year: live while the report is written, frozen when
+             *     submitted. A reported figure that differs needs an adjustment with a reason.
+             */
+            recorded: components["schemas"]["Recorded"];
+            result: components["schemas"]["ReportResult"] | null;
+            /** Format: date-time */
+            reviewed_at: string | null;
+            /** Format: int64 */
+            reviewed_by: number | null;
+            status: components["schemas"]["ReportStatus"];
+            /** Format: date-time */
+            submitted_at: string | null;
+            /** Format: int32 */
+            year: number;
         };
         /**
          * @description What an attendance record says: arriving or leaving.
@@ -1685,6 +2112,91 @@ export interface components {
          * @enum {string}
          */
         Category: "charity" | "community_service" | "culture_sports" | "mutual_aid" | "rural_production" | "social_work";
+        /**
+         * @description 助理社会工作师, 社会工作师, 高级社会工作师.
+         * @enum {string}
+         */
+        CertificateLevel: "assistant" | "intermediate" | "senior";
+        CertificateRequest: {
+            level: components["schemas"]["CertificateLevel"];
+            /** @description 1–64 characters. */
+            number: string;
+            /**
+             * Format: int64
+             * @description The staff member holding it (a leader or staff of the organization).
+             */
+            user_id: number;
+            /**
+             * Format: int32
+             * @description The year it was obtained, 2008 (the first national examination) to this year.
+             */
+            year: number;
+        };
+        CertificateResponse: {
+            comment: string | null;
+            /** Format: int64 */
+            id: number;
+            level: components["schemas"]["CertificateLevel"];
+            number: string;
+            /** Format: int64 */
+            organization_id: number;
+            status: components["schemas"]["CertificateStatus"];
+            /** Format: int64 */
+            user_id: number;
+            /** Format: date-time */
+            verified_at: string | null;
+            /** Format: int64 */
+            verified_by: number | null;
+            /** Format: int32 */
+            year: number;
+        };
+        CertificateReviewRequest: {
+            comment?: string | null;
+            /** @description `verify` or `reject` (with a comment). */
+            decision: string;
+        };
+        /**
+         * @description `pending → verified | rejected`.
+         * @enum {string}
+         */
+        CertificateStatus: "pending" | "verified" | "rejected";
+        CheckResponse: {
+            /** Format: date-time */
+            answered_at: string | null;
+            close_comment: string | null;
+            /** Format: date-time */
+            closed_at: string | null;
+            /** Format: int64 */
+            draw_id: number;
+            /** @description The inspectors' findings: in `GET /checks/items/{id}` only (not in the published draw). */
+            findings: string | null;
+            /** Format: int64 */
+            id: number;
+            inspectors: components["schemas"]["InspectorResponse"][];
+            /** Format: int64 */
+            organization_id: number;
+            organization_name: string;
+            /** Format: date-time */
+            recorded_at: string | null;
+            /** @description The organization's rectification note. */
+            rectification: string | null;
+            rectified: boolean | null;
+            result: components["schemas"]["CheckResult"] | null;
+            status: components["schemas"]["CheckStatus"];
+        };
+        /**
+         * @description What an inspector found: in order, to be rectified, or the organization could not
+         *     be reached (which lists it as abnormal).
+         * @enum {string}
+         */
+        CheckResult: "pass" | "rectify" | "unreachable";
+        /**
+         * @description One drawn organization's check: `assigned → recorded` (findings and a result);
+         *     for `rectify`, `recorded → answered` (the organization's rectification note)
+         *     `→ closed` (rectified, or failed: which lists it as abnormal).
+         * @enum {string}
+         */
+        CheckStatus: "assigned" | "recorded" | "answered" | "closed";
         CheckinCode: {
             /** @description Show as a QR code; refresh before `expires_at`. */
             code: string;
@@ -1698,6 +2210,16 @@ export interface components {
          * @enum {string}
          */
         CheckinMethod: "qr" | "activity_code" | "roster" | "walk_in" | "offline";
+        ClearRequest: {
+            /** @description Why the cause is gone, 1–200 characters. */
+            reason: string;
+        };
+        CloseCheckRequest: {
+            /** @description At most 500 characters. */
+            comment?: string | null;
+            /** @description Whether the rectification is accepted; `false` lists the organization as abnormal. */
+            rectified: boolean;
+        };
         ClosureOutcomeResponse: {
             /** @description The bookings the closure cancelled (their requesters are told). */
             cancelled_booking_ids: number[];
@@ -1728,6 +2250,12 @@ export interface components {
             code: string;
         };
         CommunityMetricsResponse: components["schemas"]["FiguresResponse"] & {
+            /**
+             * Format: double
+             * @description Share of its organizations' staff with a verified social-work certificate, in 0..1;
+             *     `null` without staff.
+             */
+            certificate_share: number | null;
             community: components["schemas"]["RegionResponse"];
             monthly: components["schemas"]["MonthResponse"][];
             /**
@@ -2106,6 +2634,48 @@ export interface components {
             to?: string | null;
         };
         /**
+         * @example {
+         *       "region_id": 6,
+         *       "sample_size": 2,
+         *       "title": "2026 年第四季度社区社会组织双随机抽查"
+         *     }
+         */
+        DrawRequest: {
+            /**
+             * Format: int64
+             * @description The region whose organizations are drawn from (its pool gives the inspectors).
+             */
+            region_id: number;
+            /** Format: int64 */
+            sample_size: number;
+            /** @description Leave out for a random one; give one to redo a published draw. 1–128 characters. */
+            seed?: string | null;
+            /** @description 1–128 characters. */
+            title: string;
+        };
+        DrawResponse: {
+            /** @description The drawn organizations in draw order, with their inspectors and results. */
+            checks: components["schemas"]["CheckResponse"][];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            drawn_by: number;
+            /** Format: int64 */
+            id: number;
+            /** @description The inspectors' user ids, ascending. */
+            pool: number[];
+            /** @description The organization ids drawn from, ascending. */
+            population: number[];
+            /** Format: int64 */
+            region_id: number;
+            region_name: string;
+            /** Format: int32 */
+            sample_size: number;
+            /** @description With `population` and `pool`, enough to redo the draw (README: "Random checks"). */
+            seed: string;
+            title: string;
+        };
+        /**
          * @description The export's formats: an Excel workbook or UTF-8 CSV.
          * @enum {string}
          */
@@ -2159,6 +2729,11 @@ export interface components {
          * @enum {string}
          */
         FileFormat: "xlsx" | "csv" | "html";
+        FindingsRequest: {
+            /** @description 1–2000 characters. */
+            findings: string;
+            result: components["schemas"]["CheckResult"];
+        };
         FinishResponse: {
             /** Format: int32 */
             attended: number;
@@ -2192,6 +2767,15 @@ export interface components {
              * @description Unread notices in the whole inbox.
              */
             unread_count: number;
+        };
+        InspectorRequest: {
+            /** Format: int64 */
+            user_id: number;
+        };
+        InspectorResponse: {
+            nickname: string | null;
+            /** Format: int64 */
+            user_id: number;
         };
         /**
          * @example {
@@ -2314,6 +2898,14 @@ export interface components {
             /** @description `approve` publishes it; `reject` sends it back to draft, telling its author why. */
             decision: components["schemas"]["Decision"];
         };
+        /** @description One line of income or expenditure, in fen (1/100 yuan; integers, never floats). */
+        MoneyLine: {
+            /** Format: int64 */
+            amount_fen: number;
+            /** @description e.g. 会费, 社区基金资助, 政府购买服务, 活动支出, 场地, 物资. */
+            kind: string;
+            note?: string | null;
+        };
         MonthResponse: components["schemas"]["FiguresResponse"] & {
             /** @description `YYYY-MM`. */
             month: string;
@@ -2325,7 +2917,7 @@ export interface components {
          * @description What a notice is about.
          * @enum {string}
          */
-        NotificationKind: "reminder" | "signup_confirmed" | "waitlist_promoted" | "activity_changed" | "activity_cancelled" | "signup_removed" | "activity_review" | "filing_result" | "work_waiting" | "work_digest" | "booking_approved" | "booking_rejected" | "booking_cancelled" | "invitation_accepted";
+        NotificationKind: "reminder" | "signup_confirmed" | "waitlist_promoted" | "activity_changed" | "activity_cancelled" | "signup_removed" | "activity_review" | "filing_result" | "work_waiting" | "work_digest" | "booking_approved" | "booking_rejected" | "booking_cancelled" | "invitation_accepted" | "annual_report_due" | "annual_report_result" | "abnormal_listed" | "check_assigned" | "check_result";
         NotificationResponse: {
             /** Format: int64 */
             activity_id: number | null;
@@ -2411,6 +3003,12 @@ export interface components {
             status: components["schemas"]["OrgStatus"];
         };
         OrganizationDetail: {
+            /**
+             * Format: date-time
+             * @description Since when it is on the abnormal list (活动异常名录); `null` when it is not. Public,
+             *     as the policy's list is.
+             */
+            abnormal_since: string | null;
             category: components["schemas"]["Category"];
             community: components["schemas"]["CommunityRef"];
             /** Format: int64 */
@@ -2492,6 +3090,60 @@ export interface components {
             standing: components["schemas"]["Standing"] | null;
             status: components["schemas"]["OrgStatus"];
         };
+        /** @description Oversight figures of a region (监管). */
+        OversightResponse: {
+            /**
+             * Format: int64
+             * @description Of them, listed for two years or more.
+             */
+            abnormal_flagged: number;
+            /**
+             * Format: int64
+             * @description Organizations on the abnormal list (活动异常名录) now.
+             */
+            abnormal_organizations: number;
+            /**
+             * Format: double
+             * @description `certified_staff` ÷ `staff`, in 0..1; `null` without staff.
+             */
+            certificate_share: number | null;
+            /**
+             * Format: int64
+             * @description Of them, with a verified social-work certificate.
+             */
+            certified_staff: number;
+            /** @description Accepted reports by result. */
+            report_results: {
+                [key: string]: number;
+            };
+            /**
+             * Format: int32
+             * @description The report year (last calendar year).
+             */
+            report_year: number;
+            /** Format: int64 */
+            reports_accepted: number;
+            /**
+             * Format: int64
+             * @description Submitted or accepted.
+             */
+            reports_handed_in: number;
+            /**
+             * Format: int64
+             * @description Not handed in after the due date.
+             */
+            reports_overdue: number;
+            /**
+             * Format: int64
+             * @description Organizations owing the year's annual report (年报).
+             */
+            reports_owed: number;
+            /**
+             * Format: int64
+             * @description People holding a leader's or staff role in the region's organizations.
+             */
+            staff: number;
+        };
         /** @description A page of items. */
         Page_ActivityResponse: {
             items: components["schemas"]["ActivityResponse"][];
@@ -2560,6 +3212,12 @@ export interface components {
             record: components["schemas"]["ServiceRecordLine"][];
             this_year: components["schemas"]["Tally"];
         };
+        /**
+         * @description Whether the organization has a party organization (党组织): its own branch, a joint
+         *     branch with others, a party-building instructor, or none.
+         * @enum {string}
+         */
+        PartyOrganization: "none" | "own_branch" | "joint_branch" | "instructor";
         PersonResponse: {
             /** @description Whether they hold the role there already. */
             holds_role: boolean;
@@ -2632,6 +3290,28 @@ export interface components {
          * @enum {string}
          */
         RecordFormat: "html";
+        /**
+         * @description The figures Linli recorded for the organization over the year, which pre-fill the
+         *     report: staff holding its roles now, leader changes, activities held, distinct
+         *     participants, volunteer minutes credited, rooms it booked.
+         */
+        Recorded: {
+            /** Format: int64 */
+            activities_held: number;
+            /** Format: int64 */
+            leader_changes: number;
+            /** Format: int64 */
+            participants: number;
+            rooms_used: string[];
+            /** Format: int64 */
+            staff: number;
+            /** Format: int64 */
+            volunteer_minutes: number;
+        };
+        RectificationRequest: {
+            /** @description What the organization changed, 1–2000 characters. */
+            note: string;
+        };
         RefreshRequest: {
             refresh_token: string;
         };
@@ -2661,6 +3341,8 @@ export interface components {
             monthly: components["schemas"]["MonthResponse"][];
             /** Format: int64 */
             organizations: number;
+            /** @description Annual reports of last year, the abnormal list and certified staff (监管). */
+            oversight: components["schemas"]["OversightResponse"];
             /**
              * Format: double
              * @description `resident_participants` ÷ `residents_registered`, in 0..1; `null` without
@@ -2728,6 +3410,85 @@ export interface components {
             /** @description Told to the resident; 1–500 characters. */
             reason: string;
         };
+        /** @description What the organization writes. Counts are whole numbers ≥ 0; money in fen. */
+        ReportContent: {
+            /** Format: int64 */
+            activities_held: number;
+            /** @description Figures reported other than recorded, each with its reason. */
+            adjustments: components["schemas"]["Adjustment"][];
+            /** Format: int64 */
+            donations_fen: number;
+            expenditure: components["schemas"]["MoneyLine"][];
+            income: components["schemas"]["MoneyLine"][];
+            /** Format: int64 */
+            leader_changes: number;
+            /**
+             * Format: int64
+             * @description Meetings of its members or council held in the year.
+             */
+            meetings: number;
+            /**
+             * Format: int64
+             * @description Members (会员/成员), as the organization counts them.
+             */
+            members: number;
+            /** Format: int64 */
+            participants: number;
+            party_organization: components["schemas"]["PartyOrganization"];
+            /** @description 下一年度工作计划. */
+            plan: string;
+            rooms_used: string[];
+            /** Format: int64 */
+            staff: number;
+            /** @description 工作总结. */
+            summary: string;
+            /** Format: int64 */
+            volunteer_minutes: number;
+        };
+        ReportEventResponse: {
+            /** @description `opened`, `submitted`, `accepted:<result>`, `returned`. */
+            action: string;
+            /** Format: int64 */
+            actor_id: number | null;
+            /** Format: date-time */
+            at: string;
+            comment: string | null;
+        };
+        /**
+         * @description The reviewer's result of an accepted report: 合格, 基本合格, 不合格.
+         * @enum {string}
+         */
+        ReportResult: "pass" | "basic_pass" | "fail";
+        ReportReviewRequest: {
+            /** @description 1–500 characters; required to return. */
+            comment?: string | null;
+            /** @description `accept` (with a `result`) or `return` (with a `comment`). */
+            decision: string;
+            result?: components["schemas"]["ReportResult"] | null;
+        };
+        ReportRowResponse: {
+            /** Format: int64 */
+            community_id: number;
+            /** Format: int64 */
+            organization_id: number;
+            organization_name: string;
+            overdue: boolean;
+            /**
+             * Format: int64
+             * @description `null`: not opened yet.
+             */
+            report_id: number | null;
+            result: components["schemas"]["ReportResult"] | null;
+            status: components["schemas"]["ReportStatus"] | null;
+            /** Format: date-time */
+            submitted_at: string | null;
+        };
+        /**
+         * @description `draft → submitted → accepted | returned`; a returned report is edited and
+         *     submitted again.
+         * @enum {string}
+         */
+        ReportStatus: "draft" | "submitted" | "accepted" | "returned";
         ResubmitRequest: {
             comment?: string | null;
         };
@@ -3348,6 +4109,59 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    clearAbnormalListing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClearRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AbnormalListingResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition`: cleared already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
     listActivities: {
         parameters: {
             query?: {
@@ -4575,6 +5389,347 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    reviewCertificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CertificateReviewRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CertificateResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition`: reviewed already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    createCheckDraw: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DrawRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DrawResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such region */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `pool_too_small`: fewer than 2 inspectors */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`: title, seed, `sample_size` (`range`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getCheckDraw: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DrawResponse"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getCheck: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    closeCheck: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CloseCheckRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition`: not answered */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    recordCheckFindings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FindingsRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not one of its inspectors */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition`: recorded already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    answerCheck: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RectificationRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the organization's leader */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
     createDownloadLink: {
         parameters: {
             query?: never;
@@ -5596,6 +6751,67 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    listOrganizationAbnormal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AbnormalRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AbnormalListingResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `already_listed` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed` (`system_only` for `overdue_report`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
     createActivity: {
         parameters: {
             query?: never;
@@ -5644,6 +6860,346 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             /** @description `validation_failed`, or `content_risky`: WeChat's text check refused the text */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listAnnualReports: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnnualReportResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getAnnualReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                year: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnnualReportResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    writeAnnualReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                year: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportContent"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnnualReportResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the organization's staff */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition`: submitted or accepted */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`, each field at fault */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    reviewAnnualReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                year: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportReviewRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnnualReportResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the organization's filing office */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition`: not submitted */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    submitAnnualReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                year: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `submitted` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnnualReportResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description not its leader */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `validation_failed`: `content.<figure>` `reason_required`, `content.summary`/`content.plan` `required` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listCertificates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CertificateResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    addCertificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CertificateRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CertificateResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed` (`not_staff`, level, number, year) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6351,6 +7907,209 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RegionDetail"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listAbnormalOrganizations: {
+        parameters: {
+            query?: {
+                /** @description Only those still on the list (default true); `false` includes cleared ones. */
+                current?: boolean;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AbnormalListingResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listRegionAnnualReports: {
+        parameters: {
+            query?: {
+                /** @description The report year; default last year. */
+                year?: number;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportRowResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listInspectors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InspectorResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    addInspector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InspectorRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InspectorResponse"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description unknown user */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    removeInspector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed (or was not in the pool) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             404: components["responses"]["NotFound"];

@@ -15,6 +15,7 @@ pub mod me;
 pub mod middleware;
 pub mod notifications;
 pub mod organizations;
+pub mod oversight;
 pub mod regions;
 pub mod reports;
 pub mod subscriptions;
@@ -35,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(exports::routes)
             .configure(reports::routes)
             .configure(regions::routes)
+            .configure(oversight::routes)
             .configure(organizations::routes)
             .configure(attendance::routes)
             .configure(activities::routes)

@@ -341,6 +341,9 @@ pub struct OrganizationDetail {
     pub viewer: ViewerRelation,
     /// The workflow history, for the applicant, its staff and the officials over it.
     pub history: Option<Vec<OrganizationEvent>>,
+    /// Since when it is on the abnormal list (活动异常名录); `null` when it is not. Public,
+    /// as the policy's list is.
+    pub abnormal_since: Option<DateTime<FixedOffset>>,
     pub created_at: DateTime<FixedOffset>,
 }
 
@@ -370,6 +373,7 @@ impl From<OrgDetail> for OrganizationDetail {
             followers_count: d.followers,
             upcoming_activities_count: d.upcoming_activities,
             distance_m: None,
+            abnormal_since: d.abnormal_since.map(time),
             viewer: ViewerRelation {
                 applicant: d.relation.applicant,
                 staff: d.relation.staff,

@@ -13,6 +13,8 @@ use crate::{
     auth::AuthUser,
     context::AppContext,
     domain::{
+        annual_report::ReportResult,
+        certificate::share,
         clock::shanghai,
         download::DownloadKind,
         organization::{Category, Standing},
@@ -20,6 +22,7 @@ use crate::{
     error::{AppError, AppResult, Problem},
     service::{
         self,
+        oversight_figures::OversightFigures,
         reports::{CommunityMetrics, Figures, MonthFigures, Period, RegionMetrics},
         venue_figures::{RoomFigures, RoomMonth},
     },
@@ -134,6 +137,9 @@ pub struct CommunityMetricsResponse {
     pub room_booked_minutes: i64,
     /// `room_booked_minutes` ÷ `room_open_minutes`, in 0..1; `null` without open rooms.
     pub room_utilisation: Option<f64>,
+    /// Share of its organizations' staff with a verified social-work certificate, in 0..1;
+    /// `null` without staff.
+    pub certificate_share: Option<f64>,
 }
 
 impl From<&CommunityMetrics> for CommunityMetricsResponse {
@@ -155,6 +161,7 @@ impl From<&CommunityMetrics> for CommunityMetricsResponse {
             room_open_minutes: c.rooms.open_minutes,
             room_booked_minutes: c.rooms.booked_minutes,
             room_utilisation: c.rooms.utilisation(),
+            certificate_share: share(c.certified.certified, c.certified.staff),
         }
     }
 }
@@ -281,6 +288,54 @@ pub struct RegionMetricsResponse {
     pub inactive_organizations: Vec<InactiveOrganizationResponse>,
     /// Every shared room of the region's communities, with its use by month.
     pub rooms: Vec<RoomFiguresResponse>,
+    /// Annual reports of last year, the abnormal list and certified staff (监管).
+    pub oversight: OversightResponse,
+}
+
+/// Oversight figures of a region (监管).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OversightResponse {
+    /// The report year (last calendar year).
+    pub report_year: i32,
+    /// Organizations owing the year's annual report (年报).
+    pub reports_owed: i64,
+    /// Submitted or accepted.
+    pub reports_handed_in: i64,
+    pub reports_accepted: i64,
+    /// Not handed in after the due date.
+    pub reports_overdue: i64,
+    /// Accepted reports by result.
+    #[schema(value_type = BTreeMap<ReportResult, i64>)]
+    pub report_results: BTreeMap<String, i64>,
+    /// Organizations on the abnormal list (活动异常名录) now.
+    pub abnormal_organizations: i64,
+    /// Of them, listed for two years or more.
+    pub abnormal_flagged: i64,
+    /// People holding a leader's or staff role in the region's organizations.
+    pub staff: i64,
+    /// Of them, with a verified social-work certificate.
+    pub certified_staff: i64,
+    /// `certified_staff` ÷ `staff`, in 0..1; `null` without staff.
+    pub certificate_share: Option<f64>,
+}
+
+impl From<&OversightFigures> for OversightResponse {
+    fn from(f: &OversightFigures) -> Self {
+        let c = f.certified_total();
+        Self {
+            report_year: f.year,
+            reports_owed: f.reports_owed,
+            reports_handed_in: f.reports_handed_in,
+            reports_accepted: f.reports_accepted,
+            reports_overdue: f.reports_overdue,
+            report_results: f.results.clone(),
+            abnormal_organizations: f.abnormal,
+            abnormal_flagged: f.abnormal_flagged,
+            staff: c.staff,
+            certified_staff: c.certified,
+            certificate_share: share(c.certified, c.staff),
+        }
+    }
 }
 
 impl From<&RegionMetrics> for RegionMetricsResponse {
@@ -309,6 +364,7 @@ impl From<&RegionMetrics> for RegionMetricsResponse {
                 })
                 .collect(),
             rooms: m.rooms.iter().map(Into::into).collect(),
+            oversight: (&m.oversight).into(),
         }
     }
 }

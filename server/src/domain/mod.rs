@@ -24,13 +24,17 @@ macro_rules! string_enum {
     };
 }
 
+pub mod abnormal;
 pub mod activity;
+pub mod annual_report;
+pub mod certificate;
 pub mod clock;
 pub mod download;
 pub mod invitation;
 pub mod notification;
 pub mod organization;
 pub mod pagination;
+pub mod random_check;
 pub mod region;
 pub mod role;
 pub mod signup;

@@ -20,6 +20,11 @@ string_enum! {
         BookingRejected = "booking_rejected",
         BookingCancelled = "booking_cancelled",
         InvitationAccepted = "invitation_accepted",
+        AnnualReportDue = "annual_report_due",
+        AnnualReportResult = "annual_report_result",
+        AbnormalListed = "abnormal_listed",
+        CheckAssigned = "check_assigned",
+        CheckResult = "check_result",
     }
 }
 

@@ -1,8 +1,14 @@
 //! sea-orm entities: table shapes only. Behaviour lives in `service/`.
 
+pub mod abnormal_listing;
 pub mod activity;
 pub mod activity_stat;
+pub mod annual_report;
+pub mod annual_report_event;
 pub mod attendance;
+pub mod check_draw;
+pub mod check_inspector;
+pub mod check_item;
 pub mod hour_correction;
 pub mod invitation;
 pub mod notification;
@@ -15,6 +21,7 @@ pub mod refresh_token;
 pub mod region;
 pub mod role_grant;
 pub mod signup;
+pub mod staff_certificate;
 pub mod subscription_quota;
 pub mod user;
 pub mod venue;

@@ -420,7 +420,18 @@ fn template_data(
             ("time2", Keyword::Time, &display_time(n.created_at)),
             ("thing3", Keyword::Thing, "待您处理"),
         ]),
-        ("change", "booking_approved" | "booking_rejected" | "booking_cancelled" | "invitation_accepted") => data(&[
+        (
+            "change",
+            "booking_approved"
+            | "booking_rejected"
+            | "booking_cancelled"
+            | "invitation_accepted"
+            | "annual_report_due"
+            | "annual_report_result"
+            | "abnormal_listed"
+            | "check_assigned"
+            | "check_result",
+        ) => data(&[
             ("thing1", Keyword::Thing, &n.title),
             ("time2", Keyword::Time, &display_time(n.created_at)),
             ("thing3", Keyword::Thing, &n.body),

@@ -15,6 +15,7 @@ pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
     let ctx_dispatch = ctx.clone();
     let ctx_finish = ctx.clone();
     let digest_ctx = ctx.clone();
+    let ctx_reports = ctx.clone();
     scheduler
         .add(Job::new_repeated_async(Duration::from_secs(3600), move |_, _| {
             let ctx = ctx.clone();
@@ -64,6 +65,20 @@ pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
                     Ok(r) if r.queued == 0 => tracing::debug!(?r, "no work digest due"),
                     Ok(r) => tracing::info!(?r, "work digests queued"),
                     Err(e) => tracing::warn!(error = %e, "queuing work digests failed"),
+                }
+            })
+        })?)
+        .await?;
+    let reports_ctx = ctx_reports;
+    scheduler
+        .add(Job::new_repeated_async(Duration::from_secs(3600), move |_, _| {
+            let ctx = reports_ctx.clone();
+            Box::pin(async move {
+                metrics::counter!("linli_scheduler_runs_total", "job" => "annual_reports").increment(1);
+                match service::annual_reports::tick(&ctx).await {
+                    Ok(r) if r == Default::default() => tracing::debug!("no annual report work"),
+                    Ok(r) => tracing::info!(?r, "annual reports opened, reminded or listed"),
+                    Err(e) => tracing::warn!(error = %e, "annual report job failed"),
                 }
             })
         })?)

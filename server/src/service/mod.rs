@@ -1,8 +1,11 @@
 //! Use cases: a transaction, a permission check, the domain rules, the database.
 
+pub mod abnormal;
 pub mod activities;
+pub mod annual_reports;
 pub mod attendance;
 pub mod auth;
+pub mod certificates;
 pub mod demo;
 pub mod downloads;
 pub mod exports;
@@ -11,6 +14,8 @@ pub mod invitations;
 pub mod notifications;
 pub mod organization_scope;
 pub mod organizations;
+pub mod oversight_figures;
+pub mod random_checks;
 pub mod regions;
 pub mod reports;
 pub mod role_grants;

@@ -45,6 +45,10 @@ pub fn purpose_of(kind: &str) -> Option<&'static str> {
         // A room booking decided or withdrawn, an invitation accepted: the change
         // template (`thing1` what, `time2` when, `thing3` the outcome).
         "booking_approved" | "booking_rejected" | "booking_cancelled" | "invitation_accepted" => Some("change"),
+        // Oversight: a report due or decided, a listing, a check assigned or decided.
+        "annual_report_due" | "annual_report_result" | "abnormal_listed" | "check_assigned" | "check_result" => {
+            Some("change")
+        }
         _ => None,
     }
 }

@@ -93,6 +93,8 @@ pub struct OrgDetail {
     pub upcoming_activities: u64,
     pub relation: Relation,
     pub history: Option<Vec<organization_event::Model>>,
+    /// Since when it is on the abnormal list (活动异常名录), if it is.
+    pub abnormal_since: Option<DateTime<Utc>>,
 }
 
 pub fn status_of(org: &organization::Model) -> AppResult<OrgStatus> {
@@ -331,7 +333,17 @@ pub async fn detail(ctx: &AppContext, user: Option<&AuthUser>, id: i64) -> AppRe
         None
     };
     let upcoming_activities = crate::service::activities::upcoming_count(&ctx.db, id, ctx.now()).await?;
-    Ok(OrgDetail { org, targets, community: home, followers, upcoming_activities, relation: rel, history })
+    let abnormal_since = crate::service::abnormal::current_of(&ctx.db, id).await?.first().map(|l| l.listed_at);
+    Ok(OrgDetail {
+        org,
+        targets,
+        community: home,
+        followers,
+        upcoming_activities,
+        relation: rel,
+        history,
+        abnormal_since,
+    })
 }
 
 pub async fn targets_of(db: &impl ConnectionTrait, ids: &[i64]) -> AppResult<HashMap<i64, Vec<String>>> {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, Query},
 };
 
@@ -27,6 +27,7 @@ use crate::{
     error::{AppError, AppResult},
     service::{
         attendance::month_of,
+        oversight_figures::{Certified, OversightFigures, oversight_figures},
         venue_figures::{self, CommunityRooms, RoomFigures},
     },
 };
@@ -133,6 +134,8 @@ pub struct CommunityMetrics {
     pub monthly: Vec<MonthFigures>,
     /// Its shared rooms and their utilisation over the period.
     pub rooms: CommunityRooms,
+    /// Its organizations' staff and those with a verified certificate.
+    pub certified: Certified,
 }
 
 impl CommunityMetrics {
@@ -188,6 +191,8 @@ pub struct RegionMetrics {
     pub organization_list: Vec<(organization::Model, Figures)>,
     /// Every venue of the region's communities, by month.
     pub rooms: Vec<RoomFigures>,
+    /// Annual reports, the abnormal list and certified staff (监管).
+    pub oversight: OversightFigures,
 }
 
 impl RegionMetrics {
@@ -346,12 +351,14 @@ pub async fn region_metrics(
         own_total,
     } = participants;
 
+    let oversight = oversight_figures(ctx, std::slice::from_ref(&region.path)).await?;
     let rooms = venue_figures::room_figures(&ctx.db, &communities, period).await?;
     let rooms_by_community = venue_figures::by_community(&rooms);
     let mut metrics: Vec<CommunityMetrics> = communities
         .into_iter()
         .map(|c| CommunityMetrics {
             rooms: rooms_by_community.get(&c.id).cloned().unwrap_or_default(),
+            certified: oversight.certified_by_community.get(&c.id).cloned().unwrap_or_default(),
             target: if c.kind.as_deref() == Some("rural") { 5 } else { 10 },
             residents: residents.get(&c.id).copied().unwrap_or(0),
             resident_participants: own_by_community.get(&c.id).copied().unwrap_or(0),
@@ -419,6 +426,7 @@ pub async fn region_metrics(
     let inactive = inactive_organizations(ctx, &organization_list).await?;
     Ok(RegionMetrics {
         rooms,
+        oversight,
         organizations: metrics.iter().map(|m| m.organizations).sum(),
         residents: metrics.iter().map(|m| m.residents).sum(),
         resident_participants: own_total,
@@ -673,6 +681,51 @@ pub async fn require_organization_figures(
     Ok(org)
 }
 
+/// The activities an organization held in `period` (its closed activities' rollups).
+fn organization_stats(id: i64, period: Period) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(activity_stat::Column::OrganizationId.eq(id))
+        .add(activity_stat::Column::StartsAt.gte(period.from))
+        .add(activity_stat::Column::StartsAt.lt(period.to))
+}
+
+/// Distinct people who attended an organization's activities held in `period`.
+pub async fn organization_participants(db: &impl ConnectionTrait, id: i64, period: Period) -> AppResult<i64> {
+    let activities = Query::select()
+        .column(activity_stat::Column::ActivityId)
+        .from(activity_stat::Entity)
+        .cond_where(organization_stats(id, period))
+        .to_owned();
+    let n: Option<i64> = attendance::Entity::find()
+        .select_only()
+        .column_as(Expr::cust("COUNT(DISTINCT user_id)"), "n")
+        .filter(attendance::Column::ActivityId.in_subquery(activities))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(n.unwrap_or(0))
+}
+
+/// An organization's activities held, minutes credited and distinct participants over
+/// `period` (what its annual report is pre-filled with).
+pub async fn organization_totals(db: &impl ConnectionTrait, id: i64, period: Period) -> AppResult<Figures> {
+    let (activities, minutes): (i64, i64) = activity_stat::Entity::find()
+        .select_only()
+        .column_as(count(), "activities")
+        .column_as(sum("minutes"), "minutes")
+        .filter(organization_stats(id, period))
+        .into_tuple()
+        .one(db)
+        .await?
+        .unwrap_or((0, 0));
+    Ok(Figures {
+        activities,
+        minutes,
+        participants: organization_participants(db, id, period).await?,
+        ..Default::default()
+    })
+}
+
 /// `GET /organizations/{id}/metrics`: for its staff and the officials above it.
 pub async fn organization_metrics(
     ctx: &AppContext,
@@ -681,12 +734,7 @@ pub async fn organization_metrics(
     period: Period,
 ) -> AppResult<OrganizationMetrics> {
     let org = require_organization_figures(ctx, user, id).await?;
-    let filter = || {
-        sea_orm::Condition::all()
-            .add(activity_stat::Column::OrganizationId.eq(id))
-            .add(activity_stat::Column::StartsAt.gte(period.from))
-            .add(activity_stat::Column::StartsAt.lt(period.to))
-    };
+    let filter = || organization_stats(id, period);
     let rows: Vec<(String, i64, i64, i64, i64, i64)> =
         figure_columns(activity_stat::Entity::find().select_only().column(activity_stat::Column::Month))
             .filter(filter())
@@ -694,18 +742,7 @@ pub async fn organization_metrics(
             .into_tuple()
             .all(&ctx.db)
             .await?;
-    let activities = Query::select()
-        .column(activity_stat::Column::ActivityId)
-        .from(activity_stat::Entity)
-        .cond_where(filter())
-        .to_owned();
-    let participants: Option<i64> = attendance::Entity::find()
-        .select_only()
-        .column_as(Expr::cust("COUNT(DISTINCT user_id)"), "n")
-        .filter(attendance::Column::ActivityId.in_subquery(activities))
-        .into_tuple()
-        .one(&ctx.db)
-        .await?;
+    let participants = organization_participants(&ctx.db, id, period).await?;
     // Distinct participants month by month (a resident counts once in a month).
     let monthly_participants: Vec<(String, i64)> = {
         let select = Query::select()
@@ -729,7 +766,7 @@ pub async fn organization_metrics(
         }
         out
     };
-    let mut figures = Figures { participants: participants.unwrap_or(0), ..Default::default() };
+    let mut figures = Figures { participants, ..Default::default() };
     let mut monthly: Vec<MonthFigures> =
         period.months().into_iter().map(|m| MonthFigures { month: m, figures: Figures::default() }).collect();
     for (month, activities, signups, attended, no_shows, minutes) in rows {
@@ -1019,7 +1056,53 @@ pub fn export_xlsx(m: &RegionMetrics) -> AppResult<Vec<u8>> {
         sheet.write_string(r, 8, if inactive.contains(&o.id) { "是" } else { "" }).map_err(xerr)?;
     }
     room_sheets(&mut book, &m.rooms, &bold).map_err(xerr)?;
+    oversight_sheet(&mut book, m, &bold).map_err(xerr)?;
     book.save_to_buffer().map_err(xerr)
+}
+
+/// The export's oversight sheet (监管): last year's annual reports, the abnormal list,
+/// and certified staff by community.
+fn oversight_sheet(
+    book: &mut rust_xlsxwriter::Workbook,
+    m: &RegionMetrics,
+    bold: &rust_xlsxwriter::Format,
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    let o = &m.oversight;
+    let sheet = book.add_worksheet().set_name("监管")?;
+    sheet.write_string_with_format(0, 0, format!("{} 年度年报", o.year), bold)?;
+    let count = |key: &str| o.results.get(key).copied().unwrap_or(0);
+    let rows: [(&str, i64); 9] = [
+        ("应报组织", o.reports_owed),
+        ("已提交", o.reports_handed_in),
+        ("已通过", o.reports_accepted),
+        ("逾期未报", o.reports_overdue),
+        ("合格", count("pass")),
+        ("基本合格", count("basic_pass")),
+        ("不合格", count("fail")),
+        ("列入活动异常名录的组织", o.abnormal),
+        ("其中列入满两年", o.abnormal_flagged),
+    ];
+    for (r, (label, n)) in rows.iter().enumerate() {
+        sheet.write_string(1 + r as u32, 0, *label)?;
+        sheet.write_number(1 + r as u32, 1, *n as f64)?;
+    }
+    let top = 2 + rows.len() as u32;
+    for (col, h) in ["社区/村", "组织骨干人数", "持证（已认定）人数", "持证比例"].iter().enumerate()
+    {
+        sheet.write_string_with_format(top, col as u16, *h, bold)?;
+    }
+    for (r, c) in m.communities.iter().enumerate() {
+        let r = top + 1 + r as u32;
+        sheet.write_string(r, 0, &c.community.name)?;
+        sheet.write_number(r, 1, c.certified.staff as f64)?;
+        sheet.write_number(r, 2, c.certified.certified as f64)?;
+        sheet.write_string(
+            r,
+            3,
+            percent(crate::domain::certificate::share(c.certified.certified, c.certified.staff)),
+        )?;
+    }
+    Ok(())
 }
 
 /// Minutes as hours, to one decimal place (the exports' and figures' unit).
