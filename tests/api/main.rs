@@ -20,6 +20,7 @@ mod push;
 mod regions;
 mod security;
 mod venue_figures;
+mod venue_rules;
 mod venue_series;
 mod venues;
 mod work_queue;

@@ -102,11 +102,14 @@ async fn several_waiting_items_are_gathered_into_one_digest_a_day() -> TestResul
     let digests = inbox(&app, "demo-committee").await?;
     let digests = of_kind(&digests, "work_digest");
     assert_eq!(digests.len(), 1);
-    assert!(digests[0]["title"].as_str().is_some_and(|t| t.contains('3')), "{:?}", digests[0]);
+    // Three applications and the demo's room request awaiting the committee.
+    assert!(digests[0]["title"].as_str().is_some_and(|t| t.contains('4')), "{:?}", digests[0]);
     assert!(
-        digests[0]["body"]
-            .as_str()
-            .is_some_and(|b| b.contains("备案申请待同意 3 项") && b.contains(work_queue::QUEUE_PAGE))
+        digests[0]["body"].as_str().is_some_and(|b| b.contains("备案申请待同意 3 项")
+            && b.contains("场地预约待审批 1 项")
+            && b.contains(work_queue::QUEUE_PAGE)),
+        "{:?}",
+        digests[0]
     );
     assert!(of_kind(&inbox(&app, "demo-street").await?, "work_digest").is_empty(), "nothing waits for the street");
 

@@ -127,6 +127,7 @@ use crate::api;
         api::venues::request_booking,
         api::venues::add_closure,
         api::venue_bookings::review_queue,
+        api::venue_bookings::org_bookings,
         api::venue_bookings::get_booking,
         api::venue_bookings::review_booking,
         api::venue_bookings::cancel_booking,

@@ -12,7 +12,7 @@ use crate::{
     context::AppContext,
     domain::{
         pagination::{Page, PageQuery, encode_id_cursor},
-        venue::Span,
+        venue::{BookingStatus, Span},
     },
     error::{AppError, AppResult, Problem},
     service::{
@@ -23,6 +23,7 @@ use crate::{
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(review_queue)
+        .service(org_bookings)
         .service(get_booking)
         .service(review_booking)
         .service(cancel_booking)
@@ -238,6 +239,47 @@ impl From<SeriesView> for SeriesResponse {
 }
 
 // ---- handlers ------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrgBookingsQuery {
+    /// Only bookings in this state.
+    #[param(value_type = Option<BookingStatus>)]
+    pub status: Option<String>,
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+/// An organization's room bookings, newest first, in every state (or `status`). Its
+/// staff and the officials over it.
+#[utoipa::path(get, path = "/api/v1/organizations/{id}/venue-bookings", operation_id = "listOrganizationVenueBookings", tag = "venues",
+    params(("id" = i64, Path), OrgBookingsQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, body = Page<BookingResponse>),
+        (status = 401, body = Problem, content_type = JSON_PROBLEM),
+        (status = 403, body = Problem, content_type = JSON_PROBLEM),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM),
+        (status = 422, body = Problem, content_type = JSON_PROBLEM, description = "bad status, limit or cursor"),
+    ))]
+#[get("/organizations/{id}/venue-bookings")]
+pub async fn org_bookings(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    query: web::Query<OrgBookingsQuery>,
+) -> AppResult<web::Json<Page<BookingResponse>>> {
+    let q = query.into_inner();
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(BookingStatus::parse(s).ok_or_else(|| {
+            AppError::invalid("status", "unknown_status", format!("状态须为 {} 之一", BookingStatus::list()))
+        })?),
+    };
+    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    let (limit, before) = (page.limit()?, page.after_id()?);
+    let (items, next) = service::venues::bookings_of_org(&ctx, &user, id.into_inner(), status, before, limit).await?;
+    Ok(web::Json(Page { items: items.into_iter().map(Into::into).collect(), next_cursor: next.map(encode_id_cursor) }))
+}
 
 /// Requested bookings of the venues the caller manages, oldest request first, with the
 /// closures that now overlap them. Committees and entrusted leaders.

@@ -455,6 +455,8 @@ pub struct BookingResponse {
     pub organization_id: i64,
     pub organization_name: String,
     pub activity_id: Option<i64>,
+    /// The recurring booking it belongs to (`GET /venue-series/{id}`).
+    pub series_id: Option<i64>,
     pub purpose: String,
     pub attendance: i32,
     pub starts_at: DateTime<FixedOffset>,
@@ -483,6 +485,7 @@ impl From<BookingView> for BookingResponse {
             organization_id: b.organization_id,
             organization_name: v.organization_name,
             activity_id: b.activity_id,
+            series_id: b.series_id,
             purpose: b.purpose,
             attendance: b.attendance,
             starts_at: time(b.starts_at),

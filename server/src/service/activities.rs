@@ -318,7 +318,7 @@ async fn update_once(ctx: &AppContext, user: &AuthUser, id: i64, patch: Activity
     let venue = venues::lock_for_activity(&txn, seen.venue_id).await?;
     let current = lock(&txn, id).await?;
     let status = status_of(&current);
-    if !matches!(status, ActivityStatus::Draft | ActivityStatus::Published) {
+    if !matches!(status, ActivityStatus::Draft | ActivityStatus::Held | ActivityStatus::Published) {
         return Err(conflict("activity_closed", "活动已取消或已结束，不能修改"));
     }
     if let (Some(capacity), Some(v)) = (patch.capacity, &venue)
@@ -334,7 +334,7 @@ async fn update_once(ctx: &AppContext, user: &AuthUser, id: i64, patch: Activity
     // is checked again when it is published.
     let held = match verdict {
         Moderation::Risky => return Err(AppError::ContentRisky),
-        Moderation::Review => status == ActivityStatus::Published,
+        Moderation::Review => matches!(status, ActivityStatus::Published | ActivityStatus::Held),
         Moderation::Pass => false,
     };
     let timing_changed = patch.starts_at.is_some() || patch.ends_at.is_some() || patch.signup_deadline.is_some();
@@ -900,7 +900,10 @@ pub async fn review_held(
         enqueue(&txn, vec![notice], now).await?;
     }
     txn.commit().await?;
-    detail(ctx, Some(user), id).await
+    // The committee just decided it: it sees the outcome even when that is a draft.
+    let a = find(&ctx.db, id).await?;
+    let staff = is_staff(user, a.organization_id);
+    view(ctx, Some(user), a, staff).await
 }
 
 /// Cancels a draft or published activity; everyone signed up is told why.
@@ -1488,6 +1491,12 @@ pub async fn detail(ctx: &AppContext, user: Option<&AuthUser>, id: i64) -> AppRe
     if matches!(status_of(&a), ActivityStatus::Draft | ActivityStatus::Held) && !staff && !reviewer {
         return Err(AppError::NotFound("activity"));
     }
+    view(ctx, user, a, staff).await
+}
+
+/// What `a` shows to `user`, once the caller has decided they may see it.
+async fn view(ctx: &AppContext, user: Option<&AuthUser>, a: activity::Model, staff: bool) -> AppResult<ActivityView> {
+    let id = a.id;
     let organization_name =
         organization::Entity::find_by_id(a.organization_id).one(&ctx.db).await?.map(|o| o.name).unwrap_or_default();
     let my_signup = match user {

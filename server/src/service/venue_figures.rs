@@ -181,7 +181,12 @@ pub async fn room_figures(
             let in_month = |t: DateTime<Utc>| *from <= t && t < *to;
             let m = RoomMonth {
                 month: month.clone(),
-                open_minutes: minutes_open(&open_spans(&timetable, *from, *to), &shut),
+                // Open only since the room was set up (its timetable before that is unknown).
+                open_minutes: if *to > v.created_at {
+                    minutes_open(&open_spans(&timetable, (*from).max(v.created_at), *to), &shut)
+                } else {
+                    0
+                },
                 booked_minutes: mine.iter().map(|b| minutes_within(b.starts_at, b.ends_at, *from, *to)).sum(),
                 bookings: mine.iter().filter(|b| in_month(b.starts_at)).count() as i64,
                 activities: activities.iter().filter(|a| in_month(a.starts_at)).count() as i64,

@@ -222,7 +222,12 @@ pub(crate) async fn may_manage(db: &impl ConnectionTrait, user: &AuthUser, v: &v
     if user.is_system_admin() {
         return Ok(true);
     }
-    if v.entrusted_org_id.is_some_and(|org| user.grants_of(Role::OrgLeader).any(|g| g.scope_id == Some(org))) {
+    if let Some(org) = v.entrusted_org_id
+        && user.grants_of(Role::OrgLeader).any(|g| g.scope_id == Some(org))
+        && org_is_active(db, org).await?
+    {
+        // An entrusted room is managed by its organization's leader while the organization
+        // is filed or registered; suspended or dissolved, the committee manages it again.
         return Ok(true);
     }
     let path = region_path(db, v.community_id).await?;
@@ -248,13 +253,31 @@ async fn require_committee(db: &impl ConnectionTrait, user: &AuthUser, community
     }
 }
 
-async fn check_entrusted(db: &impl ConnectionTrait, org_id: i64) -> AppResult<()> {
-    let org = organization::Entity::find_by_id(org_id).one(db).await?;
-    match org.and_then(|o| OrgStatus::parse(&o.status)) {
-        Some(s) if s.is_recognised() => Ok(()),
-        Some(_) => Err(AppError::invalid("entrusted_org_id", "not_active", "受托组织须已备案或登记")),
-        None => Err(AppError::invalid("entrusted_org_id", "not_found", "受托组织不存在")),
+/// Whether organization `org` is filed or registered (it may book rooms, be entrusted one).
+async fn org_is_active(db: &impl ConnectionTrait, org: i64) -> AppResult<bool> {
+    Ok(organization::Entity::find_by_id(org)
+        .one(db)
+        .await?
+        .and_then(|o| OrgStatus::parse(&o.status))
+        .is_some_and(OrgStatus::is_recognised))
+}
+
+/// A room may be entrusted to a filed or registered organization of its street (one that
+/// may hold activities in it: `activities::may_host`).
+async fn check_entrusted(db: &impl ConnectionTrait, org_id: i64, community_id: i64) -> AppResult<()> {
+    let org = organization::Entity::find_by_id(org_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::invalid("entrusted_org_id", "not_found", "受托组织不存在"))?;
+    if !OrgStatus::parse(&org.status).is_some_and(OrgStatus::is_recognised) {
+        return Err(AppError::invalid("entrusted_org_id", "not_active", "受托组织须已备案或登记"));
     }
+    let home = region::Entity::find_by_id(org.community_id).one(db).await?;
+    let room = region::Entity::find_by_id(community_id).one(db).await?.ok_or(AppError::NotFound("region"))?;
+    if !activities::may_host(home.as_ref(), &room) {
+        return Err(AppError::invalid("entrusted_org_id", "outside_street", "受托组织须属于场地所在街道（乡镇）"));
+    }
+    Ok(())
 }
 
 // ---- venues --------------------------------------------------------------------------
@@ -305,7 +328,7 @@ pub async fn create(ctx: &AppContext, user: &AuthUser, input: VenueInput) -> App
     }
     require_committee(&ctx.db, user, input.community_id).await?;
     if let Some(org) = input.entrusted_org_id {
-        check_entrusted(&ctx.db, org).await?;
+        check_entrusted(&ctx.db, org, input.community_id).await?;
     }
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
@@ -354,7 +377,7 @@ pub async fn update(ctx: &AppContext, user: &AuthUser, id: i64, patch: VenuePatc
         // Entrusting is the committee's decision, not the entrusted leader's.
         require_committee(&txn, user, v.community_id).await?;
         if let Some(org) = entrusted {
-            check_entrusted(&txn, org).await?;
+            check_entrusted(&txn, org, v.community_id).await?;
         }
     }
     let current = rules_of(&v);
@@ -409,6 +432,27 @@ pub async fn update(ctx: &AppContext, user: &AuthUser, id: i64, patch: VenuePatc
     m.buffer_minutes = Set(rules.buffer_minutes as i32);
     m.capacity = Set(rules.capacity as i32);
     venue::Entity::update(m).exec(&txn).await?;
+    if patch.status == Some(VenueStatus::Closed) && v.status == VenueStatus::Open.as_str() {
+        // Retired: requests still waiting are cancelled (nobody will approve them) and
+        // their requesters told; approved bookings keep their spans.
+        let waiting = venue_booking::Entity::find()
+            .filter(venue_booking::Column::VenueId.eq(id))
+            .filter(venue_booking::Column::Status.eq(BookingStatus::Requested.as_str()))
+            .all(&txn)
+            .await?;
+        let why = "场地已停用";
+        let mut notices = Vec::new();
+        for b in &waiting {
+            set_booking_status(&txn, b, BookingStatus::Cancelled, Some(user.id), why, now).await?;
+            if let Some(activity_id) = b.activity_id {
+                notices.extend(activities::room_withdrawn(&txn, activity_id, now).await?);
+            }
+            if let Some(requester) = b.requested_by {
+                notices.push(booking_notice(&v, b, requester, "booking_cancelled", Some(why)));
+            }
+        }
+        enqueue(&txn, notices, now).await?;
+    }
     if let Some(hours) = patch.hours {
         // New hours apply to new requests; bookings already made keep their spans.
         venue_hour::Entity::delete_many().filter(venue_hour::Column::VenueId.eq(id)).exec(&txn).await?;
@@ -804,6 +848,15 @@ pub async fn decide(
         return Err(conflict("invalid_transition", "只有待审批的预约可以审批"));
     };
     if approve {
+        if v.status != VenueStatus::Open.as_str() {
+            return Err(conflict("venue_closed", "场地已停用，不能批准预约"));
+        }
+        if !org_is_active(&txn, b.organization_id).await? {
+            return Err(conflict("organization_not_active", "预约的组织已暂停或撤销，不能批准"));
+        }
+        if b.attendance > v.capacity {
+            return Err(refusal_error(Refusal::OverCapacity { capacity: v.capacity as i64 }));
+        }
         if b.starts_at <= now {
             return Err(refusal_error(Refusal::InThePast));
         }
@@ -857,6 +910,18 @@ pub async fn cancel(ctx: &AppContext, user: &AuthUser, id: i64, reason: Option<S
     let Some(next) = status.next(BookingAction::Cancel) else {
         return Err(conflict("invalid_transition", "预约已驳回或已取消"));
     };
+    if !manager && let Some(activity_id) = b.activity_id {
+        use crate::{domain::activity::ActivityStatus, entity::activity};
+        let live = activity::Entity::find_by_id(activity_id).one(&txn).await?.is_some_and(|a| {
+            matches!(ActivityStatus::parse(&a.status), Some(ActivityStatus::Published | ActivityStatus::Held))
+        });
+        if live {
+            return Err(conflict(
+                "booking_has_activity",
+                "该预约属于一场尚未结束的活动：请修改活动时间或取消活动，场地预约随之变更",
+            ));
+        }
+    }
     if !manager && b.starts_at - Duration::minutes(v.cancel_cutoff_minutes as i64) <= now {
         return Err(conflict("cancellation_closed", "已过场地预约的取消截止时间，请联系场地管理方"));
     }
@@ -976,6 +1041,42 @@ pub(crate) async fn require_booking_reader(
         require_org_staff(user, org_id)?;
     }
     Ok(())
+}
+
+/// An organization's bookings, newest first, whatever their state (`status` narrows
+/// them): for its staff and the officials over its community.
+pub async fn bookings_of_org(
+    ctx: &AppContext,
+    user: &AuthUser,
+    org_id: i64,
+    status: Option<BookingStatus>,
+    before: Option<i64>,
+    limit: u64,
+) -> AppResult<(Vec<BookingView>, Option<i64>)> {
+    let org = organization::Entity::find_by_id(org_id).one(&ctx.db).await?.ok_or(AppError::NotFound("organization"))?;
+    let staff =
+        user.grants.iter().any(|g| matches!(g.role, Role::OrgStaff | Role::OrgLeader) && g.scope_id == Some(org_id));
+    if !staff && !user.is_system_admin() {
+        let path = region_path(&ctx.db, org.community_id).await?;
+        if !holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], &path) {
+            return Err(AppError::Forbidden("requires organization staff or an official over it"));
+        }
+    }
+    let mut q = venue_booking::Entity::find().filter(venue_booking::Column::OrganizationId.eq(org_id));
+    if let Some(s) = status {
+        q = q.filter(venue_booking::Column::Status.eq(s.as_str()));
+    }
+    if let Some(before) = before {
+        q = q.filter(venue_booking::Column::Id.lt(before));
+    }
+    let mut rows = q.order_by_desc(venue_booking::Column::Id).limit(limit + 1).all(&ctx.db).await?;
+    let next = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|b| b.id)
+    } else {
+        None
+    };
+    Ok((booking_views(&ctx.db, rows, false).await?, next))
 }
 
 /// Requested bookings of the venues the caller manages, soonest first, with the closures
@@ -1215,7 +1316,9 @@ pub async fn room_approved(db: &impl ConnectionTrait, activity_id: i64) -> AppRe
 
 /// Moves the booking of an activity held in `v` (locked) with the activity, in the
 /// caller's transaction: refused (and so the move) when the new span is taken or breaks
-/// the venue's rules. A published activity whose booking was withdrawn (a closure) gets
+/// the venue's rules (the contract: the booking moves with the activity, its
+/// history says so; a move inside the booking's span leaves the span as granted). A
+/// published activity whose booking was withdrawn (a closure) gets
 /// its room back only with an approved booking for the new span: one the venue confirms
 /// at once, or one its organization already holds (`room_booking_needed` otherwise: book
 /// the new span first, then move the activity).
@@ -1226,17 +1329,19 @@ pub async fn move_for_activity(
     user_id: i64,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
+    let published = a.status == crate::domain::activity::ActivityStatus::Published.as_str();
+    let needed =
+        || conflict("room_booking_needed", format!("「{}」需审批：请先为新时间预约场地，获批后再修改活动时间", v.name));
     let Some(b) = activity_booking(txn, a.id).await? else {
-        if a.status == crate::domain::activity::ActivityStatus::Published.as_str()
-            && hold_for_activity(txn, v, a, user_id, now).await? != BookingStatus::Approved
-        {
-            return Err(conflict(
-                "room_booking_needed",
-                format!("「{}」需审批：请先为新时间预约场地，获批后再修改活动时间", v.name),
-            ));
+        if published && hold_for_activity(txn, v, a, user_id, now).await? != BookingStatus::Approved {
+            return Err(needed());
         }
         return Ok(());
     };
+    if b.starts_at <= a.starts_at && a.ends_at <= b.ends_at {
+        // Still inside what the room granted: the booking keeps its span.
+        return Ok(());
+    }
     let span = Span::parse(a.starts_at, a.ends_at)
         .ok_or_else(|| AppError::invalid("ends_at", "before_start", "结束时间须晚于开始时间"))?;
     let blocked_until = check_span(txn, v, &span, a.capacity as i64, Some(b.id), now).await?;
