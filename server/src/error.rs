@@ -98,6 +98,10 @@ pub enum AppError {
     InvalidJson(String),
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A request line whose target is not a URL even once raw UTF-8 in it is
+    /// percent-encoded (see `http_target`).
+    #[error("invalid request target")]
+    InvalidRequestTarget,
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("content refused by moderation")]
@@ -236,6 +240,7 @@ impl AppError {
         match self {
             AppError::InvalidJson(_) => "invalid_json",
             AppError::BadRequest(_) => "bad_request",
+            AppError::InvalidRequestTarget => "invalid_request_target",
             AppError::Validation(_) => "validation_failed",
             AppError::ContentRisky => "content_risky",
             AppError::Unauthenticated => "unauthenticated",
@@ -264,7 +269,9 @@ impl AppError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::InvalidJson(_) | AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::InvalidJson(_) | AppError::BadRequest(_) | AppError::InvalidRequestTarget => {
+                StatusCode::BAD_REQUEST
+            }
             AppError::Validation(_) | AppError::ContentRisky => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthenticated
             | AppError::InvalidToken
@@ -328,6 +335,10 @@ impl AppError {
             InvalidJson(why) => format!("The request body is not valid JSON: {why}"),
             BadRequest(why) if zh => format!("请求有误：{why}"),
             BadRequest(why) => format!("Bad request: {why}"),
+            InvalidRequestTarget if zh => "请求地址中含有不允许的字符（控制字符、空格、< 或 > 等）".into(),
+            InvalidRequestTarget => {
+                "The URL holds a character not allowed there (a control character, a space, <, >)".into()
+            }
             Validation(errors) if zh => format!("请求中有 {} 处参数不符合要求", errors.len()),
             Validation(errors) => format!("{} field(s) of the request are invalid", errors.len()),
             ContentRisky if zh => "内容未通过微信内容安全检测，请修改后再提交".into(),
@@ -477,6 +488,23 @@ mod tests {
                 "detail": "请求中有 1 处参数不符合要求",
                 "code": "validation_failed",
                 "errors": [{"field": "nickname", "code": "length", "message": "昵称长度须为 1–32 个字符"}],
+                "request_id": "rid"
+            })
+        );
+    }
+
+    #[test]
+    fn invalid_request_target_has_exact_shape() {
+        let json = serde_json::to_value(AppError::InvalidRequestTarget.to_problem(Lang::Zh, Some("rid".into())))
+            .unwrap_or_default();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "type": "/problems/invalid_request_target",
+                "title": "请求有误",
+                "status": 400,
+                "detail": "请求地址中含有不允许的字符（控制字符、空格、< 或 > 等）",
+                "code": "invalid_request_target",
                 "request_id": "rid"
             })
         );

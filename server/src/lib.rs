@@ -7,6 +7,7 @@ pub mod context;
 pub mod domain;
 pub mod entity;
 pub mod error;
+pub mod http_target;
 pub mod jobs;
 pub mod service;
 pub mod startup;

@@ -2,7 +2,17 @@
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
 
-use actix_web::{App, HttpResponse, HttpServer, dev::Server, middleware::from_fn, web};
+use actix_http::{HttpService, KeepAlive, Protocol, error::DispatchError};
+use actix_server::ServerBuilder;
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
+use actix_web::{
+    App, HttpResponse, HttpServer,
+    body::MessageBody,
+    dev::{AppConfig, Server, ServiceFactory, ServiceRequest, ServiceResponse},
+    middleware::from_fn,
+    rt::net::TcpStream,
+    web,
+};
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
@@ -18,6 +28,7 @@ use crate::{
     context::AppContext,
     domain::clock::{Clock, SystemClock},
     error::AppError,
+    http_target::{self, LenientTarget},
     jobs,
     service::demo,
     wechat::WechatClient,
@@ -190,38 +201,84 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// The API, served as `HttpServer::new(app).listen(listener)` would serve it (its settings:
+/// workers, connection limits, keep-alive, client timeouts, graceful shutdown), except that
+/// each connection is read through `LenientTarget`, so raw UTF-8 in a URL is accepted.
+/// `HttpServer` has no hook for the stream, hence the parts it is made of.
 fn server(listener: TcpListener, context: AppContext) -> anyhow::Result<Server> {
+    let local_addr = listener.local_addr()?;
     let max_body = context.config.max_body_bytes;
     let data = web::Data::new(context);
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .app_data(web::JsonConfig::default().limit(max_body).error_handler(middleware::json_error))
-            .app_data(web::PayloadConfig::default().limit(max_body))
-            .app_data(web::QueryConfig::default().error_handler(middleware::query_error))
-            .app_data(web::PathConfig::default().error_handler(middleware::path_error))
-            .wrap(from_fn(crate::cache::public::cache_public_reads))
-            .wrap(from_fn(middleware::request_timeout))
-            .wrap(from_fn(crate::cache::ratelimit::limit_requests))
-            .wrap(from_fn(middleware::problem_details))
-            .wrap(from_fn(middleware::security_headers))
-            .wrap(from_fn(crate::telemetry::http_metrics))
-            .wrap(TracingLogger::default())
-            .service(api::health::healthz)
-            .service(api::health::readyz)
-            .service(api::docs::openapi_json)
-            .route(
-                "/docs",
-                web::get().to(|| async { HttpResponse::Found().insert_header(("location", "/docs/")).finish() }),
-            )
-            .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
-            .configure(api::routes)
-            .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::NotFound("resource")) }))
-    })
-    .listen(listener)?
-    .shutdown_timeout(30)
-    .run();
+    let builder = ServerBuilder::default();
+    let shutdown = builder.graceful_shutdown_signal();
+    let server = builder
+        .listen("linli-api", listener, move || {
+            let shutdown = shutdown.clone();
+            let app = app(data.clone(), max_body).into_factory().map_err(|e| e.error_response());
+            let http = HttpService::build()
+                .graceful_shutdown_signal(move || {
+                    let shutdown = shutdown.clone();
+                    async move { shutdown.notified().await }
+                })
+                .keep_alive(KeepAlive::default())
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .h1_allow_half_closed(true)
+                .local_addr(local_addr)
+                // Outside `HttpServer` the app's `AppConfig` cannot name the host and address;
+                // they are only read for `connection_info()` of a request without `Host`.
+                .finish(map_config(app, |_| AppConfig::default()));
+            fn_service(|io: TcpStream| async move {
+                let peer = io.peer_addr().ok();
+                Ok::<_, DispatchError>((LenientTarget::new(io), Protocol::Http1, peer))
+            })
+            .and_then(http)
+        })?
+        .shutdown_timeout(30)
+        .run();
     Ok(server)
+}
+
+/// The application, built once per worker.
+fn app(
+    data: web::Data<AppContext>,
+    max_body: usize,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(data)
+        .app_data(web::JsonConfig::default().limit(max_body).error_handler(middleware::json_error))
+        .app_data(web::PayloadConfig::default().limit(max_body))
+        .app_data(web::QueryConfig::default().error_handler(middleware::query_error))
+        .app_data(web::PathConfig::default().error_handler(middleware::path_error))
+        .wrap(from_fn(crate::cache::public::cache_public_reads))
+        .wrap(from_fn(middleware::request_timeout))
+        .wrap(from_fn(crate::cache::ratelimit::limit_requests))
+        .wrap(from_fn(middleware::problem_details))
+        .wrap(from_fn(middleware::security_headers))
+        .wrap(from_fn(crate::telemetry::http_metrics))
+        .wrap(TracingLogger::default())
+        .service(api::health::healthz)
+        .service(api::health::readyz)
+        .service(api::docs::openapi_json)
+        .route(
+            "/docs",
+            web::get().to(|| async { HttpResponse::Found().insert_header(("location", "/docs/")).finish() }),
+        )
+        .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
+        .configure(api::routes)
+        .route(
+            http_target::INVALID_TARGET,
+            web::to(|| async { Err::<HttpResponse, _>(AppError::InvalidRequestTarget) }),
+        )
+        .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::NotFound("resource")) }))
 }
 
 /// `/metrics` alone, on its own listener: Prometheus reaches it inside the cluster, and
