@@ -59,21 +59,17 @@ pub async fn list_for(
     .exec(db)
     .await?
     .last_insert_id;
-    let leaders = crate::entity::role_grant::Entity::find()
-        .filter(crate::entity::role_grant::Column::Role.eq(Role::OrgLeader.as_str()))
-        .filter(crate::entity::role_grant::Column::ScopeId.eq(org))
-        .all(db)
-        .await?;
+    let leaders = crate::service::organizations::holders(db, org, &[Role::OrgLeader]).await?;
     let notices = leaders
         .into_iter()
-        .map(|g| Notice {
-            user_id: g.user_id,
+        .map(|user_id| Notice {
+            user_id,
             kind: "abnormal_listed",
             title: "组织被列入活动异常名录".into(),
             body: format!("原因：{detail}。原因消除后将移出名录。"),
             activity_id: None,
             organization_id: Some(org),
-            dedupe_key: format!("abnormal_listed:{id}:{}", g.user_id),
+            dedupe_key: format!("abnormal_listed:{id}:{user_id}"),
             due_at: None,
             offset_secs: None,
         })

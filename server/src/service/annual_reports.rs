@@ -461,14 +461,7 @@ pub async fn review(
 }
 
 async fn leaders(db: &impl ConnectionTrait, org_id: i64) -> AppResult<Vec<i64>> {
-    Ok(role_grant::Entity::find()
-        .select_only()
-        .column(role_grant::Column::UserId)
-        .filter(role_grant::Column::Role.eq(Role::OrgLeader.as_str()))
-        .filter(role_grant::Column::ScopeId.eq(org_id))
-        .into_tuple()
-        .all(db)
-        .await?)
+    crate::service::organizations::holders(db, org_id, &[Role::OrgLeader]).await
 }
 
 /// Every organization under `region_id` that owes year `year`'s report, with its report

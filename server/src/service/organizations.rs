@@ -690,7 +690,7 @@ fn require_active(status: OrgStatus) -> AppResult<()> {
 }
 
 /// The users holding one of these organization roles over the organization.
-async fn holders(db: &impl ConnectionTrait, org_id: i64, roles: &[Role]) -> AppResult<Vec<i64>> {
+pub async fn holders(db: &impl ConnectionTrait, org_id: i64, roles: &[Role]) -> AppResult<Vec<i64>> {
     Ok(role_grant::Entity::find()
         .select_only()
         .column(role_grant::Column::UserId)

@@ -23,7 +23,7 @@ use crate::{
         random_check::{CheckResult, CheckStatus, draw as draw_sample, inspectors as draw_pair},
         role::Role,
     },
-    entity::{check_draw, check_inspector, check_item, organization, region, role_grant, user},
+    entity::{check_draw, check_inspector, check_item, organization, region, user},
     error::{AppError, AppResult},
     service::{
         abnormal, begin_write,
@@ -306,21 +306,17 @@ async fn tell_leaders(
     body: String,
     now: chrono::DateTime<Utc>,
 ) -> AppResult<()> {
-    let leaders = role_grant::Entity::find()
-        .filter(role_grant::Column::Role.eq(Role::OrgLeader.as_str()))
-        .filter(role_grant::Column::ScopeId.eq(org))
-        .all(db)
-        .await?;
+    let leaders = crate::service::organizations::holders(db, org, &[Role::OrgLeader]).await?;
     let notices = leaders
         .into_iter()
-        .map(|g| Notice {
-            user_id: g.user_id,
+        .map(|user_id| Notice {
+            user_id,
             kind: "check_result",
             title: "双随机检查结果".into(),
             body: body.clone(),
             activity_id: None,
             organization_id: Some(org),
-            dedupe_key: format!("check_result:{item_id}:{}:{}", g.user_id, now.timestamp_micros()),
+            dedupe_key: format!("check_result:{item_id}:{user_id}:{}", now.timestamp_micros()),
             due_at: None,
             offset_secs: None,
         })

@@ -27,7 +27,7 @@ use crate::{
         activities, begin_write,
         notifications::{Notice, enqueue},
         venues::{
-            BookingView, booking_views, closures_between, conflict, find, hours_of, is_exclusion_violation, lock,
+            BookingView, NewBooking, booking_views, closures_between, conflict, find, hours_of, insert_booking, lock,
             may_manage, record, refusal_parts, require_booking_org, require_booking_reader, require_venue_manager,
             rules_of, set_booking_status, span_text, taken_text,
         },
@@ -171,41 +171,21 @@ pub async fn request(ctx: &AppContext, user: &AuthUser, venue_id: i64, input: Se
     .exec(&txn)
     .await?
     .last_insert_id;
-    let status = if v.needs_approval { BookingStatus::Requested } else { BookingStatus::Approved };
+    let mut status = BookingStatus::Approved;
     for (_, span) in &dates {
-        let inserted = venue_booking::Entity::insert(venue_booking::ActiveModel {
-            venue_id: Set(venue_id),
-            organization_id: Set(input.organization_id),
-            activity_id: Set(None),
-            series_id: Set(Some(series_id)),
-            purpose: Set(input.purpose.clone()),
-            attendance: Set(input.attendance as i32),
-            starts_at: Set(span.starts_at),
-            ends_at: Set(span.ends_at),
-            blocked_until: Set(rules.blocked_until(span.ends_at)),
-            status: Set(status.as_str().to_owned()),
-            requested_by: Set(Some(user.id)),
-            decided_by: Set(None),
-            decided_at: Set((status == BookingStatus::Approved).then_some(now)),
-            decision_reason: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .exec(&txn)
-        .await;
-        let id = match inserted {
-            Ok(r) => r.last_insert_id,
-            Err(e) if is_exclusion_violation(&e) => {
-                drop(txn);
-                return Err(conflict("venue_taken", "该时段已被其他组织占用"));
-            }
-            Err(e) => return Err(e.into()),
+        let new = NewBooking {
+            venue: &v,
+            organization_id: input.organization_id,
+            activity_id: None,
+            series_id: Some(series_id),
+            purpose: input.purpose.clone(),
+            attendance: input.attendance,
+            span: *span,
+            blocked_until: rules.blocked_until(span.ends_at),
+            requested_by: user.id,
+            note: Some(format!("周期预约 #{series_id}")),
         };
-        record(&txn, id, "requested", Some(user.id), Some(format!("周期预约 #{series_id}")), now).await?;
-        if status == BookingStatus::Approved {
-            record(&txn, id, "approved", None, Some("场地无需审批".to_owned()), now).await?;
-        }
+        status = insert_booking(&txn, new, now).await?.1;
     }
     if status == BookingStatus::Requested {
         let name = format!("{}（{} 次）", input.purpose, dates.len());

@@ -760,6 +760,63 @@ pub(crate) async fn require_booking_org(db: &impl ConnectionTrait, user: &AuthUs
     Ok(())
 }
 
+/// A booking about to be made, by any path (a request, an activity's, a date of a series).
+pub(crate) struct NewBooking<'a> {
+    pub venue: &'a venue::Model,
+    pub organization_id: i64,
+    pub activity_id: Option<i64>,
+    pub series_id: Option<i64>,
+    pub purpose: String,
+    pub attendance: i64,
+    pub span: Span,
+    /// The span's end plus the venue's buffer.
+    pub blocked_until: DateTime<Utc>,
+    pub requested_by: i64,
+    /// Why, in its history (`为活动预约`, `周期预约 #3`).
+    pub note: Option<String>,
+}
+
+/// Inserts a holding booking, `requested` or — a venue that needs no approval —
+/// `approved`, with its history; an overlap PostgreSQL's exclusion constraint catches is
+/// `venue_taken`. The one place bookings are made; returns its id and status.
+pub(crate) async fn insert_booking(
+    txn: &DatabaseTransaction,
+    b: NewBooking<'_>,
+    now: DateTime<Utc>,
+) -> AppResult<(i64, BookingStatus)> {
+    let status = if b.venue.needs_approval { BookingStatus::Requested } else { BookingStatus::Approved };
+    let id = venue_booking::Entity::insert(venue_booking::ActiveModel {
+        venue_id: Set(b.venue.id),
+        organization_id: Set(b.organization_id),
+        activity_id: Set(b.activity_id),
+        series_id: Set(b.series_id),
+        purpose: Set(b.purpose),
+        attendance: Set(b.attendance as i32),
+        starts_at: Set(b.span.starts_at),
+        ends_at: Set(b.span.ends_at),
+        blocked_until: Set(b.blocked_until),
+        status: Set(status.as_str().to_owned()),
+        requested_by: Set(Some(b.requested_by)),
+        decided_by: Set(None),
+        decided_at: Set((status == BookingStatus::Approved).then_some(now)),
+        decision_reason: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(txn)
+    .await
+    .map_err(|e| {
+        if is_exclusion_violation(&e) { conflict("venue_taken", "该时段已被其他组织占用") } else { e.into() }
+    })?
+    .last_insert_id;
+    record(txn, id, "requested", Some(b.requested_by), b.note, now).await?;
+    if status == BookingStatus::Approved {
+        record(txn, id, "approved", None, Some("场地无需审批".to_owned()), now).await?;
+    }
+    Ok((id, status))
+}
+
 /// An organization's staff request a span of a venue. It holds at once (first request
 /// wins); a venue that needs no approval confirms it.
 pub async fn request(ctx: &AppContext, user: &AuthUser, venue_id: i64, input: BookingInput) -> AppResult<BookingView> {
@@ -782,40 +839,20 @@ pub async fn request(ctx: &AppContext, user: &AuthUser, venue_id: i64, input: Bo
     if let Some(other) = clash(&txn, venue_id, input.span.starts_at, blocked_until, None).await? {
         return Err(taken(&txn, &other).await?);
     }
-    let status = if v.needs_approval { BookingStatus::Requested } else { BookingStatus::Approved };
-    let inserted = venue_booking::Entity::insert(venue_booking::ActiveModel {
-        venue_id: Set(venue_id),
-        organization_id: Set(input.organization_id),
-        activity_id: Set(None),
-        series_id: Set(None),
-        purpose: Set(input.purpose.clone()),
-        attendance: Set(input.attendance as i32),
-        starts_at: Set(input.span.starts_at),
-        ends_at: Set(input.span.ends_at),
-        blocked_until: Set(blocked_until),
-        status: Set(status.as_str().to_owned()),
-        requested_by: Set(Some(user.id)),
-        decided_by: Set(None),
-        decided_at: Set((status == BookingStatus::Approved).then_some(now)),
-        decision_reason: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    })
-    .exec(&txn)
-    .await;
-    let id = match inserted {
-        Ok(r) => r.last_insert_id,
-        Err(e) if is_exclusion_violation(&e) => {
-            drop(txn);
-            return Err(conflict("venue_taken", "该时段已被其他组织占用"));
-        }
-        Err(e) => return Err(e.into()),
+    let new = NewBooking {
+        venue: &v,
+        organization_id: input.organization_id,
+        activity_id: None,
+        series_id: None,
+        purpose: input.purpose.clone(),
+        attendance: input.attendance,
+        span: input.span,
+        blocked_until,
+        requested_by: user.id,
+        note: None,
     };
-    record(&txn, id, "requested", Some(user.id), None, now).await?;
-    if status == BookingStatus::Approved {
-        record(&txn, id, "approved", None, Some("场地无需审批".to_owned()), now).await?;
-    } else {
+    let (id, status) = insert_booking(&txn, new, now).await?;
+    if status == BookingStatus::Requested {
         work_queue::announce_booking(&txn, &v, &format!("booking:{id}"), input.organization_id, &input.purpose, now)
             .await?;
     }
@@ -1273,36 +1310,20 @@ pub async fn hold_for_activity(
     let span = Span::parse(a.starts_at, a.ends_at)
         .ok_or_else(|| AppError::invalid("ends_at", "before_start", "结束时间须晚于开始时间"))?;
     let blocked_until = check_span(txn, v, &span, a.capacity as i64, None, now).await?;
-    let status = if v.needs_approval { BookingStatus::Requested } else { BookingStatus::Approved };
-    let inserted = venue_booking::Entity::insert(venue_booking::ActiveModel {
-        venue_id: Set(v.id),
-        organization_id: Set(a.organization_id),
-        activity_id: Set(Some(a.id)),
-        series_id: Set(None),
-        purpose: Set(a.title.chars().take(200).collect()),
-        attendance: Set(a.capacity),
-        starts_at: Set(a.starts_at),
-        ends_at: Set(a.ends_at),
-        blocked_until: Set(blocked_until),
-        status: Set(status.as_str().to_owned()),
-        requested_by: Set(Some(user_id)),
-        decided_by: Set(None),
-        decided_at: Set((status == BookingStatus::Approved).then_some(now)),
-        decision_reason: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    })
-    .exec(txn)
-    .await
-    .map_err(|e| {
-        if is_exclusion_violation(&e) { conflict("venue_taken", "该时段已被其他组织占用") } else { e.into() }
-    })?;
-    let id = inserted.last_insert_id;
-    record(txn, id, "requested", Some(user_id), Some("为活动预约".to_owned()), now).await?;
-    if status == BookingStatus::Approved {
-        record(txn, id, "approved", None, Some("场地无需审批".to_owned()), now).await?;
-    } else {
+    let new = NewBooking {
+        venue: v,
+        organization_id: a.organization_id,
+        activity_id: Some(a.id),
+        series_id: None,
+        purpose: a.title.chars().take(200).collect(),
+        attendance: a.capacity as i64,
+        span,
+        blocked_until,
+        requested_by: user_id,
+        note: Some("为活动预约".to_owned()),
+    };
+    let (id, status) = insert_booking(txn, new, now).await?;
+    if status == BookingStatus::Requested {
         work_queue::announce_booking(txn, v, &format!("booking:{id}"), a.organization_id, &a.title, now).await?;
     }
     Ok(status)
