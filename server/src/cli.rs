@@ -66,6 +66,10 @@ pub async fn seed_demo(config: &Config) -> anyhow::Result<()> {
 }
 
 pub async fn grant_role(config: &Config, openid: &str, role: &str, scope: Option<i64>) -> anyhow::Result<()> {
+    let openid = openid.trim();
+    if openid.is_empty() {
+        anyhow::bail!("--openid must not be empty (the openid the person signs in with)");
+    }
     let role = Role::parse(role).filter(|r| *r != Role::Resident).ok_or_else(|| {
         anyhow::anyhow!("--role must be org_staff, org_leader, committee, street, civil_affairs or system_admin")
     })?;
@@ -82,11 +86,11 @@ pub async fn grant_role(config: &Config, openid: &str, role: &str, scope: Option
     resolve_scope(&db, role, scope).await.map_err(describe)?;
     let user = find_or_create_user(&db, openid, None, clock.now()).await.map_err(describe)?;
     let (grant, created) = insert_grant(&db, user.id, role, scope, None, clock.now()).await.map_err(describe)?;
+    let scope = scope.map(|s| format!("scope {s}")).unwrap_or_else(|| "no scope".to_owned());
     println!(
-        "{} {} (scope {:?}) for user {} — grant {}",
+        "{} {} ({scope}) for user {} — grant {}",
         if created { "granted" } else { "already held:" },
         role.as_str(),
-        scope,
         user.id,
         grant.id
     );
@@ -96,7 +100,7 @@ pub async fn grant_role(config: &Config, openid: &str, role: &str, scope: Option
 /// For a `postgres://…/NAME` URL: creates the database `NAME` when the server does not
 /// have it yet (connecting to the server's `postgres` database to do so), so `linli
 /// migrate` works on a fresh server as SQLite's `mode=rwc` does. SQLite URLs: nothing.
-async fn create_postgres_database(url: &str) -> anyhow::Result<()> {
+pub async fn create_postgres_database(url: &str) -> anyhow::Result<()> {
     use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
     let Some((server, rest)) = url.strip_prefix("postgres").and_then(|_| url.rsplit_once('/')) else {
         return Ok(());
@@ -122,6 +126,19 @@ async fn create_postgres_database(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An error and its causes, each said once: database errors repeat their cause in their
+/// own message, which `{:#}` would print twice.
+pub fn describe(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
 /// The command-line flag a service's field error is about: the user typed `--scope`, not
 /// `scope_id`.
 fn flag_of(field: &str) -> &str {
@@ -136,6 +153,15 @@ fn flag_of(field: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn causes_are_said_once() {
+        let e =
+            anyhow::anyhow!("database \"x\" does not exist").context("connection error: database \"x\" does not exist");
+        assert_eq!(describe(&e), "connection error: database \"x\" does not exist");
+        let e = anyhow::anyhow!("refused").context("connecting to 127.0.0.1:5432");
+        assert_eq!(describe(&e), "connecting to 127.0.0.1:5432: refused");
+    }
 
     #[test]
     fn field_errors_name_the_flags() {

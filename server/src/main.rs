@@ -28,12 +28,17 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // Once, on stderr, in the user's words (the log would print it a second time).
-            eprintln!("linli: {e:#}");
+            eprintln!("linli: {}", cli::describe(&e));
             std::process::ExitCode::FAILURE
         }
     }
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Outside production, a PostgreSQL database that does not exist yet is created, as
+    // `linli migrate` does (in production the operator creates it with its owner).
+    if config.app_env != linli_server::config::AppEnv::Production {
+        cli::create_postgres_database(&config.database_url).await?;
+    }
     Application::build(config).await?.run_until_stopped().await
 }

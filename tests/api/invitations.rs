@@ -230,6 +230,12 @@ async fn a_person_is_found_by_the_phone_they_bound() -> TestResult {
     let again = expect_json(lookup(&leader, "13912345678").await?, 200).await?;
     assert_eq!(again["holds_role"], true);
     expect_problem(lookup(&leader, "13900000000").await?, 404, "not_found").await?;
+    // Two accounts on one number (a family's phone): never a guess between them.
+    let twin = app.login("phone-zhou-spouse").await?;
+    linli_server::service::users::set_phone(&app.ctx, twin.user_id, "13700001111").await?;
+    let first = app.login("phone-zhou-son").await?;
+    linli_server::service::users::set_phone(&app.ctx, first.user_id, "13700001111").await?;
+    expect_problem(lookup(&leader, "13700001111").await?, 409, "phone_ambiguous").await?;
     let bad = expect_problem(lookup(&leader, "12345").await?, 422, "validation_failed").await?;
     assert_eq!(bad["errors"][0]["field"], "phone");
     let resident = app.login("phone-resident").await?;

@@ -81,7 +81,11 @@ async fn an_annual_report_is_prefilled_submitted_returned_and_accepted() -> Test
     hold_an_activity(&app, &leader, org).await?;
     // Before the year is over there is no report of it.
     let leader = relogin(&app, "demo-leader").await?;
-    expect_problem(app.get(&report_path(org, year), Some(&leader.access_token)).await?, 404, "not_found").await?;
+    let early =
+        expect_problem(app.get(&report_path(org, year), Some(&leader.access_token)).await?, 409, "report_not_open")
+            .await?;
+    assert!(early["detail"].as_str().is_some_and(|d| d.contains(&format!("{} 年 1 月 1 日", year + 1))), "{early}");
+    expect_problem(app.get(&report_path(org, year - 1), Some(&leader.access_token)).await?, 404, "not_found").await?;
 
     advance_to(&app, year + 1, 1, 5);
     let leader = relogin(&app, "demo-leader").await?;

@@ -6965,7 +6965,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            404: components["responses"]["NotFound"];
+            /** @description the organization did not owe that year's report */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `report_not_open`: the year is not over (the detail says when it opens) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];
@@ -7008,7 +7025,7 @@ export interface operations {
                 };
             };
             404: components["responses"]["NotFound"];
-            /** @description `invalid_transition`: submitted or accepted */
+            /** @description `invalid_transition`: submitted or accepted; `report_not_open` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7127,7 +7144,7 @@ export interface operations {
                 };
             };
             404: components["responses"]["NotFound"];
-            /** @description `invalid_transition` */
+            /** @description `invalid_transition`, `report_not_open` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7893,6 +7910,15 @@ export interface operations {
             };
             /** @description nobody bound that number */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `phone_ambiguous`: several accounts bound it (use an invitation) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -261,6 +261,7 @@ pub async fn revoke(
         (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM, description = "the caller may not grant this role on this scope"),
         (status = 404, body = Problem, content_type = JSON_PROBLEM, description = "nobody bound that number"),
+        (status = 409, body = Problem, content_type = JSON_PROBLEM, description = "`phone_ambiguous`: several accounts bound it (use an invitation)"),
         (status = 422, body = Problem, content_type = JSON_PROBLEM, description = "`validation_failed`: the phone, the role or the scope"),
         (status = 429, body = Problem, content_type = JSON_PROBLEM),
     ))]

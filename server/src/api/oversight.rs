@@ -209,7 +209,8 @@ pub async fn list_reports(
         (status = 200, body = AnnualReportResponse),
         (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM),
-        (status = 404, body = Problem, content_type = JSON_PROBLEM),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM, description = "the organization did not owe that year's report"),
+        (status = 409, body = Problem, content_type = JSON_PROBLEM, description = "`report_not_open`: the year is not over (the detail says when it opens)"),
     ))]
 #[get("/organizations/{id}/annual-reports/{year}")]
 pub async fn get_report(
@@ -229,7 +230,7 @@ pub async fn get_report(
         (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM, description = "not the organization's staff"),
         (status = 404, body = Problem, content_type = JSON_PROBLEM),
-        (status = 409, body = Problem, content_type = JSON_PROBLEM, description = "`invalid_transition`: submitted or accepted"),
+        (status = 409, body = Problem, content_type = JSON_PROBLEM, description = "`invalid_transition`: submitted or accepted; `report_not_open`"),
         (status = 422, body = Problem, content_type = JSON_PROBLEM, description = "`validation_failed`, each field at fault"),
     ))]
 #[put("/organizations/{id}/annual-reports/{year}")]
@@ -253,7 +254,7 @@ pub async fn put_report(
         (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM, description = "not its leader"),
         (status = 404, body = Problem, content_type = JSON_PROBLEM),
-        (status = 409, body = Problem, content_type = JSON_PROBLEM, description = "`invalid_transition`"),
+        (status = 409, body = Problem, content_type = JSON_PROBLEM, description = "`invalid_transition`, `report_not_open`"),
         (status = 422, body = Problem, content_type = JSON_PROBLEM,
             description = "`validation_failed`: `content.<figure>` `reason_required`, `content.summary`/`content.plan` `required`"),
     ))]

@@ -263,6 +263,16 @@ async fn view(ctx: &AppContext, org: &organization::Model, m: annual_report::Mod
     })
 }
 
+/// Why there is no report of `year`: the year is not over (409 `report_not_open`, saying
+/// when it opens), or the organization did not owe one (404).
+fn not_open(year: i32, now: DateTime<Utc>) -> AppError {
+    if is_open(year, now) {
+        AppError::NotFound("annual report")
+    } else {
+        AppError::Conflict("report_not_open", format!("{year} 年度年报于 {} 年 1 月 1 日开放填写", year + 1))
+    }
+}
+
 /// An organization's reports, newest year first (opening last year's if it is owed).
 pub async fn list(ctx: &AppContext, user: &AuthUser, org_id: i64) -> AppResult<Vec<ReportView>> {
     let org = find_org(&ctx.db, org_id).await?;
@@ -285,7 +295,7 @@ pub async fn list(ctx: &AppContext, user: &AuthUser, org_id: i64) -> AppResult<V
 pub async fn get(ctx: &AppContext, user: &AuthUser, org_id: i64, year: i32) -> AppResult<ReportView> {
     let org = find_org(&ctx.db, org_id).await?;
     require_reader(&ctx.db, user, &org).await?;
-    let m = open(ctx, &org, year, ctx.now()).await?.ok_or(AppError::NotFound("annual report"))?;
+    let m = open(ctx, &org, year, ctx.now()).await?.ok_or_else(|| not_open(year, ctx.now()))?;
     view(ctx, &org, m).await
 }
 
@@ -317,7 +327,7 @@ pub async fn update(
     if !is_staff(user, org_id) {
         return Err(AppError::Forbidden("requires organization staff"));
     }
-    let m = open(ctx, &org, year, ctx.now()).await?.ok_or(AppError::NotFound("annual report"))?;
+    let m = open(ctx, &org, year, ctx.now()).await?.ok_or_else(|| not_open(year, ctx.now()))?;
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let m = lock_report(&txn, m.id).await?;
@@ -344,7 +354,7 @@ pub async fn submit(ctx: &AppContext, user: &AuthUser, org_id: i64, year: i32) -
     if !is_leader(user, org_id) {
         return Err(AppError::Forbidden("requires the organization's leader"));
     }
-    let m = open(ctx, &org, year, ctx.now()).await?.ok_or(AppError::NotFound("annual report"))?;
+    let m = open(ctx, &org, year, ctx.now()).await?.ok_or_else(|| not_open(year, ctx.now()))?;
     let figures = recorded(&ctx.db, org_id, year).await?;
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;

@@ -337,13 +337,18 @@ pub async fn find_person(
     require_inviter(&ctx.db, user, role, scope_id).await?;
     let phone =
         parse_phone(phone).ok_or_else(|| AppError::invalid("phone", "phone", "请输入 11 位手机号或区号开头的固话"))?;
-    let found = user::Entity::find()
+    let mut matches = user::Entity::find()
         .filter(user::Column::Phone.eq(phone.as_str()))
         .filter(user::Column::DeletedAt.is_null())
         .order_by_asc(user::Column::Id)
-        .one(&ctx.db)
-        .await?
-        .ok_or(AppError::NotFound("user"))?;
+        .limit(2)
+        .all(&ctx.db)
+        .await?;
+    if matches.len() > 1 {
+        // Never guess between people (a family sharing a phone): an invitation names one.
+        return Err(AppError::Conflict("phone_ambiguous", "该号码绑定了多个账号，请改用邀请码".into()));
+    }
+    let found = matches.pop().ok_or(AppError::NotFound("user"))?;
     let mut held = role_grant::Entity::find()
         .filter(role_grant::Column::UserId.eq(found.id))
         .filter(role_grant::Column::Role.eq(role.as_str()));
