@@ -12,6 +12,7 @@ mod m20261130_000006_withdrawn_notice_keys;
 mod m20261130_000007_venues;
 mod m20261130_000008_review_pending;
 mod m20261130_000009_invitations;
+mod m20261201_000010_calendar_feeds;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_venues::Migration),
             Box::new(m20261130_000008_review_pending::Migration),
             Box::new(m20261130_000009_invitations::Migration),
+            Box::new(m20261201_000010_calendar_feeds::Migration),
         ]
     }
 }

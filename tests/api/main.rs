@@ -4,6 +4,7 @@ mod activities;
 mod admin;
 mod attendance;
 mod auth;
+mod calendar;
 mod correctness;
 mod downloads;
 mod errors;

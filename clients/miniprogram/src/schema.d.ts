@@ -414,6 +414,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/calendar/{token}.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A resident's calendar feed (iCalendar, RFC 5545), for calendar apps: one event per
+         *     activity (UID stable per activity and resident, `SEQUENCE` from the activity's version,
+         *     `STATUS:CANCELLED` once cancelled, `TENTATIVE` while waitlisted), times in UTC,
+         *     `REFRESH-INTERVAL` one hour. No `Authorization` header: the token is the key. An
+         *     unknown, rotated or removed token is 404.
+         */
+        get: operations["getCalendarFeed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/downloads": {
         parameters: {
             query?: never;
@@ -555,6 +578,31 @@ export interface paths {
         head?: never;
         /** Change the nickname, avatar or home community. Absent fields stay as they are. */
         patch: operations["updateMe"];
+        trace?: never;
+    };
+    "/api/v1/me/calendar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make the caller's private calendar feed, or rotate it: a new address, and the old one
+         *     answers 404 from now on. The feed holds the caller's confirmed, checked-in and
+         *     waitlisted activities (cancelled ones marked so), nothing about anyone else.
+         */
+        post: operations["rotateMyCalendar"];
+        /**
+         * Remove the caller's calendar feed: its address answers 404 from now on. Removing none
+         *     is no error.
+         */
+        delete: operations["deleteMyCalendar"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/me/checkin-code": {
@@ -1443,6 +1491,11 @@ export interface components {
             /** Format: int64 */
             organization_id: number;
             organization_name: string;
+            /**
+             * @description What the mini-program passes to `wx.addPhoneCalendar` to put it in the phone's
+             *     calendar (`start_time` → `startTime`, …).
+             */
+            phone_calendar: components["schemas"]["PhoneCalendarResponse"];
             /** Format: int32 */
             places_left: number;
             /** Format: date-time */
@@ -1675,6 +1728,26 @@ export interface components {
             /** Format: int64 */
             organization_id: number;
             organization_name: string;
+        };
+        CalendarFeedResponse: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description The same address as a path on this API's host. */
+            path: string;
+            /**
+             * @description How often calendar apps are asked to fetch it again (ISO 8601 duration).
+             * @example PT1H
+             */
+            refresh_interval: string;
+            /**
+             * @description The feed's address (built from the host the request came to): subscribe to it in
+             *     a calendar app. Shown only now; whoever has it reads the feed, so it is shared with
+             *     nobody — rotate it (`POST /me/calendar` again) if it was.
+             * @example https://linli.example.cn/api/v1/calendar/3f9c…e1.ics
+             */
+            url: string;
+            /** @description The same address as `webcal://`, which phones open straight in their calendar. */
+            webcal_url: string;
         };
         CancelRequest: {
             /** @description Told to everyone signed up; 1–500 characters. */
@@ -2568,6 +2641,33 @@ export interface components {
             phone_masked: string;
             /** Format: int64 */
             user_id: number;
+        };
+        /**
+         * @description The arguments of `wx.addPhoneCalendar`, snake_cased: `title`, `startTime`, `endTime`,
+         *     `location`, `description`, `alarm`, `alarmOffset`.
+         */
+        PhoneCalendarResponse: {
+            /** @description Whether the phone should remind: always true. */
+            alarm: boolean;
+            /**
+             * Format: int64
+             * @description How long before the start it reminds, in seconds (3600).
+             */
+            alarm_offset: number;
+            /** @description The activity's description and who holds it. */
+            description: string;
+            /**
+             * Format: int64
+             * @description The end, Unix seconds.
+             */
+            end_time: number;
+            location: string;
+            /**
+             * Format: int64
+             * @description The start, Unix seconds.
+             */
+            start_time: number;
+            title: string;
         };
         PhoneRequest: {
             /** @description The code from the `getPhoneNumber` button. */
@@ -4575,6 +4675,41 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    getCalendarFeed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the feed's token, from `POST /me/calendar` */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description an iCalendar document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
+                };
+            };
+            /** @description no feed has this token */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
     createDownloadLink: {
         parameters: {
             query?: never;
@@ -5023,6 +5158,52 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    rotateMyCalendar: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarFeedResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    deleteMyCalendar: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];

@@ -117,6 +117,9 @@ use crate::api;
         api::exports::organization_metrics,
         api::downloads::create,
         api::downloads::open,
+        api::calendar::create,
+        api::calendar::remove,
+        api::calendar::feed,
     ),
     components(schemas(
         crate::error::Problem,
@@ -137,6 +140,7 @@ use crate::api;
         (name = "venues", description = "Shared rooms (一室多用): venues, free/busy, bookings and their approval"),
         (name = "reports", description = "Participation figures for committees, streets and civil affairs"),
         (name = "invitations", description = "Invitations to a role, and finding a person by the phone they bound"),
+        (name = "calendar", description = "A resident's private calendar feed (iCalendar)"),
         (name = "admin", description = "Roles and scopes"),
         (name = "ops", description = "Probes"),
     )

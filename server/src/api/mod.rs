@@ -5,6 +5,7 @@ pub mod activities;
 pub mod admin;
 pub mod attendance;
 pub mod auth;
+pub mod calendar;
 pub mod checks;
 pub mod docs;
 pub mod downloads;
@@ -30,6 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .configure(auth::routes)
             .configure(me::routes)
+            .configure(calendar::routes)
             .configure(invitations::routes)
             .configure(downloads::routes)
             .configure(exports::routes)

@@ -25,6 +25,7 @@ macro_rules! string_enum {
 }
 
 pub mod activity;
+pub mod calendar;
 pub mod clock;
 pub mod download;
 pub mod invitation;

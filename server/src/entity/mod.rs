@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod activity_stat;
 pub mod attendance;
+pub mod calendar_feed;
 pub mod hour_correction;
 pub mod invitation;
 pub mod notification;

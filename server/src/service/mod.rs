@@ -3,6 +3,7 @@
 pub mod activities;
 pub mod attendance;
 pub mod auth;
+pub mod calendar;
 pub mod demo;
 pub mod downloads;
 pub mod exports;
