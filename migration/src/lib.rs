@@ -13,6 +13,7 @@ mod m20261130_000007_venues;
 mod m20261130_000008_review_pending;
 mod m20261130_000009_invitations;
 mod m20261201_000010_calendar_feeds;
+mod m20261201_000011_time_banks;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_review_pending::Migration),
             Box::new(m20261130_000009_invitations::Migration),
             Box::new(m20261201_000010_calendar_feeds::Migration),
+            Box::new(m20261201_000011_time_banks::Migration),
         ]
     }
 }

@@ -19,6 +19,7 @@ mod organizations;
 mod push;
 mod regions;
 mod security;
+mod time_bank;
 mod venue_figures;
 mod venue_series;
 mod venues;

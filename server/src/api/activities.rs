@@ -313,6 +313,9 @@ pub struct ActivityResponse {
     /// What the mini-program passes to `wx.addPhoneCalendar` to put it in the phone's
     /// calendar (`start_time` → `startTime`, …).
     pub phone_calendar: PhoneCalendarResponse,
+    /// Closing it pays its attendees who are time-bank members their credited minutes from
+    /// the bank (`POST /activities/{id}/time-bank`).
+    pub time_bank_credited: bool,
 }
 
 /// The arguments of `wx.addPhoneCalendar`, snake_cased: `title`, `startTime`, `endTime`,
@@ -353,6 +356,7 @@ impl From<ActivityView> for ActivityResponse {
         let phone = phone_calendar(&a.title, &a.description, &v.organization_name, &a.location, a.starts_at, a.ends_at);
         Self {
             phone_calendar: phone.into(),
+            time_bank_credited: a.time_bank_credited,
             id: a.id,
             organization_id: a.organization_id,
             organization_name: v.organization_name,

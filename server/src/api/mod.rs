@@ -19,6 +19,7 @@ pub mod organizations;
 pub mod regions;
 pub mod reports;
 pub mod subscriptions;
+pub mod time_bank;
 pub mod types;
 pub mod venue_bookings;
 pub mod venues;
@@ -39,6 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(regions::routes)
             .configure(organizations::routes)
             .configure(attendance::routes)
+            .configure(time_bank::routes)
             .configure(activities::routes)
             .configure(venue_bookings::routes)
             .configure(venues::routes)

@@ -37,4 +37,5 @@ pub mod role;
 pub mod signup;
 pub mod text;
 pub mod time;
+pub mod time_bank;
 pub mod venue;

@@ -16,6 +16,7 @@ pub mod regions;
 pub mod reports;
 pub mod role_grants;
 pub mod subscriptions;
+pub mod time_bank;
 pub mod users;
 pub mod venue_figures;
 pub mod venue_series;
