@@ -429,9 +429,14 @@ async fn concurrent_transfers_keep_the_sum_at_zero() -> TestResult {
     assert!(confirmed > 0 && below > 0, "the floor was reached: {confirmed} moved, {below} refused");
     assert_eq!(sum, 0, "double entry: {ledger:?}");
     assert!(ledger.iter().all(|(u, m)| u.is_none() || *m >= floor), "no balance below the floor: {ledger:?}");
-    let transfers = linli_server::entity::time_bank_transfer::Entity::find().all(&app.ctx.db).await?;
+    use linli_server::entity::time_bank_transfer;
+    let transfers =
+        time_bank_transfer::Entity::find().filter(time_bank_transfer::Column::BankId.eq(b.id)).all(&app.ctx.db).await?;
     assert_eq!(transfers.len(), confirmed);
-    let movements = time_bank_movement::Entity::find().all(&app.ctx.db).await?;
+    let movements = time_bank_movement::Entity::find()
+        .filter(time_bank_movement::Column::TransferId.is_in(transfers.iter().map(|t| t.id).collect::<Vec<_>>()))
+        .all(&app.ctx.db)
+        .await?;
     assert_eq!(movements.len(), 2 * confirmed, "two movements per transfer");
     Ok(())
 }
@@ -639,5 +644,34 @@ async fn every_endpoint_refuses_who_it_is_not_for() -> TestResult {
     let c =
         expect_json(app.get(&format!("/api/v1/time-banks/{sid}"), Some(&b.committee.access_token)).await?, 200).await?;
     assert_eq!(c["may_manage"], false, "{c}");
+    Ok(())
+}
+
+/// The demo holds a time bank in 大众巷社区 with three neighbours and two exchanges; its
+/// street office manages it; its balances sum to zero.
+#[tokio::test]
+async fn the_demo_has_a_time_bank() -> TestResult {
+    let app = spawn_app().await?;
+    let dazhong = app.region("620102002002").await?;
+    let street = app.login_openid("demo-street").await?;
+    let banks = expect_json(
+        app.get(&format!("/api/v1/time-banks?region_id={dazhong}"), Some(&street.access_token)).await?,
+        200,
+    )
+    .await?;
+    let bank = banks.as_array().and_then(|b| b.first()).cloned().unwrap_or_default();
+    assert_eq!(bank["members"], 3, "{banks}");
+    assert_eq!(bank["may_manage"], true);
+    let id = bank["id"].as_i64().unwrap_or_default();
+    let ledger = ledger(&app, id).await?;
+    assert_eq!(ledger.iter().map(|(_, m)| m).sum::<i64>(), 0);
+    let mut balances: Vec<i64> = ledger.iter().filter(|(u, _)| u.is_some()).map(|(_, m)| *m).collect();
+    balances.sort();
+    assert_eq!(balances, vec![-120, 45, 75], "{ledger:?}");
+    let zhang = app.login_openid("demo-tb-zhang").await?;
+    let open =
+        expect_json(app.get(&format!("/api/v1/time-banks/{id}/listings"), Some(&zhang.access_token)).await?, 200)
+            .await?;
+    assert_eq!(open.as_array().map(Vec::len), Some(2), "{open}");
     Ok(())
 }
