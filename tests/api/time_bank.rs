@@ -611,6 +611,7 @@ async fn every_endpoint_refuses_who_it_is_not_for() -> TestResult {
         ("POST", "/api/v1/time-banks".to_owned()),
         ("GET", "/api/v1/time-banks".to_owned()),
         ("GET", format!("/api/v1/time-banks/{bid}")),
+        ("PATCH", format!("/api/v1/time-banks/{bid}")),
         ("POST", format!("/api/v1/time-banks/{bid}/members")),
         ("GET", format!("/api/v1/time-banks/{bid}/members")),
         ("GET", format!("/api/v1/time-banks/{bid}/listings")),
@@ -644,6 +645,48 @@ async fn every_endpoint_refuses_who_it_is_not_for() -> TestResult {
     let c =
         expect_json(app.get(&format!("/api/v1/time-banks/{sid}"), Some(&b.committee.access_token)).await?, 200).await?;
     assert_eq!(c["may_manage"], false, "{c}");
+
+    // Changing a bank: the officials over it only — not its designated organization.
+    for (who, bank) in [(&leader, sid), (&m1, bid), (&village, bid), (&stranger, bid), (&b.committee, sid)] {
+        expect_problem(
+            app.patch(&format!("/api/v1/time-banks/{bank}"), Some(&who.access_token), json!({"floor_minutes": -30}))
+                .await?,
+            403,
+            "forbidden",
+        )
+        .await?;
+    }
+    expect_problem(
+        app.patch(&format!("/api/v1/time-banks/{bid}"), Some(&b.committee.access_token), json!({"floor_minutes": 30}))
+            .await?,
+        422,
+        "validation_failed",
+    )
+    .await?;
+    let changed = expect_json(
+        app.patch(
+            &format!("/api/v1/time-banks/{bid}"),
+            Some(&b.committee.access_token),
+            json!({"floor_minutes": -30, "managing_organization_id": org}),
+        )
+        .await?,
+        200,
+    )
+    .await?;
+    assert_eq!(changed["floor_minutes"], -30);
+    assert_eq!(changed["managing_organization_id"], org);
+    let withdrawn = expect_json(
+        app.patch(
+            &format!("/api/v1/time-banks/{bid}"),
+            Some(&street.access_token),
+            json!({"managing_organization_id": null}),
+        )
+        .await?,
+        200,
+    )
+    .await?;
+    assert_eq!(withdrawn["managing_organization_id"], Value::Null);
+    assert_eq!(withdrawn["floor_minutes"], -30);
     Ok(())
 }
 

@@ -1324,7 +1324,11 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change a bank's name, floor or designated organization: the committee or street office
+         *     over its region (not the designated organization).
+         */
+        patch: operations["updateTimeBank"];
         trace?: never;
     };
     "/api/v1/time-banks/{id}/agreements": {
@@ -3838,6 +3842,25 @@ export interface components {
             target_groups?: components["schemas"]["ServiceTarget"][] | null;
             title?: string | null;
             waitlist_enabled?: boolean | null;
+        };
+        /**
+         * @example {
+         *       "floor_minutes": -300
+         *     }
+         */
+        UpdateBankRequest: {
+            /**
+             * Format: int64
+             * @description Minutes, −6000..=0. Raising it stops further debts; it takes nothing back.
+             */
+            floor_minutes?: number | null;
+            /**
+             * Format: int64
+             * @description An organization of the region to designate; `null` withdraws the designation.
+             */
+            managing_organization_id?: number | null;
+            /** @description 1–32 characters. */
+            name?: string | null;
         };
         UpdateMeRequest: {
             /** @description An `https://` URL, at most 512 characters. */
@@ -7697,6 +7720,50 @@ export interface operations {
             };
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    updateTimeBank: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateBankRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BankResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the committee or street office over the bank */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];

@@ -123,6 +123,7 @@ use crate::api;
         api::time_bank::create_bank,
         api::time_bank::list_banks,
         api::time_bank::get_bank,
+        api::time_bank::update_bank,
         api::time_bank::join,
         api::time_bank::members,
         api::time_bank::review_member,

@@ -3,9 +3,9 @@
 //! and marking an activity as credited by the bank (`POST /activities/{id}/time-bank`).
 //! All amounts are integer minutes.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, FixedOffset};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
@@ -19,7 +19,7 @@ use crate::{
     error::{AppError, AppResult, Problem},
     service::{
         self,
-        time_bank::{AgreementView, BankInput, BankView, ListingInput, ListingView, Member, Statement},
+        time_bank::{AgreementView, BankInput, BankPatch, BankView, ListingInput, ListingView, Member, Statement},
     },
 };
 
@@ -27,6 +27,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(create_bank)
         .service(list_banks)
         .service(get_bank)
+        .service(update_bank)
         .service(join)
         .service(members)
         .service(review_member)
@@ -63,6 +64,26 @@ pub struct CreateBankRequest {
     /// An organization of the region the committee designates to accept members and
     /// correct transfers.
     pub managing_organization_id: Option<i64>,
+}
+
+fn double_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"floor_minutes": -300}))]
+pub struct UpdateBankRequest {
+    /// 1–32 characters.
+    #[schema(max_length = 32)]
+    pub name: Option<String>,
+    /// Minutes, −6000..=0. Raising it stops further debts; it takes nothing back.
+    #[schema(minimum = -6000, maximum = 0)]
+    pub floor_minutes: Option<i64>,
+    /// An organization of the region to designate; `null` withdraws the designation.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub managing_organization_id: Option<Option<i64>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -453,6 +474,35 @@ pub async fn get_bank(
     id: web::Path<i64>,
 ) -> AppResult<web::Json<BankResponse>> {
     Ok(web::Json(service::time_bank::bank(&ctx, &user, id.into_inner()).await?.into()))
+}
+
+/// Change a bank's name, floor or designated organization: the committee or street office
+/// over its region (not the designated organization).
+#[utoipa::path(patch, path = "/api/v1/time-banks/{id}", operation_id = "updateTimeBank", tag = "time-bank", params(("id" = i64, Path)),
+    security(("bearer" = [])), request_body = UpdateBankRequest,
+    responses(
+        (status = 200, body = BankResponse),
+        (status = 401, body = Problem, content_type = JSON_PROBLEM),
+        (status = 403, body = Problem, content_type = JSON_PROBLEM, description = "not the committee or street office over the bank"),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM),
+        (status = 422, body = Problem, content_type = JSON_PROBLEM),
+    ))]
+#[patch("/time-banks/{id}")]
+pub async fn update_bank(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<UpdateBankRequest>,
+) -> AppResult<web::Json<BankResponse>> {
+    let body = body.into_inner();
+    let mut c = Checker::default();
+    let name = c.text("name", body.name, 1, 32, "名称须为 1–32 个字符");
+    let patch = c.finish(BankPatch {
+        name,
+        floor_minutes: body.floor_minutes,
+        managing_org_id: body.managing_organization_id,
+    })?;
+    Ok(web::Json(service::time_bank::update_bank(&ctx, &user, id.into_inner(), patch).await?.into()))
 }
 
 /// Ask to join a bank (a resident whose home community it serves); a manager accepts.

@@ -169,16 +169,7 @@ pub async fn create_bank(ctx: &AppContext, user: &AuthUser, input: BankInput) ->
         return Err(AppError::invalid("floor_minutes", "range", "透支下限须在 −6000 到 0 分钟之间"));
     }
     if let Some(org) = input.managing_org_id {
-        let o = organization::Entity::find_by_id(org).one(&ctx.db).await?.ok_or(AppError::NotFound("organization"))?;
-        let community = region_path(&ctx.db, o.community_id).await?;
-        let recognised = OrgStatus::parse(&o.status).is_some_and(|s| s.is_recognised());
-        if !recognised || !path_covers(&community, region.id) {
-            return Err(AppError::invalid(
-                "managing_organization_id",
-                "not_in_region",
-                "受托组织须是本辖区已备案或登记的组织",
-            ));
-        }
+        check_designation(&ctx.db, org, region.id).await?;
     }
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
@@ -236,6 +227,64 @@ pub async fn banks(ctx: &AppContext, user: &AuthUser, region_id: Option<i64>) ->
         out.push(view(ctx, user, b).await?);
     }
     Ok(out)
+}
+
+/// What a bank's officials change.
+#[derive(Debug, Clone, Default)]
+pub struct BankPatch {
+    pub name: Option<String>,
+    /// Minutes, −6000..=0. A floor above a member's present balance takes nothing back:
+    /// it only stops further debts.
+    pub floor_minutes: Option<i64>,
+    /// `Some(None)` withdraws the designation.
+    pub managing_org_id: Option<Option<i64>>,
+}
+
+/// The officials over a bank's region (its committee, the street office) change its name,
+/// floor or designated organization. A designated organization manages members and
+/// corrections but does not change the bank (403).
+pub async fn update_bank(ctx: &AppContext, user: &AuthUser, id: i64, patch: BankPatch) -> AppResult<BankView> {
+    let bank = find_bank(&ctx.db, id).await?;
+    let path = region_path(&ctx.db, bank.region_id).await?;
+    if !holds_region_role(user, &[Role::Committee, Role::Street], &path) {
+        return Err(AppError::Forbidden("requires the committee or street office over the bank"));
+    }
+    if let Some(floor) = patch.floor_minutes
+        && !FLOOR_RANGE.contains(&floor)
+    {
+        return Err(AppError::invalid("floor_minutes", "range", "透支下限须在 −6000 到 0 分钟之间"));
+    }
+    if let Some(Some(org)) = patch.managing_org_id {
+        check_designation(&ctx.db, org, bank.region_id).await?;
+    }
+    let mut q = time_bank::Entity::update_many().filter(time_bank::Column::Id.eq(id));
+    if let Some(name) = patch.name {
+        q = q.col_expr(time_bank::Column::Name, Expr::value(name));
+    }
+    if let Some(floor) = patch.floor_minutes {
+        q = q.col_expr(time_bank::Column::FloorMinutes, Expr::value(floor));
+    }
+    if let Some(org) = patch.managing_org_id {
+        q = q.col_expr(time_bank::Column::ManagingOrgId, Expr::value(org));
+    }
+    // Setting the id to itself keeps the UPDATE well-formed when nothing else changes.
+    q.col_expr(time_bank::Column::Id, Expr::col(time_bank::Column::Id)).exec(&ctx.db).await?;
+    view(ctx, user, find_bank(&ctx.db, id).await?).await
+}
+
+/// A designated organization must be filed or registered, in the bank's region.
+async fn check_designation(db: &impl ConnectionTrait, org: i64, region_id: i64) -> AppResult<()> {
+    let o = organization::Entity::find_by_id(org).one(db).await?.ok_or(AppError::NotFound("organization"))?;
+    let community = region_path(db, o.community_id).await?;
+    let recognised = OrgStatus::parse(&o.status).is_some_and(|s| s.is_recognised());
+    if !recognised || !path_covers(&community, region_id) {
+        return Err(AppError::invalid(
+            "managing_organization_id",
+            "not_in_region",
+            "受托组织须是本辖区已备案或登记的组织",
+        ));
+    }
+    Ok(())
 }
 
 pub async fn bank(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<BankView> {
