@@ -13,6 +13,8 @@ mod m20261130_000007_venues;
 mod m20261130_000008_review_pending;
 mod m20261130_000009_invitations;
 mod m20261130_000020_oversight;
+mod m20261201_000010_calendar_feeds;
+mod m20261201_000011_time_banks;
 
 pub struct Migrator;
 
@@ -30,6 +32,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_review_pending::Migration),
             Box::new(m20261130_000009_invitations::Migration),
             Box::new(m20261130_000020_oversight::Migration),
+            Box::new(m20261201_000010_calendar_feeds::Migration),
+            Box::new(m20261201_000011_time_banks::Migration),
         ]
     }
 }

@@ -325,6 +325,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/activities/{id}/time-bank": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark an activity (not yet closed) as credited by the time bank serving its community:
+         *     on closing, its attendees who are members get their credited minutes from the bank's
+         *     own account — apart from their volunteer service hours. The organization's staff.
+         */
+        post: operations["markActivityTimeBank"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/activities/{id}/walk-ins": {
         parameters: {
             query?: never;
@@ -425,6 +446,29 @@ export interface paths {
         put?: never;
         /** Sign in with a `wx.login` code; the user is created on first sign-in. */
         post: operations["loginWithWechat"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calendar/{token}.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A resident's calendar feed (iCalendar, RFC 5545), for calendar apps: one event per
+         *     activity (UID stable per activity and resident, `SEQUENCE` from the activity's version,
+         *     `STATUS:CANCELLED` once cancelled, `TENTATIVE` while waitlisted), times in UTC,
+         *     `REFRESH-INTERVAL` one hour. No `Authorization` header: the token is the key. An
+         *     unknown, rotated or removed token is 404.
+         */
+        get: operations["getCalendarFeed"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -703,6 +747,31 @@ export interface paths {
         head?: never;
         /** Change the nickname, avatar or home community. Absent fields stay as they are. */
         patch: operations["updateMe"];
+        trace?: never;
+    };
+    "/api/v1/me/calendar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make the caller's private calendar feed, or rotate it: a new address, and the old one
+         *     answers 404 from now on. The feed holds the caller's confirmed, checked-in and
+         *     waitlisted activities (cancelled ones marked so), nothing about anyone else.
+         */
+        post: operations["rotateMyCalendar"];
+        /**
+         * Remove the caller's calendar feed: its address answers 404 from now on. Removing none
+         *     is no error.
+         */
+        delete: operations["deleteMyCalendar"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/me/checkin-code": {
@@ -1470,6 +1539,272 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/time-bank-agreements/{id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The listing's author accepts a proposal: helper and helped have agreed. */
+        post: operations["acceptTimeBankAgreement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/time-bank-agreements/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Either party withdraws an agreement before the time is confirmed. */
+        post: operations["cancelTimeBankAgreement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/time-bank-agreements/{id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * After the help, the helped confirms the time given: the minutes move from the helped's
+         *     account to the helper's (two movements, one transaction). Repeating it answers the same.
+         */
+        post: operations["confirmTimeBankAgreement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/time-bank-listings/{id}/agreements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Answer someone else's open offer (to be helped) or request (to help), proposing the
+         *     minutes; its author then accepts. Members only.
+         */
+        post: operations["proposeTimeBankAgreement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/time-bank-listings/{id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Close an offer or request (its author, or a manager). */
+        post: operations["closeTimeBankListing"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/time-bank-transfers/{id}/reverse": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Correct a transfer with a reversing one (a manager; a reason is required). The
+         *     original is never edited.
+         */
+        post: operations["reverseTimeBankTransfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/time-banks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Time banks, with the caller's membership in each. */
+        get: operations["listTimeBanks"];
+        put?: never;
+        /**
+         * Create a community's time bank (its committee, or the street office over it) or a
+         *     street's (its street office). One per region.
+         */
+        post: operations["createTimeBank"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/time-banks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One time bank, with the caller's membership. */
+        get: operations["getTimeBank"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a bank's name, floor or designated organization: the committee or street office
+         *     over its region (not the designated organization).
+         */
+        patch: operations["updateTimeBank"];
+        trace?: never;
+    };
+    "/api/v1/time-banks/{id}/agreements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's agreements in a bank, as helper or helped, newest first. */
+        get: operations["listMyTimeBankAgreements"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/time-banks/{id}/listings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A bank's open offers and requests, newest first (members and managers). */
+        get: operations["listTimeBankListings"];
+        put?: never;
+        /** Post an offer ("I can help …") or a request ("I need help …"). Members only. */
+        post: operations["createTimeBankListing"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/time-banks/{id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A bank's memberships (its managers), oldest first. */
+        get: operations["listTimeBankMembers"];
+        put?: never;
+        /**
+         * Ask to join a bank (a resident whose home community it serves); a manager accepts.
+         *     Asking again answers the same membership.
+         */
+        post: operations["joinTimeBank"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/time-banks/{id}/members/{user_id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept or refuse a request to join (a manager: the committee or street office over the
+         *     bank, or its designated organization's leader and staff).
+         */
+        post: operations["reviewTimeBankMember"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/time-banks/{id}/members/{user_id}/statement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A member's statement: every movement with the balance after it (the member, or a
+         *     manager).
+         */
+        get: operations["getTimeBankStatement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/time-banks/{id}/members/{user_id}/statement/print": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The statement as a printable page (时间银行对账单). */
+        get: operations["printTimeBankStatement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/venue-bookings/review-queue": {
         parameters: {
             query?: never;
@@ -1840,6 +2175,11 @@ export interface components {
             /** Format: int64 */
             organization_id: number;
             organization_name: string;
+            /**
+             * @description What the mini-program passes to `wx.addPhoneCalendar` to put it in the phone's
+             *     calendar (`start_time` → `startTime`, …).
+             */
+            phone_calendar: components["schemas"]["PhoneCalendarResponse"];
             /** Format: int32 */
             places_left: number;
             /** Format: date-time */
@@ -1854,6 +2194,11 @@ export interface components {
             /** @description `draft`, `published`, `cancelled`, `finished`. */
             status: components["schemas"]["ActivityStatus"];
             target_groups: components["schemas"]["ServiceTarget"][];
+            /**
+             * @description Closing it pays its attendees who are time-bank members their credited minutes from
+             *     the bank (`POST /activities/{id}/time-bank`).
+             */
+            time_bank_credited: boolean;
             title: string;
             venue: components["schemas"]["ActivityVenue"] | null;
             /**
@@ -1891,6 +2236,39 @@ export interface components {
             /** Format: int64 */
             reported: number;
         };
+        AgreementResponse: {
+            /** Format: int64 */
+            bank_id: number;
+            /**
+             * Format: int64
+             * @description Who confirmed the time: the helped (or, later, someone acting for them).
+             */
+            confirmed_by: number | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            helped_id: number;
+            /** Format: int64 */
+            helper_id: number;
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            listing_id: number;
+            /** Format: int64 */
+            minutes: number;
+            /** Format: int64 */
+            proposed_by: number;
+            status: components["schemas"]["AgreementStatus"];
+            transfer: components["schemas"]["TransferResponse"] | null;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * @description `proposed` (by the listing's other party) → `agreed` (by its author) → `confirmed`
+         *     (by the helped, after the help: the transfer is made); `cancelled` before that.
+         * @enum {string}
+         */
+        AgreementStatus: "proposed" | "agreed" | "confirmed" | "cancelled";
         AnnualReportResponse: {
             comment: string | null;
             /** @description What the organization reports. */
@@ -1979,6 +2357,36 @@ export interface components {
             open: components["schemas"]["TimeSpan"][];
             /** Format: int64 */
             venue_id: number;
+        };
+        BankResponse: {
+            /**
+             * Format: int64
+             * @description The bank's own account, in minutes: minus what it has credited for activities.
+             */
+            bank_balance_minutes: number;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: int64
+             * @description Minutes (negative): a member's lowest balance.
+             */
+            floor_minutes: number;
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            managing_organization_id: number | null;
+            /** @description Whether the caller accepts members and corrects transfers here. */
+            may_manage: boolean;
+            /**
+             * Format: int64
+             * @description Accepted members.
+             */
+            members: number;
+            my_membership: components["schemas"]["MembershipResponse"] | null;
+            name: string;
+            /** Format: int64 */
+            region_id: number;
+            region_name: string;
         };
         BatchItem: {
             error: components["schemas"]["Problem"] | null;
@@ -2127,6 +2535,26 @@ export interface components {
             /** Format: int64 */
             organization_id: number;
             organization_name: string;
+        };
+        CalendarFeedResponse: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description The same address as a path on this API's host. */
+            path: string;
+            /**
+             * @description How often calendar apps are asked to fetch it again (ISO 8601 duration).
+             * @example PT1H
+             */
+            refresh_interval: string;
+            /**
+             * @description The feed's address (built from the host the request came to): subscribe to it in
+             *     a calendar app. Shown only now; whoever has it reads the feed, so it is shared with
+             *     nobody — rotate it (`POST /me/calendar` again) if it was.
+             * @example https://linli.example.cn/api/v1/calendar/3f9c…e1.ics
+             */
+            url: string;
+            /** @description The same address as `webcal://`, which phones open straight in their calendar. */
+            webcal_url: string;
         };
         CancelRequest: {
             /** @description Told to everyone signed up; 1–500 characters. */
@@ -2446,6 +2874,33 @@ export interface components {
             venue_id?: number | null;
             /** @description Default true: when full, sign-ups join a waitlist. */
             waitlist_enabled?: boolean | null;
+        };
+        /**
+         * @example {
+         *       "floor_minutes": -600,
+         *       "name": "金塔巷社区时间银行",
+         *       "region_id": 11
+         *     }
+         */
+        CreateBankRequest: {
+            /**
+             * Format: int64
+             * @description The lowest balance a member may reach, in minutes: −6000..=0, default −600 (−10 h).
+             */
+            floor_minutes?: number | null;
+            /**
+             * Format: int64
+             * @description An organization of the region the committee designates to accept members and
+             *     correct transfers.
+             */
+            managing_organization_id?: number | null;
+            /** @description 1–32 characters. */
+            name: string;
+            /**
+             * Format: int64
+             * @description The community (its committee creates it) or street (its street office) it serves.
+             */
+            region_id: number;
         };
         CreateGrantRequest: {
             /** @description `org_staff`, `org_leader`, `committee`, `street`, `civil_affairs` or `system_admin`. */
@@ -2775,6 +3230,11 @@ export interface components {
          * @enum {string}
          */
         HealthStatus: "ok";
+        /**
+         * @description What kind of help.
+         * @enum {string}
+         */
+        HelpCategory: "companionship" | "errands" | "escort" | "housework" | "repairs" | "childcare" | "tutoring" | "technology" | "health" | "other";
         InactiveOrganizationResponse: {
             /** Format: int64 */
             community_id: number;
@@ -2875,6 +3335,53 @@ export interface components {
             /** Format: int64 */
             user_id: number;
         };
+        /**
+         * @description Whether a listing offers help or asks for it.
+         * @enum {string}
+         */
+        ListingKind: "offer" | "request";
+        /**
+         * @example {
+         *       "category": "escort",
+         *       "description": "上午九点出发，大约两小时",
+         *       "kind": "request",
+         *       "minutes": 120,
+         *       "title": "周三陪我去社区医院复查"
+         *     }
+         */
+        ListingRequest: {
+            category: components["schemas"]["HelpCategory"];
+            /** @description At most 500 characters. */
+            description?: string | null;
+            kind: components["schemas"]["ListingKind"];
+            /**
+             * Format: int64
+             * @description Expected minutes, 1–1440.
+             */
+            minutes: number;
+            /** @description 1–40 characters. */
+            title: string;
+        };
+        ListingResponse: {
+            /** Format: int64 */
+            author_id: number;
+            author_nickname: string | null;
+            /** Format: int64 */
+            bank_id: number;
+            category: components["schemas"]["HelpCategory"];
+            /** Format: date-time */
+            created_at: string;
+            description: string;
+            /** Format: int64 */
+            id: number;
+            kind: components["schemas"]["ListingKind"];
+            /** Format: int64 */
+            minutes: number;
+            status: components["schemas"]["ListingStatus"];
+            title: string;
+        };
+        /** @enum {string} */
+        ListingStatus: "open" | "closed";
         LoginRequest: {
             /**
              * @description The code from `wx.login` (single use, valid 5 minutes). In dev mode (no WeChat
@@ -2902,6 +3409,15 @@ export interface components {
             /** Format: int64 */
             scope_id?: number | null;
         };
+        MarkActivityRequest: {
+            /** @description Whether closing the activity pays its attendees' credited minutes from the bank. */
+            credited: boolean;
+        };
+        MarkActivityResponse: {
+            /** Format: int64 */
+            activity_id: number;
+            time_bank_credited: boolean;
+        };
         MeResponse: {
             avatar_url: string | null;
             /** Format: date-time */
@@ -2916,6 +3432,36 @@ export interface components {
             phone: string | null;
             /** @description Always starts with `resident`; then every granted role with its scope. */
             roles: components["schemas"]["RoleView"][];
+        };
+        /**
+         * @description A membership: asked for, accepted, or refused.
+         * @enum {string}
+         */
+        MemberStatus: "requested" | "active" | "rejected";
+        MembershipResponse: {
+            /**
+             * Format: int64
+             * @description Minutes; may be negative down to the bank's floor.
+             */
+            balance_minutes: number;
+            /** Format: int64 */
+            bank_id: number;
+            /** Format: date-time */
+            created_at: string;
+            nickname: string | null;
+            /** @description Why a request was refused. */
+            review_reason: string | null;
+            status: components["schemas"]["MemberStatus"];
+            /** Format: int64 */
+            user_id: number;
+        };
+        MinutesRequest: {
+            /**
+             * Format: int64
+             * @description Minutes, 1–1440: proposed (default: the listing's), or confirmed as actually given
+             *     (default: the agreed).
+             */
+            minutes?: number | null;
         };
         ModerationRequest: {
             /** @description Required when rejecting. */
@@ -3252,6 +3798,33 @@ export interface components {
             /** Format: int64 */
             user_id: number;
         };
+        /**
+         * @description The arguments of `wx.addPhoneCalendar`, snake_cased: `title`, `startTime`, `endTime`,
+         *     `location`, `description`, `alarm`, `alarmOffset`.
+         */
+        PhoneCalendarResponse: {
+            /** @description Whether the phone should remind: always true. */
+            alarm: boolean;
+            /**
+             * Format: int64
+             * @description How long before the start it reminds, in seconds (3600).
+             */
+            alarm_offset: number;
+            /** @description The activity's description and who holds it. */
+            description: string;
+            /**
+             * Format: int64
+             * @description The end, Unix seconds.
+             */
+            end_time: number;
+            location: string;
+            /**
+             * Format: int64
+             * @description The start, Unix seconds.
+             */
+            start_time: number;
+            title: string;
+        };
         PhoneRequest: {
             /** @description The code from the `getPhoneNumber` button. */
             code: string;
@@ -3384,6 +3957,11 @@ export interface components {
             residents_registered: number;
             /** @description Every shared room of the region's communities, with its use by month. */
             rooms: components["schemas"]["RoomFiguresResponse"][];
+            /**
+             * @description The time banks in the region (a community's, a street's): members, minutes
+             *     exchanged per month, open offers and requests.
+             */
+            time_banks: components["schemas"]["TimeBankFiguresResponse"][];
             /** Format: date-time */
             to: string;
             /**
@@ -3516,6 +4094,19 @@ export interface components {
         ReportStatus: "draft" | "submitted" | "accepted" | "returned";
         ResubmitRequest: {
             comment?: string | null;
+        };
+        ReverseRequest: {
+            /** @description Why it is corrected: 1–200 characters. */
+            reason: string;
+        };
+        ReviewMemberRequest: {
+            /**
+             * @description `approve` or `reject`.
+             * @example approve
+             */
+            decision: string;
+            /** @description Needed to reject: 1–200 characters. */
+            reason?: string | null;
         };
         ReviewRequest: {
             /** @description Required when rejecting (the applicant is told why); at most 500 characters. */
@@ -3792,6 +4383,50 @@ export interface components {
          * @enum {string}
          */
         Standing: "filed" | "registered";
+        StatementLineResponse: {
+            /** Format: date-time */
+            at: string;
+            /**
+             * Format: int64
+             * @description The balance right after, in minutes.
+             */
+            balance_after: number;
+            counterparty_nickname: string | null;
+            /**
+             * Format: int64
+             * @description The other side's user; `null` for the bank's own account.
+             */
+            counterparty_user_id: number | null;
+            kind: components["schemas"]["TransferKind"];
+            /**
+             * Format: int64
+             * @description Signed minutes: into the account (+) or out of it (−).
+             */
+            minutes: number;
+            reason: string | null;
+            /** Format: int64 */
+            reverses_id: number | null;
+            /** Format: int64 */
+            transfer_id: number;
+        };
+        StatementResponse: {
+            /** Format: int64 */
+            balance_minutes: number;
+            /** Format: int64 */
+            bank_id: number;
+            bank_name: string;
+            /** Format: int64 */
+            floor_minutes: number;
+            /** @description Oldest first. */
+            lines: components["schemas"]["StatementLineResponse"][];
+            /** Format: int64 */
+            minutes_in: number;
+            /** Format: int64 */
+            minutes_out: number;
+            nickname: string | null;
+            /** Format: int64 */
+            user_id: number;
+        };
         /**
          * @description A street's or civil affairs' action on a recognised organization.
          * @enum {string}
@@ -3849,6 +4484,59 @@ export interface components {
             /** Format: double */
             hours: number;
         };
+        /** @description A time bank's figures over the period, in minutes (a currency apart from service hours). */
+        TimeBankFiguresResponse: {
+            /** Format: int64 */
+            bank_id: number;
+            /**
+             * Format: int64
+             * @description Accepted members now.
+             */
+            members: number;
+            /**
+             * Format: int64
+             * @description Minutes the bank credited for its activities in the period.
+             */
+            minutes_credited: number;
+            /**
+             * Format: int64
+             * @description Minutes exchanged between members in the period (confirmed agreements).
+             */
+            minutes_exchanged: number;
+            /**
+             * Format: int64
+             * @description Minutes moved back by reversing transfers in the period.
+             */
+            minutes_reversed: number;
+            /** @description Each month of the period (Asia/Shanghai). */
+            monthly: components["schemas"]["TimeBankMonthResponse"][];
+            name: string;
+            /** Format: int64 */
+            open_offers: number;
+            /** Format: int64 */
+            open_requests: number;
+            /**
+             * Format: int64
+             * @description Requests to join waiting now.
+             */
+            pending_members: number;
+            /** Format: int64 */
+            region_id: number;
+            region_name: string;
+            /**
+             * Format: int64
+             * @description Transfers in the period, reversals included.
+             */
+            transfers: number;
+        };
+        TimeBankMonthResponse: {
+            /** Format: int64 */
+            minutes_credited: number;
+            /** Format: int64 */
+            minutes_exchanged: number;
+            /** @description `YYYY-MM`. */
+            month: string;
+        };
         TimeSpan: {
             /** Format: date-time */
             ends_at: string;
@@ -3874,6 +4562,44 @@ export interface components {
          * @enum {string}
          */
         TokenType: "Bearer";
+        /**
+         * @description Why minutes moved.
+         * @enum {string}
+         */
+        TransferKind: "exchange" | "activity_credit" | "reversal";
+        TransferResponse: {
+            /** Format: int64 */
+            activity_id: number | null;
+            /** Format: int64 */
+            agreement_id: number | null;
+            /** Format: int64 */
+            bank_id: number;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: int64
+             * @description Who caused it; `null` when an activity's closing did.
+             */
+            created_by: number | null;
+            /** Format: int64 */
+            from_account_id: number;
+            /** Format: int64 */
+            id: number;
+            kind: components["schemas"]["TransferKind"];
+            /**
+             * Format: int64
+             * @description Positive minutes.
+             */
+            minutes: number;
+            reason: string | null;
+            /**
+             * Format: int64
+             * @description The transfer this one reverses.
+             */
+            reverses_id: number | null;
+            /** Format: int64 */
+            to_account_id: number;
+        };
         UpdateActivityRequest: {
             age_note?: string | null;
             /** Format: int32 */
@@ -3902,6 +4628,25 @@ export interface components {
             target_groups?: components["schemas"]["ServiceTarget"][] | null;
             title?: string | null;
             waitlist_enabled?: boolean | null;
+        };
+        /**
+         * @example {
+         *       "floor_minutes": -300
+         *     }
+         */
+        UpdateBankRequest: {
+            /**
+             * Format: int64
+             * @description Minutes, −6000..=0. Raising it stops further debts; it takes nothing back.
+             */
+            floor_minutes?: number | null;
+            /**
+             * Format: int64
+             * @description An organization of the region to designate; `null` withdraws the designation.
+             */
+            managing_organization_id?: number | null;
+            /** @description 1–32 characters. */
+            name?: string | null;
         };
         UpdateMeRequest: {
             /** @description An `https://` URL, at most 512 characters. */
@@ -5078,6 +5823,59 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    markActivityTimeBank: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MarkActivityRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MarkActivityResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the organization's staff */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `no_time_bank`, `invalid_transition` (finished or cancelled) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
     registerWalkIn: {
         parameters: {
             query?: never;
@@ -5411,6 +6209,41 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getCalendarFeed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the feed's token, from `POST /me/calendar` */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description an iCalendar document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
+                };
+            };
+            /** @description no feed has this token */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];
         };
     };
@@ -6203,6 +7036,52 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    rotateMyCalendar: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarFeedResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    deleteMyCalendar: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];
@@ -8301,6 +9180,764 @@ export interface operations {
             };
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    acceptTimeBankAgreement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `agreed` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgreementResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the listing's author */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    cancelTimeBankAgreement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `cancelled` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgreementResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description not a party */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    confirmTimeBankAgreement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MinutesRequest"];
+            };
+        };
+        responses: {
+            /** @description `confirmed`, with its transfer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgreementResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the helped */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition` (not agreed), `below_floor` (the helped's balance would fall under the bank's floor) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    proposeTimeBankAgreement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MinutesRequest"];
+            };
+        };
+        responses: {
+            /** @description `proposed` */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgreementResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not a member of the bank */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `listing_closed`, `own_listing` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    closeTimeBankListing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListingResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description neither its author nor a manager */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    reverseTimeBankTransfer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReverseRequest"];
+            };
+        };
+        responses: {
+            /** @description the reversing transfer */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransferResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not a manager of the bank */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `already_reversed`, `invalid_transition` (a reversal), `below_floor` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listTimeBanks: {
+        parameters: {
+            query?: {
+                /** @description Banks serving this region (its own, its street's) and those under it. */
+                region_id?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BankResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description no such region */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    createTimeBank: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateBankRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BankResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the committee or street office over the region */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `time_bank_exists` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getTimeBank: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BankResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    updateTimeBank: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateBankRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BankResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the committee or street office over the bank */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listMyTimeBankAgreements: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgreementResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listTimeBankListings: {
+        parameters: {
+            query?: {
+                kind?: components["schemas"]["ListingKind"];
+                category?: components["schemas"]["HelpCategory"];
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListingResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description neither a member nor a manager */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    createTimeBankListing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ListingRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListingResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not a member of the bank */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listTimeBankMembers: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["MemberStatus"];
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description not a manager of the bank */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    joinTimeBank: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `requested` (or as it stands) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            /** @description `outside_bank_area`: the caller's home community is not served */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    reviewTimeBankMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewMemberRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not a manager of the bank */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition`: not waiting */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getTimeBankStatement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatementResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description neither the member nor a manager */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    printTimeBankStatement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a printable page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description neither the member nor a manager */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];

@@ -11,6 +11,7 @@ use crate::{
     context::AppContext,
     domain::{
         activity::{ActivityKind, ActivityStatus, Capacity, DEFAULT_CANCEL_CUTOFF_MINUTES, SignupStatus, TimeWindow},
+        calendar::{PhoneCalendar, phone_calendar},
         organization::ServiceTarget,
         pagination::{Page, PageQuery},
     },
@@ -309,12 +310,53 @@ pub struct ActivityResponse {
     /// The shared room it is held in, when it names one.
     pub venue: Option<ActivityVenue>,
     pub published_at: Option<DateTime<FixedOffset>>,
+    /// What the mini-program passes to `wx.addPhoneCalendar` to put it in the phone's
+    /// calendar (`start_time` → `startTime`, …).
+    pub phone_calendar: PhoneCalendarResponse,
+    /// Closing it pays its attendees who are time-bank members their credited minutes from
+    /// the bank (`POST /activities/{id}/time-bank`).
+    pub time_bank_credited: bool,
+}
+
+/// The arguments of `wx.addPhoneCalendar`, snake_cased: `title`, `startTime`, `endTime`,
+/// `location`, `description`, `alarm`, `alarmOffset`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PhoneCalendarResponse {
+    pub title: String,
+    /// The start, Unix seconds.
+    pub start_time: i64,
+    /// The end, Unix seconds.
+    pub end_time: i64,
+    pub location: String,
+    /// The activity's description and who holds it.
+    pub description: String,
+    /// Whether the phone should remind: always true.
+    pub alarm: bool,
+    /// How long before the start it reminds, in seconds (3600).
+    pub alarm_offset: i64,
+}
+
+impl From<PhoneCalendar> for PhoneCalendarResponse {
+    fn from(p: PhoneCalendar) -> Self {
+        Self {
+            title: p.title,
+            start_time: p.start_time,
+            end_time: p.end_time,
+            location: p.location,
+            description: p.description,
+            alarm: true,
+            alarm_offset: p.alarm_offset,
+        }
+    }
 }
 
 impl From<ActivityView> for ActivityResponse {
     fn from(v: ActivityView) -> Self {
         let a = v.activity;
+        let phone = phone_calendar(&a.title, &a.description, &v.organization_name, &a.location, a.starts_at, a.ends_at);
         Self {
+            phone_calendar: phone.into(),
+            time_bank_credited: a.time_bank_credited,
             id: a.id,
             organization_id: a.organization_id,
             organization_name: v.organization_name,

@@ -5,6 +5,7 @@ pub mod activities;
 pub mod admin;
 pub mod attendance;
 pub mod auth;
+pub mod calendar;
 pub mod checks;
 pub mod docs;
 pub mod downloads;
@@ -19,6 +20,7 @@ pub mod oversight;
 pub mod regions;
 pub mod reports;
 pub mod subscriptions;
+pub mod time_bank;
 pub mod types;
 pub mod venue_bookings;
 pub mod venues;
@@ -31,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .configure(auth::routes)
             .configure(me::routes)
+            .configure(calendar::routes)
             .configure(invitations::routes)
             .configure(downloads::routes)
             .configure(exports::routes)
@@ -39,6 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(oversight::routes)
             .configure(organizations::routes)
             .configure(attendance::routes)
+            .configure(time_bank::routes)
             .configure(activities::routes)
             .configure(venue_bookings::routes)
             .configure(venues::routes)

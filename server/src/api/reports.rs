@@ -290,6 +290,70 @@ pub struct RegionMetricsResponse {
     pub rooms: Vec<RoomFiguresResponse>,
     /// Annual reports of last year, the abnormal list and certified staff (监管).
     pub oversight: OversightResponse,
+    /// The time banks in the region (a community's, a street's): members, minutes
+    /// exchanged per month, open offers and requests.
+    pub time_banks: Vec<TimeBankFiguresResponse>,
+}
+
+/// A time bank's figures over the period, in minutes (a currency apart from service hours).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimeBankFiguresResponse {
+    pub bank_id: i64,
+    pub name: String,
+    pub region_id: i64,
+    pub region_name: String,
+    /// Accepted members now.
+    pub members: i64,
+    /// Requests to join waiting now.
+    pub pending_members: i64,
+    pub open_offers: i64,
+    pub open_requests: i64,
+    /// Minutes exchanged between members in the period (confirmed agreements).
+    pub minutes_exchanged: i64,
+    /// Minutes the bank credited for its activities in the period.
+    pub minutes_credited: i64,
+    /// Minutes moved back by reversing transfers in the period.
+    pub minutes_reversed: i64,
+    /// Transfers in the period, reversals included.
+    pub transfers: i64,
+    /// Each month of the period (Asia/Shanghai).
+    pub monthly: Vec<TimeBankMonthResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimeBankMonthResponse {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub minutes_exchanged: i64,
+    pub minutes_credited: i64,
+}
+
+impl From<&crate::service::time_bank::BankFigures> for TimeBankFiguresResponse {
+    fn from(b: &crate::service::time_bank::BankFigures) -> Self {
+        Self {
+            bank_id: b.bank_id,
+            name: b.name.clone(),
+            region_id: b.region_id,
+            region_name: b.region_name.clone(),
+            members: b.members,
+            pending_members: b.pending_members,
+            open_offers: b.open_offers,
+            open_requests: b.open_requests,
+            minutes_exchanged: b.minutes_exchanged,
+            minutes_credited: b.minutes_credited,
+            minutes_reversed: b.minutes_reversed,
+            transfers: b.transfers,
+            monthly: b
+                .monthly
+                .iter()
+                .map(|(month, e, c)| TimeBankMonthResponse {
+                    month: month.clone(),
+                    minutes_exchanged: *e,
+                    minutes_credited: *c,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Oversight figures of a region (监管).
@@ -365,6 +429,7 @@ impl From<&RegionMetrics> for RegionMetricsResponse {
                 .collect(),
             rooms: m.rooms.iter().map(Into::into).collect(),
             oversight: (&m.oversight).into(),
+            time_banks: m.time_banks.iter().map(Into::into).collect(),
         }
     }
 }

@@ -27,6 +27,7 @@ macro_rules! string_enum {
 pub mod abnormal;
 pub mod activity;
 pub mod annual_report;
+pub mod calendar;
 pub mod certificate;
 pub mod clock;
 pub mod download;
@@ -40,4 +41,5 @@ pub mod role;
 pub mod signup;
 pub mod text;
 pub mod time;
+pub mod time_bank;
 pub mod venue;

@@ -36,6 +36,8 @@ pub struct Model {
     pub venue_id: Option<i64>,
     /// Held for the committee to read a text WeChat's content check flagged.
     pub review_pending: bool,
+    /// Its attendees' credited minutes are paid from the time bank's own account on closing.
+    pub time_bank_credited: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -588,9 +588,11 @@ async fn close(ctx: &AppContext, txn: &DatabaseTransaction, a: &activity::Model)
     }
     let rows = attendance::Entity::find().filter(attendance::Column::ActivityId.eq(a.id)).all(txn).await?;
     let mut minutes = 0i64;
+    let mut credits = Vec::with_capacity(rows.len());
     for row in &rows {
         let credited = credited_minutes(a, row, ctx.config.attendance_min_ratio);
         minutes += credited as i64;
+        credits.push((row.user_id, credited));
         attendance::Entity::update_many()
             .col_expr(attendance::Column::CreditedMinutes, Expr::value(credited))
             .col_expr(attendance::Column::UpdatedAt, Expr::value(now))
@@ -606,6 +608,8 @@ async fn close(ctx: &AppContext, txn: &DatabaseTransaction, a: &activity::Model)
         .exec(txn)
         .await?;
     cancel_reminders(txn, a.id, None).await?;
+    // Time-bank minutes, in the same transaction: a currency apart from the hours above.
+    crate::service::time_bank::credit_activity(txn, a, &credits, now).await?;
     let report = FinishReport { attended: rows.len() as i32, no_shows, minutes };
     write_rollups(txn, a, &rows.iter().map(|r| r.user_id).collect::<Vec<_>>(), report).await?;
     Ok(report)
@@ -872,6 +876,7 @@ mod tests {
             finished_at: None,
             venue_id: None,
             review_pending: false,
+            time_bank_credited: false,
             created_at: start,
             updated_at: start,
         }

@@ -259,6 +259,7 @@ pub struct SeedReport {
     pub organizations_added: usize,
     pub activities_added: usize,
     pub venues_added: usize,
+    pub time_banks_added: usize,
 }
 
 pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<SeedReport> {
@@ -316,6 +317,27 @@ pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Se
         if ensure_venue(db, row, now).await? {
             report.venues_added += 1;
         }
+    }
+    // A time bank in 大众巷社区 (kept out of 金塔巷, where the walks create one), with three
+    // neighbours of its own and a few exchanges.
+    let dazhong = region_id(db, "620102002002").await?;
+    let street_user = user::Entity::find()
+        .filter(user::Column::Openid.eq("demo-street"))
+        .one(db)
+        .await?
+        .map(|u| u.id)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no demo street account")))?;
+    let mut neighbours = Vec::new();
+    for (openid, nickname) in [("demo-tb-zhang", "张大爷"), ("demo-tb-li", "李姐"), ("demo-tb-chen", "陈老师")]
+    {
+        let (id, added) = ensure_user(db, openid, nickname, dazhong, now).await?;
+        if added {
+            report.users_added += 1;
+        }
+        neighbours.push((nickname, id));
+    }
+    if crate::service::time_bank::seed_demo(db, dazhong, street_user, &neighbours, now).await? {
+        report.time_banks_added += 1;
     }
     Ok(report)
 }

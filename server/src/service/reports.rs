@@ -193,6 +193,8 @@ pub struct RegionMetrics {
     pub rooms: Vec<RoomFigures>,
     /// Annual reports, the abnormal list and certified staff (监管).
     pub oversight: OversightFigures,
+    /// The time banks of the region (a community's, a street's), in minutes.
+    pub time_banks: Vec<crate::service::time_bank::BankFigures>,
 }
 
 impl RegionMetrics {
@@ -424,9 +426,11 @@ pub async fn region_metrics(
         })
         .collect();
     let inactive = inactive_organizations(ctx, &organization_list).await?;
+    let time_banks = crate::service::time_bank::figures(&ctx.db, &region.path, period.from, period.to, &months).await?;
     Ok(RegionMetrics {
         rooms,
         oversight,
+        time_banks,
         organizations: metrics.iter().map(|m| m.organizations).sum(),
         residents: metrics.iter().map(|m| m.residents).sum(),
         resident_participants: own_total,
@@ -1057,6 +1061,7 @@ pub fn export_xlsx(m: &RegionMetrics) -> AppResult<Vec<u8>> {
     }
     room_sheets(&mut book, &m.rooms, &bold).map_err(xerr)?;
     oversight_sheet(&mut book, m, &bold).map_err(xerr)?;
+    time_bank_sheet(&mut book, &m.time_banks, &bold).map_err(xerr)?;
     book.save_to_buffer().map_err(xerr)
 }
 
@@ -1101,6 +1106,62 @@ fn oversight_sheet(
             3,
             percent(crate::domain::certificate::share(c.certified.certified, c.certified.staff)),
         )?;
+    }
+    Ok(())
+}
+
+/// The export's time-bank sheet (时间银行): each bank by month — minutes exchanged between
+/// members and credited for activities — with its total line carrying members and the
+/// open offers and requests. Minutes, as the ledger keeps them.
+fn time_bank_sheet(
+    book: &mut rust_xlsxwriter::Workbook,
+    banks: &[crate::service::time_bank::BankFigures],
+    bold: &rust_xlsxwriter::Format,
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    let sheet = book.add_worksheet().set_name("时间银行")?;
+    let headers = [
+        "时间银行",
+        "地区",
+        "月份",
+        "互助交换(分钟)",
+        "活动奖励(分钟)",
+        "冲正(分钟)",
+        "成员",
+        "待审核申请",
+        "开放中的服务",
+        "开放中的需求",
+    ];
+    for (col, h) in headers.iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, *h, bold)?;
+    }
+    let mut r = 0u32;
+    for b in banks {
+        for (month, exchanged, credited) in &b.monthly {
+            r += 1;
+            sheet.write_string(r, 0, &b.name)?;
+            sheet.write_string(r, 1, &b.region_name)?;
+            sheet.write_string(r, 2, month)?;
+            sheet.write_number(r, 3, *exchanged as f64)?;
+            sheet.write_number(r, 4, *credited as f64)?;
+        }
+        r += 1;
+        sheet.write_string(r, 0, &b.name)?;
+        sheet.write_string(r, 1, &b.region_name)?;
+        sheet.write_string_with_format(r, 2, "合计", bold)?;
+        for (col, v) in [
+            b.minutes_exchanged,
+            b.minutes_credited,
+            b.minutes_reversed,
+            b.members,
+            b.pending_members,
+            b.open_offers,
+            b.open_requests,
+        ]
+        .iter()
+        .enumerate()
+        {
+            sheet.write_number(r, 3 + col as u16, *v as f64)?;
+        }
     }
     Ok(())
 }

@@ -129,6 +129,7 @@ async fn delete_me_once(ctx: &AppContext, user_id: i64) -> AppResult<()> {
         .exec(&txn)
         .await?;
     organizations::erase_applicant(&txn, user_id, now).await?;
+    crate::service::calendar::remove_for(&txn, user_id).await?;
     bump_token_version(&txn, user_id, now).await?;
     role_grant::Entity::delete_many().filter(role_grant::Column::UserId.eq(user_id)).exec(&txn).await?;
     refresh_token::Entity::delete_many().filter(refresh_token::Column::UserId.eq(user_id)).exec(&txn).await?;
