@@ -86,6 +86,14 @@ async fn an_annual_report_is_prefilled_submitted_returned_and_accepted() -> Test
             .await?;
     assert!(early["detail"].as_str().is_some_and(|d| d.contains(&format!("{} 年 1 月 1 日", year + 1))), "{early}");
     expect_problem(app.get(&report_path(org, year - 1), Some(&leader.access_token)).await?, 404, "not_found").await?;
+    let absurd = format!("/api/v1/organizations/{org}/annual-reports/2147483647");
+    expect_problem(app.get(&absurd, Some(&leader.access_token)).await?, 422, "validation_failed").await?;
+    expect_problem(
+        app.post(&format!("{absurd}/submit"), Some(&leader.access_token), Value::Null).await?,
+        422,
+        "validation_failed",
+    )
+    .await?;
 
     advance_to(&app, year + 1, 1, 5);
     let leader = relogin(&app, "demo-leader").await?;

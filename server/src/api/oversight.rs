@@ -123,6 +123,16 @@ impl From<ReportView> for AnnualReportResponse {
 
 const MAX_MONEY_FEN: i64 = 1_000_000_000_000;
 
+/// A report year from a path: 2000–9998 (422 otherwise: no calendar arithmetic on a year
+/// nobody reports for).
+fn report_year(year: i32) -> AppResult<i32> {
+    if (2000..=9998).contains(&year) {
+        Ok(year)
+    } else {
+        Err(AppError::invalid("year", "range", "年份须在 2000 到 9998 之间"))
+    }
+}
+
 /// Checks a report's content field by field (lengths, ranges, known values), collecting
 /// every problem.
 fn check_content(c: ReportContent) -> AppResult<ReportContent> {
@@ -210,6 +220,7 @@ pub async fn list_reports(
         (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM),
         (status = 404, body = Problem, content_type = JSON_PROBLEM, description = "the organization did not owe that year's report"),
+        (status = 422, body = Problem, content_type = JSON_PROBLEM, description = "`validation_failed`: a year outside 2000–9998"),
         (status = 409, body = Problem, content_type = JSON_PROBLEM, description = "`report_not_open`: the year is not over (the detail says when it opens)"),
     ))]
 #[get("/organizations/{id}/annual-reports/{year}")]
@@ -219,6 +230,7 @@ pub async fn get_report(
     path: web::Path<(i64, i32)>,
 ) -> AppResult<web::Json<AnnualReportResponse>> {
     let (id, year) = path.into_inner();
+    let year = report_year(year)?;
     Ok(web::Json(service::annual_reports::get(&ctx, &user, id, year).await?.into()))
 }
 
@@ -241,6 +253,7 @@ pub async fn put_report(
     body: web::Json<ReportContent>,
 ) -> AppResult<web::Json<AnnualReportResponse>> {
     let (id, year) = path.into_inner();
+    let year = report_year(year)?;
     let content = check_content(body.into_inner())?;
     Ok(web::Json(service::annual_reports::update(&ctx, &user, id, year, content).await?.into()))
 }
@@ -265,6 +278,7 @@ pub async fn submit_report(
     path: web::Path<(i64, i32)>,
 ) -> AppResult<web::Json<AnnualReportResponse>> {
     let (id, year) = path.into_inner();
+    let year = report_year(year)?;
     Ok(web::Json(service::annual_reports::submit(&ctx, &user, id, year).await?.into()))
 }
 
@@ -300,6 +314,7 @@ pub async fn review_report(
     body: web::Json<ReportReviewRequest>,
 ) -> AppResult<web::Json<AnnualReportResponse>> {
     let (id, year) = path.into_inner();
+    let year = report_year(year)?;
     let body = body.into_inner();
     let mut c = Checker::default();
     let comment = c.text("comment", body.comment, 1, 500, "意见须为 1–500 个字符");
@@ -378,10 +393,7 @@ pub async fn region_reports(
     id: web::Path<i64>,
     query: web::Query<YearQuery>,
 ) -> AppResult<web::Json<Vec<ReportRowResponse>>> {
-    let year = query.year.unwrap_or_else(|| crate::domain::annual_report::open_year(ctx.now()));
-    if !(2000..=9998).contains(&year) {
-        return Err(AppError::invalid("year", "range", "年份须在 2000 到 9998 之间"));
-    }
+    let year = report_year(query.year.unwrap_or_else(|| crate::domain::annual_report::open_year(ctx.now())))?;
     let rows = service::annual_reports::region_reports(&ctx, &user, id.into_inner(), year).await?;
     Ok(web::Json(rows.into_iter().map(Into::into).collect()))
 }

@@ -199,8 +199,8 @@ pub fn ready_to_submit(content: &ReportContent, recorded: &Recorded) -> Vec<Miss
 
 /// The due date of year `year`'s report: `(month, day)` of the next year (Asia/Shanghai).
 pub fn due_on(year: i32, due: (u32, u32)) -> NaiveDate {
-    NaiveDate::from_ymd_opt(year + 1, due.0, due.1)
-        .unwrap_or_else(|| NaiveDate::from_ymd_opt(year + 1, 3, 31).unwrap_or_default())
+    let next = year.saturating_add(1);
+    NaiveDate::from_ymd_opt(next, due.0, due.1).or_else(|| NaiveDate::from_ymd_opt(next, 3, 31)).unwrap_or_default()
 }
 
 /// The year whose report is being written at `now`: the last calendar year (reports open

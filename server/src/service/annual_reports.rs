@@ -80,7 +80,7 @@ fn year_period(year: i32) -> Period {
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default()
     };
-    Period { from: start(year), to: start(year + 1) }
+    Period { from: start(year), to: start(year.saturating_add(1)) }
 }
 
 /// Whether an organization owes a report for `year`: filed or registered (or suspended,
@@ -269,7 +269,10 @@ fn not_open(year: i32, now: DateTime<Utc>) -> AppError {
     if is_open(year, now) {
         AppError::NotFound("annual report")
     } else {
-        AppError::Conflict("report_not_open", format!("{year} 年度年报于 {} 年 1 月 1 日开放填写", year + 1))
+        AppError::Conflict(
+            "report_not_open",
+            format!("{year} 年度年报于 {} 年 1 月 1 日开放填写", year.saturating_add(1)),
+        )
     }
 }
 
