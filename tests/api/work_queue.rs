@@ -60,6 +60,11 @@ async fn deciders_are_told_when_work_starts_waiting_for_them() -> TestResult {
     .await?;
     let street = of_kind(&inbox(&app, "demo-street").await?, "work_waiting").len();
     assert_eq!(street, 1);
+    // Decided: the committee's notice about it is no longer waiting work (read for it).
+    let settled = inbox(&app, "demo-committee").await?;
+    let ours: Vec<_> = of_kind(&settled, "work_waiting").into_iter().filter(|n| n["organization_id"] == org).collect();
+    assert_eq!(ours.len(), 1);
+    assert!(ours[0]["read_at"].is_string(), "{:?}", ours[0]);
     assert!(of_kind(&inbox(&app, "demo-township").await?, "work_waiting").is_empty(), "another street");
 
     // An activity held for moderation waits for the committee.

@@ -885,6 +885,7 @@ pub async fn review_held(
     } else {
         return_to_draft(&txn, id, now).await?;
     }
+    work_queue::settle(&txn, &format!("activity:{id}"), now).await?;
     if let (false, Some(author)) = (approve, a.created_by) {
         let notice = Notice {
             user_id: author,

@@ -495,6 +495,7 @@ pub async fn review(
         }
     }
     record(&txn, id, Some(user.id), step.event(approve), Some(status), to, comment.clone(), now).await?;
+    work_queue::settle(&txn, &format!("organization:{id}"), now).await?;
     if to == OrgStatus::PendingFiling {
         work_queue::announce(&txn, Waiting::Filing, org.community_id, id, None, &org.name, now).await?;
     }

@@ -340,6 +340,7 @@ pub async fn decide(
             activities::room_decided(&txn, activity_id, approve, now).await?;
         }
     }
+    work_queue::settle(&txn, &format!("series:{id}"), now).await?;
     let kind = if approve { "booking_approved" } else { "booking_rejected" };
     let requester = pending.iter().find_map(|b| b.requested_by);
     if let Some(n) = requester.and_then(|r| series_notice(&v, &s, &pending, r, kind, reason.as_deref(), now)) {
@@ -398,6 +399,7 @@ pub async fn cancel(
             notices.extend(activities::room_withdrawn(&txn, activity_id, now).await?);
         }
     }
+    work_queue::settle(&txn, &format!("series:{id}"), now).await?;
     let requester = targets.iter().find_map(|b| b.requested_by).filter(|r| *r != user.id);
     if let Some(n) =
         requester.and_then(|r| series_notice(&v, &s, &targets, r, "booking_cancelled", reason.as_deref(), now))

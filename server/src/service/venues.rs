@@ -918,6 +918,7 @@ pub async fn decide(
         .exec(&txn)
         .await?;
     record(&txn, id, next.as_str(), Some(user.id), reason.clone(), now).await?;
+    work_queue::settle(&txn, &format!("booking:{id}"), now).await?;
     if let Some(activity_id) = b.activity_id {
         // An activity waiting (`held`) for this booking opens its room gate, or goes back
         // to a draft when the room is refused.
@@ -969,6 +970,7 @@ pub async fn cancel(ctx: &AppContext, user: &AuthUser, id: i64, reason: Option<S
         .exec(&txn)
         .await?;
     record(&txn, id, next.as_str(), Some(user.id), reason.clone(), now).await?;
+    work_queue::settle(&txn, &format!("booking:{id}"), now).await?;
     let mut notices = match b.activity_id {
         Some(activity_id) => activities::room_withdrawn(&txn, activity_id, now).await?,
         None => Vec::new(),
@@ -1243,7 +1245,8 @@ pub(crate) async fn set_booking_status(
         .filter(venue_booking::Column::Id.eq(b.id))
         .exec(db)
         .await?;
-    record(db, b.id, to.as_str(), actor, Some(reason.to_owned()), now).await
+    record(db, b.id, to.as_str(), actor, Some(reason.to_owned()), now).await?;
+    work_queue::settle(db, &format!("booking:{}", b.id), now).await
 }
 
 /// Checks a span of a locked venue for a booking (`except`: the booking being moved) and

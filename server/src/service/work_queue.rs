@@ -105,6 +105,29 @@ pub async fn announce_booking(
     notify(db, Waiting::RoomBooking, deciders, &place, subject, organization_id, None, name, now).await
 }
 
+/// The item `subject` (`organization:7`, `activity:12`, `booking:3`, `series:2`) was
+/// decided (or withdrawn): the `work_waiting` notices about it are no longer work — those
+/// not yet sent are withdrawn (no push for settled work), those in inboxes are marked read
+/// for everyone who was asked. Inside the deciding transaction, before any new step of the
+/// same item is announced.
+pub async fn settle(db: &impl ConnectionTrait, subject: &str, now: DateTime<Utc>) -> AppResult<()> {
+    use sea_orm::sea_query::Expr;
+    let prefix = format!("work_waiting:{subject}:%");
+    crate::service::notifications::withdraw()
+        .filter(notification::Column::Kind.eq("work_waiting"))
+        .filter(notification::Column::DedupeKey.like(prefix.as_str()))
+        .exec(db)
+        .await?;
+    notification::Entity::update_many()
+        .col_expr(notification::Column::ReadAt, Expr::value(now))
+        .filter(notification::Column::Kind.eq("work_waiting"))
+        .filter(notification::Column::DedupeKey.like(prefix.as_str()))
+        .filter(notification::Column::ReadAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Who holds `role` over any of `scopes`, each once.
 async fn holders(db: &impl ConnectionTrait, role: Role, scopes: Vec<i64>) -> AppResult<Vec<i64>> {
     Ok(role_grant::Entity::find()
