@@ -33,7 +33,7 @@ use crate::{
     service::work_queue::{self, Waiting},
     service::{
         Contended, begin_write,
-        geo::{self, Cursor, near_key},
+        geo::{self, Cursor},
         lock_free_users, lock_users,
         notifications::{Notice, cancel_reminders, enqueue},
         organization_scope::regions_under,
@@ -1572,32 +1572,26 @@ pub async fn browse(
             let next = if more { rows.last().map(|a| Cursor::Time(a.starts_at, a.id)) } else { None };
             (rows, next)
         }
-        Some((lat, lng)) => {
-            let key = near_key(activity::Column::Latitude, activity::Column::Longitude, lat, lng);
-            if let Some(Cursor::Near(k, after)) = cursor {
-                query = query.filter(geo::after(key.clone(), activity::Column::Id, k, after));
-            }
-            let keyed: Vec<(i64, f64)> = query
-                .select_only()
-                .column(activity::Column::Id)
-                .column_as(key.clone(), "k")
-                .order_by(key, Order::Asc)
-                .order_by(activity::Column::Id, Order::Asc)
-                .limit(limit + 1)
-                .into_tuple()
-                .all(&ctx.db)
-                .await?;
-            let more = keyed.len() as u64 > limit;
-            let keyed: Vec<(i64, f64)> = keyed.into_iter().take(limit as usize).collect();
-            let next = if more { keyed.last().map(|(id, k)| Cursor::Near(*k, *id)) } else { None };
+        Some(at) => {
+            let (ids, next) = geo::page_ids(
+                &ctx.db,
+                query.select_only().column(activity::Column::Id),
+                activity::Column::Id,
+                activity::Column::Latitude,
+                activity::Column::Longitude,
+                Some(at),
+                cursor,
+                limit,
+            )
+            .await?;
             let mut by_id: HashMap<i64, activity::Model> = activity::Entity::find()
-                .filter(activity::Column::Id.is_in(keyed.iter().map(|k| k.0).collect::<Vec<_>>()))
+                .filter(activity::Column::Id.is_in(ids.clone()))
                 .all(&ctx.db)
                 .await?
                 .into_iter()
                 .map(|a| (a.id, a))
                 .collect();
-            (keyed.iter().filter_map(|(id, _)| by_id.remove(id)).collect(), next)
+            (ids.iter().filter_map(|id| by_id.remove(id)).collect(), next)
         }
     };
     let names = organization_names(&ctx.db, rows.iter().map(|a| a.organization_id).collect()).await?;

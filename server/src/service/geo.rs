@@ -2,9 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    Condition,
-    sea_query::{Expr, ExprTrait, IntoColumnRef, SimpleExpr},
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    sea_query::{Expr, ExprTrait, IntoColumnRef, Order, SimpleExpr},
 };
+
+use crate::error::AppResult;
 
 /// Squared, locally flat distance from (`lat`, `lng`): only arithmetic, so it is the
 /// same on SQLite and PostgreSQL and orders a city exactly enough. Rows without
@@ -27,6 +29,59 @@ pub fn after<K: Into<sea_orm::Value> + Clone>(
     Condition::any()
         .add(key_expr.clone().gt(key.clone()))
         .add(Condition::all().add(key_expr.eq(key)).add(Expr::col(id_col).gt(id)))
+}
+
+/// One page of a browse list's ids: `query` selects only the `id` column (with its
+/// filters); newest first, or with `near` nearest first by [`near_key`] over the
+/// `lat`/`lng` columns, keyset-paged from `cursor` either way. Returns the ids in order
+/// and the next page's cursor.
+#[allow(clippy::too_many_arguments)]
+pub async fn page_ids<E: EntityTrait, C: ColumnTrait + IntoColumnRef + Copy>(
+    db: &impl ConnectionTrait,
+    mut query: Select<E>,
+    id: C,
+    lat: C,
+    lng: C,
+    near: Option<(f64, f64)>,
+    cursor: Option<Cursor>,
+    limit: u64,
+) -> AppResult<(Vec<i64>, Option<Cursor>)> {
+    let rows: Vec<(i64, f64)> = match near {
+        None => {
+            if let Some(Cursor::Id(after)) = cursor {
+                query = query.filter(id.lt(after));
+            }
+            query
+                .column_as(Expr::val(0.0_f64), "k")
+                .order_by(id, Order::Desc)
+                .limit(limit + 1)
+                .into_tuple()
+                .all(db)
+                .await?
+        }
+        Some((la, ln)) => {
+            let key = near_key(lat, lng, la, ln);
+            if let Some(Cursor::Near(k, after)) = cursor {
+                query = query.filter(self::after(key.clone(), id, k, after));
+            }
+            query
+                .column_as(key.clone(), "k")
+                .order_by(key, Order::Asc)
+                .order_by(id, Order::Asc)
+                .limit(limit + 1)
+                .into_tuple()
+                .all(db)
+                .await?
+        }
+    };
+    let more = rows.len() as u64 > limit;
+    let rows: Vec<(i64, f64)> = rows.into_iter().take(limit as usize).collect();
+    let next = match (more, rows.last(), near) {
+        (true, Some((id, _)), None) => Some(Cursor::Id(*id)),
+        (true, Some((id, k)), Some(_)) => Some(Cursor::Near(*k, *id)),
+        _ => None,
+    };
+    Ok((rows.into_iter().map(|(id, _)| id).collect(), next))
 }
 
 /// Where the previous page of a browse list ended.

@@ -9,7 +9,7 @@ use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, LikeExpr, Order, Query},
+    sea_query::{Expr, ExprTrait, LikeExpr, Query},
 };
 
 use crate::{
@@ -28,7 +28,7 @@ use crate::{
     service::work_queue::{self, Waiting},
     service::{
         begin_write,
-        geo::{self, Cursor, near_key},
+        geo::{self, Cursor},
         is_unique_violation,
         notifications::{Notice, enqueue},
         organization_scope::regions_under,
@@ -1084,42 +1084,17 @@ pub async fn browse(
         let pattern = format!("%{}%", like_literal(q));
         query = query.filter(Expr::col(organization::Column::Name).like(LikeExpr::new(pattern).escape('\\')));
     }
-    let rows: Vec<(i64, f64)> = match filter.near {
-        None => {
-            if let Some(Cursor::Id(after)) = cursor {
-                query = query.filter(organization::Column::Id.lt(after));
-            }
-            query
-                .column_as(Expr::val(0.0_f64), "k")
-                .order_by(organization::Column::Id, Order::Desc)
-                .limit(limit + 1)
-                .into_tuple()
-                .all(&ctx.db)
-                .await?
-        }
-        Some((lat, lng)) => {
-            let key = near_key(organization::Column::Latitude, organization::Column::Longitude, lat, lng);
-            if let Some(Cursor::Near(k, after)) = cursor {
-                query = query.filter(geo::after(key.clone(), organization::Column::Id, k, after));
-            }
-            query
-                .column_as(key.clone(), "k")
-                .order_by(key, Order::Asc)
-                .order_by(organization::Column::Id, Order::Asc)
-                .limit(limit + 1)
-                .into_tuple()
-                .all(&ctx.db)
-                .await?
-        }
-    };
-    let more = rows.len() as u64 > limit;
-    let rows: Vec<(i64, f64)> = rows.into_iter().take(limit as usize).collect();
-    let next = match (more, rows.last(), filter.near) {
-        (true, Some((id, _)), None) => Some(Cursor::Id(*id)),
-        (true, Some((id, k)), Some(_)) => Some(Cursor::Near(*k, *id)),
-        _ => None,
-    };
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let (ids, next) = geo::page_ids(
+        &ctx.db,
+        query,
+        organization::Column::Id,
+        organization::Column::Latitude,
+        organization::Column::Longitude,
+        filter.near,
+        cursor,
+        limit,
+    )
+    .await?;
     let mut orgs: HashMap<i64, organization::Model> = organization::Entity::find()
         .filter(organization::Column::Id.is_in(ids.clone()))
         .all(&ctx.db)

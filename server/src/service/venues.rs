@@ -9,9 +9,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::{
-    ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, Order},
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, sea_query::Expr,
 };
 
 use crate::{
@@ -34,7 +33,7 @@ use crate::{
     service::{
         activities::{self, require_org_staff},
         begin_write,
-        geo::{self, Cursor, near_key},
+        geo::{self, Cursor},
         notifications::{Notice, enqueue},
         organization_scope::regions_under,
         work_queue,
@@ -561,42 +560,17 @@ pub async fn browse(
         let path = region_path(&ctx.db, region_id).await?;
         query = query.filter(venue::Column::CommunityId.in_subquery(regions_under(&[path])));
     }
-    let rows: Vec<(i64, f64)> = match near {
-        None => {
-            if let Some(Cursor::Id(after)) = cursor {
-                query = query.filter(venue::Column::Id.lt(after));
-            }
-            query
-                .column_as(Expr::val(0.0_f64), "k")
-                .order_by(venue::Column::Id, Order::Desc)
-                .limit(limit + 1)
-                .into_tuple()
-                .all(&ctx.db)
-                .await?
-        }
-        Some((lat, lng)) => {
-            let key = near_key(venue::Column::Latitude, venue::Column::Longitude, lat, lng);
-            if let Some(Cursor::Near(k, after)) = cursor {
-                query = query.filter(geo::after(key.clone(), venue::Column::Id, k, after));
-            }
-            query
-                .column_as(key.clone(), "k")
-                .order_by(key, Order::Asc)
-                .order_by(venue::Column::Id, Order::Asc)
-                .limit(limit + 1)
-                .into_tuple()
-                .all(&ctx.db)
-                .await?
-        }
-    };
-    let more = rows.len() as u64 > limit;
-    let rows: Vec<(i64, f64)> = rows.into_iter().take(limit as usize).collect();
-    let next = match (more, rows.last(), near) {
-        (true, Some((id, _)), None) => Some(Cursor::Id(*id)),
-        (true, Some((id, k)), Some(_)) => Some(Cursor::Near(*k, *id)),
-        _ => None,
-    };
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let (ids, next) = geo::page_ids(
+        &ctx.db,
+        query,
+        venue::Column::Id,
+        venue::Column::Latitude,
+        venue::Column::Longitude,
+        near,
+        cursor,
+        limit,
+    )
+    .await?;
     let mut by_id: HashMap<i64, venue::Model> = venue::Entity::find()
         .filter(venue::Column::Id.is_in(ids.clone()))
         .all(&ctx.db)
