@@ -387,3 +387,42 @@ async fn a_withdrawn_room_is_told_to_the_activitys_residents() -> TestResult {
     assert_eq!(linked["activity_id"], a);
     Ok(())
 }
+
+/// Approving a series re-checks each date as a single approval does: a suspended
+/// organization's series is refused, each date naming why.
+#[tokio::test]
+async fn a_series_approval_rechecks_what_a_single_approval_does() -> TestResult {
+    let app = spawn_app().await?;
+    let s = setup(&app).await?;
+    let (_, weekday) = day(3);
+    let created =
+        expect_json(post_series(&app, &s.leader, s.venue, series(s.org, 3, weekday, 10, &[])).await?, 201).await?;
+    let id = created["id"].as_i64().unwrap_or_default();
+    let street = app.login_openid("demo-street").await?;
+    expect_json(
+        app.post(
+            &format!("/api/v1/organizations/{}/status", s.org),
+            Some(&street.access_token),
+            json!({"action": "suspend", "reason": "负责人失联"}),
+        )
+        .await?,
+        200,
+    )
+    .await?;
+    let r = app
+        .post(
+            &format!("/api/v1/venue-series/{id}/review"),
+            Some(&s.committee.access_token),
+            json!({"decision": "approve"}),
+        )
+        .await?;
+    let body = expect_problem(r, 409, "series_refused").await?;
+    let errors = body["errors"].as_array().cloned().unwrap_or_default();
+    assert_eq!(errors.len(), 2, "{body}");
+    assert!(errors.iter().all(|e| e["code"] == "organization_not_active"), "{body}");
+    let still =
+        expect_json(app.get(&format!("/api/v1/venue-series/{id}"), Some(&s.committee.access_token)).await?, 200)
+            .await?;
+    assert_eq!(statuses(&still), vec!["requested", "requested"]);
+    Ok(())
+}

@@ -17,9 +17,7 @@ use crate::{
     context::AppContext,
     domain::{
         clock::{shanghai, to_shanghai},
-        venue::{
-            BookingAction, BookingStatus, Closure, HOLDING, Refusal, Span, VenueStatus, check, overlaps, series_dates,
-        },
+        venue::{BookingAction, BookingStatus, Closure, HOLDING, Span, VenueStatus, check, overlaps, series_dates},
     },
     entity::{venue, venue_booking, venue_series},
     error::{AppError, AppResult, FieldError},
@@ -27,9 +25,9 @@ use crate::{
         activities, begin_write,
         notifications::{Notice, enqueue},
         venues::{
-            BookingView, NewBooking, booking_views, closures_between, conflict, find, hours_of, insert_booking, lock,
-            may_manage, record, refusal_parts, require_booking_org, require_booking_reader, require_venue_manager,
-            rules_of, set_booking_status, span_text, taken_text,
+            BookingView, NewBooking, booking_views, check_approvable, closures_between, conflict, find, hours_of,
+            insert_booking, lock, may_manage, record, refusal_parts, require_booking_org, require_booking_reader,
+            require_venue_manager, rules_of, set_booking_status, span_text, taken_text,
         },
         work_queue,
     },
@@ -307,15 +305,17 @@ pub async fn decide(
     let action = if approve { BookingAction::Approve } else { BookingAction::Reject };
     let next = BookingStatus::Requested.next(action).ok_or_else(|| conflict("invalid_transition", "不能审批"))?;
     if approve {
+        // Each date re-checked as a single approval is; every refused date listed.
         let mut refused = Vec::new();
         for b in &pending {
-            let day = to_shanghai(b.starts_at).format("%Y-%m-%d").to_string();
-            if let Some(c) = closures_between(&txn, venue_id, b.starts_at, b.ends_at).await?.into_iter().next() {
-                let (code, _, message) = refusal_parts(Refusal::VenueClosed(Closure {
-                    starts_at: c.starts_at,
-                    ends_at: c.ends_at,
-                    reason: c.reason,
-                }));
+            if let Err(e) = check_approvable(&txn, &v, b, now).await {
+                let day = to_shanghai(b.starts_at).format("%Y-%m-%d").to_string();
+                let (code, message) = match &e {
+                    AppError::Validation(errors) if !errors.is_empty() => {
+                        (errors[0].code.clone(), errors[0].message.clone())
+                    }
+                    other => (other.code().to_owned(), other.detail(crate::error::Lang::Zh)),
+                };
                 refused.push(FieldError::new(day, code, message));
             }
         }

@@ -834,6 +834,41 @@ pub async fn request(ctx: &AppContext, user: &AuthUser, venue_id: i64, input: Bo
     booking_view(&ctx.db, id, false).await
 }
 
+/// What approving booking `b` of venue `v` (locked) re-checks, for a single booking and
+/// for each of a series: the room still open, the organization still filed or
+/// registered, attendance within today's capacity, not begun, no closure over it, and
+/// nobody else holding its span.
+pub(crate) async fn check_approvable(
+    txn: &DatabaseTransaction,
+    v: &venue::Model,
+    b: &venue_booking::Model,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    if v.status != VenueStatus::Open.as_str() {
+        return Err(conflict("venue_closed", "场地已停用，不能批准预约"));
+    }
+    if !org_is_active(txn, b.organization_id).await? {
+        return Err(conflict("organization_not_active", "预约的组织已暂停或撤销，不能批准"));
+    }
+    if b.attendance > v.capacity {
+        return Err(refusal_error(Refusal::OverCapacity { capacity: v.capacity as i64 }));
+    }
+    if b.starts_at <= now {
+        return Err(refusal_error(Refusal::InThePast));
+    }
+    if let Some(c) = closures_between(txn, v.id, b.starts_at, b.ends_at).await?.into_iter().next() {
+        return Err(refusal_error(Refusal::VenueClosed(Closure {
+            starts_at: c.starts_at,
+            ends_at: c.ends_at,
+            reason: c.reason,
+        })));
+    }
+    if let Some(other) = clash(txn, v.id, b.starts_at, b.blocked_until, Some(b.id)).await? {
+        return Err(taken(txn, &other).await?);
+    }
+    Ok(())
+}
+
 /// Approve or reject a requested booking (the venue's committee or entrusted leader).
 /// Approval re-checks the span against closures and the past; a rejection needs a
 /// reason and frees the span.
@@ -859,28 +894,7 @@ pub async fn decide(
         return Err(conflict("invalid_transition", "只有待审批的预约可以审批"));
     };
     if approve {
-        if v.status != VenueStatus::Open.as_str() {
-            return Err(conflict("venue_closed", "场地已停用，不能批准预约"));
-        }
-        if !org_is_active(&txn, b.organization_id).await? {
-            return Err(conflict("organization_not_active", "预约的组织已暂停或撤销，不能批准"));
-        }
-        if b.attendance > v.capacity {
-            return Err(refusal_error(Refusal::OverCapacity { capacity: v.capacity as i64 }));
-        }
-        if b.starts_at <= now {
-            return Err(refusal_error(Refusal::InThePast));
-        }
-        if let Some(c) = closures_between(&txn, venue_id, b.starts_at, b.ends_at).await?.into_iter().next() {
-            return Err(refusal_error(Refusal::VenueClosed(Closure {
-                starts_at: c.starts_at,
-                ends_at: c.ends_at,
-                reason: c.reason,
-            })));
-        }
-        if let Some(other) = clash(&txn, venue_id, b.starts_at, b.blocked_until, Some(b.id)).await? {
-            return Err(taken(&txn, &other).await?);
-        }
+        check_approvable(&txn, &v, &b, now).await?;
     }
     venue_booking::Entity::update_many()
         .col_expr(venue_booking::Column::Status, Expr::value(next.as_str()))
