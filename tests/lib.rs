@@ -265,6 +265,54 @@ impl TestApp {
         linli_server::jobs::dispatch::dispatch_once(&self.ctx, 500).await.map_err(|e| anyhow!("{e}"))
     }
 
+    /// Signs a demo account in (again: tokens last 15 minutes and tests move the clock on).
+    pub async fn demo_login(&self, openid: &str) -> anyhow::Result<Session> {
+        if self.ctx.wechat.is_dev() { self.login(openid).await } else { self.login_openid(openid).await }
+    }
+
+    /// The demo leader holds an activity of `org` starting in 10 minutes, the resident
+    /// signing in with `resident` signs up and is checked in, and the activity is closed
+    /// after its hour. Returns the activity's id; the clock is 72 minutes on.
+    pub async fn hold_activity(&self, leader: &Session, org: i64, resident: &str) -> anyhow::Result<i64> {
+        let start = self.ctx.now() + chrono::Duration::minutes(10);
+        let id = self
+            .publish(
+                leader,
+                org,
+                serde_json::json!({"kind": "volunteer", "title": "楼道清扫", "location": "金塔巷 3 号楼",
+                       "starts_at": start.to_rfc3339(), "ends_at": (start + chrono::Duration::minutes(60)).to_rfc3339(),
+                       "capacity": 10}),
+            )
+            .await?;
+        let resident = self.login(resident).await?;
+        expect_json(
+            self.post(&format!("/api/v1/activities/{id}/signups"), Some(&resident.access_token), serde_json::json!({}))
+                .await?,
+            201,
+        )
+        .await?;
+        self.clock.advance(chrono::Duration::minutes(11));
+        expect_json(
+            self.post(
+                &format!("/api/v1/activities/{id}/attendance"),
+                Some(&leader.access_token),
+                serde_json::json!({"action": "check_in", "user_id": resident.user_id}),
+            )
+            .await?,
+            200,
+        )
+        .await?;
+        self.clock.advance(chrono::Duration::minutes(61));
+        let leader = self.demo_login("demo-leader").await?;
+        let r = expect_json(
+            self.post(&format!("/api/v1/activities/{id}/finish"), Some(&leader.access_token), Value::Null).await?,
+            200,
+        )
+        .await?;
+        anyhow::ensure!(r["attended"] == 1, "{r}");
+        Ok(id)
+    }
+
     /// The id of a demo region by its division code.
     pub async fn region(&self, code: &str) -> anyhow::Result<i64> {
         linli_server::service::demo::region_id(&self.ctx.db, code).await.map_err(|e| anyhow!("{e}"))

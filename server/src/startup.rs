@@ -126,6 +126,9 @@ impl Application {
 pub async fn build_context(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppContext> {
     let db = connect_database(&config).await?;
     Migrator::up(&db, None).await.context("running migrations")?;
+    crate::service::rating_schemes::ensure_default(&db, clock.now())
+        .await
+        .map_err(|e| anyhow::anyhow!("writing the default rating scheme: {e}"))?;
     if config.seed_demo {
         let report = demo::seed(&db, clock.now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         tracing::info!(?report, "demo data loaded");

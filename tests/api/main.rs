@@ -18,6 +18,7 @@ mod openapi;
 mod organizations;
 mod oversight;
 mod push;
+mod ratings;
 mod regions;
 mod security;
 mod time_bank;

@@ -2,7 +2,7 @@
 //! office; reminders, overdue reports and the abnormal list; reproducible random checks;
 //! certificates; the region's figures.
 
-use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use linli_server::domain::clock::shanghai;
 use linli_tests::{Session, TestApp, TestResult, expect_json, expect_problem, spawn_app};
 use serde_json::{Value, json};
@@ -21,49 +21,9 @@ fn this_year(app: &TestApp) -> i32 {
     app.ctx.now().with_timezone(&shanghai()).year()
 }
 
-/// The demo leader holds an activity this year with one resident attending and closes it.
-async fn hold_an_activity(app: &TestApp, leader: &Session, org: i64) -> anyhow::Result<()> {
-    let start = app.ctx.now() + Duration::minutes(10);
-    let id = app
-        .publish(
-            leader,
-            org,
-            json!({"kind": "volunteer", "title": "楼道清扫", "location": "金塔巷 3 号楼",
-                   "starts_at": start.to_rfc3339(), "ends_at": (start + Duration::minutes(60)).to_rfc3339(),
-                   "capacity": 10}),
-        )
-        .await?;
-    let resident = app.login("report-resident").await?;
-    expect_json(
-        app.post(&format!("/api/v1/activities/{id}/signups"), Some(&resident.access_token), json!({})).await?,
-        201,
-    )
-    .await?;
-    app.clock.advance(Duration::minutes(11));
-    expect_json(
-        app.post(
-            &format!("/api/v1/activities/{id}/attendance"),
-            Some(&leader.access_token),
-            json!({"action": "check_in", "user_id": resident.user_id}),
-        )
-        .await?,
-        200,
-    )
-    .await?;
-    app.clock.advance(Duration::minutes(61));
-    let leader = relogin(app, "demo-leader").await?;
-    let r = expect_json(
-        app.post(&format!("/api/v1/activities/{id}/finish"), Some(&leader.access_token), Value::Null).await?,
-        200,
-    )
-    .await?;
-    assert_eq!(r["attended"], 1, "{r}");
-    Ok(())
-}
-
 /// Signs a demo account in again (tokens last 15 minutes; the tests move the clock on).
 async fn relogin(app: &TestApp, openid: &str) -> anyhow::Result<Session> {
-    if app.ctx.wechat.is_dev() { app.login(openid).await } else { app.login_openid(openid).await }
+    app.demo_login(openid).await
 }
 
 fn report_path(org: i64, year: i32) -> String {
@@ -78,7 +38,7 @@ async fn an_annual_report_is_prefilled_submitted_returned_and_accepted() -> Test
     let app = spawn_app().await?;
     let (leader, org) = app.demo_leader().await?;
     let year = this_year(&app);
-    hold_an_activity(&app, &leader, org).await?;
+    app.hold_activity(&leader, org, "report-resident").await?;
     // Before the year is over there is no report of it.
     let leader = relogin(&app, "demo-leader").await?;
     let early =

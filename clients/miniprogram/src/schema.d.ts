@@ -933,6 +933,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/rating-assessments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The assessments the caller sits on the panel of, newest first. */
+        get: operations["myRatingAssessments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me/signups": {
         parameters: {
             query?: never;
@@ -1244,6 +1261,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/organizations/{id}/rating-eligibility": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether an organization may be rated under a scheme, rule by rule. Its staff and the
+         *     officials over it.
+         */
+        get: operations["getRatingEligibility"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/organizations/{id}/registration": {
         parameters: {
             query?: never;
@@ -1293,6 +1330,27 @@ export interface paths {
          *     applicant becomes its leader). A rejection needs a comment.
          */
         post: operations["reviewOrganization"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{id}/satisfaction": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An organization's satisfaction scores of a year. Anyone. */
+        get: operations["getSatisfaction"];
+        /**
+         * Score an organization for this year (a second score replaces the first). Residents
+         *     checked in at one of its activities this year.
+         */
+        put: operations["rateOrganization"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1393,6 +1451,214 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/rating-assessments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Open an assessment of an eligible organization. Civil affairs over it. */
+        post: operations["openRatingAssessment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rating-assessments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One assessment: civil affairs and the panel see everything; the organization's staff and
+         *     the street office and committee over it see the scores once on notice.
+         */
+        get: operations["getRatingAssessment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rating-assessments/{id}/appeal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Appeal the result during the notice period, once. The organization's leader. */
+        post: operations["appealRatingAssessment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rating-assessments/{id}/appeal-decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Answer an appeal: rescore, or dismiss. Civil affairs over it. */
+        post: operations["decideRatingAppeal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rating-assessments/{id}/finalize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Close scoring: total, grade, and the public notice begins. Civil affairs over it. */
+        post: operations["finalizeRatingAssessment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rating-assessments/{id}/scores": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Score leaves. A member of the panel, while scoring. */
+        put: operations["scoreRatingAssessment"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rating-assessments/{id}/withdraw": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Withdraw an assessment under way, with a reason. Civil affairs over it. */
+        post: operations["withdrawRatingAssessment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rating-notices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The public notice (公示): results under a region on notice or under appeal now. Anyone. */
+        get: operations["listRatingNotices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rating-schemes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Rating schemes: published ones for anyone; drafts for civil affairs over their region. */
+        get: operations["listRatingSchemes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rating-schemes/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One rating scheme (a draft only for those who may edit it). */
+        get: operations["getRatingScheme"];
+        /** Replace a draft scheme. Civil affairs over its region. */
+        put: operations["updateRatingScheme"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rating-schemes/{id}/copy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Copy a scheme into a region as a new draft version. Civil affairs over the region. */
+        post: operations["copyRatingScheme"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rating-schemes/{id}/publish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Publish a draft scheme (idempotent); it never changes after. Civil affairs over its region. */
+        post: operations["publishRatingScheme"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/regions": {
         parameters: {
             query?: never;
@@ -1459,6 +1725,41 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/regions/{id}/assessors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A region's assessor pool (评估专家库). Civil affairs over the region. */
+        get: operations["listAssessors"];
+        put?: never;
+        /** Add a person to a region's assessor pool (idempotent). Civil affairs over the region. */
+        post: operations["addAssessor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/regions/{id}/assessors/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Take a person out of the assessor pool (panels already named keep them). Civil affairs. */
+        delete: operations["removeAssessor"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1531,6 +1832,23 @@ export interface paths {
          *     the organizations) or as UTF-8 CSV with a BOM.
          */
         get: operations["exportRegionMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/regions/{id}/rating-assessments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Assessments of organizations under a region (newest 500). Street office, civil affairs. */
+        get: operations["regionRatingAssessments"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2310,6 +2628,98 @@ export interface components {
             year: number;
         };
         /**
+         * @description Civil affairs' answer to an appeal: score again (the panel rescores, then a new
+         *     notice period), or dismiss it (the notice runs on to the award).
+         * @enum {string}
+         */
+        AppealDecision: "rescore" | "dismiss";
+        AppealDecisionRequest: {
+            /** @description The answer to the organization, 1–500 characters. */
+            answer: string;
+            decision: components["schemas"]["AppealDecision"];
+        };
+        AssessmentResponse: {
+            appeal_answer: string | null;
+            appeal_reason: string | null;
+            /** Format: date-time */
+            appealed_at: string | null;
+            /** Format: date-time */
+            awarded_at: string | null;
+            /** @description Each leaf's result, once finalized. */
+            breakdown: components["schemas"]["LeafResult"][];
+            /** Format: date-time */
+            created_at: string;
+            /** @description The eligibility as checked when it opened. */
+            eligibility: components["schemas"]["EligibilityCheck"][];
+            grade: components["schemas"]["Grade"] | null;
+            /** @description Every step, oldest first. */
+            history: components["schemas"]["RatingEventResponse"][];
+            /** Format: int64 */
+            id: number;
+            /** Format: date-time */
+            notice_from: string | null;
+            /**
+             * Format: date-time
+             * @description The appeal window closes then; the grade is awarded within the hour after.
+             */
+            notice_until: string | null;
+            /** Format: int64 */
+            organization_id: number;
+            organization_name: string;
+            panel: components["schemas"]["PanelMember"][];
+            /**
+             * Format: int64
+             * @description The scheme it froze (its content is in `GET /rating-schemes/{id}`).
+             */
+            scheme_id: number;
+            scheme_name: string;
+            /** Format: int32 */
+            scheme_version: number;
+            /** @description The assessors' current scores (see `GET` for who sees them). */
+            scores: components["schemas"]["MarkResponse"][];
+            status: components["schemas"]["AssessmentStatus"];
+            /**
+             * Format: double
+             * @description The total in points (one decimal), once finalized.
+             */
+            total_points: number | null;
+            /**
+             * Format: int64
+             * @description The total in tenths of a point (exact), once finalized.
+             */
+            total_tenths: number | null;
+            /**
+             * Format: date
+             * @description The grade's last valid day (Asia/Shanghai).
+             */
+            valid_until: string | null;
+        };
+        AssessmentRowResponse: {
+            grade: components["schemas"]["Grade"] | null;
+            /** Format: int64 */
+            id: number;
+            /** Format: date-time */
+            notice_until: string | null;
+            /** Format: int64 */
+            organization_id: number;
+            organization_name: string;
+            /** Format: int64 */
+            scheme_id: number;
+            status: components["schemas"]["AssessmentStatus"];
+            /** Format: double */
+            total_points: number | null;
+            /** Format: date */
+            valid_until: string | null;
+        };
+        /**
+         * @description An assessment's state: the panel scores (`scoring`), the result is on public notice
+         *     (`notice`, 公示), the organization appealed (`appealed`), then the grade is
+         *     `awarded` — or `not_graded` when the total is below every band — or the assessment
+         *     is `withdrawn` by civil affairs with a reason.
+         * @enum {string}
+         */
+        AssessmentStatus: "scoring" | "notice" | "appealed" | "awarded" | "not_graded" | "withdrawn";
+        /**
          * @description What an attendance record says: arriving or leaving.
          * @enum {string}
          */
@@ -2357,6 +2767,12 @@ export interface components {
             open: components["schemas"]["TimeSpan"][];
             /** Format: int64 */
             venue_id: number;
+        };
+        /** @description The lowest total (in points) that earns `grade`. */
+        Band: {
+            grade: components["schemas"]["Grade"];
+            /** Format: int32 */
+            min_points: number;
         };
         BankResponse: {
             /**
@@ -2774,6 +3190,21 @@ export interface components {
             kind: components["schemas"]["RegionKind"] | null;
             name: string;
         };
+        /**
+         * @example {
+         *       "name": "城关区社区社会组织等级评估标准（2027）",
+         *       "region_id": 2
+         *     }
+         */
+        CopySchemeRequest: {
+            /** @description 1–128 characters. */
+            name: string;
+            /**
+             * Format: int64
+             * @description The region the copy is for: civil affairs over it.
+             */
+            region_id: number;
+        };
         CorrectionRequest: {
             /**
              * Format: double
@@ -3155,6 +3586,37 @@ export interface components {
             seed: string;
             title: string;
         };
+        /** @description One rule checked for one organization, with the reason in words. */
+        EligibilityCheck: {
+            detail: string;
+            passed: boolean;
+            /** @description `active`, `min_years`, `no_fail_last_year`, `no_repeated_basic_pass`, `not_abnormal`. */
+            rule: string;
+        };
+        EligibilityResponse: {
+            /** @description Each rule with the reason in words. */
+            checks: components["schemas"]["EligibilityCheck"][];
+            /** @description All rules pass. */
+            eligible: boolean;
+            /** Format: int64 */
+            organization_id: number;
+            /** Format: int64 */
+            scheme_id: number;
+        };
+        /** @description Who may be assessed (checked and explained before an assessment opens). */
+        EligibilityRules: {
+            /**
+             * Format: int32
+             * @description Filed (备案) or registered at least this many years.
+             */
+            min_years: number;
+            /** @description Last year's annual report (年报) must not have failed. */
+            no_fail_last_year: boolean;
+            /** @description The last two annual reports must not both be `basic_pass`. */
+            no_repeated_basic_pass: boolean;
+            /** @description Not on the abnormal list (活动异常名录). */
+            not_abnormal: boolean;
+        };
         /**
          * @description The export's formats: an Excel workbook or UTF-8 CSV.
          * @enum {string}
@@ -3222,6 +3684,11 @@ export interface components {
             /** Format: int32 */
             no_shows: number;
         };
+        /**
+         * @description A grade (等级), lowest to highest.
+         * @enum {string}
+         */
+        Grade: "1A" | "2A" | "3A" | "4A" | "5A";
         Health: {
             status: components["schemas"]["HealthStatus"];
         };
@@ -3253,10 +3720,24 @@ export interface components {
              */
             unread_count: number;
         };
+        /** @description One indicator: a group (with `children`, whose maxima add up to its own) or a leaf. */
+        Indicator: {
+            children?: components["schemas"]["Indicator"][];
+            /** @description Stable within the scheme, e.g. `gov.finance` (letters, digits, `.`, `_`, `-`; ≤ 64). */
+            code: string;
+            /**
+             * Format: int32
+             * @description Maximum points.
+             */
+            max: number;
+            name: string;
+            source?: components["schemas"]["ScoreSource"] | null;
+        };
         InspectorRequest: {
             /** Format: int64 */
             user_id: number;
         };
+        /** @description A person in an expert pool (random-check inspectors, rating assessors). */
         InspectorResponse: {
             nickname: string | null;
             /** Format: int64 */
@@ -3334,6 +3815,22 @@ export interface components {
             reason?: string | null;
             /** Format: int64 */
             user_id: number;
+        };
+        /** @description How one leaf was scored, as kept when the assessment is finalized. */
+        LeafResult: {
+            indicator: string;
+            /**
+             * Format: int64
+             * @description Assessors' scores or residents' responses behind it.
+             */
+            responses: number;
+            /** @description `panel` (the mean of the assessors' scores) or `satisfaction` (residents' scores). */
+            source: components["schemas"]["ScoreSource"];
+            /**
+             * Format: int64
+             * @description Tenths of a point.
+             */
+            tenths: number;
         };
         /**
          * @description Whether a listing offers help or asks for it.
@@ -3417,6 +3914,33 @@ export interface components {
             /** Format: int64 */
             activity_id: number;
             time_bank_credited: boolean;
+        };
+        MarkRequest: {
+            /** @description A leaf indicator's code. */
+            indicator: string;
+            /** @description ≤ 500 characters. */
+            note?: string | null;
+            /**
+             * Format: int64
+             * @description Whole points, 0 to the leaf's maximum.
+             */
+            score: number;
+        };
+        MarkResponse: {
+            /**
+             * Format: int64
+             * @description Shown to civil affairs and the panel only.
+             */
+            assessor_id: number | null;
+            /** Format: date-time */
+            at: string;
+            indicator: string;
+            note: string | null;
+            /**
+             * Format: int32
+             * @description Whole points, 0 to the leaf's maximum.
+             */
+            score: number;
         };
         MeResponse: {
             avatar_url: string | null;
@@ -3519,6 +4043,28 @@ export interface components {
             /** Format: int64 */
             user_id?: number;
         } & (unknown | unknown);
+        /**
+         * @example {
+         *       "assessor_ids": [
+         *         7,
+         *         8,
+         *         9
+         *       ],
+         *       "organization_id": 1,
+         *       "scheme_id": 1
+         *     }
+         */
+        OpenAssessmentRequest: {
+            /** @description 1–7 people from the assessor pools of the organization's regions. */
+            assessor_ids: number[];
+            /** Format: int64 */
+            organization_id: number;
+            /**
+             * Format: int64
+             * @description A published scheme that applies to the organization's region.
+             */
+            scheme_id: number;
+        };
         /** @description One span of a weekly timetable, Asia/Shanghai. */
         OpeningHours: {
             /**
@@ -3561,6 +4107,7 @@ export interface components {
              * @description Metres from `lat`/`lng`, when they were given and the organization has a location.
              */
             distance_m: number | null;
+            grade: components["schemas"]["Grade"] | null;
             /** Format: int64 */
             id: number;
             /** Format: double */
@@ -3600,6 +4147,12 @@ export interface components {
             followers_count: number;
             /** Format: date */
             founded_on: string | null;
+            grade: components["schemas"]["Grade"] | null;
+            /**
+             * Format: date
+             * @description The grade's last valid day (Asia/Shanghai); it falls away by itself after that.
+             */
+            grade_valid_until: string | null;
             has_party_organization: boolean;
             /** @description The workflow history, for the applicant, its staff and the officials over it. */
             history: components["schemas"]["OrganizationEvent"][] | null;
@@ -3674,6 +4227,11 @@ export interface components {
              */
             abnormal_organizations: number;
             /**
+             * Format: int64
+             * @description Rating assessments under way (scoring, on notice, appealed).
+             */
+            assessments_open: number;
+            /**
              * Format: double
              * @description `certified_staff` ÷ `staff`, in 0..1; `null` without staff.
              */
@@ -3683,6 +4241,10 @@ export interface components {
              * @description Of them, with a verified social-work certificate.
              */
             certified_staff: number;
+            /** @description Organizations by current grade (等级评估), valid today: `{"4A": 1}`. */
+            grades: {
+                [key: string]: number;
+            };
             /** @description Accepted reports by result. */
             report_results: {
                 [key: string]: number;
@@ -3775,6 +4337,11 @@ export interface components {
             /** @description Pass as `cursor` for the next page; `null` on the last page. */
             next_cursor: string | null;
         };
+        PanelMember: {
+            nickname: string | null;
+            /** Format: int64 */
+            user_id: number;
+        };
         Participation: {
             all_time: components["schemas"]["Tally"];
             by_kind: components["schemas"]["ByKind"][];
@@ -3864,6 +4431,52 @@ export interface components {
             /** @description A URI reference naming the problem type: `/problems/{code}`. */
             type: string;
         };
+        RatingEventResponse: {
+            /**
+             * @description `opened`, `scored`, `finalized`, `appealed`, `appeal_rescore`, `appeal_dismiss`,
+             *     `awarded`, `not_graded`, `withdrawn`.
+             */
+            action: string;
+            /**
+             * Format: int64
+             * @description `null` for the award job.
+             */
+            actor_id: number | null;
+            /** Format: date-time */
+            at: string;
+            comment: string | null;
+        };
+        RatingSchemeResponse: {
+            /**
+             * Format: int64
+             * @description The scheme it was copied from.
+             */
+            based_on: number | null;
+            content: components["schemas"]["SchemeContent"];
+            /** Format: date-time */
+            created_at: string;
+            /** @description `default`, or `region:<id>` for a region's own versions. */
+            family: string;
+            /** Format: int64 */
+            id: number;
+            name: string;
+            /** Format: date-time */
+            published_at: string | null;
+            /**
+             * Format: int64
+             * @description `null` for the default scheme.
+             */
+            region_id: number | null;
+            /** @description `draft` (editable) or `published` (frozen: assessments use published ones only). */
+            status: string;
+            /**
+             * Format: int32
+             * @description The scheme's total points (the sum of its top-level indicators).
+             */
+            total_points: number;
+            /** Format: int32 */
+            version: number;
+        };
         ReadAll: {
             /** Format: int64 */
             updated: number;
@@ -3883,6 +4496,10 @@ export interface components {
          * @enum {string}
          */
         ReadyStatus: "ok" | "degraded" | "unavailable";
+        ReasonRequest: {
+            /** @description 1–500 characters. */
+            reason: string;
+        };
         /**
          * @description The service record's formats.
          * @enum {string}
@@ -4212,6 +4829,80 @@ export interface components {
             /** Format: int64 */
             waitlist_position: number | null;
         };
+        SatisfactionRequest: {
+            /**
+             * Format: int64
+             * @description 1 (very unsatisfied) to 5 (very satisfied).
+             */
+            score: number;
+        };
+        SatisfactionResponse: {
+            /** @description Responses per score, 1 to 5. */
+            counts: number[];
+            /**
+             * Format: double
+             * @description The mean score, one decimal (0 without responses).
+             */
+            mean: number;
+            /**
+             * Format: int32
+             * @description The caller's own score of the year, if signed in and given.
+             */
+            mine: number | null;
+            /** Format: int64 */
+            organization_id: number;
+            /** Format: int64 */
+            responses: number;
+            /** Format: int32 */
+            year: number;
+        };
+        /** @description A scheme's content: everything an assessment freezes. */
+        SchemeContent: {
+            /** @description One band per grade used, highest first. */
+            bands: components["schemas"]["Band"][];
+            eligibility: components["schemas"]["EligibilityRules"];
+            /** @description The top-level indicators; their maxima add up to the scheme's total. */
+            indicators: components["schemas"]["Indicator"][];
+            /**
+             * Format: int32
+             * @description Residents' satisfaction scores needed before a `satisfaction` leaf is scored from
+             *     them (1–1000).
+             */
+            min_satisfaction_responses: number;
+            /**
+             * Format: int32
+             * @description Days of public notice (公示) before the award, in which the organization may appeal
+             *     once (1–30).
+             */
+            notice_days: number;
+            /**
+             * Format: int32
+             * @description Years a grade is valid from its award (1–10).
+             */
+            validity_years: number;
+        };
+        /**
+         * @example {
+         *       "scores": [
+         *         {
+         *           "indicator": "basic.standing",
+         *           "note": "备案材料齐全",
+         *           "score": 28
+         *         }
+         *       ]
+         *     }
+         */
+        ScoreRequest: {
+            /** @description 1–200 leaves; each replaces the caller's earlier score of that leaf (kept). */
+            scores: components["schemas"]["MarkRequest"][];
+        };
+        /**
+         * @description Where a leaf's score comes from: the panel, or residents' satisfaction scores
+         *     (the mean of 1–5 scores scaled to the leaf's maximum, when enough residents scored;
+         *     otherwise the panel scores it).
+         * @enum {string}
+         */
+        ScoreSource: "panel" | "satisfaction";
         SelfCheckRequest: {
             action: components["schemas"]["AttendanceAction"];
             /** @description The activity's rotating code, scanned on the spot. */
@@ -4677,6 +5368,15 @@ export interface components {
             longitude?: number | null;
             name?: string | null;
             service_targets?: components["schemas"]["ServiceTarget"][] | null;
+        };
+        UpdateSchemeRequest: {
+            /**
+             * @description The whole scheme: indicators (groups' maxima add up), bands, validity, notice,
+             *     eligibility. Every problem is listed by its path (`content.indicators.0.max`).
+             */
+            content: components["schemas"]["SchemeContent"];
+            /** @description 1–128 characters. */
+            name: string;
         };
         UpdateVenueRequest: {
             accessibility?: string | null;
@@ -7334,6 +8034,30 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    myRatingAssessments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssessmentRowResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
     listMySignups: {
         parameters: {
             query?: {
@@ -7440,6 +8164,8 @@ export interface operations {
                 /** @description With `lng`: nearest first, with `distance_m` on each item. */
                 lat?: number;
                 lng?: number;
+                /** @description Only organizations whose current grade (等级评估) is this: `1A`–`5A`. */
+                grade?: components["schemas"]["Grade"];
                 cursor?: string;
                 limit?: number;
             };
@@ -7467,7 +8193,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `validation_failed`: unknown category or target, bad coordinates, limit or cursor */
+            /** @description `validation_failed`: unknown category, target or grade, bad coordinates, limit or cursor */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8343,6 +9069,53 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    getRatingEligibility: {
+        parameters: {
+            query: {
+                scheme_id: number;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EligibilityResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `scheme_id`: not published or not for this region */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
     registerOrganization: {
         parameters: {
             query?: never;
@@ -8513,6 +9286,96 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             /** @description rejection without a comment */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getSatisfaction: {
+        parameters: {
+            query?: {
+                /** @description 2000–9998; this year (Asia/Shanghai) when absent. */
+                year?: number | null;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SatisfactionResponse"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description year outside 2000–9998 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    rateOrganization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SatisfactionRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SatisfactionResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            /** @description `not_attended` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description score outside 1–5 */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8830,6 +9693,633 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    openRatingAssessment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenAssessmentRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssessmentResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_eligible` (each failed rule in `errors`), `assessment_open` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`: scheme not applicable, assessors not in the pool or not 1–7 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getRatingAssessment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssessmentResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    appealRatingAssessment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReasonRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssessmentResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `not_on_notice`, `appeal_used` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    decideRatingAppeal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AppealDecisionRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssessmentResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `not_appealed` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    finalizeRatingAssessment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssessmentResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `scores_missing` (each unscored leaf in `errors`), `not_scoring` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    scoreRatingAssessment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScoreRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssessmentResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `not_scoring` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description unknown or non-leaf indicator, score out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    withdrawRatingAssessment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReasonRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssessmentResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `assessment_closed` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listRatingNotices: {
+        parameters: {
+            query: {
+                region_id: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssessmentRowResponse"][];
+                };
+            };
+            /** @description no such region */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listRatingSchemes: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only schemes that apply under this region (the default and its own and its
+                 *     ancestors').
+                 */
+                region_id?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RatingSchemeResponse"][];
+                };
+            };
+            /** @description no such region */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getRatingScheme: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RatingSchemeResponse"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    updateRatingScheme: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateSchemeRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RatingSchemeResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `scheme_published`: copy it to change it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`: each problem of the scheme */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    copyRatingScheme: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CopySchemeRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RatingSchemeResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such scheme or region */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `scheme_version_taken`: another copy took the version; retry */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    publishRatingScheme: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RatingSchemeResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
     listRegions: {
         parameters: {
             query?: {
@@ -8979,6 +10469,129 @@ export interface operations {
             };
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listAssessors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InspectorResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    addAssessor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InspectorRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InspectorResponse"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description unknown user */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    removeAssessor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed (or was not in the pool) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];
@@ -9189,6 +10802,53 @@ export interface operations {
             };
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    regionRatingAssessments: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["AssessmentStatus"] | null;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssessmentRowResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description unknown status */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];

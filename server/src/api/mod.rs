@@ -17,6 +17,7 @@ pub mod middleware;
 pub mod notifications;
 pub mod organizations;
 pub mod oversight;
+pub mod ratings;
 pub mod regions;
 pub mod reports;
 pub mod subscriptions;
@@ -40,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(reports::routes)
             .configure(regions::routes)
             .configure(oversight::routes)
+            .configure(ratings::routes)
             .configure(organizations::routes)
             .configure(attendance::routes)
             .configure(time_bank::routes)

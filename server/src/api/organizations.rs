@@ -15,6 +15,7 @@ use crate::{
             Category, CreditCode, OrgEventAction, OrgStatus, ServiceTarget, Standing, StatusAction, mask_phone,
         },
         pagination::{Page, PageQuery, page_by_id},
+        rating::Grade,
         region::RegionKind,
         role::Role,
         text::bounded,
@@ -200,6 +201,8 @@ pub struct OrganizationCard {
     pub status: OrgStatus,
     /// Metres from `lat`/`lng`, when they were given and the organization has a location.
     pub distance_m: Option<f64>,
+    /// Its current grade (等级评估: `1A`–`5A`), `null` when it has none in force.
+    pub grade: Option<Grade>,
 }
 
 fn summary(text: &str) -> String {
@@ -241,6 +244,7 @@ impl From<BrowseItem> for OrganizationCard {
             latitude: org.latitude,
             longitude: org.longitude,
             distance_m: item.distance_m.map(|d| d.round()),
+            grade: item.grade.map(|g| g.0),
         }
     }
 }
@@ -344,6 +348,10 @@ pub struct OrganizationDetail {
     /// Since when it is on the abnormal list (活动异常名录); `null` when it is not. Public,
     /// as the policy's list is.
     pub abnormal_since: Option<DateTime<FixedOffset>>,
+    /// Its current grade (等级评估: `1A`–`5A`), `null` when it has none in force; public.
+    pub grade: Option<Grade>,
+    /// The grade's last valid day (Asia/Shanghai); it falls away by itself after that.
+    pub grade_valid_until: Option<NaiveDate>,
     pub created_at: DateTime<FixedOffset>,
 }
 
@@ -374,6 +382,8 @@ impl From<OrgDetail> for OrganizationDetail {
             upcoming_activities_count: d.upcoming_activities,
             distance_m: None,
             abnormal_since: d.abnormal_since.map(time),
+            grade: d.grade.map(|g| g.0),
+            grade_valid_until: d.grade.map(|g| g.1),
             viewer: ViewerRelation {
                 applicant: d.relation.applicant,
                 staff: d.relation.staff,
@@ -432,6 +442,9 @@ pub struct BrowseQuery {
     /// With `lng`: nearest first, with `distance_m` on each item.
     pub lat: Option<f64>,
     pub lng: Option<f64>,
+    /// Only organizations whose current grade (等级评估) is this: `1A`–`5A`.
+    #[param(value_type = Option<Grade>)]
+    pub grade: Option<String>,
     pub cursor: Option<String>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
@@ -443,7 +456,7 @@ pub struct BrowseQuery {
         (status = 200, body = Page<OrganizationCard>),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "no such region"),
         (status = 422, body = Problem, content_type = "application/problem+json",
-            description = "`validation_failed`: unknown category or target, bad coordinates, limit or cursor"),
+            description = "`validation_failed`: unknown category, target or grade, bad coordinates, limit or cursor"),
     ))]
 #[get("/organizations")]
 pub async fn browse(
@@ -481,7 +494,17 @@ pub async fn browse(
             }
         },
     };
-    let filter = c.finish(BrowseFilter { region_id: query.region_id, category, service_target, q, near })?;
+    let grade = match query.grade {
+        Some(g) => {
+            let parsed = Grade::parse(&g);
+            if parsed.is_none() {
+                c.fail("grade", "unknown_grade", "等级须为 1A、2A、3A、4A、5A 之一");
+            }
+            parsed
+        }
+        None => None,
+    };
+    let filter = c.finish(BrowseFilter { region_id: query.region_id, category, service_target, q, near, grade })?;
     let (items, next) = service::organizations::browse(&ctx, &filter, cursor, limit).await?;
     Ok(web::Json(Page { items: items.into_iter().map(Into::into).collect(), next_cursor: next.map(|n| n.encode()) }))
 }

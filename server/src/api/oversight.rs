@@ -21,6 +21,7 @@ use crate::{
     service::{
         self,
         annual_reports::{ReportRow, ReportView},
+        expert_pools::Pool,
         random_checks::{DrawView, ItemView},
     },
 };
@@ -548,6 +549,7 @@ pub async fn clear_abnormal(
 // ---- random checks -------------------------------------------------------------------------
 
 #[derive(Debug, Serialize, ToSchema)]
+/// A person in an expert pool (random-check inspectors, rating assessors).
 pub struct InspectorResponse {
     pub user_id: i64,
     pub nickname: Option<String>,
@@ -568,11 +570,17 @@ pub async fn list_inspectors(
     user: AuthUser,
     id: web::Path<i64>,
 ) -> AppResult<web::Json<Vec<InspectorResponse>>> {
-    pool_response(&ctx, &user, id.into_inner()).await
+    pool_response(&ctx, &user, Pool::Inspectors, id.into_inner()).await
 }
 
-async fn pool_response(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<web::Json<Vec<InspectorResponse>>> {
-    let pool = service::random_checks::pool(ctx, user, id).await?;
+/// A region's pool of `pool`, as the pool endpoints answer (inspectors and assessors).
+pub(crate) async fn pool_response(
+    ctx: &AppContext,
+    user: &AuthUser,
+    pool: Pool,
+    id: i64,
+) -> AppResult<web::Json<Vec<InspectorResponse>>> {
+    let pool = service::expert_pools::list(ctx, user, pool, id).await?;
     Ok(web::Json(pool.into_iter().map(|(user_id, nickname)| InspectorResponse { user_id, nickname }).collect()))
 }
 
@@ -600,8 +608,8 @@ pub async fn add_inspector(
     body: web::Json<InspectorRequest>,
 ) -> AppResult<web::Json<Vec<InspectorResponse>>> {
     let id = id.into_inner();
-    service::random_checks::add_inspector(&ctx, &user, id, body.user_id).await?;
-    pool_response(&ctx, &user, id).await
+    service::expert_pools::add(&ctx, &user, Pool::Inspectors, id, body.user_id).await?;
+    pool_response(&ctx, &user, Pool::Inspectors, id).await
 }
 
 /// Take a person out of the pool (draws made keep them). Its street office or civil affairs.
@@ -620,7 +628,7 @@ pub async fn remove_inspector(
     path: web::Path<(i64, i64)>,
 ) -> AppResult<HttpResponse> {
     let (id, person) = path.into_inner();
-    service::random_checks::remove_inspector(&ctx, &user, id, person).await?;
+    service::expert_pools::remove(&ctx, &user, Pool::Inspectors, id, person).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

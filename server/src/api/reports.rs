@@ -18,6 +18,7 @@ use crate::{
         clock::shanghai,
         download::DownloadKind,
         organization::{Category, Standing},
+        rating::Grade,
     },
     error::{AppError, AppResult, Problem},
     service::{
@@ -381,6 +382,11 @@ pub struct OversightResponse {
     pub certified_staff: i64,
     /// `certified_staff` ÷ `staff`, in 0..1; `null` without staff.
     pub certificate_share: Option<f64>,
+    /// Organizations by current grade (等级评估), valid today: `{"4A": 1}`.
+    #[schema(value_type = BTreeMap<Grade, i64>)]
+    pub grades: BTreeMap<String, i64>,
+    /// Rating assessments under way (scoring, on notice, appealed).
+    pub assessments_open: i64,
 }
 
 impl From<&OversightFigures> for OversightResponse {
@@ -398,6 +404,8 @@ impl From<&OversightFigures> for OversightResponse {
             staff: c.staff,
             certified_staff: c.certified,
             certificate_share: share(c.certified, c.staff),
+            grades: f.grades.clone(),
+            assessments_open: f.assessments_open,
         }
     }
 }

@@ -36,6 +36,7 @@ pub mod notification;
 pub mod organization;
 pub mod pagination;
 pub mod random_check;
+pub mod rating;
 pub mod region;
 pub mod role;
 pub mod signup;

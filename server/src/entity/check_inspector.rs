@@ -10,6 +10,8 @@ pub struct Model {
     pub added_by: Option<i64>,
     pub created_at: DateTimeUtc,
     pub removed_at: Option<DateTimeUtc>,
+    /// `inspectors` (random checks) or `assessors` (ratings).
+    pub pool: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

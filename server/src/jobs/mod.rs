@@ -16,6 +16,7 @@ pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
     let ctx_finish = ctx.clone();
     let digest_ctx = ctx.clone();
     let ctx_reports = ctx.clone();
+    let ratings_ctx = ctx.clone();
     scheduler
         .add(Job::new_repeated_async(Duration::from_secs(3600), move |_, _| {
             let ctx = ctx.clone();
@@ -79,6 +80,19 @@ pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
                     Ok(r) if r == Default::default() => tracing::debug!("no annual report work"),
                     Ok(r) => tracing::info!(?r, "annual reports opened, reminded or listed"),
                     Err(e) => tracing::warn!(error = %e, "annual report job failed"),
+                }
+            })
+        })?)
+        .await?;
+    scheduler
+        .add(Job::new_repeated_async(Duration::from_secs(3600), move |_, _| {
+            let ctx = ratings_ctx.clone();
+            Box::pin(async move {
+                metrics::counter!("linli_scheduler_runs_total", "job" => "ratings").increment(1);
+                match service::ratings::tick(&ctx).await {
+                    Ok(r) if r == Default::default() => tracing::debug!("no rating to award"),
+                    Ok(r) => tracing::info!(?r, "ratings awarded"),
+                    Err(e) => tracing::warn!(error = %e, "rating award job failed"),
                 }
             })
         })?)

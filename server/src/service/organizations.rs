@@ -19,7 +19,9 @@ use crate::{
     },
     context::AppContext,
     domain::{
+        clock::to_shanghai,
         organization::{Category, OrgStatus, ReviewStep, ServiceTarget, Standing, StatusAction, distance_m},
+        rating::Grade,
         role::Role,
         text::like_literal,
     },
@@ -95,6 +97,8 @@ pub struct OrgDetail {
     pub history: Option<Vec<organization_event::Model>>,
     /// Since when it is on the abnormal list (活动异常名录), if it is.
     pub abnormal_since: Option<DateTime<Utc>>,
+    /// Its current grade (等级评估) and the grade's last valid day.
+    pub grade: Option<(Grade, NaiveDate)>,
 }
 
 pub fn status_of(org: &organization::Model) -> AppResult<OrgStatus> {
@@ -334,7 +338,10 @@ pub async fn detail(ctx: &AppContext, user: Option<&AuthUser>, id: i64) -> AppRe
     };
     let upcoming_activities = crate::service::activities::upcoming_count(&ctx.db, id, ctx.now()).await?;
     let abnormal_since = crate::service::abnormal::current_of(&ctx.db, id).await?.first().map(|l| l.listed_at);
+    let today = to_shanghai(ctx.now()).date_naive();
+    let grade = crate::service::ratings::current_grades(&ctx.db, &[id], today).await?.remove(&id);
     Ok(OrgDetail {
+        grade,
         org,
         targets,
         community: home,
@@ -1041,6 +1048,8 @@ pub struct BrowseFilter {
     pub service_target: Option<ServiceTarget>,
     pub q: Option<String>,
     pub near: Option<(f64, f64)>,
+    /// Only organizations whose current grade (等级) is this.
+    pub grade: Option<Grade>,
 }
 
 pub struct BrowseItem {
@@ -1048,6 +1057,8 @@ pub struct BrowseItem {
     pub targets: Vec<String>,
     pub community_name: String,
     pub distance_m: Option<f64>,
+    /// The current grade and its last valid day.
+    pub grade: Option<(Grade, NaiveDate)>,
 }
 
 /// `GET /organizations`: recognised organizations only. Keyset pagination, so rows
@@ -1084,6 +1095,10 @@ pub async fn browse(
         let pattern = format!("%{}%", like_literal(q));
         query = query.filter(Expr::col(organization::Column::Name).like(LikeExpr::new(pattern).escape('\\')));
     }
+    let today = to_shanghai(ctx.now()).date_naive();
+    if let Some(grade) = filter.grade {
+        query = query.filter(organization::Column::Id.in_subquery(crate::service::ratings::graded(grade, today)));
+    }
     let (ids, next) = geo::page_ids(
         &ctx.db,
         query,
@@ -1103,6 +1118,7 @@ pub async fn browse(
         .map(|o| (o.id, o))
         .collect();
     let mut targets = targets_of(&ctx.db, &ids).await?;
+    let grades = crate::service::ratings::current_grades(&ctx.db, &ids, today).await?;
     let community_ids: Vec<i64> = orgs.values().map(|o| o.community_id).collect();
     let names: HashMap<i64, String> = region::Entity::find()
         .filter(region::Column::Id.is_in(community_ids))
@@ -1122,6 +1138,7 @@ pub async fn browse(
             Some(BrowseItem {
                 targets: targets.remove(&id).unwrap_or_default(),
                 community_name: names.get(&org.community_id).cloned().unwrap_or_default(),
+                grade: grades.get(&id).copied(),
                 org,
                 distance_m,
             })

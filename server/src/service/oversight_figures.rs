@@ -1,11 +1,11 @@
 //! Oversight figures of a region (监管): last year's annual reports — owed, handed in,
 //! accepted, overdue, by result — the organizations on the abnormal list (and those
-//! flagged after two years), and the staff holding a verified social-work certificate,
-//! by community.
+//! flagged after two years), the staff holding a verified social-work certificate,
+//! by community, and the organizations by current grade (等级评估).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::{
     context::AppContext,
@@ -13,11 +13,13 @@ use crate::{
         abnormal::flagged,
         annual_report::{ReportStatus, open_year},
         certificate::CertificateStatus,
+        clock::to_shanghai,
+        rating::AssessmentStatus,
         role::Role,
     },
-    entity::{abnormal_listing, organization, role_grant, staff_certificate},
+    entity::{abnormal_listing, organization, rating_assessment, role_grant, staff_certificate},
     error::AppResult,
-    service::{annual_reports::rows_under, organization_scope::regions_under},
+    service::{annual_reports::rows_under, organization_scope::regions_under, ratings::current_grades},
 };
 
 /// Staff and certified staff of one community's organizations.
@@ -45,6 +47,10 @@ pub struct OversightFigures {
     /// Of them, those listed for two years or more.
     pub abnormal_flagged: i64,
     pub certified_by_community: HashMap<i64, Certified>,
+    /// Organizations by current grade (等级评估, `1A`–`5A`), valid today.
+    pub grades: BTreeMap<String, i64>,
+    /// Assessments under way (scoring, on notice or appealed).
+    pub assessments_open: i64,
 }
 
 impl OversightFigures {
@@ -85,6 +91,18 @@ pub async fn oversight_figures(ctx: &AppContext, paths: &[String]) -> AppResult<
         .map(|o| (o.id, o.community_id))
         .collect();
     let org_ids: Vec<i64> = orgs.keys().copied().collect();
+    let today = to_shanghai(now).date_naive();
+    for (grade, _) in current_grades(&ctx.db, &org_ids, today).await?.into_values() {
+        *f.grades.entry(grade.as_str().to_owned()).or_default() += 1;
+    }
+    f.assessments_open = rating_assessment::Entity::find()
+        .filter(rating_assessment::Column::OrganizationId.is_in(org_ids.clone()))
+        .filter(
+            rating_assessment::Column::Status
+                .is_in(AssessmentStatus::ALL.iter().filter(|s| s.open()).map(|s| s.as_str()).collect::<Vec<_>>()),
+        )
+        .count(&ctx.db)
+        .await? as i64;
     let listed = abnormal_listing::Entity::find()
         .filter(abnormal_listing::Column::OrganizationId.is_in(org_ids.clone()))
         .filter(abnormal_listing::Column::ClearedAt.is_null())

@@ -23,10 +23,11 @@ use crate::{
         random_check::{CheckResult, CheckStatus, draw as draw_sample, inspectors as draw_pair},
         role::Role,
     },
-    entity::{check_draw, check_inspector, check_item, organization, region, user},
+    entity::{check_draw, check_item, organization, region},
     error::{AppError, AppResult},
     service::{
         abnormal, begin_write,
+        expert_pools::{self, Pool},
         notifications::{Notice, enqueue},
         organization_scope::regions_under,
     },
@@ -59,86 +60,11 @@ fn join(v: &[i64]) -> String {
 
 /// The offices that run checks over a region: its street office(s) and civil affairs.
 fn require_office(user: &AuthUser, path: &str) -> AppResult<()> {
-    if user.is_system_admin() || holds_region_role(user, &[Role::Street, Role::CivilAffairs], path) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("requires the street office or civil affairs over the region"))
-    }
+    expert_pools::require_keeper(user, Pool::Inspectors, path)
 }
 
 async fn find_region(db: &impl ConnectionTrait, id: i64) -> AppResult<region::Model> {
     region::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound("region"))
-}
-
-async fn nicknames(db: &impl ConnectionTrait, ids: Vec<i64>) -> AppResult<HashMap<i64, Option<String>>> {
-    Ok(user::Entity::find()
-        .filter(user::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.nickname))
-        .collect())
-}
-
-/// The inspectors a region's office keeps, with their nicknames.
-pub async fn pool(ctx: &AppContext, user: &AuthUser, region_id: i64) -> AppResult<Vec<(i64, Option<String>)>> {
-    let r = find_region(&ctx.db, region_id).await?;
-    require_office(user, &r.path)?;
-    let ids = active_pool(&ctx.db, region_id).await?;
-    let names = nicknames(&ctx.db, ids.clone()).await?;
-    Ok(ids.into_iter().map(|id| (id, names.get(&id).cloned().flatten())).collect())
-}
-
-async fn active_pool(db: &impl ConnectionTrait, region_id: i64) -> AppResult<Vec<i64>> {
-    let mut v: Vec<i64> = check_inspector::Entity::find()
-        .filter(check_inspector::Column::RegionId.eq(region_id))
-        .filter(check_inspector::Column::RemovedAt.is_null())
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|i| i.user_id)
-        .collect();
-    v.sort_unstable();
-    v.dedup();
-    Ok(v)
-}
-
-/// Adds a person to a region's inspector pool (idempotent).
-pub async fn add_inspector(ctx: &AppContext, user: &AuthUser, region_id: i64, person: i64) -> AppResult<()> {
-    let r = find_region(&ctx.db, region_id).await?;
-    require_office(user, &r.path)?;
-    user::Entity::find_by_id(person)
-        .one(&ctx.db)
-        .await?
-        .filter(|u| u.deleted_at.is_none())
-        .ok_or_else(|| AppError::invalid("user_id", "not_found", "user_id 指定的用户不存在"))?;
-    if active_pool(&ctx.db, region_id).await?.contains(&person) {
-        return Ok(());
-    }
-    check_inspector::Entity::insert(check_inspector::ActiveModel {
-        region_id: Set(region_id),
-        user_id: Set(person),
-        added_by: Set(Some(user.id)),
-        created_at: Set(ctx.now()),
-        ..Default::default()
-    })
-    .exec_without_returning(&ctx.db)
-    .await?;
-    Ok(())
-}
-
-/// Takes a person out of the pool (draws already made keep them).
-pub async fn remove_inspector(ctx: &AppContext, user: &AuthUser, region_id: i64, person: i64) -> AppResult<()> {
-    let r = find_region(&ctx.db, region_id).await?;
-    require_office(user, &r.path)?;
-    check_inspector::Entity::update_many()
-        .col_expr(check_inspector::Column::RemovedAt, Expr::value(ctx.now()))
-        .filter(check_inspector::Column::RegionId.eq(region_id))
-        .filter(check_inspector::Column::UserId.eq(person))
-        .filter(check_inspector::Column::RemovedAt.is_null())
-        .exec(&ctx.db)
-        .await?;
-    Ok(())
 }
 
 /// Draws `sample_size` organizations under `region_id` and two inspectors each from the
@@ -165,7 +91,7 @@ pub async fn draw(
         .filter(|o| civil_affairs || o.standing == Standing::Filed.as_str())
         .map(|o| o.id)
         .collect();
-    let pool = active_pool(&ctx.db, region_id).await?;
+    let pool = expert_pools::active(&ctx.db, Pool::Inspectors, region_id).await?;
     if pool.len() < 2 {
         return Err(AppError::Conflict("pool_too_small", "检查人员库至少需要 2 人".into()));
     }
@@ -251,7 +177,7 @@ async fn item_views(db: &impl ConnectionTrait, items: Vec<check_item::Model>) ->
         .into_iter()
         .map(|o| (o.id, o.name))
         .collect();
-    let names = nicknames(db, items.iter().flat_map(|i| ids(&i.inspectors)).collect()).await?;
+    let names = expert_pools::nicknames(db, items.iter().flat_map(|i| ids(&i.inspectors)).collect()).await?;
     Ok(items
         .into_iter()
         .map(|i| ItemView {

@@ -1066,7 +1066,7 @@ pub fn export_xlsx(m: &RegionMetrics) -> AppResult<Vec<u8>> {
 }
 
 /// The export's oversight sheet (监管): last year's annual reports, the abnormal list,
-/// and certified staff by community.
+/// organizations by grade (等级评估), and certified staff by community.
 fn oversight_sheet(
     book: &mut rust_xlsxwriter::Workbook,
     m: &RegionMetrics,
@@ -1076,7 +1076,8 @@ fn oversight_sheet(
     let sheet = book.add_worksheet().set_name("监管")?;
     sheet.write_string_with_format(0, 0, format!("{} 年度年报", o.year), bold)?;
     let count = |key: &str| o.results.get(key).copied().unwrap_or(0);
-    let rows: [(&str, i64); 9] = [
+    let grade = |g: &str| o.grades.get(g).copied().unwrap_or(0);
+    let rows: [(&str, i64); 15] = [
         ("应报组织", o.reports_owed),
         ("已提交", o.reports_handed_in),
         ("已通过", o.reports_accepted),
@@ -1086,6 +1087,12 @@ fn oversight_sheet(
         ("不合格", count("fail")),
         ("列入活动异常名录的组织", o.abnormal),
         ("其中列入满两年", o.abnormal_flagged),
+        ("5A 级组织", grade("5A")),
+        ("4A 级组织", grade("4A")),
+        ("3A 级组织", grade("3A")),
+        ("2A 级组织", grade("2A")),
+        ("1A 级组织", grade("1A")),
+        ("进行中的等级评估", o.assessments_open),
     ];
     for (r, (label, n)) in rows.iter().enumerate() {
         sheet.write_string(1 + r as u32, 0, *label)?;
