@@ -126,6 +126,25 @@ async fn an_annual_report_is_prefilled_submitted_returned_and_accepted() -> Test
     let review = format!("{}/review", report_path(org, year));
     let committee = relogin(&app, "demo-committee").await?;
     let street = relogin(&app, "demo-street").await?;
+    // The street office was told the report waits for it (and the committee was not).
+    let waiting = |inbox: &Value| -> Vec<Value> {
+        inbox["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|n| {
+                n["kind"] == "work_waiting" && n["title"] == "待处理：年报待审核" && n["organization_id"] == org
+            })
+            .cloned()
+            .collect()
+    };
+    let inbox =
+        expect_json(app.get("/api/v1/me/notifications?limit=100", Some(&street.access_token)).await?, 200).await?;
+    assert_eq!(waiting(&inbox).len(), 1, "{inbox}");
+    assert_eq!(waiting(&inbox)[0]["read_at"], Value::Null);
+    let inbox =
+        expect_json(app.get("/api/v1/me/notifications?limit=100", Some(&committee.access_token)).await?, 200).await?;
+    assert!(waiting(&inbox).is_empty(), "{inbox}");
     for who in [&committee, &leader, &resident] {
         let r = app.post(&review, Some(&who.access_token), json!({"decision": "accept", "result": "pass"})).await?;
         expect_problem(r, 403, "forbidden").await?;
@@ -158,6 +177,10 @@ async fn an_annual_report_is_prefilled_submitted_returned_and_accepted() -> Test
         .map(|h| h.iter().filter_map(|e| e["action"].as_str()).collect())
         .unwrap_or_default();
     assert_eq!(actions, ["opened", "submitted", "returned", "submitted", "accepted:basic_pass"]);
+    // Each review settled what it decided: not yet pushed, the notices were withdrawn.
+    let inbox =
+        expect_json(app.get("/api/v1/me/notifications?limit=100", Some(&street.access_token)).await?, 200).await?;
+    assert!(waiting(&inbox).is_empty(), "{inbox}");
     let inbox =
         expect_json(app.get("/api/v1/me/notifications?limit=100", Some(&leader.access_token)).await?, 200).await?;
     assert!(
@@ -290,6 +313,12 @@ async fn random_checks_are_reproducible_and_followed_through() -> TestResult {
     let a = app.login("inspector-a").await?;
     let b = app.login("inspector-b").await?;
     let pool = format!("/api/v1/regions/{street_region}/inspectors");
+    // The demo keeps two inspectors in the street's pool: take them out first.
+    let demo = expect_json(app.get(&pool, Some(&street.access_token)).await?, 200).await?;
+    for person in demo.as_array().into_iter().flatten().filter_map(|p| p["user_id"].as_i64()) {
+        let r = app.delete(&format!("{pool}/{person}"), Some(&street.access_token)).await?;
+        assert_eq!(r.status(), 204);
+    }
     expect_problem(
         app.post(&pool, Some(&committee.access_token), json!({"user_id": a.user_id})).await?,
         403,
@@ -490,5 +519,44 @@ async fn certificates_are_verified_by_the_street_and_counted() -> TestResult {
     let share = m["communities"][0]["certificate_share"].as_f64().unwrap_or_default();
     assert!(share > 0.0 && share <= 1.0, "{}", m["communities"][0]);
     assert!(m["oversight"]["certified_staff"].as_i64().is_some_and(|n| n >= 1));
+    Ok(())
+}
+
+/// The demo has an oversight past a newcomer can look at: last year's reports in each
+/// state, an organization on the abnormal list for never reporting, a 4A rating and a
+/// published draw waiting for the street's inspectors.
+#[tokio::test]
+async fn the_demo_has_an_oversight_past() -> TestResult {
+    let app = spawn_app().await?;
+    let street = relogin(&app, "demo-street").await?;
+    let street_region = app.region("620102002000").await?;
+    let year = this_year(&app) - 1;
+    let rows = expect_json(
+        app.get(&format!("/api/v1/regions/{street_region}/annual-reports?year={year}"), Some(&street.access_token))
+            .await?,
+        200,
+    )
+    .await?;
+    let state = |name: &str| -> (Value, Value, Value) {
+        let row = rows.as_array().into_iter().flatten().find(|r| r["organization_name"] == name).cloned();
+        let row = row.unwrap_or_default();
+        (row["status"].clone(), row["result"].clone(), row["overdue"].clone())
+    };
+    assert_eq!(state("金塔巷太极拳协会"), (json!("accepted"), json!("pass"), json!(false)), "{rows}");
+    assert_eq!(state("金塔巷爱心妈妈工作室"), (json!("accepted"), json!("basic_pass"), json!(false)));
+    assert_eq!(state("大众巷青少年课业辅导站").0, json!("submitted"));
+    assert_eq!(state("大众巷秦腔戏曲社").0, json!("returned"));
+    assert_eq!(state("金塔巷邻里互助会"), (json!("draft"), Value::Null, json!(true)));
+    let listed = expect_json(
+        app.get(&format!("/api/v1/regions/{street_region}/abnormal-organizations"), Some(&street.access_token)).await?,
+        200,
+    )
+    .await?;
+    assert!(listed.to_string().contains("金塔巷邻里互助会"), "{listed}");
+    let draw = expect_json(app.get("/api/v1/checks/draws/1", None).await?, 200).await?;
+    assert_eq!(draw["region_id"], street_region);
+    assert_eq!(draw["checks"].as_array().map(Vec::len), Some(2), "{draw}");
+    let tai_chi = expect_json(app.get("/api/v1/organizations?grade=4A", None).await?, 200).await?;
+    assert_eq!(tai_chi["items"][0]["name"], "金塔巷太极拳协会", "{tai_chi}");
     Ok(())
 }

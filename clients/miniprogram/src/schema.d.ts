@@ -4012,7 +4012,7 @@ export interface components {
          * @description What a notice is about.
          * @enum {string}
          */
-        NotificationKind: "reminder" | "signup_confirmed" | "waitlist_promoted" | "activity_changed" | "activity_cancelled" | "signup_removed" | "activity_review" | "filing_result" | "work_waiting" | "work_digest" | "booking_approved" | "booking_rejected" | "booking_cancelled" | "invitation_accepted" | "annual_report_due" | "annual_report_result" | "abnormal_listed" | "check_assigned" | "check_result";
+        NotificationKind: "reminder" | "signup_confirmed" | "waitlist_promoted" | "activity_changed" | "activity_cancelled" | "signup_removed" | "activity_review" | "filing_result" | "work_waiting" | "work_digest" | "booking_approved" | "booking_rejected" | "booking_cancelled" | "invitation_accepted" | "annual_report_due" | "annual_report_result" | "abnormal_listed" | "check_assigned" | "check_result" | "rating_assigned" | "rating_opened" | "rating_notice" | "rating_appealed" | "rating_appeal_answered" | "rating_awarded";
         NotificationResponse: {
             /** Format: int64 */
             activity_id: number | null;

@@ -25,6 +25,12 @@ string_enum! {
         AbnormalListed = "abnormal_listed",
         CheckAssigned = "check_assigned",
         CheckResult = "check_result",
+        RatingAssigned = "rating_assigned",
+        RatingOpened = "rating_opened",
+        RatingNotice = "rating_notice",
+        RatingAppealed = "rating_appealed",
+        RatingAppealAnswered = "rating_appeal_answered",
+        RatingAwarded = "rating_awarded",
     }
 }
 

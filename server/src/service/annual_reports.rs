@@ -402,6 +402,7 @@ pub async fn submit(ctx: &AppContext, user: &AuthUser, org_id: i64, year: i32) -
         now,
     )
     .await?;
+    crate::service::work_queue::announce_report(&txn, &org, reviewer_role(&org), m.id, year, now).await?;
     txn.commit().await?;
     get(ctx, user, org_id, year).await
 }
@@ -443,6 +444,7 @@ pub async fn review(
         None => "returned".to_owned(),
     };
     record(&txn, m.id, &what, Some(user.id), comment.clone(), now).await?;
+    crate::service::work_queue::settle(&txn, &format!("report:{}", m.id), now).await?;
     let verdict = match accept {
         Some(ReportResult::Pass) => "已通过，结果：合格".to_owned(),
         Some(ReportResult::BasicPass) => "已通过，结果：基本合格".to_owned(),

@@ -260,6 +260,8 @@ pub struct SeedReport {
     pub activities_added: usize,
     pub venues_added: usize,
     pub time_banks_added: usize,
+    /// Last year's reports, the abnormal listing, the 4A rating and the draw (once).
+    pub oversight_added: bool,
 }
 
 pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<SeedReport> {
@@ -339,6 +341,23 @@ pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Se
     if crate::service::time_bank::seed_demo(db, dazhong, street_user, &neighbours, now).await? {
         report.time_banks_added += 1;
     }
+    // Oversight's past: inspectors and assessors of their own, then reports, a listing, a
+    // rating and a draw.
+    crate::service::rating_schemes::ensure_default(db, now).await?;
+    let mut people = Vec::new();
+    for (openid, nickname) in [
+        ("demo-inspector-1", "赵检查员"),
+        ("demo-inspector-2", "钱检查员"),
+        ("demo-assessor-1", "孙专家"),
+        ("demo-assessor-2", "周专家"),
+    ] {
+        let (id, added) = ensure_user(db, openid, nickname, home, now).await?;
+        if added {
+            report.users_added += 1;
+        }
+        people.push((id, openid));
+    }
+    report.oversight_added = crate::service::demo_oversight::seed(db, &people, now).await?;
     Ok(report)
 }
 

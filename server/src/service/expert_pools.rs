@@ -25,7 +25,8 @@ pub enum Pool {
 }
 
 impl Pool {
-    fn as_str(self) -> &'static str {
+    /// As stored in `check_inspectors.pool`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Pool::Inspectors => "inspectors",
             Pool::Assessors => "assessors",

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod calendar;
 pub mod certificates;
 pub mod demo;
+pub mod demo_oversight;
 pub mod downloads;
 pub mod expert_pools;
 pub mod exports;

@@ -82,15 +82,7 @@ pub async fn draw(
     let r = find_region(&ctx.db, region_id).await?;
     require_office(user, &r.path)?;
     let civil_affairs = user.is_system_admin() || holds_region_role(user, &[Role::CivilAffairs], &r.path);
-    let population: Vec<i64> = organization::Entity::find()
-        .filter(organization::Column::CommunityId.in_subquery(regions_under(std::slice::from_ref(&r.path))))
-        .filter(organization::Column::Status.is_in([OrgStatus::Filed.as_str(), OrgStatus::Registered.as_str()]))
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .filter(|o| civil_affairs || o.standing == Standing::Filed.as_str())
-        .map(|o| o.id)
-        .collect();
+    let population = population(&ctx.db, &r.path, !civil_affairs).await?;
     let pool = expert_pools::active(&ctx.db, Pool::Inspectors, region_id).await?;
     if pool.len() < 2 {
         return Err(AppError::Conflict("pool_too_small", "检查人员库至少需要 2 人".into()));
@@ -106,11 +98,47 @@ pub async fn draw(
         let bytes: [u8; 8] = rand::rng().random();
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     });
+    let now = ctx.now();
+    let txn = begin_write(&ctx.db).await?;
+    let draw_id =
+        record_draw(&txn, NewDraw { region_id, title, seed, population, pool, sample_size, drawn_by: user.id }, now)
+            .await?;
+    txn.commit().await?;
+    draw_view(&ctx.db, draw_id).await
+}
+
+/// The organizations a draw over the region at `path` is made from: filed and
+/// registered ones (civil affairs), or the filed ones only (a street office's small groups).
+pub async fn population(db: &impl ConnectionTrait, path: &str, filed_only: bool) -> AppResult<Vec<i64>> {
+    Ok(organization::Entity::find()
+        .filter(organization::Column::CommunityId.in_subquery(regions_under(&[path.to_owned()])))
+        .filter(organization::Column::Status.is_in([OrgStatus::Filed.as_str(), OrgStatus::Registered.as_str()]))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|o| !filed_only || o.standing == Standing::Filed.as_str())
+        .map(|o| o.id)
+        .collect())
+}
+
+/// A draw to record: the population and pool as they were, and the seed.
+pub struct NewDraw {
+    pub region_id: i64,
+    pub title: String,
+    pub seed: String,
+    pub population: Vec<i64>,
+    pub pool: Vec<i64>,
+    pub sample_size: usize,
+    pub drawn_by: i64,
+}
+
+/// Draws and records a sample with its checks, and tells each inspector (in `db`'s
+/// transaction): the one place a draw is made, for the offices and for the demo.
+pub async fn record_draw(db: &impl ConnectionTrait, d: NewDraw, now: chrono::DateTime<Utc>) -> AppResult<i64> {
+    let NewDraw { region_id, title, seed, population, pool, sample_size, drawn_by } = d;
     let sample = draw_sample(&seed, &population, sample_size);
     let mut sorted_population = population.clone();
     sorted_population.sort_unstable();
-    let now = ctx.now();
-    let txn = begin_write(&ctx.db).await?;
     let draw_id = check_draw::Entity::insert(check_draw::ActiveModel {
         region_id: Set(region_id),
         title: Set(title),
@@ -118,11 +146,11 @@ pub async fn draw(
         population: Set(join(&sorted_population)),
         pool: Set(join(&pool)),
         sample_size: Set(sample_size as i32),
-        drawn_by: Set(user.id),
+        drawn_by: Set(drawn_by),
         created_at: Set(now),
         ..Default::default()
     })
-    .exec(&txn)
+    .exec(db)
     .await?
     .last_insert_id;
     let mut notices = Vec::new();
@@ -135,7 +163,7 @@ pub async fn draw(
             status: Set(CheckStatus::Assigned.as_str().to_owned()),
             ..Default::default()
         })
-        .exec_without_returning(&txn)
+        .exec_without_returning(db)
         .await?;
         for inspector in pair {
             notices.push(Notice {
@@ -151,9 +179,8 @@ pub async fn draw(
             });
         }
     }
-    enqueue(&txn, notices, now).await?;
-    txn.commit().await?;
-    draw_view(&ctx.db, draw_id).await
+    enqueue(db, notices, now).await?;
+    Ok(draw_id)
 }
 
 /// A published draw: its seed, population, pool and checks (results, not findings).

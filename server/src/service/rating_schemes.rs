@@ -5,8 +5,7 @@
 //! an assessment that names it has frozen it.
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
 };
 
 use crate::{
@@ -43,7 +42,7 @@ fn view(m: rating_scheme::Model) -> AppResult<SchemeView> {
 
 /// Writes the default scheme if it is not there (idempotent; replicas racing at start
 /// leave one row: the unique family–version index refuses the second).
-pub async fn ensure_default(db: &DatabaseConnection, now: chrono::DateTime<chrono::Utc>) -> AppResult<()> {
+pub async fn ensure_default(db: &impl ConnectionTrait, now: chrono::DateTime<chrono::Utc>) -> AppResult<()> {
     let exists =
         rating_scheme::Entity::find().filter(rating_scheme::Column::Family.eq("default")).one(db).await?.is_some();
     if exists {

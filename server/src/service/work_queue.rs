@@ -13,8 +13,15 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFi
 
 use crate::{
     context::AppContext,
-    domain::{activity::ActivityStatus, clock::to_shanghai, organization::OrgStatus, role::Role, venue::BookingStatus},
-    entity::{activity, notification, organization, region, role_grant, venue, venue_booking},
+    domain::{
+        activity::ActivityStatus,
+        annual_report::ReportStatus,
+        clock::to_shanghai,
+        organization::{OrgStatus, Standing},
+        role::Role,
+        venue::BookingStatus,
+    },
+    entity::{activity, annual_report, notification, organization, region, role_grant, venue, venue_booking},
     error::AppResult,
     service::{
         notifications::{Notice, enqueue},
@@ -37,6 +44,9 @@ pub enum Waiting {
     /// A room booking waits for the venue's committee (or, for an entrusted room, the
     /// leader of the organization it is entrusted to: see [`announce_booking`]).
     RoomBooking,
+    /// A submitted annual report (年报) waits for its filing office: the street office for
+    /// a filed organization, civil affairs for a registered one (see [`announce_report`]).
+    AnnualReport,
 }
 
 impl Waiting {
@@ -44,7 +54,7 @@ impl Waiting {
     pub fn decider(self) -> Role {
         match self {
             Waiting::Consent | Waiting::Moderation | Waiting::RoomBooking => Role::Committee,
-            Waiting::Filing => Role::Street,
+            Waiting::Filing | Waiting::AnnualReport => Role::Street,
         }
     }
 
@@ -54,6 +64,7 @@ impl Waiting {
             Waiting::Filing => "备案申请待街道（乡镇）备案",
             Waiting::Moderation => "活动待社区审核",
             Waiting::RoomBooking => "场地预约待审批",
+            Waiting::AnnualReport => "年报待审核",
         }
     }
 }
@@ -103,6 +114,34 @@ pub async fn announce_booking(
     };
     let place = format!("{}·{}", community.name, v.name);
     notify(db, Waiting::RoomBooking, deciders, &place, subject, organization_id, None, name, now).await
+}
+
+/// Tells the filing office over organization `org` (`reviewer`: the street office for a
+/// filed one, civil affairs for a registered one) that its report `report_id` of `year`
+/// waits for review. Keyed `report:<id>`, settled when reviewed.
+pub async fn announce_report(
+    db: &impl ConnectionTrait,
+    org: &organization::Model,
+    reviewer: Role,
+    report_id: i64,
+    year: i32,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let Some(community) = region::Entity::find_by_id(org.community_id).one(db).await? else { return Ok(()) };
+    let deciders = holders(db, reviewer, ancestors(&community.path)).await?;
+    let name = format!("{} {year} 年度年报", org.name);
+    notify(
+        db,
+        Waiting::AnnualReport,
+        deciders,
+        &community.name,
+        &format!("report:{report_id}"),
+        org.id,
+        None,
+        &name,
+        now,
+    )
+    .await
 }
 
 /// The item `subject` (`organization:7`, `activity:12`, `booking:3`, `series:2`) was
@@ -178,11 +217,13 @@ pub struct WaitingCounts {
     pub filing: u64,
     pub moderation: u64,
     pub room_bookings: u64,
+    /// Submitted annual reports of filed organizations (the street office's).
+    pub annual_reports: u64,
 }
 
 impl WaitingCounts {
     pub fn total(&self) -> u64 {
-        self.consent + self.filing + self.moderation + self.room_bookings
+        self.consent + self.filing + self.moderation + self.room_bookings + self.annual_reports
     }
 }
 
@@ -220,6 +261,19 @@ async fn count_in(db: &impl ConnectionTrait, waiting: Waiting, paths: &[String])
             venue_booking::Entity::find()
                 .filter(venue_booking::Column::Status.eq(BookingStatus::Requested.as_str()))
                 .filter(venue_booking::Column::VenueId.in_subquery(rooms))
+                .count(db)
+                .await?
+        }
+        Waiting::AnnualReport => {
+            let filed = organization::Entity::find()
+                .select_only()
+                .column(organization::Column::Id)
+                .filter(organization::Column::Standing.eq(Standing::Filed.as_str()))
+                .filter(organization::Column::CommunityId.in_subquery(regions_under(paths)))
+                .into_query();
+            annual_report::Entity::find()
+                .filter(annual_report::Column::Status.eq(ReportStatus::Submitted.as_str()))
+                .filter(annual_report::Column::OrganizationId.in_subquery(filed))
                 .count(db)
                 .await?
         }
@@ -267,6 +321,7 @@ pub async fn digest_once(ctx: &AppContext) -> AppResult<DigestReport> {
             filing: count_in(&ctx.db, Waiting::Filing, &street).await?,
             moderation: count_in(&ctx.db, Waiting::Moderation, &committee).await?,
             room_bookings: count_in(&ctx.db, Waiting::RoomBooking, &committee).await?,
+            annual_reports: count_in(&ctx.db, Waiting::AnnualReport, &street).await?,
         };
         if w.total() < 2 {
             continue;
@@ -276,6 +331,7 @@ pub async fn digest_once(ctx: &AppContext) -> AppResult<DigestReport> {
             (w.filing, "备案申请待备案"),
             (w.moderation, "活动待审核"),
             (w.room_bookings, "场地预约待审批"),
+            (w.annual_reports, "年报待审核"),
         ]
         .iter()
         .filter(|(n, _)| *n > 0)
@@ -314,6 +370,7 @@ mod tests {
         assert_eq!(Waiting::Filing.decider(), Role::Street);
         assert_eq!(Waiting::Moderation.decider(), Role::Committee);
         assert_eq!(Waiting::RoomBooking.decider(), Role::Committee);
+        assert_eq!(Waiting::AnnualReport.decider(), Role::Street);
         assert_eq!(ancestors("/1/3/6/11/"), [1, 3, 6, 11]);
     }
 }
