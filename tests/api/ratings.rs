@@ -135,6 +135,18 @@ async fn an_eligible_organization_is_scored_noticed_appealed_and_awarded() -> Te
     )
     .await?;
     assert_eq!(bad["errors"][0]["code"], "not_in_pool", "{bad}");
+    // No one sits on the panel of an organization they work for; no one twice.
+    let pool = format!("/api/v1/regions/{district}/assessors");
+    expect_json(app.post(&pool, Some(&civil.access_token), json!({"user_id": leader.user_id})).await?, 200).await?;
+    for (ids, code) in [
+        (json!([panel[0].user_id, leader.user_id]), "assessor_conflict"),
+        (json!([panel[0].user_id, panel[0].user_id]), "duplicate"),
+    ] {
+        let body = json!({"organization_id": org, "scheme_id": scheme, "assessor_ids": ids});
+        let bad = app.post("/api/v1/rating-assessments", Some(&civil.access_token), body).await?;
+        let bad = expect_problem(bad, 422, "validation_failed").await?;
+        assert_eq!(bad["errors"][0]["code"], code, "{bad}");
+    }
     let a = expect_json(app.post("/api/v1/rating-assessments", Some(&civil.access_token), open.clone()).await?, 201)
         .await?;
     assert_eq!(a["status"], "scoring");
@@ -170,18 +182,27 @@ async fn an_eligible_organization_is_scored_noticed_appealed_and_awarded() -> Te
     assert_eq!(wrong["errors"][0]["code"], "unknown_indicator", "{wrong}");
     assert_eq!(wrong["errors"][1]["field"], "scores.1.score", "{wrong}");
 
-    // A first assessor scores three leaves: finalizing lists the fifteen left.
+    // A first assessor scores three leaves: every leaf still waits for one of the panel.
     expect_json(app.put(&score_path, Some(&panel[0].access_token), scores(&leaves[..3], |m| m)).await?, 200).await?;
     let finalize = format!("/api/v1/rating-assessments/{id}/finalize");
     let missing =
         expect_problem(app.post(&finalize, Some(&civil.access_token), Value::Null).await?, 409, "scores_missing")
             .await?;
-    assert_eq!(missing["errors"].as_array().map(Vec::len), Some(15), "{missing}");
-    // The organization does not see scores while the panel scores.
+    assert_eq!(missing["errors"].as_array().map(Vec::len), Some(18), "{missing}");
+    // While the panel scores, the organization sees neither scores nor panel, and the
+    // second assessor does not see the first one's scores.
     let seen =
         expect_json(app.get(&format!("/api/v1/rating-assessments/{id}"), Some(&leader.access_token)).await?, 200)
             .await?;
+    assert_eq!((&seen["scores"], &seen["panel"]), (&json!([]), &json!([])), "{seen}");
+    let seen =
+        expect_json(app.get(&format!("/api/v1/rating-assessments/{id}"), Some(&panel[1].access_token)).await?, 200)
+            .await?;
     assert_eq!(seen["scores"], json!([]), "{seen}");
+    let dup = json!({"scores": [{"indicator": "basic.venue", "score": 10}, {"indicator": "basic.venue", "score": 20}]});
+    let bad = expect_problem(app.put(&score_path, Some(&panel[1].access_token), dup).await?, 422, "validation_failed")
+        .await?;
+    assert_eq!(bad["errors"][0]["code"], "duplicate", "{bad}");
 
     // Full marks from one, 85 % (rounded down) from the other: a mean of about 92.5 %.
     let low = |m: i64| m * 85 / 100;
@@ -212,7 +233,9 @@ async fn an_eligible_organization_is_scored_noticed_appealed_and_awarded() -> Te
         expect_json(app.get(&format!("/api/v1/rating-assessments/{id}"), Some(&leader.access_token)).await?, 200)
             .await?;
     assert_eq!(seen["scores"].as_array().map(Vec::len), Some(36), "{seen}");
-    assert_eq!(seen["scores"][0]["assessor_id"], Value::Null);
+    assert_eq!((&seen["scores"][0]["assessor_id"], &seen["scores"][0]["at"]), (&Value::Null, &Value::Null));
+    assert_eq!(seen["panel"].as_array().map(Vec::len), Some(2), "the panel is named once scoring is over");
+    assert!(!seen["history"].to_string().contains("\"scored\""), "nothing ties a score to an assessor: {seen}");
     expect_problem(
         app.get(&format!("/api/v1/rating-assessments/{id}"), Some(&resident.access_token)).await?,
         403,
@@ -247,7 +270,7 @@ async fn an_eligible_organization_is_scored_noticed_appealed_and_awarded() -> Te
     assert_eq!(tick(&app.ctx).await.map_err(|e| anyhow::anyhow!("{e}"))?, RatingTick::default());
     app.clock.advance(Duration::days(7) + Duration::minutes(1));
     let t = tick(&app.ctx).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    assert_eq!(t, RatingTick { awarded: 1, not_graded: 0 });
+    assert_eq!(t, RatingTick { awarded: 1, not_graded: 0, withdrawn: 0 });
     assert_eq!(tick(&app.ctx).await.map_err(|e| anyhow::anyhow!("{e}"))?, RatingTick::default());
     let civil = app.demo_login("demo-civil").await?;
     let done = expect_json(app.get(&format!("/api/v1/rating-assessments/{id}"), Some(&civil.access_token)).await?, 200)
@@ -376,6 +399,12 @@ async fn a_regional_scheme_is_copied_edited_published_and_fed_by_satisfaction() 
         "not_attended",
     )
     .await?;
+    expect_problem(
+        app.put(&satisfaction, Some(&leader.access_token), json!({"score": 5})).await?,
+        409,
+        "own_organization",
+    )
+    .await?;
     app.hold_activity(&leader, org, "satisfied-resident").await?;
     let attendee = app.login("satisfied-resident").await?;
     expect_problem(
@@ -435,18 +464,39 @@ async fn a_regional_scheme_is_copied_edited_published_and_fed_by_satisfaction() 
     assert_eq!(f["total_tenths"], 9800);
     assert_eq!(f["grade"], "5A");
 
-    // Withdrawn with a reason; the region's list shows it; a resident may not list.
-    let w = expect_json(
+    // Put on the abnormal list during its notice: no grade is awarded when the notice ends.
+    expect_json(
+        app.post(
+            &format!("/api/v1/organizations/{org}/abnormal"),
+            Some(&street.access_token),
+            json!({"reason": "unreachable", "detail": "多次联系不上负责人"}),
+        )
+        .await?,
+        201,
+    )
+    .await?;
+    app.clock.advance(Duration::days(8));
+    let t = tick(&app.ctx).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(t, RatingTick { awarded: 0, not_graded: 0, withdrawn: 1 });
+    let civil = app.demo_login("demo-civil").await?;
+    let street = app.demo_login("demo-street").await?;
+    let attendee = app.login("satisfied-resident").await?;
+    let w = expect_json(app.get(&format!("/api/v1/rating-assessments/{aid}"), Some(&civil.access_token)).await?, 200)
+        .await?;
+    assert_eq!(w["status"], "withdrawn", "{w}");
+    assert!(w["history"].to_string().contains("不予授予"), "{w}");
+    expect_problem(
         app.post(
             &format!("/api/v1/rating-assessments/{aid}/withdraw"),
             Some(&civil.access_token),
             json!({"reason": "组织申请暂缓评估"}),
         )
         .await?,
-        200,
+        409,
+        "assessment_closed",
     )
     .await?;
-    assert_eq!(w["status"], "withdrawn");
+    // The region's list shows it; a resident may not list.
     // The street office is under the district, not over it.
     expect_problem(
         app.get(&format!("/api/v1/regions/{district}/rating-assessments?status=withdrawn"), Some(&street.access_token))

@@ -3932,8 +3932,11 @@ export interface components {
              * @description Shown to civil affairs and the panel only.
              */
             assessor_id: number | null;
-            /** Format: date-time */
-            at: string;
+            /**
+             * Format: date-time
+             * @description Shown to civil affairs and the panel only.
+             */
+            at: string | null;
             indicator: string;
             note: string | null;
             /**
@@ -4841,9 +4844,9 @@ export interface components {
             counts: number[];
             /**
              * Format: double
-             * @description The mean score, one decimal (0 without responses).
+             * @description The mean score, one decimal; `null` without responses.
              */
-            mean: number;
+            mean: number | null;
             /**
              * Format: int32
              * @description The caller's own score of the year, if signed in and given.
@@ -9364,7 +9367,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["NotFound"];
-            /** @description `not_attended` */
+            /** @description `not_attended`, `own_organization` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9746,7 +9749,7 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description `validation_failed`: scheme not applicable, assessors not in the pool or not 1–7 */
+            /** @description `validation_failed`: scheme not applicable, assessors not in the pool, repeated, not 1–7, or with a conflict (`assessor_conflict`: the organization's own staff or the opener) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9933,7 +9936,7 @@ export interface operations {
                 };
             };
             404: components["responses"]["NotFound"];
-            /** @description `scores_missing` (each unscored leaf in `errors`), `not_scoring` */
+            /** @description `scores_missing` (each leaf some panel member has not scored in `errors`), `not_eligible` (no longer: each failed rule in `errors`), `not_scoring` */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -347,7 +347,8 @@ pub struct MarkResponse {
     /// Whole points, 0 to the leaf's maximum.
     pub score: i32,
     pub note: Option<String>,
-    pub at: DateTime<FixedOffset>,
+    /// Shown to civil affairs and the panel only.
+    pub at: Option<DateTime<FixedOffset>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -429,7 +430,7 @@ impl From<AssessmentView> for AssessmentResponse {
                     indicator: k.indicator,
                     score: k.score,
                     note: k.note,
-                    at: time(k.at),
+                    at: k.at.map(time),
                 })
                 .collect(),
             notice_from: m.notice_from.map(time),
@@ -497,7 +498,7 @@ pub struct OpenAssessmentRequest {
         (status = 409, body = Problem, content_type = JSON_PROBLEM,
             description = "`not_eligible` (each failed rule in `errors`), `assessment_open`"),
         (status = 422, body = Problem, content_type = JSON_PROBLEM,
-            description = "`validation_failed`: scheme not applicable, assessors not in the pool or not 1–7"),
+            description = "`validation_failed`: scheme not applicable, assessors not in the pool, repeated, not 1–7, or with a conflict (`assessor_conflict`: the organization's own staff or the opener)"),
     ))]
 #[post("/rating-assessments")]
 pub async fn open_assessment(
@@ -655,7 +656,7 @@ pub async fn score_assessment(
         (status = 403, body = Problem, content_type = JSON_PROBLEM),
         (status = 404, body = Problem, content_type = JSON_PROBLEM),
         (status = 409, body = Problem, content_type = JSON_PROBLEM,
-            description = "`scores_missing` (each unscored leaf in `errors`), `not_scoring`"),
+            description = "`scores_missing` (each leaf some panel member has not scored in `errors`), `not_eligible` (no longer: each failed rule in `errors`), `not_scoring`"),
     ))]
 #[post("/rating-assessments/{id}/finalize")]
 pub async fn finalize_assessment(
@@ -761,8 +762,8 @@ pub struct SatisfactionResponse {
     pub organization_id: i64,
     pub year: i32,
     pub responses: i64,
-    /// The mean score, one decimal (0 without responses).
-    pub mean: f64,
+    /// The mean score, one decimal; `null` without responses.
+    pub mean: Option<f64>,
     /// Responses per score, 1 to 5.
     pub counts: [i64; 5],
     /// The caller's own score of the year, if signed in and given.
@@ -774,7 +775,7 @@ fn satisfaction(org_id: i64, s: Summary) -> SatisfactionResponse {
         organization_id: org_id,
         year: s.year,
         responses: s.responses,
-        mean: s.mean_tenths as f64 / 10.0,
+        mean: (s.responses > 0).then(|| s.mean_tenths as f64 / 10.0),
         counts: s.counts,
         mine: s.mine,
     }
@@ -796,7 +797,7 @@ pub struct SatisfactionRequest {
         (status = 200, body = SatisfactionResponse),
         (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 404, body = Problem, content_type = JSON_PROBLEM),
-        (status = 409, body = Problem, content_type = JSON_PROBLEM, description = "`not_attended`"),
+        (status = 409, body = Problem, content_type = JSON_PROBLEM, description = "`not_attended`, `own_organization`"),
         (status = 422, body = Problem, content_type = JSON_PROBLEM, description = "score outside 1–5"),
     ))]
 #[put("/organizations/{id}/satisfaction")]

@@ -31,6 +31,7 @@ pub mod calendar;
 pub mod certificate;
 pub mod clock;
 pub mod download;
+pub mod funding;
 pub mod invitation;
 pub mod notification;
 pub mod organization;

@@ -198,18 +198,7 @@ pub fn default_scheme() -> SchemeContent {
 impl SchemeContent {
     /// The scored leaves, depth first.
     pub fn leaves(&self) -> Vec<&Indicator> {
-        fn walk<'a>(v: &'a [Indicator], out: &mut Vec<&'a Indicator>) {
-            for i in v {
-                if i.children.is_empty() {
-                    out.push(i);
-                } else {
-                    walk(&i.children, out);
-                }
-            }
-        }
-        let mut out = Vec::new();
-        walk(&self.indicators, &mut out);
-        out
+        leaves_of(&self.indicators)
     }
 
     /// The scheme's total points.
@@ -227,52 +216,10 @@ impl SchemeContent {
     /// strictly descending or above the total, a grade twice, validity outside 1–10
     /// years, notice outside 1–30 days.
     pub fn problems(&self) -> Vec<FieldError> {
-        let mut out = Vec::new();
-        let mut codes = HashSet::new();
-        fn walk(v: &[Indicator], path: &str, depth: usize, codes: &mut HashSet<String>, out: &mut Vec<FieldError>) {
-            for (n, i) in v.iter().enumerate() {
-                let at = format!("{path}.{n}");
-                let code_ok = !i.code.is_empty()
-                    && i.code.len() <= 64
-                    && i.code.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-                if !code_ok {
-                    out.push(FieldError::new(format!("{at}.code"), "format", "指标编码须为 1–64 个字母、数字或 . _ -"));
-                } else if !codes.insert(i.code.clone()) {
-                    out.push(FieldError::new(format!("{at}.code"), "duplicate", format!("指标编码 {} 重复", i.code)));
-                }
-                let name_len = i.name.trim().chars().count();
-                if name_len == 0 || name_len > 64 {
-                    out.push(FieldError::new(format!("{at}.name"), "length", "指标名称须为 1–64 个字符"));
-                }
-                if i.max == 0 || i.max > 10_000 {
-                    out.push(FieldError::new(format!("{at}.max"), "range", "指标分值须在 1–10000 之间"));
-                }
-                if !i.children.is_empty() {
-                    if i.source.is_some() {
-                        out.push(FieldError::new(format!("{at}.source"), "not_leaf", "只有末级指标有评分来源"));
-                    }
-                    let sum: u32 = i.children.iter().map(|c| c.max).sum();
-                    if sum != i.max {
-                        out.push(FieldError::new(
-                            format!("{at}.max"),
-                            "sum",
-                            format!("下级指标分值之和为 {sum}，与本指标分值 {} 不符", i.max),
-                        ));
-                    }
-                    if depth >= 4 {
-                        out.push(FieldError::new(format!("{at}.children"), "depth", "指标最多 4 级"));
-                    } else {
-                        walk(&i.children, &format!("{at}.children"), depth + 1, codes, out);
-                    }
-                }
-            }
-        }
-        if self.indicators.is_empty() {
-            out.push(FieldError::new("content.indicators", "required", "至少需要一个指标"));
-        }
-        walk(&self.indicators, "content.indicators", 1, &mut codes, &mut out);
-        if self.leaves().len() > 200 {
-            out.push(FieldError::new("content.indicators", "too_many", "末级指标不超过 200 个"));
+        let mut out = indicator_problems(&self.indicators, "content.indicators");
+        let satisfaction = self.leaves().into_iter().filter(|l| l.source == Some(ScoreSource::Satisfaction)).count();
+        if satisfaction > 1 {
+            out.push(FieldError::new("content.indicators", "satisfaction_twice", "居民满意度只能计入一个末级指标"));
         }
         let total = self.total();
         if self.bands.is_empty() {
@@ -315,6 +262,110 @@ impl SchemeContent {
         }
         out
     }
+}
+
+/// Every problem of an indicator tree, named by path under `path` (`{path}.0.max`…): empty
+/// or duplicate codes, names, maxima outside 1–10000, a group whose children's maxima do
+/// not add up, more than 4 levels or 200 leaves. Shared by rating schemes and funding
+/// calls' review rubrics.
+pub fn indicator_problems(indicators: &[Indicator], path: &str) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    let mut codes = HashSet::new();
+    fn walk(v: &[Indicator], path: &str, depth: usize, codes: &mut HashSet<String>, out: &mut Vec<FieldError>) {
+        for (n, i) in v.iter().enumerate() {
+            let at = format!("{path}.{n}");
+            let code_ok = !i.code.is_empty()
+                && i.code.len() <= 64
+                && i.code.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !code_ok {
+                out.push(FieldError::new(format!("{at}.code"), "format", "指标编码须为 1–64 个字母、数字或 . _ -"));
+            } else if !codes.insert(i.code.clone()) {
+                out.push(FieldError::new(format!("{at}.code"), "duplicate", format!("指标编码 {} 重复", i.code)));
+            }
+            let name_len = i.name.trim().chars().count();
+            if name_len == 0 || name_len > 64 {
+                out.push(FieldError::new(format!("{at}.name"), "length", "指标名称须为 1–64 个字符"));
+            }
+            if i.max == 0 || i.max > 10_000 {
+                out.push(FieldError::new(format!("{at}.max"), "range", "指标分值须在 1–10000 之间"));
+            }
+            if !i.children.is_empty() {
+                if i.source.is_some() {
+                    out.push(FieldError::new(format!("{at}.source"), "not_leaf", "只有末级指标有评分来源"));
+                }
+                let sum: u32 = i.children.iter().map(|c| c.max).sum();
+                if sum != i.max {
+                    out.push(FieldError::new(
+                        format!("{at}.max"),
+                        "sum",
+                        format!("下级指标分值之和为 {sum}，与本指标分值 {} 不符", i.max),
+                    ));
+                }
+                if depth >= 4 {
+                    out.push(FieldError::new(format!("{at}.children"), "depth", "指标最多 4 级"));
+                } else {
+                    walk(&i.children, &format!("{at}.children"), depth + 1, codes, out);
+                }
+            }
+        }
+    }
+    if indicators.is_empty() {
+        out.push(FieldError::new(path, "required", "至少需要一个指标"));
+    }
+    walk(indicators, path, 1, &mut codes, &mut out);
+    if leaves_of(indicators).len() > 200 {
+        out.push(FieldError::new(path, "too_many", "末级指标不超过 200 个"));
+    }
+    out
+}
+
+/// The scored leaves of an indicator tree, depth first.
+pub fn leaves_of(indicators: &[Indicator]) -> Vec<&Indicator> {
+    fn walk<'a>(v: &'a [Indicator], out: &mut Vec<&'a Indicator>) {
+        for i in v {
+            if i.children.is_empty() {
+                out.push(i);
+            } else {
+                walk(&i.children, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(indicators, &mut out);
+    out
+}
+
+/// Problems of a batch of scores against a tree's leaves (`(code, max)`): 1–200 scores,
+/// each of a leaf, 0–max, a note of at most 500 characters. Shared by rating panels and
+/// funding reviewers.
+pub fn mark_problems(leaves: &[(&str, u32)], marks: &[(String, i64, Option<String>)]) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if marks.is_empty() || marks.len() > 200 {
+        errors.push(FieldError::new("scores", "count", "每次提交 1–200 项评分"));
+    }
+    let mut seen = HashSet::new();
+    for (n, (indicator, score, note)) in marks.iter().enumerate() {
+        if !seen.insert(indicator.as_str()) {
+            errors.push(FieldError::new(format!("scores.{n}.indicator"), "duplicate", format!("{indicator} 重复评分")));
+        }
+        match leaves.iter().find(|l| l.0 == indicator) {
+            None => errors.push(FieldError::new(
+                format!("scores.{n}.indicator"),
+                "unknown_indicator",
+                format!("{indicator} 不是末级指标"),
+            )),
+            Some((_, max)) if *score < 0 || *score > i64::from(*max) => errors.push(FieldError::new(
+                format!("scores.{n}.score"),
+                "range",
+                format!("{indicator} 的得分须在 0–{max} 之间"),
+            )),
+            Some(_) => {}
+        }
+        if note.as_ref().is_some_and(|t| t.chars().count() > 500) {
+            errors.push(FieldError::new(format!("scores.{n}.note"), "length", "评分说明不超过 500 个字符"));
+        }
+    }
+    errors
 }
 
 /// A leaf's score in tenths of a point: the mean of its assessors' scores, half up.
@@ -495,11 +546,16 @@ mod tests {
         s.indicators[1].children[1].code = "basic.charter".into();
         s.bands[1].min_points = 960;
         s.validity_years = 0;
+        s.indicators[3].children[1].source = Some(ScoreSource::Satisfaction);
         let fields: Vec<String> = s.problems().into_iter().map(|e| format!("{}:{}", e.field, e.code)).collect();
         assert!(fields.contains(&"content.indicators.0.max:sum".to_owned()), "{fields:?}");
         assert!(fields.contains(&"content.indicators.1.children.1.code:duplicate".to_owned()), "{fields:?}");
         assert!(fields.contains(&"content.bands.1:order".to_owned()), "{fields:?}");
         assert!(fields.contains(&"content.validity_years:range".to_owned()), "{fields:?}");
+        assert!(fields.contains(&"content.indicators:satisfaction_twice".to_owned()), "{fields:?}");
+        let marks = vec![("basic.venue".to_owned(), 10, None), ("basic.venue".to_owned(), 12, None)];
+        let dup = mark_problems(&[("basic.venue", 20)], &marks);
+        assert_eq!((dup.len(), dup[0].field.as_str(), dup[0].code.as_str()), (1, "scores.1.indicator", "duplicate"));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::{
         organization::OrgStatus,
         rating::{
             AppealDecision, AssessmentStatus, EligibilityCheck, EligibilityFacts, Grade, SchemeContent, ScoreSource,
-            check_eligibility, mean_tenths, satisfaction_tenths, valid_until,
+            check_eligibility, mark_problems, mean_tenths, satisfaction_tenths, valid_until,
         },
         role::Role,
     },
@@ -66,7 +66,8 @@ pub struct Mark {
     pub indicator: String,
     pub score: i32,
     pub note: Option<String>,
-    pub at: DateTime<Utc>,
+    /// Hidden (`None`) from the organization.
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// An assessment as its reader may see it.
@@ -78,8 +79,9 @@ pub struct AssessmentView {
     pub scheme: SchemeView,
     pub eligibility: Vec<EligibilityCheck>,
     pub panel: Vec<(i64, Option<String>)>,
-    /// Assessors' scores: the panel and civil affairs see them all; the organization sees
-    /// them (without who gave them) once the result is on notice; nobody else.
+    /// Assessors' scores: civil affairs sees them all; a panel member their own while
+    /// scoring, all after; the organization sees them (without who gave them, or when)
+    /// once the result is on notice; nobody else.
     pub marks: Vec<Mark>,
     pub breakdown: Vec<LeafResult>,
     pub history: Vec<rating_event::Model>,
@@ -228,9 +230,22 @@ pub async fn open(
     require_civil_affairs(user, &path)?;
     let scheme = rating_schemes::applicable(&ctx.db, scheme_id, &path).await?;
     panel.sort_unstable();
-    panel.dedup();
+    if panel.windows(2).any(|w| w[0] == w[1]) {
+        return Err(AppError::invalid("assessor_ids", "duplicate", "评估专家不能重复"));
+    }
     if panel.is_empty() || panel.len() > 7 {
         return Err(AppError::invalid("assessor_ids", "count", "评估专家须为 1–7 人"));
+    }
+    // No one assesses an organization they work for, nor one they open the assessment of.
+    let insiders = holders(&ctx.db, org_id, &[Role::OrgLeader, Role::OrgStaff]).await?;
+    let conflicted: Vec<String> =
+        panel.iter().filter(|p| insiders.contains(p) || **p == user.id).map(i64::to_string).collect();
+    if !conflicted.is_empty() {
+        return Err(AppError::invalid(
+            "assessor_ids",
+            "assessor_conflict",
+            format!("{} 与被评估组织或本次评估的组织者有利害关系，须回避", conflicted.join(", ")),
+        ));
     }
     let mut pool = Vec::new();
     for region in ids_on(&path) {
@@ -315,9 +330,14 @@ pub async fn open(
 /// Who is reading an assessment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reader {
-    /// Civil affairs or the system admin over it, or one of its panel.
+    /// Civil affairs or the system admin over it.
     Full,
-    /// The organization's staff, and the street office and committee over it.
+    /// One of its panel: everything but the other assessors' scores while scoring (they
+    /// score independently).
+    Panel,
+    /// The organization's staff, and the street office and committee over it: the scores
+    /// once on notice, never who gave which (no assessor, no time, no `scored` actor), and
+    /// the panel only once scoring is over.
     Organization,
 }
 
@@ -328,8 +348,11 @@ async fn reader(
 ) -> AppResult<(Reader, String)> {
     let org = find_org(db, m.organization_id).await?;
     let path = region_path(db, org.community_id).await?;
-    if holds_region_role(user, &[Role::CivilAffairs], &path) || panel_ids(&m.panel).contains(&user.id) {
+    if holds_region_role(user, &[Role::CivilAffairs], &path) {
         return Ok((Reader::Full, org.name));
+    }
+    if panel_ids(&m.panel).contains(&user.id) {
+        return Ok((Reader::Panel, org.name));
     }
     if is_staff(user, org.id) || holds_region_role(user, &[Role::Committee, Role::Street], &path) {
         return Ok((Reader::Organization, org.name));
@@ -352,23 +375,28 @@ pub async fn get(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Assess
     let (who, organization_name) = reader(&ctx.db, user, &m).await?;
     let status = status_of(&m);
     let scheme = rating_schemes::get(ctx, Some(user), m.scheme_id).await?;
-    let show_marks = who == Reader::Full || status != AssessmentStatus::Scoring;
-    let marks = if show_marks {
-        current_marks(&ctx.db, id)
-            .await?
-            .into_iter()
-            .map(|s| Mark {
-                assessor_id: (who == Reader::Full).then_some(s.assessor_id),
-                indicator: s.indicator,
-                score: s.score,
-                note: s.note,
-                at: s.at,
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let ids = panel_ids(&m.panel);
+    let scoring = status == AssessmentStatus::Scoring;
+    let mut marks: Vec<Mark> = current_marks(&ctx.db, id)
+        .await?
+        .into_iter()
+        .filter(|s| match who {
+            Reader::Full => true,
+            Reader::Panel => !scoring || s.assessor_id == user.id,
+            Reader::Organization => !scoring,
+        })
+        .map(|s| Mark {
+            assessor_id: (who != Reader::Organization).then_some(s.assessor_id),
+            indicator: s.indicator,
+            score: s.score,
+            note: s.note,
+            at: (who != Reader::Organization).then_some(s.at),
+        })
+        .collect();
+    if who == Reader::Organization {
+        // In leaf order, then by score: nothing left to tie a score to its assessor.
+        marks.sort_by(|a, b| a.indicator.cmp(&b.indicator).then(a.score.cmp(&b.score)));
+    }
+    let ids = if who == Reader::Organization && scoring { Vec::new() } else { panel_ids(&m.panel) };
     let names = expert_pools::nicknames(&ctx.db, ids.clone()).await?;
     let panel = ids.into_iter().map(|i| (i, names.get(&i).cloned().flatten())).collect();
     let breakdown = m.breakdown.as_deref().and_then(|b| serde_json::from_str(b).ok()).unwrap_or_default();
@@ -377,7 +405,10 @@ pub async fn get(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Assess
         .filter(rating_event::Column::AssessmentId.eq(id))
         .order_by_asc(rating_event::Column::Id)
         .all(&ctx.db)
-        .await?;
+        .await?
+        .into_iter()
+        .filter(|e| who != Reader::Organization || e.action != "scored")
+        .collect();
     Ok(AssessmentView {
         assessment: m,
         status,
@@ -408,29 +439,11 @@ pub async fn score(ctx: &AppContext, user: &AuthUser, id: i64, marks: Vec<MarkIn
         return Err(AppError::Forbidden("requires a member of the assessment's panel"));
     }
     let scheme = rating_schemes::get(ctx, Some(user), m.scheme_id).await?;
-    let leaves: HashMap<&str, u32> = scheme.content.leaves().into_iter().map(|l| (l.code.as_str(), l.max)).collect();
-    let mut errors = Vec::new();
-    if marks.is_empty() || marks.len() > 200 {
-        errors.push(FieldError::new("scores", "count", "每次提交 1–200 项评分"));
-    }
-    for (n, mark) in marks.iter().enumerate() {
-        match leaves.get(mark.indicator.as_str()) {
-            None => errors.push(FieldError::new(
-                format!("scores.{n}.indicator"),
-                "unknown_indicator",
-                format!("{} 不是该评估标准的末级指标", mark.indicator),
-            )),
-            Some(max) if mark.score < 0 || mark.score > i64::from(*max) => errors.push(FieldError::new(
-                format!("scores.{n}.score"),
-                "range",
-                format!("{} 的得分须在 0–{max} 之间", mark.indicator),
-            )),
-            Some(_) => {}
-        }
-        if mark.note.as_ref().is_some_and(|t| t.chars().count() > 500) {
-            errors.push(FieldError::new(format!("scores.{n}.note"), "length", "评分说明不超过 500 个字符"));
-        }
-    }
+    let leaves: Vec<(&str, u32)> = scheme.content.leaves().into_iter().map(|l| (l.code.as_str(), l.max)).collect();
+    let errors = mark_problems(
+        &leaves,
+        &marks.iter().map(|m| (m.indicator.clone(), m.score, m.note.clone())).collect::<Vec<_>>(),
+    );
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
@@ -469,7 +482,7 @@ pub async fn score(ctx: &AppContext, user: &AuthUser, id: i64, marks: Vec<MarkIn
 
 /// Each leaf's result: a `satisfaction` leaf from residents' scores when enough residents
 /// scored (this year's and last year's), otherwise the mean of the panel's scores; a leaf
-/// nobody scored is missing.
+/// some member of the panel has not scored is missing (naming who).
 async fn results(
     db: &impl ConnectionTrait,
     m: &rating_assessment::Model,
@@ -493,8 +506,18 @@ async fn results(
         }
         let scores: Vec<u32> =
             marks.iter().filter(|s| s.indicator == leaf.code).map(|s| s.score.max(0) as u32).collect();
-        if scores.is_empty() {
-            missing.push(FieldError::new(leaf.code.clone(), "not_scored", format!("「{}」尚未评分", leaf.name)));
+        // Every member of the panel scores every leaf the residents do not.
+        let absent: Vec<String> = panel_ids(&m.panel)
+            .into_iter()
+            .filter(|p| !marks.iter().any(|s| s.indicator == leaf.code && s.assessor_id == *p))
+            .map(|p| p.to_string())
+            .collect();
+        if !absent.is_empty() {
+            missing.push(FieldError::new(
+                leaf.code.clone(),
+                "not_scored",
+                format!("「{}」尚未由评估专家 {} 评分", leaf.name, absent.join(", ")),
+            ));
         } else {
             out.push(LeafResult {
                 indicator: leaf.code.clone(),
@@ -524,6 +547,11 @@ pub async fn finalize(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<A
     let current = find(&txn, id).await?;
     if status_of(&current) != AssessmentStatus::Scoring {
         return Err(AppError::Conflict("not_scoring", "该评估当前不在评分阶段".into()));
+    }
+    let f = facts(&txn, &org, now).await?;
+    let failed = refusals(&check_eligibility(&scheme.content.eligibility, &f, now));
+    if !failed.is_empty() {
+        return Err(AppError::ConflictList("not_eligible", "该组织已不符合参加等级评估的条件".into(), failed));
     }
     let (leaves, missing) = results(&txn, &current, &scheme.content, now).await?;
     if !missing.is_empty() {
@@ -640,7 +668,17 @@ pub async fn decide_appeal(
         AppealDecision::Rescore => AssessmentStatus::Scoring,
         AppealDecision::Dismiss => AssessmentStatus::Notice,
     };
-    rating_assessment::Entity::update_many()
+    let mut update = rating_assessment::Entity::update_many();
+    if next == AssessmentStatus::Scoring {
+        // Scored again: the result on notice no longer stands.
+        update = update
+            .col_expr(rating_assessment::Column::TotalTenths, Expr::value(Option::<i64>::None))
+            .col_expr(rating_assessment::Column::Grade, Expr::value(Option::<String>::None))
+            .col_expr(rating_assessment::Column::Breakdown, Expr::value(Option::<String>::None))
+            .col_expr(rating_assessment::Column::NoticeFrom, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(rating_assessment::Column::NoticeUntil, Expr::value(Option::<DateTime<Utc>>::None));
+    }
+    update
         .col_expr(rating_assessment::Column::Status, Expr::value(next.as_str()))
         .col_expr(rating_assessment::Column::AppealAnswer, Expr::value(answer.clone()))
         .col_expr(rating_assessment::Column::UpdatedAt, Expr::value(now))
@@ -715,6 +753,8 @@ pub async fn withdraw(ctx: &AppContext, user: &AuthUser, id: i64, reason: String
 pub struct RatingTick {
     pub awarded: usize,
     pub not_graded: usize,
+    /// No longer eligible when the notice ended (e.g. put on the abnormal list).
+    pub withdrawn: usize,
 }
 
 /// Awards every assessment whose notice has ended without an appeal pending: the grade
@@ -731,6 +771,28 @@ pub async fn tick(ctx: &AppContext) -> AppResult<RatingTick> {
     let mut out = RatingTick::default();
     for m in due {
         let scheme = rating_schemes::get(ctx, None, m.scheme_id).await?;
+        let org = find_org(&ctx.db, m.organization_id).await?;
+        let f = facts(&ctx.db, &org, now).await?;
+        let failed = refusals(&check_eligibility(&scheme.content.eligibility, &f, now));
+        if !failed.is_empty() {
+            // Put on the abnormal list (or otherwise out of the rules) during its notice:
+            // no grade is awarded.
+            let txn = begin_write(&ctx.db).await?;
+            let res = rating_assessment::Entity::update_many()
+                .col_expr(rating_assessment::Column::Status, Expr::value(AssessmentStatus::Withdrawn.as_str()))
+                .col_expr(rating_assessment::Column::UpdatedAt, Expr::value(now))
+                .filter(rating_assessment::Column::Id.eq(m.id))
+                .filter(rating_assessment::Column::Status.eq(AssessmentStatus::Notice.as_str()))
+                .exec(&txn)
+                .await?;
+            if res.rows_affected > 0 {
+                let why = failed.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("；");
+                event(&txn, m.id, "withdrawn", None, Some(format!("不再符合条件，不予授予：{why}")), now).await?;
+                out.withdrawn += 1;
+            }
+            txn.commit().await?;
+            continue;
+        }
         let grade = m.grade.as_deref().and_then(Grade::parse);
         let today = to_shanghai(now).date_naive();
         let until = grade.map(|_| valid_until(today, scheme.content.validity_years));
@@ -766,7 +828,6 @@ pub async fn tick(ctx: &AppContext) -> AppResult<RatingTick> {
             _ => "未达到等级".to_owned(),
         };
         event(&txn, m.id, next.as_str(), None, Some(comment.clone()), now).await?;
-        let org = find_org(&txn, m.organization_id).await?;
         let notices = holders(&txn, org.id, &[Role::OrgLeader])
             .await?
             .into_iter()

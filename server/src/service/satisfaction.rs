@@ -32,11 +32,18 @@ pub struct Summary {
 }
 
 /// Scores an organization (1–5) for the current year. 409 `not_attended` unless the
-/// resident was checked in at one of its activities this year; 422 outside 1–5.
+/// resident was checked in at one of its activities this year, `own_organization` for its
+/// leaders and staff; 422 outside 1–5.
 pub async fn rate(ctx: &AppContext, user: &AuthUser, org_id: i64, score: i64) -> AppResult<Summary> {
     organization::Entity::find_by_id(org_id).one(&ctx.db).await?.ok_or(AppError::NotFound("organization"))?;
     if !(1..=5).contains(&score) {
         return Err(AppError::invalid("score", "range", "满意度须为 1–5 分"));
+    }
+    if user.grants.iter().any(|g| {
+        matches!(g.role, crate::domain::role::Role::OrgLeader | crate::domain::role::Role::OrgStaff)
+            && g.scope_id == Some(org_id)
+    }) {
+        return Err(AppError::Conflict("own_organization", "组织的负责人和工作人员不能评价本组织".into()));
     }
     let now = ctx.now();
     let year = to_shanghai(now).year();

@@ -1,0 +1,603 @@
+//! Funding (资金支持): calls for proposals (申报通知), applications with deliverables and
+//! budgets, reviewers' conflict declarations and scores, decisions; projects with their
+//! agreement (tranches tied to milestones), amendments, the activities tagged as evidence,
+//! milestone reports and evaluations; and one history of every step (who, when, why).
+//! Money in integer fen; the database checks what it can (paid ≤ granted, a tranche's
+//! percent in 1–100). Nothing here is deleted.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum FundingCalls {
+    Table,
+    Id,
+    RegionId,
+    EntrustedOrgId,
+    Title,
+    Fund,
+    BudgetFen,
+    Categories,
+    Targets,
+    Eligibility,
+    OpensAt,
+    ClosesAt,
+    Rubric,
+    NoticeDays,
+    Status,
+    CreatedBy,
+    CreatedAt,
+    UpdatedAt,
+    OpenedAt,
+    DecidedAt,
+}
+
+#[derive(DeriveIden)]
+enum FundingReviewers {
+    Table,
+    Id,
+    CallId,
+    UserId,
+    AddedBy,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum FundingApplications {
+    Table,
+    Id,
+    CallId,
+    OrganizationId,
+    Title,
+    Proposal,
+    Deliverables,
+    Budget,
+    AmountFen,
+    Status,
+    SubmittedBy,
+    SubmittedAt,
+    GrantedFen,
+    DecisionReason,
+    DecidedBy,
+    DecidedAt,
+    NoticeUntil,
+    CreatedBy,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum FundingConflicts {
+    Table,
+    Id,
+    ApplicationId,
+    ReviewerId,
+    NoConflict,
+    Note,
+    At,
+}
+
+#[derive(DeriveIden)]
+enum FundingScores {
+    Table,
+    Id,
+    ApplicationId,
+    ReviewerId,
+    Indicator,
+    Score,
+    Note,
+    At,
+    SupersededAt,
+}
+
+#[derive(DeriveIden)]
+enum FundingEvents {
+    Table,
+    Id,
+    Subject,
+    SubjectId,
+    Action,
+    ActorId,
+    Comment,
+    At,
+}
+
+#[derive(DeriveIden)]
+enum Projects {
+    Table,
+    Id,
+    ApplicationId,
+    CallId,
+    OrganizationId,
+    Title,
+    AmountFen,
+    PaidFen,
+    Status,
+    StartsOn,
+    EndsOn,
+    SupervisorId,
+    ApproverId,
+    Plan,
+    OriginalPlan,
+    ReclaimFen,
+    ClosedAt,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum ProjectTranches {
+    Table,
+    Id,
+    ProjectId,
+    Seq,
+    Percent,
+    Milestone,
+    OnSigning,
+    AmountFen,
+    Status,
+    DueAt,
+    PaidAt,
+    PaidBy,
+}
+
+#[derive(DeriveIden)]
+enum ProjectAmendments {
+    Table,
+    Id,
+    ProjectId,
+    Changes,
+    Reason,
+    Status,
+    RequestedBy,
+    RequestedAt,
+    DecidedBy,
+    DecidedAt,
+    Comment,
+}
+
+#[derive(DeriveIden)]
+enum ProjectActivities {
+    Table,
+    Id,
+    ProjectId,
+    ActivityId,
+    TaggedBy,
+    TaggedAt,
+    Excluded,
+    ExcludeReason,
+    ExcludedBy,
+    ExcludedAt,
+}
+
+#[derive(DeriveIden)]
+enum ProjectMilestones {
+    Table,
+    Id,
+    ProjectId,
+    TrancheId,
+    Title,
+    Narrative,
+    Figures,
+    Attachments,
+    Status,
+    SubmittedBy,
+    SubmittedAt,
+    ReviewedBy,
+    ReviewedAt,
+    Comment,
+}
+
+#[derive(DeriveIden)]
+enum ProjectEvaluations {
+    Table,
+    Id,
+    ProjectId,
+    Kind,
+    Scores,
+    TotalTenths,
+    Outcome,
+    ReclaimFen,
+    Comment,
+    EvaluatorId,
+    At,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(FundingCalls::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(FundingCalls::Id))
+                    .col(big_integer(FundingCalls::RegionId))
+                    .col(big_integer_null(FundingCalls::EntrustedOrgId))
+                    .col(string_len(FundingCalls::Title, 128))
+                    .col(string_len(FundingCalls::Fund, 32))
+                    .col(big_integer(FundingCalls::BudgetFen))
+                    .col(text(FundingCalls::Categories))
+                    .col(text(FundingCalls::Targets))
+                    .col(text(FundingCalls::Eligibility))
+                    .col(timestamp_with_time_zone(FundingCalls::OpensAt))
+                    .col(timestamp_with_time_zone(FundingCalls::ClosesAt))
+                    .col(text(FundingCalls::Rubric))
+                    .col(integer(FundingCalls::NoticeDays))
+                    .col(string_len(FundingCalls::Status, 16))
+                    .col(big_integer(FundingCalls::CreatedBy))
+                    .col(timestamp_with_time_zone(FundingCalls::CreatedAt))
+                    .col(timestamp_with_time_zone(FundingCalls::UpdatedAt))
+                    .col(timestamp_with_time_zone_null(FundingCalls::OpenedAt))
+                    .col(timestamp_with_time_zone_null(FundingCalls::DecidedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(FundingReviewers::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(FundingReviewers::Id))
+                    .col(big_integer(FundingReviewers::CallId))
+                    .col(big_integer(FundingReviewers::UserId))
+                    .col(big_integer(FundingReviewers::AddedBy))
+                    .col(timestamp_with_time_zone(FundingReviewers::CreatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(FundingApplications::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(FundingApplications::Id))
+                    .col(big_integer(FundingApplications::CallId))
+                    .col(big_integer(FundingApplications::OrganizationId))
+                    .col(string_len(FundingApplications::Title, 128))
+                    .col(text(FundingApplications::Proposal))
+                    .col(text(FundingApplications::Deliverables))
+                    .col(text(FundingApplications::Budget))
+                    .col(big_integer(FundingApplications::AmountFen))
+                    .col(string_len(FundingApplications::Status, 16))
+                    .col(big_integer_null(FundingApplications::SubmittedBy))
+                    .col(timestamp_with_time_zone_null(FundingApplications::SubmittedAt))
+                    .col(big_integer_null(FundingApplications::GrantedFen))
+                    .col(text_null(FundingApplications::DecisionReason))
+                    .col(big_integer_null(FundingApplications::DecidedBy))
+                    .col(timestamp_with_time_zone_null(FundingApplications::DecidedAt))
+                    .col(timestamp_with_time_zone_null(FundingApplications::NoticeUntil))
+                    .col(big_integer(FundingApplications::CreatedBy))
+                    .col(timestamp_with_time_zone(FundingApplications::CreatedAt))
+                    .col(timestamp_with_time_zone(FundingApplications::UpdatedAt))
+                    .check((
+                        Alias::new("funding_applications_granted_within_asked"),
+                        Expr::col(FundingApplications::GrantedFen)
+                            .is_null()
+                            .or(Expr::col(FundingApplications::GrantedFen)
+                                .lte(Expr::col(FundingApplications::AmountFen))),
+                    ))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(FundingConflicts::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(FundingConflicts::Id))
+                    .col(big_integer(FundingConflicts::ApplicationId))
+                    .col(big_integer(FundingConflicts::ReviewerId))
+                    .col(boolean(FundingConflicts::NoConflict))
+                    .col(text_null(FundingConflicts::Note))
+                    .col(timestamp_with_time_zone(FundingConflicts::At))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(FundingScores::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(FundingScores::Id))
+                    .col(big_integer(FundingScores::ApplicationId))
+                    .col(big_integer(FundingScores::ReviewerId))
+                    .col(string_len(FundingScores::Indicator, 64))
+                    .col(integer(FundingScores::Score))
+                    .col(text_null(FundingScores::Note))
+                    .col(timestamp_with_time_zone(FundingScores::At))
+                    .col(timestamp_with_time_zone_null(FundingScores::SupersededAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(FundingEvents::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(FundingEvents::Id))
+                    .col(string_len(FundingEvents::Subject, 16))
+                    .col(big_integer(FundingEvents::SubjectId))
+                    .col(string_len(FundingEvents::Action, 32))
+                    .col(big_integer_null(FundingEvents::ActorId))
+                    .col(text_null(FundingEvents::Comment))
+                    .col(timestamp_with_time_zone(FundingEvents::At))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Projects::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(Projects::Id))
+                    .col(big_integer(Projects::ApplicationId))
+                    .col(big_integer(Projects::CallId))
+                    .col(big_integer(Projects::OrganizationId))
+                    .col(string_len(Projects::Title, 128))
+                    .col(big_integer(Projects::AmountFen))
+                    .col(big_integer(Projects::PaidFen))
+                    .col(string_len(Projects::Status, 24))
+                    .col(date_null(Projects::StartsOn))
+                    .col(date_null(Projects::EndsOn))
+                    .col(big_integer_null(Projects::SupervisorId))
+                    .col(big_integer(Projects::ApproverId))
+                    .col(text(Projects::Plan))
+                    .col(text(Projects::OriginalPlan))
+                    .col(big_integer_null(Projects::ReclaimFen))
+                    .col(timestamp_with_time_zone_null(Projects::ClosedAt))
+                    .col(timestamp_with_time_zone(Projects::CreatedAt))
+                    .col(timestamp_with_time_zone(Projects::UpdatedAt))
+                    .check((
+                        Alias::new("projects_paid_within_granted"),
+                        Expr::col(Projects::PaidFen)
+                            .gte(0)
+                            .and(Expr::col(Projects::PaidFen).lte(Expr::col(Projects::AmountFen))),
+                    ))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ProjectTranches::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(ProjectTranches::Id))
+                    .col(big_integer(ProjectTranches::ProjectId))
+                    .col(integer(ProjectTranches::Seq))
+                    .col(integer(ProjectTranches::Percent))
+                    .col(string_len(ProjectTranches::Milestone, 64))
+                    .col(boolean(ProjectTranches::OnSigning))
+                    .col(big_integer(ProjectTranches::AmountFen))
+                    .col(string_len(ProjectTranches::Status, 16))
+                    .col(timestamp_with_time_zone_null(ProjectTranches::DueAt))
+                    .col(timestamp_with_time_zone_null(ProjectTranches::PaidAt))
+                    .col(big_integer_null(ProjectTranches::PaidBy))
+                    .check((
+                        Alias::new("project_tranches_percent"),
+                        Expr::col(ProjectTranches::Percent).between(1, 100),
+                    ))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ProjectAmendments::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(ProjectAmendments::Id))
+                    .col(big_integer(ProjectAmendments::ProjectId))
+                    .col(text(ProjectAmendments::Changes))
+                    .col(text(ProjectAmendments::Reason))
+                    .col(string_len(ProjectAmendments::Status, 16))
+                    .col(big_integer(ProjectAmendments::RequestedBy))
+                    .col(timestamp_with_time_zone(ProjectAmendments::RequestedAt))
+                    .col(big_integer_null(ProjectAmendments::DecidedBy))
+                    .col(timestamp_with_time_zone_null(ProjectAmendments::DecidedAt))
+                    .col(text_null(ProjectAmendments::Comment))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ProjectActivities::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(ProjectActivities::Id))
+                    .col(big_integer(ProjectActivities::ProjectId))
+                    .col(big_integer(ProjectActivities::ActivityId))
+                    .col(big_integer(ProjectActivities::TaggedBy))
+                    .col(timestamp_with_time_zone(ProjectActivities::TaggedAt))
+                    .col(boolean(ProjectActivities::Excluded))
+                    .col(text_null(ProjectActivities::ExcludeReason))
+                    .col(big_integer_null(ProjectActivities::ExcludedBy))
+                    .col(timestamp_with_time_zone_null(ProjectActivities::ExcludedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ProjectMilestones::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(ProjectMilestones::Id))
+                    .col(big_integer(ProjectMilestones::ProjectId))
+                    .col(big_integer_null(ProjectMilestones::TrancheId))
+                    .col(string_len(ProjectMilestones::Title, 128))
+                    .col(text(ProjectMilestones::Narrative))
+                    .col(text(ProjectMilestones::Figures))
+                    .col(text(ProjectMilestones::Attachments))
+                    .col(string_len(ProjectMilestones::Status, 16))
+                    .col(big_integer(ProjectMilestones::SubmittedBy))
+                    .col(timestamp_with_time_zone(ProjectMilestones::SubmittedAt))
+                    .col(big_integer_null(ProjectMilestones::ReviewedBy))
+                    .col(timestamp_with_time_zone_null(ProjectMilestones::ReviewedAt))
+                    .col(text_null(ProjectMilestones::Comment))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ProjectEvaluations::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(ProjectEvaluations::Id))
+                    .col(big_integer(ProjectEvaluations::ProjectId))
+                    .col(string_len(ProjectEvaluations::Kind, 16))
+                    .col(text(ProjectEvaluations::Scores))
+                    .col(big_integer(ProjectEvaluations::TotalTenths))
+                    .col(string_len_null(ProjectEvaluations::Outcome, 16))
+                    .col(big_integer_null(ProjectEvaluations::ReclaimFen))
+                    .col(text(ProjectEvaluations::Comment))
+                    .col(big_integer(ProjectEvaluations::EvaluatorId))
+                    .col(timestamp_with_time_zone(ProjectEvaluations::At))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("funding_calls_region")
+                    .table(FundingCalls::Table)
+                    .col(FundingCalls::RegionId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("funding_reviewers_call_user")
+                    .table(FundingReviewers::Table)
+                    .col(FundingReviewers::CallId)
+                    .col(FundingReviewers::UserId)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("funding_applications_call_org")
+                    .table(FundingApplications::Table)
+                    .col(FundingApplications::CallId)
+                    .col(FundingApplications::OrganizationId)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("funding_conflicts_application_reviewer")
+                    .table(FundingConflicts::Table)
+                    .col(FundingConflicts::ApplicationId)
+                    .col(FundingConflicts::ReviewerId)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("funding_scores_application")
+                    .table(FundingScores::Table)
+                    .col(FundingScores::ApplicationId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("funding_events_subject")
+                    .table(FundingEvents::Table)
+                    .col(FundingEvents::Subject)
+                    .col(FundingEvents::SubjectId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("projects_application")
+                    .table(Projects::Table)
+                    .col(Projects::ApplicationId)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("projects_organization")
+                    .table(Projects::Table)
+                    .col(Projects::OrganizationId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("project_tranches_project_seq")
+                    .table(ProjectTranches::Table)
+                    .col(ProjectTranches::ProjectId)
+                    .col(ProjectTranches::Seq)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("project_amendments_project")
+                    .table(ProjectAmendments::Table)
+                    .col(ProjectAmendments::ProjectId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("project_activities_project_activity")
+                    .table(ProjectActivities::Table)
+                    .col(ProjectActivities::ProjectId)
+                    .col(ProjectActivities::ActivityId)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("project_activities_activity")
+                    .table(ProjectActivities::Table)
+                    .col(ProjectActivities::ActivityId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("project_milestones_project")
+                    .table(ProjectMilestones::Table)
+                    .col(ProjectMilestones::ProjectId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("project_evaluations_project")
+                    .table(ProjectEvaluations::Table)
+                    .col(ProjectEvaluations::ProjectId)
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        Err(DbErr::Migration("Linli's migrations are forward-only".to_owned()))
+    }
+}
