@@ -35,6 +35,7 @@ pub mod invitation;
 pub mod notification;
 pub mod organization;
 pub mod pagination;
+pub mod proxy;
 pub mod random_check;
 pub mod region;
 pub mod role;

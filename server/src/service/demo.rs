@@ -260,6 +260,7 @@ pub struct SeedReport {
     pub activities_added: usize,
     pub venues_added: usize,
     pub time_banks_added: usize,
+    pub offline_residents_added: usize,
 }
 
 pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<SeedReport> {
@@ -338,6 +339,20 @@ pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Se
     }
     if crate::service::time_bank::seed_demo(db, dazhong, street_user, &neighbours, now).await? {
         report.time_banks_added += 1;
+    }
+    // An offline resident of 金塔巷社区 with his daughter as proxy (issue 18, part 2).
+    let committee_user = user::Entity::find()
+        .filter(user::Column::Openid.eq("demo-committee"))
+        .one(db)
+        .await?
+        .map(|u| u.id)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no demo committee account")))?;
+    let (daughter, added) = ensure_user(db, "demo-daughter", "王小红", home, now).await?;
+    if added {
+        report.users_added += 1;
+    }
+    if crate::service::proxies::demo::seed_demo(db, home, committee_user, daughter, now).await? {
+        report.offline_residents_added += 1;
     }
     Ok(report)
 }

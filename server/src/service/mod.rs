@@ -16,6 +16,7 @@ pub mod notifications;
 pub mod organization_scope;
 pub mod organizations;
 pub mod oversight_figures;
+pub mod proxies;
 pub mod random_checks;
 pub mod regions;
 pub mod reports;
