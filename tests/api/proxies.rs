@@ -2,7 +2,9 @@
 //! card, proxy links, acts on a principal's behalf, claiming, erasing, waived no-shows.
 
 use chrono::{Duration, Utc};
-use linli_tests::{Session, TestApp, TestResult, expect_json, expect_problem, spawn_app, spawn_app_with};
+use linli_tests::{
+    Session, TEMPLATE_SIGNUP, TestApp, TestResult, expect_json, expect_problem, spawn_app, spawn_app_with,
+};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -573,5 +575,98 @@ async fn a_proxys_calendar_shows_the_principals_activities() -> TestResult {
     let feed = app.get(made["path"].as_str().unwrap_or_default(), None).await?.text().await?;
     let unfolded = feed.replace("\r\n ", "");
     assert!(unfolded.contains("SUMMARY:【陈爷爷】太极"), "{unfolded}");
+    Ok(())
+}
+
+/// Links asked for at once: the cap holds (exactly three of eight), the same pair is made
+/// once, and of two links that would make a proxy of a proxy exactly one is made.
+#[tokio::test]
+async fn links_asked_for_at_once_keep_the_rules() -> TestResult {
+    use futures_util::future::join_all;
+    let app = spawn_app().await?;
+    let committee = committee(&app).await?;
+    let father = id(&register(&app, &committee, "何爷爷").await?, "user_id");
+    let mut crowd = Vec::new();
+    for n in 0..8 {
+        crowd.push(resident(&app, &format!("he-neighbour-{n}")).await?);
+    }
+    let path = format!("/api/v1/principals/{father}/proxy-links");
+    let ask = |who: i64| {
+        let (app, path, token) = (&app, path.clone(), committee.access_token.clone());
+        async move {
+            let body = json!({"proxy_user_id": who, "authorisation": "signed_form"});
+            anyhow::Ok(app.post(&path, Some(&token), body).await?.status().as_u16())
+        }
+    };
+    let answers: Vec<u16> =
+        join_all(crowd.iter().map(|w| ask(w.user_id))).await.into_iter().collect::<Result<_, _>>()?;
+    assert_eq!(answers.iter().filter(|s| **s == 201).count(), 3, "{answers:?}");
+    assert_eq!(answers.iter().filter(|s| **s == 409).count(), 5, "{answers:?}");
+
+    let mother = id(&register(&app, &committee, "何奶奶").await?, "user_id");
+    let son = resident(&app, "he-son").await?;
+    let same: Vec<u16> = join_all((0..4).map(|_| {
+        let (app, token) = (&app, committee.access_token.clone());
+        let path = format!("/api/v1/principals/{mother}/proxy-links");
+        async move {
+            let body = json!({"proxy_user_id": son.user_id, "authorisation": "in_person"});
+            anyhow::Ok(app.post(&path, Some(&token), body).await?.status().as_u16())
+        }
+    }))
+    .await
+    .into_iter()
+    .collect::<Result<_, _>>()?;
+    let mut sorted = same.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, vec![200, 200, 200, 201], "{same:?}");
+
+    // q would get a proxy (p) while becoming the proxy of r: a proxy of a proxy either way,
+    // so exactly one of the two is made.
+    let (p, q, r) = (resident(&app, "he-p").await?, resident(&app, "he-q").await?, resident(&app, "he-r").await?);
+    let (to_q, to_r) = (
+        format!("/api/v1/principals/{}/proxy-links", q.user_id),
+        format!("/api/v1/principals/{}/proxy-links", r.user_id),
+    );
+    let (a, b) = futures_util::join!(
+        app.post(
+            &to_q,
+            Some(&committee.access_token),
+            json!({"proxy_user_id": p.user_id, "authorisation": "in_person"})
+        ),
+        app.post(
+            &to_r,
+            Some(&committee.access_token),
+            json!({"proxy_user_id": q.user_id, "authorisation": "in_person"})
+        ),
+    );
+    let mut both = vec![a?.status().as_u16(), b?.status().as_u16()];
+    both.sort_unstable();
+    assert_eq!(both, vec![201, 409]);
+    Ok(())
+}
+
+/// A notice about the principal is pushed to the proxy on the proxy's own quota, naming
+/// the principal; the offline principal's own copy stays in his inbox.
+#[tokio::test]
+async fn the_proxys_push_names_the_principal_and_spends_her_quota() -> TestResult {
+    let app = spawn_app().await?;
+    let committee = committee(&app).await?;
+    let father_id = id(&register(&app, &committee, "褚爷爷").await?, "user_id");
+    let daughter = resident(&app, "chu-daughter").await?;
+    expect_json(link(&app, &committee, father_id, &daughter).await?, 201).await?;
+    let results = json!({"results": { TEMPLATE_SIGNUP: "accept" }});
+    expect_json(app.post("/api/v1/me/subscriptions", Some(&daughter.access_token), results).await?, 200).await?;
+    let (leader, org) = app.demo_leader().await?;
+    let activity = activity(&app, &leader, org, "义诊", 30).await?;
+    expect_json(sign_up_for(&app, &daughter, father_id, activity).await?, 201).await?;
+
+    let report = app.dispatch().await?;
+    assert_eq!((report.sent, report.inbox_only), (1, 1), "{report:?}");
+    let sent = app.fake.sends_to("o-chu-daughter");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["template_id"], TEMPLATE_SIGNUP);
+    assert_eq!(sent[0]["data"]["thing1"]["value"], "【褚爷爷】义诊");
+    let balances = expect_json(app.get("/api/v1/me/subscriptions", Some(&daughter.access_token)).await?, 200).await?;
+    assert!(balances.to_string().contains("\"balance\":0"), "her quota was spent: {balances}");
     Ok(())
 }

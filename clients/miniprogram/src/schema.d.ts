@@ -2950,11 +2950,11 @@ export interface components {
         };
         /**
          * @description How a check-in was taken: the resident's QR scanned by staff, the activity's
-         *     rotating code scanned by the resident, a tick on the roster, a walk-in, or an
-         *     offline upload.
+         *     rotating code scanned by the resident, a tick on the roster, a walk-in, an
+         *     offline upload, or an offline resident's printed card.
          * @enum {string}
          */
-        CheckinMethod: "qr" | "activity_code" | "roster" | "walk_in" | "offline";
+        CheckinMethod: "qr" | "activity_code" | "roster" | "walk_in" | "offline" | "card";
         ClaimRequest: {
             /**
              * @description The personal code on the person's phone (`GET /me/checkin-code`), scanned at the
