@@ -432,6 +432,20 @@ async fn claiming_links_the_new_wechat_account_to_the_record() -> TestResult {
     let body = json!({"checkin_code": "u1.1.deadbeefdeadbeef"});
     expect_problem(app.post(&claim, Some(&committee.access_token), body).await?, 422, "validation_failed").await?;
 
+    // Two claims of one record at once (two accounts): one is made.
+    let twin = id(&register(&app, &committee, "吴二爷").await?, "user_id");
+    let (x, y) = (app.login("wu-twin-x").await?, app.login("wu-twin-y").await?);
+    let twin_claim = format!("/api/v1/offline-residents/{twin}/claim");
+    let (bx, by) =
+        (json!({"checkin_code": code_of(&app, &x).await?}), json!({"checkin_code": code_of(&app, &y).await?}));
+    let (a, b) = futures_util::join!(
+        app.post(&twin_claim, Some(&committee.access_token), bx),
+        app.post(&twin_claim, Some(&committee.access_token), by),
+    );
+    let mut both = vec![a?.status().as_u16(), b?.status().as_u16()];
+    both.sort_unstable();
+    assert_eq!(both, vec![200, 409]);
+
     let fresh = app.login("wu-wechat").await?;
     assert_ne!(fresh.user_id, father_id);
     let body = json!({"checkin_code": code_of(&app, &fresh).await?});

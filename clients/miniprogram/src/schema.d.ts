@@ -8277,7 +8277,7 @@ export interface operations {
                 };
             };
             404: components["responses"]["NotFound"];
-            /** @description `already_claimed`; `account_in_use`: the account has sign-ups, attendance, roles, a time-bank account or proxy links */
+            /** @description `already_claimed`; `account_in_use`: the account has sign-ups, attendance, roles, a time-bank account, proxy links or a filing application */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -226,7 +226,7 @@ pub async fn revoke_card(
         (status = 403, body = Problem, content_type = JSON_PROBLEM),
         (status = 404, body = Problem, content_type = JSON_PROBLEM),
         (status = 409, body = Problem, content_type = JSON_PROBLEM,
-            description = "`already_claimed`; `account_in_use`: the account has sign-ups, attendance, roles, a time-bank account or proxy links"),
+            description = "`already_claimed`; `account_in_use`: the account has sign-ups, attendance, roles, a time-bank account, proxy links or a filing application"),
         (status = 422, body = Problem, content_type = JSON_PROBLEM, description = "`checkin_code` invalid or expired"),
     ))]
 #[post("/offline-residents/{id}/claim")]

@@ -30,8 +30,8 @@ use crate::{
         proxy::{ProxyAct, card_hash, display_card_code, new_card_code, normalise_card_code, valid_year_of_birth},
     },
     entity::{
-        attendance, calendar_feed, notification, offline_resident, organization_follow, proxy_link, refresh_token,
-        region, role_grant, signup, subscription_quota, time_bank_account, user,
+        attendance, calendar_feed, notification, offline_resident, organization, organization_follow, proxy_link,
+        refresh_token, region, role_grant, signup, subscription_quota, time_bank_account, user,
     },
     error::{AppError, AppResult},
     service::{
@@ -267,7 +267,8 @@ pub async fn resolve_card(ctx: &AppContext, db: &impl ConnectionTrait, staff: i6
 ///
 /// 403 unless on the record's committee; 404 for an unknown record; 409 `already_claimed`;
 /// 409 `account_in_use` when the account already has sign-ups, attendance, roles, a time
-/// bank account or proxy links (it must be a fresh account: cancel them first); 422 on
+/// bank account, proxy links or a filing application (it must be a fresh account: cancel
+/// them first); 422 on
 /// `checkin_code` when the code is not valid.
 pub async fn claim(ctx: &AppContext, staff: &AuthUser, id: i64, checkin_code: &str) -> AppResult<OfflineView> {
     let row = record(&ctx.db, id).await?;
@@ -298,15 +299,31 @@ pub async fn claim(ctx: &AppContext, staff: &AuthUser, id: i64, checkin_code: &s
             .filter(proxy_link::Column::RevokedAt.is_null())
             .count(&txn)
             .await?
-            > 0;
+            > 0
+        || organization::Entity::find().filter(organization::Column::ApplicantId.eq(account)).count(&txn).await? > 0;
     if in_use {
         return Err(AppError::Conflict(
             "account_in_use",
             "该微信账号已有报名、签到、角色或代办记录，无法合并；请先取消后再关联".into(),
         ));
     }
+    // The record is claimed once, the account retired once: two claims at once (of this
+    // record, or with this account) leave one of them nothing to change, and it refuses.
+    let claimed = offline_resident::Entity::update_many()
+        .col_expr(offline_resident::Column::ClaimedAt, Expr::value(now))
+        .col_expr(offline_resident::Column::ClaimedBy, Expr::value(staff.id))
+        .col_expr(offline_resident::Column::ClaimedAccount, Expr::value(account))
+        .filter(offline_resident::Column::UserId.eq(id))
+        .filter(offline_resident::Column::ClaimedAt.is_null())
+        .filter(offline_resident::Column::DeletedAt.is_null())
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if claimed == 0 {
+        return Err(AppError::Conflict("already_claimed", "该线下居民已关联微信账号".into()));
+    }
     // The account gives up its identity first (the openid is unique), then the record takes it.
-    user::Entity::update_many()
+    let retired = user::Entity::update_many()
         .col_expr(user::Column::Openid, Expr::value(Option::<String>::None))
         .col_expr(user::Column::Unionid, Expr::value(Option::<String>::None))
         .col_expr(user::Column::Nickname, Expr::value(Option::<String>::None))
@@ -315,8 +332,13 @@ pub async fn claim(ctx: &AppContext, staff: &AuthUser, id: i64, checkin_code: &s
         .col_expr(user::Column::HomeCommunityId, Expr::value(Option::<i64>::None))
         .col_expr(user::Column::DeletedAt, Expr::value(now))
         .filter(user::Column::Id.eq(account))
+        .filter(user::Column::DeletedAt.is_null())
         .exec(&txn)
-        .await?;
+        .await?
+        .rows_affected;
+    if retired == 0 {
+        return Err(AppError::invalid("checkin_code", "invalid", "该签到码不属于一个可关联的微信账号"));
+    }
     user::Entity::update_many()
         .col_expr(user::Column::Openid, Expr::value(acct.openid.clone()))
         .col_expr(user::Column::Unionid, Expr::value(acct.unionid.clone()))
@@ -344,13 +366,6 @@ pub async fn claim(ctx: &AppContext, staff: &AuthUser, id: i64, checkin_code: &s
     calendar_feed::Entity::delete_many().filter(calendar_feed::Column::UserId.eq(account)).exec(&txn).await?;
     refresh_token::Entity::delete_many().filter(refresh_token::Column::UserId.eq(account)).exec(&txn).await?;
     bump_token_version(&txn, account, now).await?;
-    offline_resident::Entity::update_many()
-        .col_expr(offline_resident::Column::ClaimedAt, Expr::value(now))
-        .col_expr(offline_resident::Column::ClaimedBy, Expr::value(staff.id))
-        .col_expr(offline_resident::Column::ClaimedAccount, Expr::value(account))
-        .filter(offline_resident::Column::UserId.eq(id))
-        .exec(&txn)
-        .await?;
     record_act(&txn, id, staff.id, ProxyAct::Claimed, None, None, now).await?;
     txn.commit().await?;
     tracing::info!(offline = id, account, "offline resident claimed");
