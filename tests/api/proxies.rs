@@ -154,12 +154,14 @@ async fn a_daughter_signs_up_her_offline_father_who_checks_in_with_his_card() ->
     .await?;
     assert_eq!((record["all_time"]["activities"].as_i64(), record["all_time"]["hours"].as_f64()), (Some(1), Some(2.0)));
     let daughter = app.login("daughter").await?;
-    let seen_by_her = expect_json(
-        app.get(&format!("/api/v1/offline-residents/{father_id}/participation"), Some(&daughter.access_token)).await?,
+    let past = expect_json(
+        app.get(&format!("/api/v1/principals/{father_id}/signups?when=past"), Some(&daughter.access_token)).await?,
         200,
     )
     .await?;
-    assert_eq!(seen_by_her["all_time"], record["all_time"]);
+    assert_eq!(past["items"][0]["status"], "attended", "she sees his sign-ups: {past}");
+    let participation = format!("/api/v1/offline-residents/{father_id}/participation");
+    expect_problem(app.get(&participation, Some(&daughter.access_token)).await?, 403, "forbidden").await?;
     let own = expect_json(app.get("/api/v1/me/participation", Some(&daughter.access_token)).await?, 200).await?;
     assert_eq!(own["all_time"]["activities"], 0, "hours go to the principal, never the proxy");
 
@@ -300,6 +302,8 @@ async fn the_wrong_role_is_refused() -> TestResult {
     let base = format!("/api/v1/offline-residents/{father_id}");
     for who in [&stranger, &leader, &street] {
         expect_problem(app.get(&base, Some(&who.access_token)).await?, 403, "forbidden").await?;
+    }
+    for who in [&stranger, &leader, &street, &daughter] {
         expect_problem(app.get(&format!("{base}/participation"), Some(&who.access_token)).await?, 403, "forbidden")
             .await?;
     }

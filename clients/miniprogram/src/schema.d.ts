@@ -1105,8 +1105,8 @@ export interface paths {
         };
         /**
          * The offline resident's hours and activities attended, as `GET /me/participation`
-         *     shows a resident's own: for their committee and their live proxies. Hours are the
-         *     resident's, never the proxy's.
+         *     shows a resident's own: for their committee (a proxy sees the sign-ups only). Hours
+         *     are the resident's, never the proxy's.
          */
         get: operations["getOfflineParticipation"];
         put?: never;

@@ -256,8 +256,8 @@ pub async fn erase(ctx: web::Data<AppContext>, user: AuthUser, id: web::Path<i64
 }
 
 /// The offline resident's hours and activities attended, as `GET /me/participation`
-/// shows a resident's own: for their committee and their live proxies. Hours are the
-/// resident's, never the proxy's.
+/// shows a resident's own: for their committee (a proxy sees the sign-ups only). Hours
+/// are the resident's, never the proxy's.
 #[utoipa::path(get, path = "/api/v1/offline-residents/{id}/participation", operation_id = "getOfflineParticipation", tag = "proxies",
     params(("id" = i64, Path)), security(("bearer" = [])),
     responses(

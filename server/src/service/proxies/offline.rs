@@ -374,16 +374,15 @@ pub async fn claim(ctx: &AppContext, staff: &AuthUser, id: i64, checkin_code: &s
 
 /// `GET /offline-residents/{id}/participation`: the resident's service record (hours
 /// credited to them, whoever signed them up), as `GET /me/participation` shows it to a
-/// resident; for their committee and their live proxies. 403 otherwise.
+/// resident; for their committee only — a proxy sees the principal's sign-ups, nothing
+/// more (issue 18). 403 otherwise.
 pub async fn service_record(
     ctx: &AppContext,
     user: &AuthUser,
     id: i64,
 ) -> AppResult<Vec<crate::service::attendance::ServiceLine>> {
     let row = record(&ctx.db, id).await?;
-    if !is_committee_over(&ctx.db, user, row.community_id).await? {
-        crate::service::proxies::require_proxy(&ctx.db, user.id, id).await?;
-    }
+    require_committee_for(&ctx.db, user, id).await?;
     // The record reads only the id of whose it is.
     let resident = AuthUser { id, home_community_id: Some(row.community_id), grants: Vec::new() };
     crate::service::attendance::service_record(ctx, &resident).await
