@@ -688,3 +688,50 @@ async fn the_proxys_push_names_the_principal_and_spends_her_quota() -> TestResul
     assert!(balances.to_string().contains("\"balance\":0"), "her quota was spent: {balances}");
     Ok(())
 }
+
+/// Bad input is a clear 422 and registers nobody.
+#[tokio::test]
+async fn bad_registrations_are_refused_and_change_nothing() -> TestResult {
+    let app = spawn_app().await?;
+    let committee = committee(&app).await?;
+    let community = app.region(JINTAXIANG).await?;
+    let street = app.region("620102002000").await?;
+    let post = |body: Value| app.post("/api/v1/offline-residents", Some(&committee.access_token), body);
+    let both = expect_problem(
+        post(json!({"community_id": community, "name": "  ", "contact_phone": "12345"})).await?,
+        422,
+        "validation_failed",
+    )
+    .await?;
+    let fields: Vec<&str> =
+        both["errors"].as_array().into_iter().flatten().filter_map(|e| e["field"].as_str()).collect();
+    assert_eq!(fields, vec!["name", "contact_phone"], "{both}");
+    let year = json!({"community_id": community, "name": "孙奶奶", "year_of_birth": 1850});
+    let problem = expect_problem(post(year).await?, 422, "validation_failed").await?;
+    assert_eq!(problem["errors"][0]["field"], "year_of_birth");
+    let not_community = json!({"community_id": street, "name": "孙奶奶"});
+    let problem = expect_problem(post(not_community).await?, 422, "validation_failed").await?;
+    assert_eq!(problem["errors"][0]["code"], "not_a_community");
+    let listed = expect_json(
+        app.get(&format!("/api/v1/offline-residents?community_id={community}"), Some(&committee.access_token)).await?,
+        200,
+    )
+    .await?;
+    let names: Vec<&str> =
+        listed["items"].as_array().into_iter().flatten().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, vec!["王大爷"], "only the demo's: {listed}");
+    let body = json!({"proxy_user_id": committee.user_id});
+    let demo = listed["items"][0]["user_id"].as_i64().unwrap_or_default();
+    let problem = expect_problem(
+        app.post(&format!("/api/v1/principals/{demo}/proxy-links"), Some(&committee.access_token), body).await?,
+        422,
+        "validation_failed",
+    )
+    .await?;
+    assert_eq!(problem["errors"][0]["field"], "authorisation");
+    let neither = json!({"authorisation": "in_person"});
+    let resp =
+        app.post(&format!("/api/v1/principals/{demo}/proxy-links"), Some(&committee.access_token), neither).await?;
+    expect_problem(resp, 422, "validation_failed").await?;
+    Ok(())
+}

@@ -129,9 +129,13 @@ pub async fn register(
     let mut c = Checker::default();
     let name = c.text("name", Some(body.name), 1, 32, "姓名为 1–32 个字符");
     let contact_phone = c.phone(body.contact_phone);
-    let name = c.finish(name)?.ok_or_else(|| AppError::invalid("name", "blank", "姓名为 1–32 个字符"))?;
-    let input =
-        OfflineInput { community_id: body.community_id, name, year_of_birth: body.year_of_birth, contact_phone };
+    let Some(name) = name else { return Err(AppError::Validation(c.errors)) };
+    let input = c.finish(OfflineInput {
+        community_id: body.community_id,
+        name,
+        year_of_birth: body.year_of_birth,
+        contact_phone,
+    })?;
     let view = service::proxies::offline::register(&ctx, &user, input).await?;
     Ok(HttpResponse::Created().json(OfflineResponse::from(view)))
 }

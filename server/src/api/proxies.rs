@@ -204,8 +204,8 @@ pub async fn create_link(
             None
         }
     };
-    let Some(proxy) = c.finish(proxy)? else { return Err(AppError::BadRequest("no proxy".into())) };
-    let input = LinkInput { proxy, authorisation: body.authorisation, note };
+    let Some(proxy) = proxy else { return Err(AppError::Validation(c.errors)) };
+    let input = c.finish(LinkInput { proxy, authorisation: body.authorisation, note })?;
     let (view, created) = service::proxies::create_link(&ctx, &user, id.into_inner(), input).await?;
     let mut response = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
     Ok(response.json(LinkResponse::from(view)))
