@@ -735,3 +735,37 @@ async fn bad_registrations_are_refused_and_change_nothing() -> TestResult {
     expect_problem(resp, 422, "validation_failed").await?;
     Ok(())
 }
+
+/// A proxy linked after the principal signed up still gets the reminders due later; they
+/// are withdrawn when the principal cancels.
+#[tokio::test]
+async fn a_new_proxy_gets_the_reminders_still_to_come() -> TestResult {
+    use linli_server::entity::notification;
+    let app = spawn_app().await?;
+    let (leader, org) = app.demo_leader().await?;
+    let activity = activity(&app, &leader, org, "登山", 48).await?;
+    let grandpa = resident(&app, "online-grandpa").await?;
+    let grandchild = resident(&app, "online-grandchild").await?;
+    expect_json(
+        app.post(&format!("/api/v1/activities/{activity}/signups"), Some(&grandpa.access_token), json!({})).await?,
+        201,
+    )
+    .await?;
+    let body = json!({"proxy_checkin_code": code_of(&app, &grandchild).await?});
+    let path = format!("/api/v1/principals/{}/proxy-links", grandpa.user_id);
+    expect_json(app.post(&path, Some(&grandpa.access_token), body).await?, 201).await?;
+    let copies = |state: &'static str| {
+        notification::Entity::find()
+            .filter(notification::Column::UserId.eq(grandchild.user_id))
+            .filter(notification::Column::OnBehalfOf.eq(grandpa.user_id))
+            .filter(notification::Column::Kind.eq("reminder"))
+            .filter(notification::Column::State.eq(state))
+            .all(&app.ctx.db)
+    };
+    assert_eq!(copies("pending").await?.len(), 2, "24 h and 1 h before");
+    let resp = app.delete(&format!("/api/v1/activities/{activity}/signups/me"), Some(&grandpa.access_token)).await?;
+    assert_eq!(resp.status().as_u16(), 204);
+    assert!(copies("pending").await?.is_empty());
+    assert_eq!(copies("cancelled").await?.len(), 2);
+    Ok(())
+}

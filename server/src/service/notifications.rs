@@ -108,6 +108,16 @@ pub async fn enqueue(db: &impl ConnectionTrait, notices: Vec<Notice>, now: DateT
     let copies = crate::service::proxies::notices::copies(db, &notices).await?;
     let all: Vec<(&Notice, Option<i64>)> =
         notices.iter().map(|n| (n, None)).chain(copies.iter().map(|(n, principal)| (n, Some(*principal)))).collect();
+    insert(db, &all, now).await
+}
+
+/// Inserts notices as they are (`Some(principal)`: a proxy's copy about them), skipping a
+/// key held by a live notice.
+pub(crate) async fn insert(
+    db: &impl ConnectionTrait,
+    all: &[(&Notice, Option<i64>)],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
     for chunk in all.chunks(500) {
         notification::Entity::insert_many(chunk.iter().map(|(n, on_behalf_of)| notification::ActiveModel {
             user_id: Set(n.user_id),

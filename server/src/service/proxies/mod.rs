@@ -324,6 +324,7 @@ async fn create_link_once(
         Err(e) => return Err(e.into()),
     };
     record_act(&txn, principal, actor, ProxyAct::LinkCreated, None, Some(id), now).await?;
+    notices::copy_pending(&txn, principal, proxy, now).await?;
     let link = proxy_link::Entity::find_by_id(id).one(&txn).await?.ok_or(AppError::NotFound("proxy link"))?;
     txn.commit().await?;
     Ok((link, true))

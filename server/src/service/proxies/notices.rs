@@ -5,13 +5,17 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::{
-    domain::proxy::{UNNAMED, addressed_to_proxy, copied_to_proxies, principal_in_title, proxy_copy_key},
+    domain::{
+        notification::NotificationKind,
+        proxy::{UNNAMED, addressed_to_proxy, copied_to_proxies, principal_in_title, proxy_copy_key},
+    },
     entity::{notification, proxy_link, user},
     error::AppResult,
-    service::notifications::{Notice, withdraw},
+    service::notifications::{Notice, insert, state, withdraw},
 };
 
 /// The proxies' copies of `notices`, each with the principal it is about.
@@ -81,4 +85,41 @@ pub async fn delete_copies_about(db: &impl ConnectionTrait, principal: i64) -> A
         .exec(db)
         .await?
         .rows_affected)
+}
+
+/// A new proxy gets copies of the principal's notices still waiting to go out (reminders
+/// of places taken before the link was made), in the link's transaction.
+pub async fn copy_pending(db: &impl ConnectionTrait, principal: i64, proxy: i64, now: DateTime<Utc>) -> AppResult<()> {
+    let pending = notification::Entity::find()
+        .filter(notification::Column::UserId.eq(principal))
+        .filter(notification::Column::OnBehalfOf.is_null())
+        .filter(notification::Column::State.eq(state::PENDING))
+        .all(db)
+        .await?;
+    let name = user::Entity::find_by_id(principal)
+        .one(db)
+        .await?
+        .and_then(|u| u.nickname)
+        .unwrap_or_else(|| UNNAMED.to_owned());
+    let copies: Vec<Notice> = pending
+        .into_iter()
+        .filter(|n| copied_to_proxies(&n.kind))
+        .filter_map(|n| {
+            let kind = NotificationKind::parse(&n.kind)?.as_str();
+            let (title, body) = addressed_to_proxy(&name, &n.title, &n.body);
+            Some(Notice {
+                user_id: proxy,
+                kind,
+                title,
+                body,
+                activity_id: n.activity_id,
+                organization_id: n.organization_id,
+                dedupe_key: proxy_copy_key(&n.dedupe_key, proxy),
+                due_at: n.due_at,
+                offset_secs: n.offset_secs,
+            })
+        })
+        .collect();
+    let all: Vec<(&Notice, Option<i64>)> = copies.iter().map(|n| (n, Some(principal))).collect();
+    insert(db, &all, now).await
 }
