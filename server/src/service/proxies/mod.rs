@@ -114,7 +114,7 @@ pub(crate) async fn require_committee_for(db: &impl ConnectionTrait, user: &Auth
     match community_of(db, principal).await? {
         Some(c) if is_committee_over(db, user, c).await? => Ok(()),
         _ if user.grants_of(Role::Committee).next().is_some() => Err(AppError::Forbidden("outside your scope")),
-        _ => Err(AppError::Forbidden("requires the committee of the resident's community")),
+        _ => Err(AppError::Forbidden("requires the community's committee")),
     }
 }
 

@@ -117,7 +117,7 @@ pub async fn register(ctx: &AppContext, staff: &AuthUser, input: OfflineInput) -
         return Err(AppError::invalid("community_id", "not_a_community", "请选择社区/村一级"));
     }
     if !is_committee_over(&ctx.db, staff, community.id).await? {
-        return Err(AppError::Forbidden("requires the committee of this community"));
+        return Err(AppError::Forbidden("requires the community's committee"));
     }
     let now = ctx.now();
     if let Some(year) = input.year_of_birth
@@ -176,7 +176,7 @@ pub async fn list(
     limit: u64,
 ) -> AppResult<Vec<OfflineView>> {
     if !is_committee_over(&ctx.db, staff, community_id).await? {
-        return Err(AppError::Forbidden("requires the committee of this community"));
+        return Err(AppError::Forbidden("requires the community's committee"));
     }
     let mut q = offline_resident::Entity::find()
         .filter(offline_resident::Column::CommunityId.eq(community_id))
