@@ -77,6 +77,8 @@ pub struct Config {
     pub attendance_min_ratio: f64,
     /// After this many no-shows in 90 days, new sign-ups go to the waitlist only.
     pub no_show_limit: u32,
+    /// Live proxies a resident may have at once (`MAX_PROXIES`, default 3).
+    pub max_proxies: u32,
     /// Activities still open this long after their end are closed automatically.
     pub auto_finish_after: Duration,
     /// Proxies whose `X-Forwarded-For` is believed (the ingress controller).
@@ -208,6 +210,7 @@ impl Config {
                 None => 0.6,
             },
             no_show_limit: parse_num(&get, "NO_SHOW_LIMIT", 3)?,
+            max_proxies: parse_num(&get, "MAX_PROXIES", crate::domain::proxy::DEFAULT_MAX_PROXIES)?,
             auto_finish_after: parse_duration(get("AUTO_FINISH_AFTER").as_deref().unwrap_or("6h"))
                 .context("AUTO_FINISH_AFTER")?,
             dispatch_lease: parse_duration(get("DISPATCH_LEASE").as_deref().unwrap_or("60s"))

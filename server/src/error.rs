@@ -452,6 +452,7 @@ fn forbidden_zh(why: &str) -> &'static str {
         "requires system admin" => "需要系统管理员身份",
         "requires the venue's committee or entrusted leader" => "需要场地所在社区居委会或受托组织负责人的身份",
         "requires the community's committee" => "需要该社区居委会的身份",
+        "not a proxy of this resident" => "您不是该居民的代办人",
         "requires a committee or an entrusted leader" => "需要社区居委会或受托管理场地的组织负责人身份",
         _ => "不允许此操作",
     }

@@ -17,6 +17,7 @@ mod me;
 mod openapi;
 mod organizations;
 mod oversight;
+mod proxies;
 mod push;
 mod ratings;
 mod regions;

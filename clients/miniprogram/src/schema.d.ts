@@ -72,7 +72,10 @@ export interface paths {
         /** Who checked in, for staff and the officials over the community. */
         get: operations["listAttendance"];
         put?: never;
-        /** Staff check a resident in or out, by roster or by scanning their code. Idempotent. */
+        /**
+         * Staff check a resident in or out, by roster, by scanning their code, or by an offline
+         *     resident's card code (at most 60 card codes a minute per staff member). Idempotent.
+         */
         post: operations["recordAttendance"];
         delete?: never;
         options?: never;
@@ -319,6 +322,26 @@ export interface paths {
         put?: never;
         /** Staff take a resident off the roster, with a reason; the place goes to the waitlist. */
         post: operations["removeSignup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/activities/{id}/signups/{user_id}/waive-no-show": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Staff of the organization waive a resident's no-show on this activity with a reason:
+         *     it no longer counts towards `NO_SHOW_LIMIT`. A second waiver answers the first.
+         */
+        post: operations["waiveNoShow"];
         delete?: never;
         options?: never;
         head?: never;
@@ -933,6 +956,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/principals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The people the caller acts for now (their live links). */
+        get: operations["listMyPrincipals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me/rating-assessments": {
         parameters: {
             query?: never;
@@ -979,6 +1019,115 @@ export interface paths {
         put?: never;
         /** Record the outcome of `wx.requestSubscribeMessage`: each `accept` adds one send. */
         post: operations["recordSubscriptionResults"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/offline-residents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The community's offline residents, newest first: its committee. */
+        get: operations["listOfflineResidents"];
+        put?: never;
+        /**
+         * Register a resident without WeChat: the committee of the community. Never any health
+         *     or status label — a name, the community, optionally a year of birth and a contact
+         *     number. Answers their card's code (`card_code`) this once: print it.
+         */
+        post: operations["registerOfflineResident"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/offline-residents/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One offline resident: for their committee (the phone whole) and their live proxies
+         *     (masked).
+         */
+        get: operations["getOfflineResident"];
+        put?: never;
+        post?: never;
+        /**
+         * Erase an offline resident on their request, as `DELETE /me` does: upcoming places are
+         *     given up, personal data erased, past participation still counted. The committee.
+         */
+        delete: operations["eraseOfflineResident"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/offline-residents/{id}/card": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Issue a new card (the old code stops working at once); answers its code this once.
+         *     The committee.
+         */
+        post: operations["reissueOfflineCard"];
+        /** Revoke the card (lost): its code is refused at the door from now on. The committee. */
+        delete: operations["revokeOfflineCard"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/offline-residents/{id}/claim": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Link the WeChat account the person now signs in with, after checking them in person
+         *     (scan the code on their phone): the account's identity moves onto this record, whose
+         *     history stays; the account is retired and the next sign-in lands here. The committee.
+         */
+        post: operations["claimOfflineResident"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/offline-residents/{id}/participation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The offline resident's hours and activities attended, as `GET /me/participation`
+         *     shows a resident's own: for their committee (a proxy sees the sign-ups only). Hours
+         *     are the resident's, never the proxy's.
+         */
+        get: operations["getOfflineParticipation"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1445,6 +1594,111 @@ export interface paths {
          *     only; at most 10 lookups a minute. The number is sent in the body, never in the URL.
          */
         post: operations["lookupPerson"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/principals/{id}/acts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Everything done on the principal's behalf — who, what, when — newest first: for the
+         *     principal and their committee.
+         */
+        get: operations["listProxyActs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/principals/{id}/proxy-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A principal's proxy links, live and revoked, newest first: for the principal and
+         *     their committee.
+         */
+        get: operations["listProxyLinks"];
+        put?: never;
+        /**
+         * Make someone a proxy of the principal. The committee of the principal's community
+         *     records how it was authorised (`in_person`, `signed_form`); the principal themself,
+         *     signed in, confirms in the mini-program (`principal_confirmed`), usually by scanning
+         *     the proxy's personal code. No proxy of a proxy; at most `MAX_PROXIES` (3) live
+         *     proxies. Asking again for a live pair answers it (200).
+         */
+        post: operations["createProxyLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/principals/{id}/signups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The principal's sign-ups, as `GET /me/signups` shows them: for their live proxies. */
+        get: operations["listPrincipalSignups"];
+        put?: never;
+        /**
+         * A proxy signs the principal up: the ordinary sign-up, with the principal's places,
+         *     clashes and no-shows; recorded as an act. Repeating it answers the same sign-up.
+         */
+        post: operations["signUpPrincipal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/principals/{id}/signups/{activity_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** A proxy cancels the principal's sign-up, under the ordinary rules; recorded as an act. */
+        delete: operations["cancelPrincipalSignup"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/proxy-links/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End a proxy link: the principal or their committee (not the proxy). Nothing already
+         *     done is undone — the principal's sign-ups stay. Idempotent.
+         */
+        post: operations["revokeProxyLink"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2459,6 +2713,32 @@ export interface components {
             /** @description `unreachable` or `failed_rectification` (an overdue report is listed by the system). */
             reason: components["schemas"]["AbnormalReason"];
         };
+        ActResponse: {
+            /** @description What. */
+            act: components["schemas"]["ProxyAct"];
+            /** Format: int64 */
+            activity_id: number | null;
+            /**
+             * Format: int64
+             * @description Who.
+             */
+            actor_id: number;
+            actor_name: string | null;
+            /**
+             * Format: date-time
+             * @description When.
+             */
+            created_at: string;
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            link_id: number | null;
+            /**
+             * Format: int64
+             * @description For whom.
+             */
+            principal_id: number;
+        };
         /**
          * @description What kind of activity.
          * @enum {string}
@@ -2726,7 +3006,13 @@ export interface components {
         AttendanceAction: "check_in" | "check_out";
         AttendanceRequest: {
             action: components["schemas"]["AttendanceAction"];
-            /** @description …or the resident's scanned code (`GET /me/checkin-code`). */
+            /**
+             * @description …or an offline resident's printed card code (`ABCD-2345`; case, spaces and dashes
+             *     do not matter). At most 60 card codes a minute per staff member.
+             * @example ABCD-2345
+             */
+            card_code?: string;
+            /** @description …or the resident's scanned code (`GET /me/checkin-code`)… */
             checkin_code?: string;
             /**
              * Format: int64
@@ -2759,6 +3045,12 @@ export interface components {
             /** Format: int64 */
             user_id: number;
         };
+        /**
+         * @description How a proxy link was authorised: at the committee in person, by a signed form kept
+         *     there, or by the principal in the mini-program (their own account).
+         * @enum {string}
+         */
+        Authorisation: "in_person" | "signed_form" | "principal_confirmed";
         AvailabilityResponse: {
             /** @description Spans held by requested or approved bookings, with who holds them. */
             busy: components["schemas"]["BusyResponse"][];
@@ -3074,11 +3366,18 @@ export interface components {
         };
         /**
          * @description How a check-in was taken: the resident's QR scanned by staff, the activity's
-         *     rotating code scanned by the resident, a tick on the roster, a walk-in, or an
-         *     offline upload.
+         *     rotating code scanned by the resident, a tick on the roster, a walk-in, an
+         *     offline upload, or an offline resident's printed card.
          * @enum {string}
          */
-        CheckinMethod: "qr" | "activity_code" | "roster" | "walk_in" | "offline";
+        CheckinMethod: "qr" | "activity_code" | "roster" | "walk_in" | "offline" | "card";
+        ClaimRequest: {
+            /**
+             * @description The personal code on the person's phone (`GET /me/checkin-code`), scanned at the
+             *     committee: the account to link.
+             */
+            checkin_code: string;
+        };
         ClearRequest: {
             /** @description Why the cause is gone, 1–200 characters. */
             reason: string;
@@ -3833,6 +4132,57 @@ export interface components {
             tenths: number;
         };
         /**
+         * @example {
+         *       "authorisation": "in_person",
+         *       "note": "女儿，本人到社区当面授权",
+         *       "proxy_user_id": 42
+         *     }
+         */
+        LinkRequest: {
+            /**
+             * @description The committee's: `in_person` or `signed_form` (required). The principal's own
+             *     request is `principal_confirmed` (may be left out).
+             */
+            authorisation?: components["schemas"]["Authorisation"];
+            /** @description At most 128 characters (who they are to each other, where the form is kept). */
+            note?: string | null;
+            /** @description …or their personal code (`GET /me/checkin-code`) scanned from their phone. */
+            proxy_checkin_code?: string;
+            /**
+             * Format: int64
+             * @description The would-be proxy by id (known to the committee)…
+             */
+            proxy_user_id?: number;
+        };
+        LinkResponse: {
+            authorisation: components["schemas"]["Authorisation"];
+            /**
+             * Format: int64
+             * @description Who recorded the authorisation: the committee member, or the principal.
+             */
+            authorised_by: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            id: number;
+            note: string | null;
+            /** Format: int64 */
+            principal_id: number;
+            principal_name: string | null;
+            /** @description The principal has no WeChat (registered by the committee). */
+            principal_offline: boolean;
+            /** Format: int64 */
+            proxy_id: number;
+            proxy_name: string | null;
+            /**
+             * Format: date-time
+             * @description Live while `null`.
+             */
+            revoked_at: string | null;
+            /** Format: int64 */
+            revoked_by: number | null;
+        };
+        /**
          * @description Whether a listing offers help or asks for it.
          * @enum {string}
          */
@@ -4042,10 +4392,75 @@ export interface components {
              * @description When it happened on the device.
              */
             at: string;
+            /** @description An offline resident's card code. */
+            card_code?: string;
             checkin_code?: string;
             /** Format: int64 */
             user_id?: number;
         } & (unknown | unknown);
+        /**
+         * @example {
+         *       "community_id": 5,
+         *       "contact_phone": "13800138000",
+         *       "name": "王大爷",
+         *       "year_of_birth": 1948
+         *     }
+         */
+        OfflineRequest: {
+            /**
+             * Format: int64
+             * @description The community (社区/村) whose committee registers them.
+             */
+            community_id: number;
+            /**
+             * @description Optional contact number (theirs or a relative's): 11-digit mobile or a landline with
+             *     its area code. Shown whole to the committee only.
+             */
+            contact_phone?: string | null;
+            /** @description The name people call them by, 1–32 characters. */
+            name: string;
+            /**
+             * Format: int32
+             * @description Optional, 1900 to this year.
+             */
+            year_of_birth?: number | null;
+        };
+        OfflineResponse: {
+            /** @description The card's code (`ABCD-2345`), only in the answer that issued it: print it then. */
+            card_code: string | null;
+            /** Format: date-time */
+            card_issued_at: string | null;
+            /**
+             * Format: date-time
+             * @description Set once the person signed in with WeChat and the committee linked the account.
+             */
+            claimed_at: string | null;
+            /** Format: int64 */
+            community_id: number;
+            community_name: string | null;
+            /** @description Whole for the committee; masked (`138****8000`) for a proxy. */
+            contact_phone: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @description Whether a card is live, and since when. */
+            has_card: boolean;
+            /** Format: int64 */
+            live_proxies: number;
+            name: string | null;
+            /** Format: int64 */
+            registered_by: number;
+            /**
+             * Format: int64
+             * @description Their user id: use it as a principal, on rosters and in attendance.
+             */
+            user_id: number;
+            /** Format: int32 */
+            year_of_birth: number | null;
+        };
+        OnBehalfRequest: {
+            /** Format: int64 */
+            activity_id: number;
+        };
         /**
          * @example {
          *       "assessor_ids": [
@@ -4281,6 +4696,12 @@ export interface components {
             staff: number;
         };
         /** @description A page of items. */
+        Page_ActResponse: {
+            items: components["schemas"]["ActResponse"][];
+            /** @description Pass as `cursor` for the next page; `null` on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description A page of items. */
         Page_ActivityResponse: {
             items: components["schemas"]["ActivityResponse"][];
             /** @description Pass as `cursor` for the next page; `null` on the last page. */
@@ -4301,6 +4722,12 @@ export interface components {
         /** @description A page of items. */
         Page_MySignupResponse: {
             items: components["schemas"]["MySignupResponse"][];
+            /** @description Pass as `cursor` for the next page; `null` on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description A page of items. */
+        Page_OfflineResponse: {
+            items: components["schemas"]["OfflineResponse"][];
             /** @description Pass as `cursor` for the next page; `null` on the last page. */
             next_cursor: string | null;
         };
@@ -4434,6 +4861,11 @@ export interface components {
             /** @description A URI reference naming the problem type: `/problems/{code}`. */
             type: string;
         };
+        /**
+         * @description An act recorded on someone's behalf (`proxy_acts.act`).
+         * @enum {string}
+         */
+        ProxyAct: "registered" | "card_issued" | "card_revoked" | "link_created" | "link_revoked" | "signed_up" | "cancelled_signup" | "no_show_waived" | "claimed" | "erased";
         RatingEventResponse: {
             /**
              * @description `opened`, `scored`, `finalized`, `appealed`, `appeal_rescore`, `appeal_dismiss`,
@@ -5480,7 +5912,24 @@ export interface components {
             official: boolean;
             staff: boolean;
         };
+        WaiveRequest: {
+            /** @description Why it is excused, 1–200 characters; kept with the waiver. */
+            reason: string;
+        };
+        WaiverResponse: {
+            /** Format: int64 */
+            activity_id: number;
+            /** Format: date-time */
+            created_at: string;
+            reason: string;
+            /** Format: int64 */
+            user_id: number;
+            /** Format: int64 */
+            waived_by: number;
+        };
         WalkInRequest: {
+            /** @description Or an offline resident's printed card code. */
+            card_code?: string | null;
             /** @description Anyone else: their personal code (`GET /me/checkin-code`), scanned on the spot. */
             checkin_code?: string | null;
             /**
@@ -5853,7 +6302,7 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description invalid or expired code */
+            /** @description invalid or expired code, unknown or revoked card */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5862,7 +6311,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            429: components["responses"]["RateLimited"];
+            /** @description too many card codes tried */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];
         };
@@ -5915,7 +6372,15 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            429: components["responses"]["RateLimited"];
+            /** @description too many card codes tried */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];
         };
@@ -6526,6 +6991,76 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    waiveNoShow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WaiveRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WaiverResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the organization's staff */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such activity or sign-up */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_a_no_show` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description a reason is required */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
     markActivityTimeBank: {
         parameters: {
             query?: never;
@@ -6627,7 +7162,15 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            429: components["responses"]["RateLimited"];
+            /** @description too many card codes tried */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];
         };
@@ -8037,6 +8580,30 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    listMyPrincipals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
     myRatingAssessments: {
         parameters: {
             query?: never;
@@ -8150,6 +8717,349 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listOfflineResidents: {
+        parameters: {
+            query: {
+                community_id: number;
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_OfflineResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such region */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description bad limit or cursor */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    registerOfflineResident: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OfflineRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OfflineResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the community's committee */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`: the name, `community_id` (`not_found`, `not_a_community`), `year_of_birth`, `contact_phone` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getOfflineResident: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OfflineResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    eraseOfflineResident: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description erased */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    reissueOfflineCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description with the new `card_code` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OfflineResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    revokeOfflineCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `has_card: false` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OfflineResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    claimOfflineResident: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClaimRequest"];
+            };
+        };
+        responses: {
+            /** @description claimed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OfflineResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `already_claimed`; `account_in_use`: the account has sign-ups, attendance, roles, a time-bank account, proxy links or a filing application */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `checkin_code` invalid or expired */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getOfflineParticipation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Participation"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];
@@ -9691,6 +10601,363 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listProxyActs: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ActResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description bad limit or cursor */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listProxyLinks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    createProxyLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the principal's user id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinkRequest"];
+            };
+        };
+        responses: {
+            /** @description this pair is linked already */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkResponse"];
+                };
+            };
+            /** @description linked */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description neither the principal nor their committee */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such principal */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `own_proxy`, `proxy_offline`, `proxy_of_proxy`, `too_many_proxies` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`: the proxy (`one_of`, `not_found`, an invalid code), `authorisation`, the note */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listPrincipalSignups: {
+        parameters: {
+            query?: {
+                /** @description `upcoming` (default: not yet ended) or `past`. */
+                when?: components["schemas"]["SignupWindow"];
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_MySignupResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description not a live proxy of this resident */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    signUpPrincipal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OnBehalfRequest"];
+            };
+        };
+        responses: {
+            /** @description already signed up */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignupResponse"];
+                };
+            };
+            /** @description signed up */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignupResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not a live proxy of this resident */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description as `POST /activities/{id}/signups`: `signup_closed`, `activity_full`, `schedule_conflict`, … */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    cancelPrincipalSignup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                activity_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description cancelled */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description not a live proxy of this resident */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such sign-up */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `cancellation_closed`, `activity_closed` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    revokeProxyLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description revoked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description neither the principal nor their committee */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];

@@ -261,7 +261,7 @@ pub struct SignupResponse {
     pub updated_at: DateTime<FixedOffset>,
 }
 
-fn signup_response(s: signup::Model, waitlist_position: Option<i64>) -> SignupResponse {
+pub(crate) fn signup_response(s: signup::Model, waitlist_position: Option<i64>) -> SignupResponse {
     SignupResponse {
         activity_id: s.activity_id,
         user_id: s.user_id,

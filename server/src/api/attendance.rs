@@ -87,18 +87,23 @@ pub struct AttendanceRequest {
     /// From the roster…
     #[schema(nullable = false)]
     pub user_id: Option<i64>,
-    /// …or the resident's scanned code (`GET /me/checkin-code`).
+    /// …or the resident's scanned code (`GET /me/checkin-code`)…
     #[schema(nullable = false)]
     pub checkin_code: Option<String>,
+    /// …or an offline resident's printed card code (`ABCD-2345`; case, spaces and dashes
+    /// do not matter). At most 60 card codes a minute per staff member.
+    #[schema(nullable = false, example = "ABCD-2345")]
+    pub card_code: Option<String>,
     #[schema(value_type = AttendanceAction)]
     pub action: String,
 }
 
-fn who(user_id: Option<i64>, code: Option<String>) -> AppResult<Who> {
-    match (user_id, code) {
-        (Some(id), None) => Ok(Who::User(id)),
-        (None, Some(code)) => Ok(Who::Code(code)),
-        _ => Err(AppError::invalid("user_id", "one_of", "须提供 user_id 或 checkin_code 之一")),
+fn who(user_id: Option<i64>, code: Option<String>, card: Option<String>) -> AppResult<Who> {
+    match (user_id, code, card) {
+        (Some(id), None, None) => Ok(Who::User(id)),
+        (None, Some(code), None) => Ok(Who::Code(code)),
+        (None, None, Some(card)) => Ok(Who::Card(card)),
+        _ => Err(AppError::invalid("user_id", "one_of", "须提供 user_id、checkin_code 或 card_code 之一")),
     }
 }
 
@@ -131,7 +136,8 @@ impl From<Recorded> for AttendanceResponse {
 const ATTENDANCE_CONFLICTS: &str =
     "`not_signed_up`, `not_checked_in`, `outside_checkin_window`, `activity_finished`, `activity_cancelled`";
 
-/// Staff check a resident in or out, by roster or by scanning their code. Idempotent.
+/// Staff check a resident in or out, by roster, by scanning their code, or by an offline
+/// resident's card code (at most 60 card codes a minute per staff member). Idempotent.
 #[utoipa::path(post, path = "/api/v1/activities/{id}/attendance", operation_id = "recordAttendance", tag = "attendance", params(("id" = i64, Path)),
     security(("bearer" = [])), request_body = AttendanceRequest,
     responses(
@@ -139,7 +145,8 @@ const ATTENDANCE_CONFLICTS: &str =
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = ATTENDANCE_CONFLICTS),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "invalid or expired code"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "invalid or expired code, unknown or revoked card"),
+        (status = 429, body = Problem, content_type = "application/problem+json", description = "too many card codes tried"),
     ))]
 #[post("/activities/{id}/attendance")]
 pub async fn record(
@@ -150,7 +157,7 @@ pub async fn record(
 ) -> AppResult<web::Json<AttendanceResponse>> {
     let body = body.into_inner();
     let action = parse_action(&body.action)?;
-    let who = who(body.user_id, body.checkin_code)?;
+    let who = who(body.user_id, body.checkin_code, body.card_code)?;
     Ok(web::Json(service::attendance::record(&ctx, &user, id.into_inner(), who, action).await?.into()))
 }
 
@@ -199,6 +206,9 @@ pub struct OfflineRecordRequest {
     pub user_id: Option<i64>,
     #[schema(nullable = false)]
     pub checkin_code: Option<String>,
+    /// An offline resident's card code.
+    #[schema(nullable = false)]
+    pub card_code: Option<String>,
     #[schema(value_type = AttendanceAction)]
     pub action: String,
     /// When it happened on the device.
@@ -231,6 +241,7 @@ pub struct BatchItem {
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "`activity_cancelled`"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json", description = "too many card codes tried"),
     ))]
 #[post("/activities/{id}/attendance/batch")]
 pub async fn batch(
@@ -257,8 +268,8 @@ pub async fn batch(
                     "action 须为 check_in 或 check_out",
                 )
             })?;
-            let who = who(r.user_id, r.checkin_code).map_err(|_| {
-                AppError::invalid(&format!("records[{i}]"), "one_of", "须提供 user_id 或 checkin_code 之一")
+            let who = who(r.user_id, r.checkin_code, r.card_code).map_err(|_| {
+                AppError::invalid(&format!("records[{i}]"), "one_of", "须提供 user_id、checkin_code 或 card_code 之一")
             })?;
             let mut c = crate::api::checks::Checker::default();
             let at = c.time(&format!("records[{i}].at"), Some(r.at));
@@ -295,6 +306,8 @@ pub struct WalkInRequest {
     pub user_id: Option<i64>,
     /// Anyone else: their personal code (`GET /me/checkin-code`), scanned on the spot.
     pub checkin_code: Option<String>,
+    /// Or an offline resident's printed card code.
+    pub card_code: Option<String>,
 }
 
 /// Staff register and check in a resident who came without a place, while places remain:
@@ -307,6 +320,7 @@ pub struct WalkInRequest {
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "`activity_full`, `schedule_conflict` and the attendance conflicts"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json", description = "too many card codes tried"),
     ))]
 #[post("/activities/{id}/walk-ins")]
 pub async fn walk_in(
@@ -316,7 +330,7 @@ pub async fn walk_in(
     body: web::Json<WalkInRequest>,
 ) -> AppResult<web::Json<AttendanceResponse>> {
     let body = body.into_inner();
-    let who = who(body.user_id, body.checkin_code)?;
+    let who = who(body.user_id, body.checkin_code, body.card_code)?;
     Ok(web::Json(service::attendance::walk_in(&ctx, &user, id.into_inner(), who).await?.into()))
 }
 
@@ -520,7 +534,7 @@ pub struct Participation {
     pub record: Vec<ServiceRecordLine>,
 }
 
-fn summarise(ctx: &AppContext, lines: &[ServiceLine]) -> Participation {
+pub(crate) fn summarise(ctx: &AppContext, lines: &[ServiceLine]) -> Participation {
     let year = to_shanghai(ctx.now()).year();
     let mut this_year = Tally::default();
     let mut all_time = Tally::default();

@@ -15,8 +15,10 @@ pub mod invitations;
 pub mod me;
 pub mod middleware;
 pub mod notifications;
+pub mod offline_residents;
 pub mod organizations;
 pub mod oversight;
+pub mod proxies;
 pub mod ratings;
 pub mod regions;
 pub mod reports;
@@ -36,6 +38,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(me::routes)
             .configure(calendar::routes)
             .configure(invitations::routes)
+            .configure(offline_residents::routes)
+            .configure(proxies::routes)
             .configure(downloads::routes)
             .configure(exports::routes)
             .configure(reports::routes)

@@ -72,14 +72,15 @@ string_enum! {
 
 string_enum! {
     /// How a check-in was taken: the resident's QR scanned by staff, the activity's
-    /// rotating code scanned by the resident, a tick on the roster, a walk-in, or an
-    /// offline upload.
+    /// rotating code scanned by the resident, a tick on the roster, a walk-in, an
+    /// offline upload, or an offline resident's printed card.
     CheckinMethod {
         Qr = "qr",
         ActivityCode = "activity_code",
         Roster = "roster",
         WalkIn = "walk_in",
         Offline = "offline",
+        Card = "card",
     }
 }
 

@@ -36,6 +36,7 @@ pub mod invitation;
 pub mod notification;
 pub mod organization;
 pub mod pagination;
+pub mod proxy;
 pub mod random_check;
 pub mod rating;
 pub mod region;

@@ -28,6 +28,8 @@ pub struct Model {
     pub last_error: Option<String>,
     /// A send of the user's quota is held for this notice.
     pub quota_reserved: bool,
+    /// On a proxy's copy of a notice: the principal it is about.
+    pub on_behalf_of: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

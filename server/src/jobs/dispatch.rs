@@ -398,7 +398,12 @@ fn template_data(
     n: &notification::Model,
     a: Option<&activity::Model>,
 ) -> serde_json::Map<String, serde_json::Value> {
-    let title = a.map(|a| a.title.as_str()).unwrap_or(n.title.as_str());
+    // A proxy's copy names the principal in the activity's place (`thing1`).
+    let named = match (n.on_behalf_of, crate::domain::proxy::principal_in_title(&n.title), a) {
+        (Some(_), Some(name), Some(a)) => Some(format!("【{name}】{}", a.title)),
+        _ => None,
+    };
+    let title = named.as_deref().or(a.map(|a| a.title.as_str())).unwrap_or(n.title.as_str());
     let when = a.map(|a| display_time(a.starts_at)).unwrap_or_else(|| display_time(n.created_at));
     let place = a.map(|a| a.location.as_str()).unwrap_or("");
     match (purpose, n.kind.as_str()) {

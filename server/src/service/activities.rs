@@ -24,6 +24,7 @@ use crate::{
         activity::{ActivityKind, ActivityStatus, Capacity, Gates, SignupStatus, TimeWindow, may_cancel},
         clock::to_shanghai,
         organization::{OrgStatus, ServiceTarget},
+        proxy::ProxyAct,
         role::Role,
         signup::{PLACE_HOLDING, SignupAction, Step, counter_delta, next},
         venue::BookingStatus,
@@ -561,7 +562,7 @@ async fn rerender_pending(txn: &DatabaseTransaction, a: &activity::Model) -> App
         let reason = if n.kind == "signup_removed" {
             signup::Entity::find()
                 .filter(signup::Column::ActivityId.eq(a.id))
-                .filter(signup::Column::UserId.eq(n.user_id))
+                .filter(signup::Column::UserId.eq(n.on_behalf_of.unwrap_or(n.user_id)))
                 .one(txn)
                 .await?
                 .and_then(|s| s.reason)
@@ -569,6 +570,7 @@ async fn rerender_pending(txn: &DatabaseTransaction, a: &activity::Model) -> App
             None
         };
         let (title, body) = notice_text(text_kind(&n.kind, &n.dedupe_key), a, reason.as_deref());
+        let (title, body) = crate::service::proxies::notices::readdress(&n, title, body);
         if (title.as_str(), body.as_str()) != (n.title.as_str(), n.body.as_str()) {
             notification::Entity::update_many()
                 .col_expr(notification::Column::Title, Expr::value(title))
@@ -1047,6 +1049,7 @@ async fn resident_checks(
         .from(signup::Entity)
         .and_where(signup::Column::Status.eq(SignupStatus::NoShow.as_str()))
         .and_where(signup::Column::ActivityId.in_subquery(recent))
+        .and_where(signup::Column::Id.not_in_subquery(crate::service::proxies::waivers::waived_signups()))
         .to_owned();
     let both = Query::select()
         .expr_as(as_count(holding_clashing_place(a)), "clash")
@@ -1104,15 +1107,35 @@ async fn take(
 /// commit. Two requests of one resident at once: the unique (activity, resident) index
 /// refuses the second INSERT, its transaction rolls back, and it answers with the first.
 pub async fn sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<SignupOutcome> {
-    retrying(|| sign_up_once(ctx, user, id)).await
+    sign_up_for(ctx, Acting::own(user.id), id).await
 }
 
-async fn sign_up_once(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<SignupOutcome> {
-    match try_sign_up(ctx, user, id).await {
+/// Who takes a place, and who pressed the button: the resident themself, or a proxy
+/// (`service::proxies` checks the link first; the act is recorded in the same transaction).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Acting {
+    pub actor: i64,
+    pub resident: i64,
+}
+
+impl Acting {
+    pub(crate) fn own(user_id: i64) -> Self {
+        Acting { actor: user_id, resident: user_id }
+    }
+}
+
+/// [`sign_up`] for `acting.resident`, pressed by `acting.actor`.
+pub(crate) async fn sign_up_for(ctx: &AppContext, acting: Acting, id: i64) -> AppResult<SignupOutcome> {
+    retrying(|| sign_up_once(ctx, acting, id)).await
+}
+
+async fn sign_up_once(ctx: &AppContext, acting: Acting, id: i64) -> AppResult<SignupOutcome> {
+    let user = acting.resident;
+    match try_sign_up(ctx, acting, id).await {
         Err(AppError::Internal(e)) if e.downcast_ref::<sea_orm::DbErr>().is_some_and(is_unique_violation) => {
             let existing = signup::Entity::find()
                 .filter(signup::Column::ActivityId.eq(id))
-                .filter(signup::Column::UserId.eq(user.id))
+                .filter(signup::Column::UserId.eq(user))
                 .one(&ctx.db)
                 .await?
                 .ok_or(AppError::Internal(e))?;
@@ -1127,11 +1150,12 @@ fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
     matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }
 
-async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<SignupOutcome> {
+async fn try_sign_up(ctx: &AppContext, acting: Acting, id: i64) -> AppResult<SignupOutcome> {
     let now = ctx.now();
+    let user = acting.resident;
     let txn = begin_write(&ctx.db).await?;
     // One place-taking transaction per resident at a time (two phones, two activities).
-    lock_users(&txn, &[user.id]).await?;
+    lock_users(&txn, &[user]).await?;
     let seen = find(&txn, id).await?;
     // The activity's state first (a repeat on a cancelled activity is refused, not
     // answered with the old sign-up), then the resident's own sign-up, then the deadline.
@@ -1153,7 +1177,7 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
     }
     let existing = signup::Entity::find()
         .filter(signup::Column::ActivityId.eq(id))
-        .filter(signup::Column::UserId.eq(user.id))
+        .filter(signup::Column::UserId.eq(user))
         .one(&txn)
         .await?;
     match (next(existing.as_ref().map(signup_status), SignupAction::SignUp), &existing) {
@@ -1168,7 +1192,7 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
     if let Some(refusal) = refuse(&seen) {
         return Err(refusal);
     }
-    let (clash, no_shows) = resident_checks(&txn, user.id, &seen, now).await?;
+    let (clash, no_shows) = resident_checks(&txn, user, &seen, now).await?;
     if clash {
         return Err(conflict("schedule_conflict", "您已确认报名同一时段的其他活动"));
     }
@@ -1209,7 +1233,7 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
     let Some((a, status)) = taken else {
         return Err(AppError::Unavailable("sign-ups are changing too fast; try again".into()));
     };
-    if (a.starts_at, a.ends_at) != (seen.starts_at, seen.ends_at) && has_overlap(&txn, user.id, &a).await? {
+    if (a.starts_at, a.ends_at) != (seen.starts_at, seen.ends_at) && has_overlap(&txn, user, &a).await? {
         return Err(conflict("schedule_conflict", "您已确认报名同一时段的其他活动")); // moved meanwhile; rolls back
     }
     let seq = a.signup_seq;
@@ -1238,7 +1262,7 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
         None => {
             signup::ActiveModel {
                 activity_id: Set(id),
-                user_id: Set(user.id),
+                user_id: Set(user),
                 status: Set(status.as_str().to_owned()),
                 seq: Set(seq),
                 reason: Set(None),
@@ -1251,12 +1275,13 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
         }
     };
     if status == SignupStatus::Confirmed {
-        let mut notices = vec![notice(&a, user.id, "signup_confirmed", format!("signup_confirmed:{id}:{seq}"), None)];
-        notices.extend(reminders(&a, user.id, now, &ctx.config.reminder_offsets));
+        let mut notices = vec![notice(&a, user, "signup_confirmed", format!("signup_confirmed:{id}:{seq}"), None)];
+        notices.extend(reminders(&a, user, now, &ctx.config.reminder_offsets));
         enqueue(&txn, notices, now).await?;
     }
     // The newest sign-up is last in the queue: its place is the waitlist's new length.
     let position = (status == SignupStatus::Waitlisted).then_some(i64::from(a.waitlist_count));
+    crate::service::proxies::record_signup_act(&txn, acting, id, ProxyAct::SignedUp, now).await?;
     txn.commit().await?;
     Ok(SignupOutcome { signup, waitlist_position: position, created: true, note })
 }
@@ -1289,16 +1314,21 @@ pub async fn waitlist_position(db: &impl ConnectionTrait, s: &signup::Model) -> 
 /// activity's cut-off; a waitlisted one may leave the queue any time before the start.
 /// The freed place goes to the head of the waitlist.
 pub async fn cancel_signup(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<()> {
-    retrying(|| cancel_signup_once(ctx, user, id)).await
+    cancel_signup_for(ctx, Acting::own(user.id), id).await
 }
 
-async fn cancel_signup_once(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<()> {
+/// [`cancel_signup`] for `acting.resident`, pressed by `acting.actor`.
+pub(crate) async fn cancel_signup_for(ctx: &AppContext, acting: Acting, id: i64) -> AppResult<()> {
+    retrying(|| cancel_signup_once(ctx, acting, id)).await
+}
+
+async fn cancel_signup_once(ctx: &AppContext, acting: Acting, id: i64) -> AppResult<()> {
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let a = lock(&txn, id).await?;
     let Some(s) = signup::Entity::find()
         .filter(signup::Column::ActivityId.eq(id))
-        .filter(signup::Column::UserId.eq(user.id))
+        .filter(signup::Column::UserId.eq(acting.resident))
         .one(&txn)
         .await?
     else {
@@ -1326,6 +1356,7 @@ async fn cancel_signup_once(ctx: &AppContext, user: &AuthUser, id: i64) -> AppRe
     }
     let notices = release(&txn, &a, &s, to, None, now, &ctx.config.reminder_offsets).await?;
     enqueue(&txn, notices, now).await?;
+    crate::service::proxies::record_signup_act(&txn, acting, id, ProxyAct::CancelledSignup, now).await?;
     txn.commit().await?;
     Ok(())
 }

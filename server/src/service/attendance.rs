@@ -269,19 +269,28 @@ async fn corrected(txn: &DatabaseTransaction, activity_id: i64, user_id: i64) ->
         .is_some())
 }
 
-/// Who is being checked: a user id from the roster, or a personal code scanned at the door.
+/// Who is being checked: a user id from the roster, a personal code scanned at the door,
+/// or an offline resident's printed card code (`service::proxies::offline`).
 #[derive(Clone, Debug)]
 pub enum Who {
     User(i64),
     Code(String),
+    Card(String),
 }
 
-fn resolve(ctx: &AppContext, who: &Who, at: DateTime<Utc>) -> AppResult<(i64, &'static str)> {
+async fn resolve(
+    ctx: &AppContext,
+    txn: &DatabaseTransaction,
+    staff: i64,
+    who: &Who,
+    at: DateTime<Utc>,
+) -> AppResult<(i64, &'static str)> {
     match who {
         Who::User(id) => Ok((*id, "roster")),
         Who::Code(code) => verify_personal_code(ctx, code, at)
             .map(|id| (id, "qr"))
             .ok_or_else(|| AppError::invalid("checkin_code", "invalid", "签到码无效或已过期，请让居民刷新后重试")),
+        Who::Card(code) => Ok((crate::service::proxies::offline::resolve_card(ctx, txn, staff, code).await?, "card")),
     }
 }
 
@@ -292,7 +301,7 @@ pub async fn record(ctx: &AppContext, staff: &AuthUser, id: i64, who: Who, actio
     let a = lock(&txn, id).await?;
     require_org_staff(staff, a.organization_id)?;
     open_for_attendance(&a, now)?;
-    let (user_id, method) = resolve(ctx, &who, now)?;
+    let (user_id, method) = resolve(ctx, &txn, staff.id, &who, now).await?;
     let mark = Mark { action, at: now, method, recorded_by: Some(staff.id) };
     let done = apply(&txn, &a, user_id, mark, now, ctx.config.attendance_min_ratio).await?;
     txn.commit().await?;
@@ -362,7 +371,7 @@ async fn walk_in_once(ctx: &AppContext, staff: &AuthUser, id: i64, who: Who) -> 
     let a = lock(&txn, id).await?;
     require_org_staff(staff, a.organization_id)?;
     open_for_attendance(&a, now)?;
-    let (user_id, _) = resolve(ctx, &who, now)?;
+    let (user_id, _) = resolve(ctx, &txn, staff.id, &who, now).await?;
     let person = crate::entity::user::Entity::find_by_id(user_id)
         .one(&txn)
         .await?
@@ -495,7 +504,7 @@ pub async fn batch(
             } else {
                 open_for_attendance(&a, r.at)?
             };
-            let (user_id, _) = resolve(ctx, &r.who, r.at)?;
+            let (user_id, _) = resolve(ctx, &txn, staff.id, &r.who, r.at).await?;
             apply(
                 &txn,
                 &a,

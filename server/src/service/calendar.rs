@@ -14,8 +14,9 @@ use crate::{
     domain::{
         activity::{ActivityStatus, SignupStatus},
         calendar::{FeedEvent, Place, feed, new_token, token_hash},
+        proxy::UNNAMED,
     },
-    entity::{activity, calendar_feed, organization, signup},
+    entity::{activity, calendar_feed, organization, signup, user},
     error::{AppError, AppResult},
     service::{begin_write, retrying},
 };
@@ -69,15 +70,19 @@ pub async fn remove_for(db: &impl ConnectionTrait, user_id: i64) -> AppResult<()
     Ok(())
 }
 
-/// The residents whose activities a feed shows: its owner. (A proxy's feed will add the
-/// principals they act for.)
-fn residents_of(owner: i64) -> Vec<i64> {
-    vec![owner]
+/// The residents whose activities a feed shows: its owner, and the principals the owner
+/// acts for now (their live proxy links).
+async fn residents_of(db: &impl ConnectionTrait, owner: i64) -> AppResult<Vec<i64>> {
+    let mut ids = vec![owner];
+    ids.extend(crate::service::proxies::principals_of(db, owner).await?);
+    Ok(ids)
 }
 
-/// The feed named by `token` as iCalendar text: its owner's confirmed, checked-in and
-/// waitlisted activities that are published, finished or cancelled and ended at most
-/// [`PAST_DAYS`] ago, soonest first. An unknown or malformed token is 404.
+/// The feed named by `token` as iCalendar text: its owner's (and their principals')
+/// confirmed, checked-in and waitlisted activities that are published, finished or
+/// cancelled and ended at most [`PAST_DAYS`] ago, soonest first; a principal's event is
+/// titled `【name】…` unless the owner holds a place too. An unknown or malformed token
+/// is 404.
 pub async fn render(ctx: &AppContext, token: &str) -> AppResult<String> {
     let hash = token_hash(token).ok_or(AppError::NotFound("calendar"))?;
     let feed_row = calendar_feed::Entity::find()
@@ -87,7 +92,7 @@ pub async fn render(ctx: &AppContext, token: &str) -> AppResult<String> {
         .ok_or(AppError::NotFound("calendar"))?;
     let now = ctx.now();
     let signups = signup::Entity::find()
-        .filter(signup::Column::UserId.is_in(residents_of(feed_row.user_id)))
+        .filter(signup::Column::UserId.is_in(residents_of(&ctx.db, feed_row.user_id).await?))
         .filter(signup::Column::Status.is_in([
             SignupStatus::Confirmed.as_str(),
             SignupStatus::Waitlisted.as_str(),
@@ -95,12 +100,26 @@ pub async fn render(ctx: &AppContext, token: &str) -> AppResult<String> {
         ]))
         .all(&ctx.db)
         .await?;
-    let places: HashMap<i64, Place> = signups
-        .iter()
-        .map(|s| {
-            let place = if s.status == SignupStatus::Waitlisted.as_str() { Place::Waitlisted } else { Place::Held };
-            (s.activity_id, place)
-        })
+    // The owner's own sign-up wins over a principal's on the same activity.
+    let mut signups = signups;
+    signups.sort_by_key(|s| s.user_id == feed_row.user_id);
+    let mut places: HashMap<i64, Place> = HashMap::new();
+    let mut for_principal: HashMap<i64, i64> = HashMap::new();
+    for s in &signups {
+        let place = if s.status == SignupStatus::Waitlisted.as_str() { Place::Waitlisted } else { Place::Held };
+        places.insert(s.activity_id, place);
+        if s.user_id == feed_row.user_id {
+            for_principal.remove(&s.activity_id);
+        } else {
+            for_principal.insert(s.activity_id, s.user_id);
+        }
+    }
+    let principal_names: HashMap<i64, String> = user::Entity::find()
+        .filter(user::Column::Id.is_in(for_principal.values().copied().collect::<Vec<_>>()))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.nickname.unwrap_or_else(|| UNNAMED.to_owned())))
         .collect();
     let activities = activity::Entity::find()
         .filter(activity::Column::Id.is_in(places.keys().copied().collect::<Vec<_>>()))
@@ -132,7 +151,10 @@ pub async fn render(ctx: &AppContext, token: &str) -> AppResult<String> {
             place: places.get(&a.id).copied().unwrap_or(Place::Held),
             organization_name: orgs.get(&a.organization_id).cloned().unwrap_or_default(),
             cancelled: a.status == ActivityStatus::Cancelled.as_str(),
-            title: a.title,
+            title: match for_principal.get(&a.id).and_then(|p| principal_names.get(p)) {
+                Some(name) => format!("【{name}】{}", a.title),
+                None => a.title,
+            },
             description: a.description,
             location: a.location,
             latitude: a.latitude,

@@ -262,6 +262,7 @@ pub struct SeedReport {
     pub time_banks_added: usize,
     /// Last year's reports, the abnormal listing, the 4A rating and the draw (once).
     pub oversight_added: bool,
+    pub offline_residents_added: usize,
 }
 
 pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<SeedReport> {
@@ -358,6 +359,20 @@ pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Se
         people.push((id, openid));
     }
     report.oversight_added = crate::service::demo_oversight::seed(db, &people, now).await?;
+    // An offline resident of 金塔巷社区 with his daughter as proxy (issue 18, part 2).
+    let committee_user = user::Entity::find()
+        .filter(user::Column::Openid.eq("demo-committee"))
+        .one(db)
+        .await?
+        .map(|u| u.id)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no demo committee account")))?;
+    let (daughter, added) = ensure_user(db, "demo-daughter", "王小红", home, now).await?;
+    if added {
+        report.users_added += 1;
+    }
+    if crate::service::proxies::demo::seed_demo(db, home, committee_user, daughter, now).await? {
+        report.offline_residents_added += 1;
+    }
     Ok(report)
 }
 

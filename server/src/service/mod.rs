@@ -22,6 +22,7 @@ pub mod organization_scope;
 pub mod organizations;
 pub mod oversight_figures;
 pub mod projects;
+pub mod proxies;
 pub mod random_checks;
 pub mod rating_schemes;
 pub mod ratings;

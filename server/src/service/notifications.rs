@@ -79,7 +79,12 @@ pub async fn cancel_reminders(db: &impl ConnectionTrait, activity_id: i64, user_
         .filter(notification::Column::ActivityId.eq(activity_id))
         .filter(notification::Column::Kind.eq("reminder"));
     if let Some(user_id) = user_id {
-        update = update.filter(notification::Column::UserId.eq(user_id));
+        // The resident's own reminders and their proxies' copies of them.
+        update = update.filter(
+            sea_orm::Condition::any()
+                .add(notification::Column::UserId.eq(user_id))
+                .add(notification::Column::OnBehalfOf.eq(user_id)),
+        );
     }
     Ok(update.exec(db).await?.rows_affected)
 }
@@ -97,10 +102,24 @@ pub async fn withdraw_all(db: &impl ConnectionTrait, user_id: i64) -> AppResult<
 }
 
 /// Queues notices inside the caller's transaction; a notice whose key is held by a live
-/// (not withdrawn) notice is skipped.
+/// (not withdrawn) notice is skipped. Each live proxy of a notice's resident gets a copy
+/// (`service::proxies::notices`).
 pub async fn enqueue(db: &impl ConnectionTrait, notices: Vec<Notice>, now: DateTime<Utc>) -> AppResult<()> {
-    for chunk in notices.chunks(500) {
-        notification::Entity::insert_many(chunk.iter().map(|n| notification::ActiveModel {
+    let copies = crate::service::proxies::notices::copies(db, &notices).await?;
+    let all: Vec<(&Notice, Option<i64>)> =
+        notices.iter().map(|n| (n, None)).chain(copies.iter().map(|(n, principal)| (n, Some(*principal)))).collect();
+    insert(db, &all, now).await
+}
+
+/// Inserts notices as they are (`Some(principal)`: a proxy's copy about them), skipping a
+/// key held by a live notice.
+pub(crate) async fn insert(
+    db: &impl ConnectionTrait,
+    all: &[(&Notice, Option<i64>)],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    for chunk in all.chunks(500) {
+        notification::Entity::insert_many(chunk.iter().map(|(n, on_behalf_of)| notification::ActiveModel {
             user_id: Set(n.user_id),
             kind: Set(n.kind.to_owned()),
             title: Set(n.title.clone()),
@@ -116,6 +135,7 @@ pub async fn enqueue(db: &impl ConnectionTrait, notices: Vec<Notice>, now: DateT
             purpose: Set(purpose_of(n.kind).map(str::to_owned)),
             offset_secs: Set(n.offset_secs),
             quota_reserved: Set(false),
+            on_behalf_of: Set(*on_behalf_of),
             ..Default::default()
         }))
         .on_conflict_do_nothing_on([notification::Column::DedupeKey])

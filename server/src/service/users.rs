@@ -92,10 +92,15 @@ pub async fn update_me(ctx: &AppContext, user_id: i64, patch: ProfilePatch) -> A
 /// only leader of an organization — leadership is handed on first
 /// (`POST /organizations/{id}/leader`), so no organization is left leaderless.
 pub async fn delete_me(ctx: &AppContext, user_id: i64) -> AppResult<()> {
-    crate::service::retrying(|| delete_me_once(ctx, user_id)).await
+    delete_account(ctx, user_id, None).await
 }
 
-async fn delete_me_once(ctx: &AppContext, user_id: i64) -> AppResult<()> {
+/// [`delete_me`], or (`by`: the committee member) an offline resident erased on request.
+pub(crate) async fn delete_account(ctx: &AppContext, user_id: i64, by: Option<i64>) -> AppResult<()> {
+    crate::service::retrying(|| delete_me_once(ctx, user_id, by)).await
+}
+
+async fn delete_me_once(ctx: &AppContext, user_id: i64, by: Option<i64>) -> AppResult<()> {
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let sole = organizations::solely_led_by(&txn, user_id).await?;
@@ -130,6 +135,7 @@ async fn delete_me_once(ctx: &AppContext, user_id: i64) -> AppResult<()> {
         .await?;
     organizations::erase_applicant(&txn, user_id, now).await?;
     crate::service::calendar::remove_for(&txn, user_id).await?;
+    crate::service::proxies::forget(&txn, user_id, by, now).await?;
     bump_token_version(&txn, user_id, now).await?;
     role_grant::Entity::delete_many().filter(role_grant::Column::UserId.eq(user_id)).exec(&txn).await?;
     refresh_token::Entity::delete_many().filter(refresh_token::Column::UserId.eq(user_id)).exec(&txn).await?;
