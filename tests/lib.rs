@@ -274,16 +274,28 @@ impl TestApp {
     /// signing in with `resident` signs up and is checked in, and the activity is closed
     /// after its hour. Returns the activity's id; the clock is 72 minutes on.
     pub async fn hold_activity(&self, leader: &Session, org: i64, resident: &str) -> anyhow::Result<i64> {
+        self.hold_activity_with(leader, org, resident, serde_json::json!({})).await
+    }
+
+    /// [`TestApp::hold_activity`] with fields of the activity's body added or replaced
+    /// (e.g. `{"target_groups": ["elderly"]}`).
+    pub async fn hold_activity_with(
+        &self,
+        leader: &Session,
+        org: i64,
+        resident: &str,
+        extra: Value,
+    ) -> anyhow::Result<i64> {
         let start = self.ctx.now() + chrono::Duration::minutes(10);
-        let id = self
-            .publish(
-                leader,
-                org,
-                serde_json::json!({"kind": "volunteer", "title": "楼道清扫", "location": "金塔巷 3 号楼",
-                       "starts_at": start.to_rfc3339(), "ends_at": (start + chrono::Duration::minutes(60)).to_rfc3339(),
-                       "capacity": 10}),
-            )
-            .await?;
+        let mut body = serde_json::json!({"kind": "volunteer", "title": "楼道清扫", "location": "金塔巷 3 号楼",
+               "starts_at": start.to_rfc3339(), "ends_at": (start + chrono::Duration::minutes(60)).to_rfc3339(),
+               "capacity": 10});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        let id = self.publish(leader, org, body).await?;
         let resident = self.login(resident).await?;
         expect_json(
             self.post(&format!("/api/v1/activities/{id}/signups"), Some(&resident.access_token), serde_json::json!({}))

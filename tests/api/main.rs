@@ -10,6 +10,7 @@ mod downloads;
 mod errors;
 mod exports;
 mod faults;
+mod funding;
 mod health;
 mod invitations;
 mod limits;

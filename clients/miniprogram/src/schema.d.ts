@@ -670,6 +670,220 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/funding-applications/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One application: its organization's staff, those who run the call, its reviewers. */
+        get: operations["getFundingApplication"];
+        /** Rewrite a draft application. Its leader. */
+        put: operations["updateFundingApplication"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/funding-applications/{id}/conflict": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Declare (once) whether one has a conflict of interest with an application. A reviewer. */
+        post: operations["declareFundingConflict"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/funding-applications/{id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide an application after the call closed: grant (possibly less, with reasons) or
+         *     reject. The funder. A grant starts the public notice and a project.
+         */
+        post: operations["decideFundingApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/funding-applications/{id}/scores": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Score an application on the call's rubric. A reviewer who declared no conflict, after the call closed. */
+        put: operations["scoreFundingApplication"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/funding-applications/{id}/submit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Submit a draft in the call's window. Its leader. */
+        post: operations["submitFundingApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/funding-applications/{id}/withdraw": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Withdraw an application before its decision. Its leader. */
+        post: operations["withdrawFundingApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/funding-calls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Funding calls (not drafts, except a funder's own), newest first. Anyone. */
+        get: operations["listFundingCalls"];
+        put?: never;
+        /** Draft a call. The street office or civil affairs over the region. */
+        post: operations["createFundingCall"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/funding-calls/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One call (a draft only for those who run it). */
+        get: operations["getFundingCall"];
+        /** Rewrite a draft call (its region stays). Those who run it. */
+        put: operations["updateFundingCall"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/funding-calls/{id}/applications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A call's applications, best score first: those who run it and its reviewers see all
+         *     submitted ones; anyone sees the decided ones (the public results).
+         */
+        get: operations["listFundingApplications"];
+        put?: never;
+        /** Draft an application. The organization's leader, while the call takes applications. */
+        post: operations["createFundingApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/funding-calls/{id}/decided": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark the call decided once every application is. The funder. */
+        post: operations["decideFundingCall"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/funding-calls/{id}/open": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Open a draft call for applications (idempotent). Those who run it. */
+        post: operations["openFundingCall"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/funding-calls/{id}/reviewers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Name a reviewer of the call (idempotent). Those who run it. */
+        post: operations["addFundingReviewer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/invitations": {
         parameters: {
             query?: never;
@@ -1410,6 +1624,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/organizations/{id}/projects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An organization's projects, newest first: its staff, and the offices over it (those
+         *     they fund or supervise).
+         */
+        get: operations["listOrganizationProjects"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/organizations/{id}/rating-eligibility": {
         parameters: {
             query?: never;
@@ -1680,6 +1914,213 @@ export interface paths {
         post?: never;
         /** A proxy cancels the principal's sign-up, under the ordinary rules; recorded as an act. */
         delete: operations["cancelPrincipalSignup"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/project-amendments/{id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve or reject an amendment. The funder. */
+        post: operations["decideProjectAmendment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/project-milestones/{id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Accept or return a milestone report; an accepted one makes its tranche due. The supervisor. */
+        post: operations["reviewProjectMilestone"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One project: its organization's staff, the funder, its supervisor. */
+        get: operations["getProject"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/activities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Count an activity of the organization within the period as the project's evidence. Its staff. */
+        post: operations["tagProjectActivity"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/activities/{activity_id}/exclude": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Exclude a tagged activity from the counts, with a reason. The supervisor. */
+        post: operations["excludeProjectActivity"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/agreement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign the agreement after the grant's notice. The funder. */
+        post: operations["signProjectAgreement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/amendments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ask to change an active project. Its leader. */
+        post: operations["requestProjectAmendment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/evaluations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Evaluate the project (mid-term or final; a final one closes it). The supervisor or the funder. */
+        post: operations["evaluateProject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/milestones": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Report a milestone (the figures of the moment are frozen into it). Its leader. */
+        post: operations["reportProjectMilestone"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Plan against actual, live, from the tagged activities' attendance (and month by month). */
+        get: operations["getProjectProgress"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The project report as a workbook: overview, plan against actual, months, tranches,
+         *     activities. Its organization's staff, the funder, the supervisor.
+         */
+        get: operations["exportProjectReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/tranches/{seq}/paid": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record a due tranche as paid. The funder. */
+        post: operations["payProjectTranche"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -2834,6 +3275,44 @@ export interface components {
             /** Format: int64 */
             reported: number;
         };
+        /**
+         * @example {
+         *       "ends_on": "2027-12-31",
+         *       "starts_on": "2027-03-01",
+         *       "supervisor_id": 9,
+         *       "tranches": [
+         *         {
+         *           "milestone": "签约",
+         *           "on_signing": true,
+         *           "percent": 40
+         *         },
+         *         {
+         *           "milestone": "中期",
+         *           "percent": 30
+         *         },
+         *         {
+         *           "milestone": "结项",
+         *           "percent": 30
+         *         }
+         *       ]
+         *     }
+         */
+        AgreementRequest: {
+            /**
+             * Format: date
+             * @description At most 3 years after `starts_on`.
+             */
+            ends_on: string;
+            /** Format: date */
+            starts_on: string;
+            /**
+             * Format: int64
+             * @description The supervisor (督导): not the approver, not the organization's staff.
+             */
+            supervisor_id: number;
+            /** @description 1–10 tranches whose percents add up to 100. */
+            tranches: components["schemas"]["TranchePlan"][];
+        };
         AgreementResponse: {
             /** Format: int64 */
             bank_id: number;
@@ -2867,6 +3346,24 @@ export interface components {
          * @enum {string}
          */
         AgreementStatus: "proposed" | "agreed" | "confirmed" | "cancelled";
+        AmendmentRequest: {
+            changes: components["schemas"]["Changes"];
+            /** @description 1–500 characters. */
+            reason: string;
+        };
+        AmendmentResponse: {
+            changes: components["schemas"]["Changes"];
+            comment: string | null;
+            /** Format: date-time */
+            decided_at: string | null;
+            /** Format: int64 */
+            id: number;
+            reason: string;
+            /** Format: date-time */
+            requested_at: string;
+            /** @description `requested`, `approved`, `rejected`. */
+            status: string;
+        };
         AnnualReportResponse: {
             comment: string | null;
             /** @description What the organization reports. */
@@ -2918,6 +3415,25 @@ export interface components {
             answer: string;
             decision: components["schemas"]["AppealDecision"];
         };
+        ApplicationRequest: {
+            /** Format: int64 */
+            amount_fen: number;
+            /** @description 1–50 lines adding up to `amount_fen`. */
+            budget: components["schemas"]["BudgetLine"][];
+            /** @description 1–20 numbers by dates. */
+            deliverables: components["schemas"]["Deliverable"][];
+            /** Format: int64 */
+            organization_id: number;
+            proposal: components["schemas"]["Proposal"];
+            /** @description 1–128 characters. */
+            title: string;
+        };
+        /**
+         * @description An application's state: `draft → submitted → granted | rejected`, or `withdrawn`
+         *     by the organization before a decision.
+         * @enum {string}
+         */
+        ApplicationStatus: "draft" | "submitted" | "granted" | "rejected" | "withdrawn";
         AssessmentResponse: {
             appeal_answer: string | null;
             appeal_reason: string | null;
@@ -3207,6 +3723,14 @@ export interface components {
          * @enum {string}
          */
         BookingStatus: "requested" | "approved" | "rejected" | "cancelled";
+        /** @description One line of a budget. */
+        BudgetLine: {
+            /** Format: int64 */
+            amount_fen: number;
+            /** @description e.g. 活动材料, 场地, 交通, 志愿者保险 (1–32 characters). */
+            kind: string;
+            note?: string | null;
+        };
         BusyResponse: {
             /**
              * Format: date-time
@@ -3264,6 +3788,84 @@ export interface components {
             /** @description The same address as `webcal://`, which phones open straight in their calendar. */
             webcal_url: string;
         };
+        /** @description Which organizations may apply to a call. */
+        CallEligibility: {
+            min_grade?: components["schemas"]["Grade"] | null;
+            /** @description Not on the abnormal list (活动异常名录). */
+            not_abnormal?: boolean;
+        };
+        /**
+         * @example {
+         *       "budget_fen": 20000000,
+         *       "categories": [
+         *         "community_service"
+         *       ],
+         *       "closes_at": "2027-02-05T00:00:00+08:00",
+         *       "eligibility": {
+         *         "not_abnormal": true
+         *       },
+         *       "fund": "community_fund",
+         *       "notice_days": 7,
+         *       "opens_at": "2027-01-05T00:00:00+08:00",
+         *       "region_id": 6,
+         *       "rubric": [
+         *         {
+         *           "code": "need",
+         *           "max": 40,
+         *           "name": "需求明确"
+         *         },
+         *         {
+         *           "code": "plan",
+         *           "max": 60,
+         *           "name": "方案可行"
+         *         }
+         *       ],
+         *       "targets": [
+         *         "elderly"
+         *       ],
+         *       "title": "2027 年张掖路街道社区公益微创投"
+         *     }
+         */
+        CallRequest: {
+            /**
+             * Format: int64
+             * @description 1 fen to 100 million yuan.
+             */
+            budget_fen: number;
+            categories?: components["schemas"]["Category"][];
+            /**
+             * Format: date-time
+             * @description After `opens_at`.
+             */
+            closes_at: string;
+            eligibility?: components["schemas"]["CallEligibility"];
+            /** Format: int64 */
+            entrusted_org_id?: number | null;
+            fund: components["schemas"]["Fund"];
+            /**
+             * Format: int32
+             * @description 1–30.
+             */
+            notice_days: number;
+            /** Format: date-time */
+            opens_at: string;
+            /**
+             * Format: int64
+             * @description The region whose organizations may apply (the funder's: its street office or civil affairs).
+             */
+            region_id: number;
+            /** @description Every problem named by its path (`rubric.0.max`). */
+            rubric: components["schemas"]["Indicator"][];
+            targets?: components["schemas"]["ServiceTarget"][];
+            /** @description 1–128 characters. */
+            title: string;
+        };
+        /**
+         * @description A call's state: `draft → open → decided`; an open call is `closed` to applications
+         *     once its window ends (shown, not stored).
+         * @enum {string}
+         */
+        CallStatus: "draft" | "open" | "closed" | "decided";
         CancelRequest: {
             /** @description Told to everyone signed up; 1–500 characters. */
             reason: string;
@@ -3321,6 +3923,21 @@ export interface components {
          * @enum {string}
          */
         CertificateStatus: "pending" | "verified" | "rejected";
+        /** @description What an amendment changes (absent: unchanged). */
+        Changes: {
+            /**
+             * Format: int64
+             * @description A new amount in fen (at least what has been paid).
+             */
+            amount_fen?: number | null;
+            /** @description A new list of deliverables. */
+            deliverables?: components["schemas"]["Deliverable"][] | null;
+            /**
+             * Format: date
+             * @description A new last day (the period stays at most 3 years).
+             */
+            ends_on?: string | null;
+        };
         CheckResponse: {
             /** Format: date-time */
             answered_at: string | null;
@@ -3488,6 +4105,15 @@ export interface components {
             id: number;
             kind: components["schemas"]["RegionKind"] | null;
             name: string;
+        };
+        ConflictRequest: {
+            /**
+             * @description `true`: no conflict of interest with this applicant; `false`: a conflict (the
+             *     reviewer then takes no part in it).
+             */
+            no_conflict: boolean;
+            /** @description ≤ 500 characters. */
+            note?: string | null;
         };
         /**
          * @example {
@@ -3801,6 +4427,41 @@ export interface components {
         };
         /** @enum {string} */
         Decision: "approve" | "reject";
+        /** @description One promised result, as a number by a date. */
+        Deliverable: {
+            activity_kind?: components["schemas"]["ActivityKind"] | null;
+            /**
+             * Format: date
+             * @description By when.
+             */
+            due_on: string;
+            kind: components["schemas"]["DeliverableKind"];
+            /**
+             * Format: int64
+             * @description The number promised (activities, people, or minutes), 1–10,000,000.
+             */
+            target: number;
+            target_group?: components["schemas"]["ServiceTarget"] | null;
+        };
+        /**
+         * @description What a deliverable counts, from the tagged activities' attendance: activities held
+         *     (of a kind, or any), distinct participants, service minutes credited, distinct
+         *     residents reached at activities for a target group.
+         * @enum {string}
+         */
+        DeliverableKind: "activities" | "participants" | "service_minutes" | "target_reached";
+        /** @description Plan against actual for one deliverable. */
+        DeliverableProgress: {
+            /** Format: int64 */
+            actual: number;
+            deliverable: components["schemas"]["Deliverable"];
+            met: boolean;
+            /**
+             * Format: int64
+             * @description `actual ÷ target` in percent, rounded down (may pass 100).
+             */
+            percent: number;
+        };
         /**
          * @description A dependency's state, for the spec.
          * @enum {string}
@@ -3917,6 +4578,40 @@ export interface components {
             not_abnormal: boolean;
         };
         /**
+         * @description A mid-term (`midterm`) or `final` evaluation of a project.
+         * @enum {string}
+         */
+        EvaluationKind: "midterm" | "final";
+        EvaluationRequest: {
+            /** @description 1–2000 characters. */
+            comment: string;
+            kind: components["schemas"]["EvaluationKind"];
+            outcome?: components["schemas"]["Outcome"] | null;
+            /**
+             * Format: int64
+             * @description `failed` only: the fen to reclaim, 0 to what was paid.
+             */
+            reclaim_fen?: number | null;
+            /** @description Every leaf of the call's rubric, once. */
+            scores: components["schemas"]["RubricMark"][];
+        };
+        EvaluationResponse: {
+            /** Format: date-time */
+            at: string;
+            comment: string;
+            /** Format: int64 */
+            evaluator_id: number;
+            kind: components["schemas"]["EvaluationKind"];
+            outcome: components["schemas"]["Outcome"] | null;
+            /** Format: int64 */
+            reclaim_fen: number | null;
+            /**
+             * Format: double
+             * @description Points, one decimal.
+             */
+            total_points: number;
+        };
+        /**
          * @description The export's formats: an Excel workbook or UTF-8 CSV.
          * @enum {string}
          */
@@ -3982,6 +4677,162 @@ export interface components {
             credited_hours: number;
             /** Format: int32 */
             no_shows: number;
+        };
+        /**
+         * @description Where the money comes from: a community development fund (社区发展基金), the
+         *     welfare-lottery public-welfare fund (福彩公益金), or government purchase of services
+         *     (政府购买服务).
+         * @enum {string}
+         */
+        Fund: "community_fund" | "lottery_fund" | "purchase_of_services";
+        FundingApplicationResponse: {
+            /**
+             * Format: int64
+             * @description Asked, in fen (the budget's sum).
+             */
+            amount_fen: number;
+            budget: components["schemas"]["BudgetLine"][];
+            /** Format: int64 */
+            call_id: number;
+            /** Format: date-time */
+            decided_at: string | null;
+            decision_reason: string | null;
+            deliverables: components["schemas"]["Deliverable"][];
+            /** Format: int64 */
+            granted_fen: number | null;
+            history: components["schemas"]["FundingEventResponse"][];
+            /** Format: int64 */
+            id: number;
+            /**
+             * Format: date-time
+             * @description The public notice (公示) of the decision ends then.
+             */
+            notice_until: string | null;
+            /** Format: int64 */
+            organization_id: number;
+            organization_name: string;
+            /**
+             * Format: int64
+             * @description The project it became, when granted.
+             */
+            project_id: number | null;
+            proposal: components["schemas"]["Proposal"];
+            /** Format: int64 */
+            reviewers_scored: number;
+            /**
+             * Format: double
+             * @description The reviewers' mean total in points (one decimal), once scored.
+             */
+            score: number | null;
+            status: components["schemas"]["ApplicationStatus"];
+            /** Format: date-time */
+            submitted_at: string | null;
+            title: string;
+        };
+        FundingCallResponse: {
+            /**
+             * Format: int64
+             * @description Submitted applications (not drafts).
+             */
+            applications: number;
+            /**
+             * Format: int64
+             * @description The budget pool, in fen.
+             */
+            budget_fen: number;
+            categories: components["schemas"]["Category"][];
+            /** Format: date-time */
+            closes_at: string;
+            /** Format: date-time */
+            created_at: string;
+            eligibility: components["schemas"]["CallEligibility"];
+            /**
+             * Format: int64
+             * @description The organization (e.g. a hub) entrusted with running it.
+             */
+            entrusted_org_id: number | null;
+            fund: components["schemas"]["Fund"];
+            /**
+             * Format: int64
+             * @description Granted so far, in fen.
+             */
+            granted_fen: number;
+            /** Format: int64 */
+            id: number;
+            /**
+             * Format: int32
+             * @description Days of public notice (公示) after each decision.
+             */
+            notice_days: number;
+            /** Format: date-time */
+            opens_at: string;
+            /** Format: int64 */
+            region_id: number;
+            /** @description For those who run it and its reviewers. */
+            reviewers: components["schemas"]["ReviewerResponse"][] | null;
+            /** @description The review rubric: the same indicator tree as rating schemes. */
+            rubric: components["schemas"]["Indicator"][];
+            status: components["schemas"]["CallStatus"];
+            targets: components["schemas"]["ServiceTarget"][];
+            title: string;
+        };
+        /**
+         * @example {
+         *       "grant": true,
+         *       "granted_fen": 4500000,
+         *       "reason": "交通费用偏高，核减 5000 元"
+         *     }
+         */
+        FundingDecisionRequest: {
+            grant: boolean;
+            /**
+             * Format: int64
+             * @description With `grant`: 1 fen to the amount asked.
+             */
+            granted_fen?: number | null;
+            /** @description Required when rejecting or granting less than asked; ≤ 500 characters. */
+            reason?: string | null;
+        };
+        FundingEventResponse: {
+            action: string;
+            /** Format: int64 */
+            actor_id: number | null;
+            /** Format: date-time */
+            at: string;
+            comment: string | null;
+        };
+        FundingReasonRequest: {
+            /** @description 1–500 characters. */
+            reason: string;
+        };
+        /** @description Funding figures of a region (资金支持). */
+        FundingResponse: {
+            /**
+             * Format: int64
+             * @description Calls over the region's organizations taking applications now.
+             */
+            calls_open: number;
+            /** Format: int64 */
+            deliverables_met: number;
+            /**
+             * Format: int64
+             * @description Deliverables of signed projects, and those met so far by the evidence.
+             */
+            deliverables_planned: number;
+            /**
+             * Format: int64
+             * @description Granted to its organizations, in fen.
+             */
+            granted_fen: number;
+            /**
+             * Format: int64
+             * @description Paid to them, in fen.
+             */
+            paid_fen: number;
+            /** @description Projects by state. */
+            projects: {
+                [key: string]: number;
+            };
         };
         /**
          * @description A grade (等级), lowest to highest.
@@ -4332,6 +5183,40 @@ export interface components {
             /** Format: int64 */
             user_id: number;
         };
+        MilestoneRequest: {
+            /** @description Up to 20 `https://` URLs. */
+            attachments?: string[];
+            /** @description 1–5000 characters. */
+            narrative: string;
+            /** @description 1–128 characters. */
+            title: string;
+            /**
+             * Format: int32
+             * @description The tranche it releases, by number (1…); none for a report without payment.
+             */
+            tranche?: number | null;
+        };
+        MilestoneResponse: {
+            attachments: string[];
+            comment: string | null;
+            /** @description The figures when it was reported (frozen). */
+            figures: components["schemas"]["Progress"];
+            /** Format: int64 */
+            id: number;
+            narrative: string;
+            /** Format: date-time */
+            reviewed_at: string | null;
+            /** @description `submitted`, `accepted`, `returned`. */
+            status: string;
+            /** Format: date-time */
+            submitted_at: string;
+            title: string;
+            /**
+             * Format: int64
+             * @description The tranche it releases, by number.
+             */
+            tranche_id: number | null;
+        };
         MinutesRequest: {
             /**
              * Format: int64
@@ -4353,6 +5238,20 @@ export interface components {
             /** @description e.g. 会费, 社区基金资助, 政府购买服务, 活动支出, 场地, 物资. */
             kind: string;
             note?: string | null;
+        };
+        /** @description One month's figures of the counted activities (Asia/Shanghai months). */
+        MonthProgress: {
+            /** Format: int64 */
+            activities_held: number;
+            /** @description `YYYY-MM`. */
+            month: string;
+            /**
+             * Format: int64
+             * @description Distinct participants that month.
+             */
+            participants: number;
+            /** Format: int64 */
+            service_minutes: number;
         };
         MonthResponse: components["schemas"]["FiguresResponse"] & {
             /** @description `YYYY-MM`. */
@@ -4632,6 +5531,12 @@ export interface components {
             standing: components["schemas"]["Standing"] | null;
             status: components["schemas"]["OrgStatus"];
         };
+        /**
+         * @description What a final evaluation decides: the project is `completed`, or `failed` (with the
+         *     money to reclaim).
+         * @enum {string}
+         */
+        Outcome: "completed" | "failed";
         /** @description Oversight figures of a region (监管). */
         OversightResponse: {
             /**
@@ -4767,6 +5672,13 @@ export interface components {
             /** @description Pass as `cursor` for the next page; `null` on the last page. */
             next_cursor: string | null;
         };
+        PaidRequest: {
+            /**
+             * Format: date-time
+             * @description When it was paid (not in the future).
+             */
+            paid_at: string;
+        };
         PanelMember: {
             nickname: string | null;
             /** Format: int64 */
@@ -4860,6 +5772,109 @@ export interface components {
             title: string;
             /** @description A URI reference naming the problem type: `/problems/{code}`. */
             type: string;
+        };
+        /** @description The project's figures from its evidence: counted activities are held and not excluded. */
+        Progress: {
+            /** Format: int64 */
+            activities_excluded: number;
+            /** Format: int64 */
+            activities_held: number;
+            /** Format: int64 */
+            activities_tagged: number;
+            deliverables: components["schemas"]["DeliverableProgress"][];
+            months: components["schemas"]["MonthProgress"][];
+            /**
+             * Format: int64
+             * @description Distinct participants over all counted activities.
+             */
+            participants: number;
+            /** Format: int64 */
+            service_minutes: number;
+        };
+        ProgressResponse: components["schemas"]["Progress"] & {
+            /** Format: int64 */
+            project_id: number;
+            status: components["schemas"]["ProjectStatus"];
+        };
+        ProjectDecisionRequest: {
+            accept: boolean;
+            /** @description ≤ 500 characters. */
+            comment?: string | null;
+        };
+        ProjectReasonRequest: {
+            /** @description 1–500 characters. */
+            reason: string;
+        };
+        ProjectResponse: {
+            activities: components["schemas"]["TaggedActivityResponse"][];
+            amendments: components["schemas"]["AmendmentResponse"][];
+            /**
+             * Format: int64
+             * @description Granted, in fen.
+             */
+            amount_fen: number;
+            /** Format: int64 */
+            application_id: number;
+            /**
+             * Format: int64
+             * @description Who granted it (never its supervisor).
+             */
+            approver_id: number;
+            /** Format: int64 */
+            call_id: number;
+            /** Format: date */
+            ends_on: string | null;
+            evaluations: components["schemas"]["EvaluationResponse"][];
+            history: components["schemas"]["FundingEventResponse"][];
+            /** Format: int64 */
+            id: number;
+            milestones: components["schemas"]["MilestoneResponse"][];
+            /**
+             * Format: date-time
+             * @description The agreement may be signed once the grant's public notice ends.
+             */
+            notice_until: string | null;
+            /** Format: int64 */
+            organization_id: number;
+            organization_name: string;
+            /** @description The plan as granted (kept through amendments). */
+            original_plan: components["schemas"]["Deliverable"][];
+            /**
+             * Format: int64
+             * @description Paid so far, in fen (never more than granted: the database checks).
+             */
+            paid_fen: number;
+            /** @description The plan in force. */
+            plan: components["schemas"]["Deliverable"][];
+            /**
+             * Format: int64
+             * @description A failed project's money to reclaim, in fen.
+             */
+            reclaim_fen: number | null;
+            /** Format: date */
+            starts_on: string | null;
+            status: components["schemas"]["ProjectStatus"];
+            /** Format: int64 */
+            supervisor_id: number | null;
+            title: string;
+            tranches: components["schemas"]["TrancheResponse"][];
+        };
+        /**
+         * @description A project's state: `pending_agreement` (granted; the agreement is signed after the
+         *     public notice) → `active` → `completed | failed` (by the final evaluation).
+         * @enum {string}
+         */
+        ProjectStatus: "pending_agreement" | "active" | "completed" | "failed";
+        /** @description An application's proposal in words. */
+        Proposal: {
+            /** @description 目标 (1–2000). */
+            goals: string;
+            /** @description 方法 (1–2000). */
+            method: string;
+            /** @description 需求: the need it answers (1–2000 characters). */
+            need: string;
+            /** @description The groups it serves. */
+            target_groups?: components["schemas"]["ServiceTarget"][];
         };
         /**
          * @description An act recorded on someone's behalf (`proxy_acts.act`).
@@ -4986,6 +6001,8 @@ export interface components {
             communities_meeting_target: number;
             /** Format: date-time */
             from: string;
+            /** @description Funding calls, grants and payments (fen), projects and deliverables (资金支持). */
+            funding: components["schemas"]["FundingResponse"];
             /** @description Recognised organizations that held nothing in the last six months. */
             inactive_organizations: components["schemas"]["InactiveOrganizationResponse"][];
             monthly: components["schemas"]["MonthResponse"][];
@@ -5165,6 +6182,15 @@ export interface components {
             comment?: string | null;
             decision: components["schemas"]["Decision"];
         };
+        ReviewerRequest: {
+            /** Format: int64 */
+            user_id: number;
+        };
+        ReviewerResponse: {
+            nickname: string | null;
+            /** Format: int64 */
+            user_id: number;
+        };
         /** @enum {string} */
         Role: "resident" | "org_staff" | "org_leader" | "committee" | "street" | "civil_affairs" | "system_admin";
         RoleGrantResponse: {
@@ -5263,6 +6289,20 @@ export interface components {
             user_id: number;
             /** Format: int64 */
             waitlist_position: number | null;
+        };
+        RubricMark: {
+            /** @description A leaf of the call's rubric. */
+            indicator: string;
+            note?: string | null;
+            /**
+             * Format: int64
+             * @description Whole points, 0 to the leaf's maximum.
+             */
+            score: number;
+        };
+        RubricScoresRequest: {
+            /** @description 1–200 leaves, each once. */
+            scores: components["schemas"]["RubricMark"][];
         };
         SatisfactionRequest: {
             /**
@@ -5604,6 +6644,18 @@ export interface components {
                 [key: string]: components["schemas"]["SubscriptionResult"];
             };
         };
+        TagRequest: {
+            /** Format: int64 */
+            activity_id: number;
+        };
+        TaggedActivityResponse: {
+            /** Format: int64 */
+            activity_id: number;
+            exclude_reason: string | null;
+            excluded: boolean;
+            /** Format: date-time */
+            tagged_at: string;
+        };
         Tally: {
             /** Format: int64 */
             activities: number;
@@ -5688,6 +6740,34 @@ export interface components {
          * @enum {string}
          */
         TokenType: "Bearer";
+        /** @description One payment of a project, tied to a milestone. */
+        TranchePlan: {
+            /** @description The milestone that releases it, e.g. 签约, 中期, 结项 (1–32 characters). */
+            milestone: string;
+            /** @description Released when the agreement is signed (no milestone report needed). */
+            on_signing?: boolean;
+            /**
+             * Format: int32
+             * @description Percent of the amount, 1–100; a project's tranches add up to 100.
+             */
+            percent: number;
+        };
+        TrancheResponse: {
+            /** Format: int64 */
+            amount_fen: number;
+            /** Format: date-time */
+            due_at: string | null;
+            milestone: string;
+            on_signing: boolean;
+            /** Format: date-time */
+            paid_at: string | null;
+            /** Format: int32 */
+            percent: number;
+            /** Format: int32 */
+            seq: number;
+            /** @description `planned`, `due` (its milestone accepted, or on signing), `paid`. */
+            status: string;
+        };
         /**
          * @description Why minutes moved.
          * @enum {string}
@@ -7934,6 +9014,763 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    getFundingApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundingApplicationResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    updateFundingApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApplicationRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundingApplicationResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `application_not_draft` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    declareFundingConflict: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConflictRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundingApplicationResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `already_declared` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    decideFundingApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FundingDecisionRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundingApplicationResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `call_not_closed`, `not_submitted`, `not_reviewed`, `budget_exceeded` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    scoreFundingApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RubricScoresRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundingApplicationResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not a reviewer, or one who declared a conflict */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `declare_first`, `call_not_closed`, `not_submitted` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    submitFundingApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundingApplicationResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `call_not_open`, `not_eligible` (each failed rule in `errors`), `application_not_draft` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `over_budget` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    withdrawFundingApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FundingReasonRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundingApplicationResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `already_decided` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listFundingCalls: {
+        parameters: {
+            query?: {
+                /** @description Calls over or under this region. */
+                region_id?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundingCallResponse"][];
+                };
+            };
+            /** @description no such region */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    createFundingCall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CallRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundingCallResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such region */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description every problem: rubric, budget, window, notice days */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getFundingCall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundingCallResponse"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    updateFundingCall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CallRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundingCallResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `call_not_draft` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listFundingApplications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundingApplicationResponse"][];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    createFundingApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApplicationRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundingApplicationResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `call_not_open`, `already_applied` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description every problem; `outside_region` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    decideFundingCall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundingCallResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `call_not_closed`, `applications_undecided` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    openFundingCall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundingCallResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `call_window_over` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    addFundingReviewer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewerRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundingCallResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description unknown user */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
     listInvitations: {
         parameters: {
             query?: {
@@ -9982,6 +11819,42 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    listOrganizationProjects: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
     getRatingEligibility: {
         parameters: {
             query: {
@@ -10922,6 +12795,611 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    decideProjectAmendment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectDecisionRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `amendment_decided`, `amendment_stale` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    reviewProjectMilestone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectDecisionRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `milestone_reviewed` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    tagProjectActivity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `already_tagged`, `project_not_active` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description another organization's, cancelled, or outside the period */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    excludeProjectActivity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                activity_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectReasonRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `already_excluded` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    signProjectAgreement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AgreementRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `on_notice`, `not_pending` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description period, tranches, `supervisor_is_approver`, `supervisor_is_staff` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    requestProjectAmendment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AmendmentRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `amendment_pending`, `project_not_active` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    evaluateProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvaluationRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `project_not_active` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    reportProjectMilestone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MilestoneRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `tranche_not_planned`, `project_not_active` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getProjectProgress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgressResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    exportProjectReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The workbook, as an attachment. */
+            200: {
+                headers: {
+                    /** @description `attachment; filename="project-{id}.xlsx"` */
+                    "content-disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    payProjectTranche: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                seq: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaidRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `tranche_not_due` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];

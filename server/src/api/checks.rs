@@ -114,10 +114,7 @@ impl Checker {
 
     pub fn url(&mut self, value: Option<String>) -> Option<String> {
         let value = value?;
-        let ok = value.starts_with("https://")
-            && value.len() > "https://".len()
-            && value.chars().count() <= 512
-            && !value.contains(char::is_whitespace);
+        let ok = https_url(&value);
         if !ok {
             self.fail("logo_url", "url", "标志须为不超过 512 个字符的 https:// 地址");
         }
@@ -185,4 +182,12 @@ impl Checker {
     pub fn finish<T>(self, value: T) -> AppResult<T> {
         if self.errors.is_empty() { Ok(value) } else { Err(AppError::Validation(self.errors)) }
     }
+}
+
+/// An `https://` address of at most 512 characters without whitespace (logos, attachments).
+pub fn https_url(value: &str) -> bool {
+    value.starts_with("https://")
+        && value.len() > "https://".len()
+        && value.chars().count() <= 512
+        && !value.contains(char::is_whitespace)
 }

@@ -10,6 +10,7 @@ pub mod checks;
 pub mod docs;
 pub mod downloads;
 pub mod exports;
+pub mod funding;
 pub mod health;
 pub mod invitations;
 pub mod me;
@@ -18,6 +19,7 @@ pub mod notifications;
 pub mod offline_residents;
 pub mod organizations;
 pub mod oversight;
+pub mod projects;
 pub mod proxies;
 pub mod ratings;
 pub mod regions;
@@ -46,6 +48,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(regions::routes)
             .configure(oversight::routes)
             .configure(ratings::routes)
+            .configure(funding::routes)
+            .configure(projects::routes)
             .configure(organizations::routes)
             .configure(attendance::routes)
             .configure(time_bank::routes)

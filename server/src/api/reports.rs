@@ -17,6 +17,7 @@ use crate::{
         certificate::share,
         clock::shanghai,
         download::DownloadKind,
+        funding::ProjectStatus,
         organization::{Category, Standing},
         rating::Grade,
     },
@@ -291,6 +292,8 @@ pub struct RegionMetricsResponse {
     pub rooms: Vec<RoomFiguresResponse>,
     /// Annual reports of last year, the abnormal list and certified staff (监管).
     pub oversight: OversightResponse,
+    /// Funding calls, grants and payments (fen), projects and deliverables (资金支持).
+    pub funding: FundingResponse,
     /// The time banks in the region (a community's, a street's): members, minutes
     /// exchanged per month, open offers and requests.
     pub time_banks: Vec<TimeBankFiguresResponse>,
@@ -353,6 +356,36 @@ impl From<&crate::service::time_bank::BankFigures> for TimeBankFiguresResponse {
                     minutes_credited: *c,
                 })
                 .collect(),
+        }
+    }
+}
+
+/// Funding figures of a region (资金支持).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FundingResponse {
+    /// Calls over the region's organizations taking applications now.
+    pub calls_open: i64,
+    /// Granted to its organizations, in fen.
+    pub granted_fen: i64,
+    /// Paid to them, in fen.
+    pub paid_fen: i64,
+    /// Projects by state.
+    #[schema(value_type = BTreeMap<ProjectStatus, i64>)]
+    pub projects: BTreeMap<String, i64>,
+    /// Deliverables of signed projects, and those met so far by the evidence.
+    pub deliverables_planned: i64,
+    pub deliverables_met: i64,
+}
+
+impl From<&crate::service::funding_figures::FundingFigures> for FundingResponse {
+    fn from(f: &crate::service::funding_figures::FundingFigures) -> Self {
+        Self {
+            calls_open: f.calls_open,
+            granted_fen: f.granted_fen,
+            paid_fen: f.paid_fen,
+            projects: f.projects.clone(),
+            deliverables_planned: f.deliverables_planned,
+            deliverables_met: f.deliverables_met,
         }
     }
 }
@@ -437,6 +470,7 @@ impl From<&RegionMetrics> for RegionMetricsResponse {
                 .collect(),
             rooms: m.rooms.iter().map(Into::into).collect(),
             oversight: (&m.oversight).into(),
+            funding: (&m.funding).into(),
             time_banks: m.time_banks.iter().map(Into::into).collect(),
         }
     }

@@ -132,10 +132,15 @@ pub async fn require_roster_view(db: &impl ConnectionTrait, user: &AuthUser, a: 
     if may_see_roster(db, user, a).await? { Ok(()) } else { Err(AppError::Forbidden("requires organization staff")) }
 }
 
-/// Staff of the organization, or an official over the activity's community or over the
-/// organization's own (the officials over an organization keep sight of all it holds).
+/// Staff of the organization, an official over the activity's community or over the
+/// organization's own (the officials over an organization keep sight of all it holds), or
+/// the supervisor of a funded project the activity is evidence for.
 async fn may_see_roster(db: &impl ConnectionTrait, user: &AuthUser, a: &activity::Model) -> AppResult<bool> {
     if is_staff(user, a.organization_id) {
+        return Ok(true);
+    }
+    // The supervisor (督导) of a funded project counting it.
+    if crate::service::projects::supervises_activity(db, user.id, a.id).await? {
         return Ok(true);
     }
     const OFFICIALS: [Role; 3] = [Role::Committee, Role::Street, Role::CivilAffairs];

@@ -193,6 +193,8 @@ pub struct RegionMetrics {
     pub rooms: Vec<RoomFigures>,
     /// Annual reports, the abnormal list and certified staff (监管).
     pub oversight: OversightFigures,
+    /// Calls, grants, payments, projects and their deliverables (资金支持).
+    pub funding: crate::service::funding_figures::FundingFigures,
     /// The time banks of the region (a community's, a street's), in minutes.
     pub time_banks: Vec<crate::service::time_bank::BankFigures>,
 }
@@ -354,6 +356,7 @@ pub async fn region_metrics(
     } = participants;
 
     let oversight = oversight_figures(ctx, std::slice::from_ref(&region.path)).await?;
+    let funding = crate::service::funding_figures::funding_figures(ctx, std::slice::from_ref(&region.path)).await?;
     let rooms = venue_figures::room_figures(&ctx.db, &communities, period).await?;
     let rooms_by_community = venue_figures::by_community(&rooms);
     let mut metrics: Vec<CommunityMetrics> = communities
@@ -430,6 +433,7 @@ pub async fn region_metrics(
     Ok(RegionMetrics {
         rooms,
         oversight,
+        funding,
         time_banks,
         organizations: metrics.iter().map(|m| m.organizations).sum(),
         residents: metrics.iter().map(|m| m.residents).sum(),
@@ -1061,8 +1065,46 @@ pub fn export_xlsx(m: &RegionMetrics) -> AppResult<Vec<u8>> {
     }
     room_sheets(&mut book, &m.rooms, &bold).map_err(xerr)?;
     oversight_sheet(&mut book, m, &bold).map_err(xerr)?;
+    funding_sheet(&mut book, m, &bold).map_err(xerr)?;
     time_bank_sheet(&mut book, &m.time_banks, &bold).map_err(xerr)?;
     book.save_to_buffer().map_err(xerr)
+}
+
+/// The export's funding sheet (项目资助): calls open, granted and paid (yuan), projects by
+/// state, deliverables met against planned.
+fn funding_sheet(
+    book: &mut rust_xlsxwriter::Workbook,
+    m: &RegionMetrics,
+    bold: &rust_xlsxwriter::Format,
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    let f = &m.funding;
+    let sheet = book.add_worksheet().set_name("项目资助")?;
+    sheet.write_string_with_format(0, 0, "项目资助", bold)?;
+    let state = |k: &str| f.projects.get(k).copied().unwrap_or(0) as f64;
+    let rows: [(&str, f64); 10] = [
+        ("申报中的通知", f.calls_open as f64),
+        ("资助金额（元）", f.granted_fen as f64 / 100.0),
+        ("已拨付（元）", f.paid_fen as f64 / 100.0),
+        ("待签约项目", state("pending_agreement")),
+        ("执行中项目", state("active")),
+        ("已结项项目", state("completed")),
+        ("未通过项目", state("failed")),
+        ("计划成果（项）", f.deliverables_planned as f64),
+        ("已达成成果（项）", f.deliverables_met as f64),
+        (
+            "成果达成率（%）",
+            if f.deliverables_planned > 0 {
+                f.deliverables_met as f64 * 100.0 / f.deliverables_planned as f64
+            } else {
+                0.0
+            },
+        ),
+    ];
+    for (r, (label, n)) in rows.iter().enumerate() {
+        sheet.write_string(1 + r as u32, 0, *label)?;
+        sheet.write_number(1 + r as u32, 1, *n)?;
+    }
+    Ok(())
 }
 
 /// The export's oversight sheet (监管): last year's annual reports, the abnormal list,
