@@ -16,6 +16,7 @@ mod m20261130_000020_oversight;
 mod m20261201_000010_calendar_feeds;
 mod m20261201_000011_time_banks;
 mod m20261201_000030_ratings;
+mod m20261201_000060_incubation_hubs;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_calendar_feeds::Migration),
             Box::new(m20261201_000011_time_banks::Migration),
             Box::new(m20261201_000030_ratings::Migration),
+            Box::new(m20261201_000060_incubation_hubs::Migration),
         ]
     }
 }

@@ -11,6 +11,8 @@ mod errors;
 mod exports;
 mod faults;
 mod health;
+mod hubs;
+mod incubation;
 mod invitations;
 mod limits;
 mod me;

@@ -11,6 +11,8 @@ pub mod docs;
 pub mod downloads;
 pub mod exports;
 pub mod health;
+pub mod hubs;
+pub mod incubation;
 pub mod invitations;
 pub mod me;
 pub mod middleware;
@@ -42,6 +44,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(regions::routes)
             .configure(oversight::routes)
             .configure(ratings::routes)
+            .configure(hubs::routes)
+            .configure(incubation::routes)
             .configure(organizations::routes)
             .configure(attendance::routes)
             .configure(time_bank::routes)

@@ -31,6 +31,8 @@ pub mod calendar;
 pub mod certificate;
 pub mod clock;
 pub mod download;
+pub mod hub;
+pub mod incubation;
 pub mod invitation;
 pub mod notification;
 pub mod organization;

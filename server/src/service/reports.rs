@@ -195,6 +195,8 @@ pub struct RegionMetrics {
     pub oversight: OversightFigures,
     /// The time banks of the region (a community's, a street's), in minutes.
     pub time_banks: Vec<crate::service::time_bank::BankFigures>,
+    /// Incubation and hubs (孵化与枢纽).
+    pub support: crate::service::support_figures::SupportFigures,
 }
 
 impl RegionMetrics {
@@ -427,7 +429,9 @@ pub async fn region_metrics(
         .collect();
     let inactive = inactive_organizations(ctx, &organization_list).await?;
     let time_banks = crate::service::time_bank::figures(&ctx.db, &region.path, period.from, period.to, &months).await?;
+    let support = crate::service::support_figures::figures(&ctx.db, &region.path, period.from, period.to).await?;
     Ok(RegionMetrics {
+        support,
         rooms,
         oversight,
         time_banks,
@@ -679,7 +683,10 @@ pub async fn require_organization_figures(
     let staff =
         user.grants.iter().any(|g| matches!(g.role, Role::OrgStaff | Role::OrgLeader) && g.scope_id == Some(id));
     let path = region_path(&ctx.db, org.community_id).await?;
-    if !staff && !holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], &path) {
+    if !staff
+        && !holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], &path)
+        && !crate::service::hubs::hub_staff_over(&ctx.db, user, id).await?
+    {
         return Err(AppError::Forbidden("requires organization staff"));
     }
     Ok(org)
@@ -1062,6 +1069,7 @@ pub fn export_xlsx(m: &RegionMetrics) -> AppResult<Vec<u8>> {
     room_sheets(&mut book, &m.rooms, &bold).map_err(xerr)?;
     oversight_sheet(&mut book, m, &bold).map_err(xerr)?;
     time_bank_sheet(&mut book, &m.time_banks, &bold).map_err(xerr)?;
+    crate::service::support_figures::sheet(&mut book, &m.support, &bold).map_err(xerr)?;
     book.save_to_buffer().map_err(xerr)
 }
 
