@@ -34,8 +34,16 @@ async fn a_hub_accepts_a_member_and_its_staff_read_the_members_figures() -> Test
     let street_id = app.region(ZHANGYE_STREET).await?;
     let street = app.login_openid("demo-street").await?;
     let committee = app.login_openid("demo-committee").await?;
-    let (hub_leader, hub_org) = app.demo_leader().await?;
-    let mark = json!({"organization_id": hub_org, "region_id": street_id, "kind": "federation", "reason": "街道社会组织联合会"});
+    let jinta = app.region(JINTA).await?;
+    // The demo's street hub, with its two members, is on the street's page.
+    let hubs = expect_json(app.get(&format!("/api/v1/hubs?region_id={street_id}"), None).await?, 200).await?;
+    assert_eq!(hubs[0]["organization_name"], "金塔巷夕阳红志愿服务队", "{hubs}");
+    assert_eq!(hubs[0]["members_count"], 2);
+
+    // A community's federation, newly filed.
+    let (hub_leader, hub_org) = filed(&app, "federation-leader", "金塔巷社会组织联合会").await?;
+    let mark =
+        json!({"organization_id": hub_org, "region_id": jinta, "kind": "federation", "reason": "街道社会组织联合会"});
 
     // Only the street office (or civil affairs) over the region marks a hub.
     for who in [&committee, &hub_leader] {
@@ -85,8 +93,8 @@ async fn a_hub_accepts_a_member_and_its_staff_read_the_members_figures() -> Test
     )
     .await?;
 
-    // The street's page shows the hub with its member.
-    let hubs = expect_json(app.get(&format!("/api/v1/hubs?region_id={street_id}"), None).await?, 200).await?;
+    // The community's page shows the hub with its member.
+    let hubs = expect_json(app.get(&format!("/api/v1/hubs?region_id={jinta}"), None).await?, 200).await?;
     assert_eq!(hubs[0]["members_count"], 1, "{hubs}");
     assert_eq!(hubs[0]["members"][0]["id"], member);
 
@@ -133,9 +141,9 @@ async fn a_hub_accepts_a_member_and_its_staff_read_the_members_figures() -> Test
     .await?;
     expect_problem(app.get(&figures, Some(&resident.access_token)).await?, 403, "forbidden").await?;
 
-    // The street's figures count the hub and its member.
+    // The community's figures count the hub and its member.
     let metrics =
-        expect_json(app.get(&format!("/api/v1/regions/{street_id}/metrics"), Some(&street.access_token)).await?, 200)
+        expect_json(app.get(&format!("/api/v1/regions/{jinta}/metrics"), Some(&committee.access_token)).await?, 200)
             .await?;
     assert_eq!(metrics["support"]["hubs"], 1, "{}", metrics["support"]);
     assert_eq!(metrics["support"]["hub_members"], 1);

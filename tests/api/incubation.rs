@@ -21,6 +21,9 @@ async fn an_incubated_group_graduates_into_a_filing_application() -> TestResult 
     let mentor = app.login("mentor").await?;
     let stranger = app.login("stranger").await?;
 
+    let figures = format!("/api/v1/regions/{street_id}/metrics");
+    let before = expect_json(app.get(&figures, Some(&street.access_token)).await?, 200).await?["support"].clone();
+
     // The street office opens the base; a committee may not.
     let open = json!({"name": "张掖路街道社会组织孵化基地", "street_id": street_id, "description": "场地、辅导、培训"});
     expect_problem(
@@ -182,12 +185,9 @@ async fn an_incubated_group_graduates_into_a_filing_application() -> TestResult 
         expect_json(app.get(&format!("/api/v1/regions/{street_id}/metrics"), Some(&street.access_token)).await?, 200)
             .await?;
     let s = &metrics["support"];
-    assert_eq!(
-        (s["admitted"].as_i64(), s["graduated"].as_i64(), s["graduates_applied"].as_i64()),
-        (Some(1), Some(1), Some(1)),
-        "{s}"
-    );
-    assert_eq!(s["incubating"], 0);
+    let delta = |k: &str| s[k].as_i64().unwrap_or_default() - before[k].as_i64().unwrap_or_default();
+    assert_eq!((delta("admitted"), delta("graduated"), delta("graduates_applied")), (1, 1, 1), "{s} {before}");
+    assert_eq!(delta("incubating"), 0);
     let resp =
         app.get(&format!("/api/v1/regions/{street_id}/metrics/export?format=xlsx"), Some(&street.access_token)).await?;
     assert_eq!(resp.status(), 200);

@@ -262,6 +262,8 @@ pub struct SeedReport {
     pub time_banks_added: usize,
     /// Last year's reports, the abnormal listing, the 4A rating and the draw (once).
     pub oversight_added: bool,
+    /// The hub with its members and the incubation cohort (once).
+    pub support_added: bool,
 }
 
 pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<SeedReport> {
@@ -358,6 +360,12 @@ pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Se
         people.push((id, openid));
     }
     report.oversight_added = crate::service::demo_oversight::seed(db, &people, now).await?;
+    // Incubation and the street's hub, with a mentor of their own.
+    let (mentor, added) = ensure_user(db, "demo-mentor", "吴导师", home, now).await?;
+    if added {
+        report.users_added += 1;
+    }
+    report.support_added = crate::service::demo_support::seed(db, mentor, now).await?;
     Ok(report)
 }
 

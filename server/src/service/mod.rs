@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod certificates;
 pub mod demo;
 pub mod demo_oversight;
+pub mod demo_support;
 pub mod downloads;
 pub mod expert_pools;
 pub mod exports;
