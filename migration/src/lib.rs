@@ -17,6 +17,7 @@ mod m20261201_000010_calendar_feeds;
 mod m20261201_000011_time_banks;
 mod m20261201_000030_ratings;
 mod m20261201_000050_proxies;
+mod m20261201_000060_incubation_hubs;
 mod m20261201_000070_funding;
 
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_time_banks::Migration),
             Box::new(m20261201_000030_ratings::Migration),
             Box::new(m20261201_000050_proxies::Migration),
+            Box::new(m20261201_000060_incubation_hubs::Migration),
             Box::new(m20261201_000070_funding::Migration),
         ]
     }

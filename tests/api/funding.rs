@@ -376,3 +376,49 @@ async fn a_call_becomes_a_project_whose_progress_comes_from_attendance() -> Test
     assert_eq!((f["deliverables_planned"].as_i64(), f["deliverables_met"].as_i64()), (Some(1), Some(1)), "{f}");
     Ok(())
 }
+
+/// A call may be entrusted only to a hub organization, whose leader then runs it (opens it,
+/// names reviewers) but does not decide.
+#[tokio::test]
+async fn a_call_is_entrusted_to_a_hub_which_runs_it_but_does_not_decide() -> TestResult {
+    let app = spawn_app().await?;
+    let (leader, hub_org) = app.demo_leader().await?;
+    let street = app.demo_login("demo-street").await?;
+    let street_region = app.region("620102002000").await?;
+    let hubs = expect_json(app.get(&format!("/api/v1/hubs?region_id={street_region}"), None).await?, 200).await?;
+    assert!(hubs.to_string().contains(&format!("\"organization_id\":{hub_org}")), "the demo hub: {hubs}");
+    let other = hub_org + 1;
+    let mut body = call_body(&app, street_region);
+    body["entrusted_org_id"] = json!(other);
+    let bad =
+        expect_problem(post(&app, &street, "/api/v1/funding-calls", body).await?, 422, "validation_failed").await?;
+    assert_eq!(bad["errors"][0]["code"], "not_a_hub", "{bad}");
+    let mut body = call_body(&app, street_region);
+    body["entrusted_org_id"] = json!(hub_org);
+    let call = expect_json(post(&app, &street, "/api/v1/funding-calls", body).await?, 201).await?;
+    let id = call["id"].as_i64().unwrap_or_default();
+    let opened =
+        expect_json(post(&app, &leader, &format!("/api/v1/funding-calls/{id}/open"), Value::Null).await?, 200).await?;
+    assert_eq!(opened["status"], "open");
+    let reviewer = app.login("hub-run-reviewer").await?;
+    expect_json(
+        post(&app, &leader, &format!("/api/v1/funding-calls/{id}/reviewers"), json!({"user_id": reviewer.user_id}))
+            .await?,
+        200,
+    )
+    .await?;
+    app.clock.advance(Duration::days(11));
+    let leader = app.demo_login("demo-leader").await?;
+    expect_problem(
+        post(&app, &leader, &format!("/api/v1/funding-calls/{id}/decided"), Value::Null).await?,
+        403,
+        "forbidden",
+    )
+    .await?;
+    let street = app.demo_login("demo-street").await?;
+    let decided =
+        expect_json(post(&app, &street, &format!("/api/v1/funding-calls/{id}/decided"), Value::Null).await?, 200)
+            .await?;
+    assert_eq!(decided["status"], "decided");
+    Ok(())
+}

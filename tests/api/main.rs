@@ -12,6 +12,8 @@ mod exports;
 mod faults;
 mod funding;
 mod health;
+mod hubs;
+mod incubation;
 mod invitations;
 mod limits;
 mod me;

@@ -884,6 +884,260 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/hubs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The hubs of a region and of the regions under it, with their members: public, as the
+         *     street's page shows them.
+         */
+        get: operations["listHubs"];
+        put?: never;
+        /**
+         * Mark an organization as the hub of a street or community (the street office over it,
+         *     or civil affairs above).
+         */
+        post: operations["markHub"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hubs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One hub and its active members: public. */
+        get: operations["getHub"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hubs/{id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every membership of a hub, requests and past ones included: for the hub's staff and
+         *     the officials over its region.
+         */
+        get: operations["listHubMemberships"];
+        put?: never;
+        /**
+         * Ask to join a hub: the leader of a filed or registered organization of the hub's
+         *     region. The hub's leaders are told.
+         */
+        post: operations["requestHubMembership"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hubs/{id}/members/{membership_id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Accept or decline a request (the hub's leader); declining needs a reason. */
+        post: operations["decideHubMembership"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hubs/{id}/members/{membership_id}/leave": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An active member leaves (its leader), or the hub's leader removes it; with a reason. */
+        post: operations["leaveHub"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hubs/{id}/staff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Grant `hub_staff` on the hub (its leader): they read the members' figures, annual
+         *     reports and projects, and run an incubation base entrusted to the hub. Answers the
+         *     hub's staff.
+         */
+        post: operations["addHubStaff"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incubatees/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A group's incubation record: its base's managers, mentors and contact person, and the
+         *     officials over its community.
+         */
+        get: operations["getIncubatee"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incubatees/{id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Extend, graduate or exit a group (the base's managers), with a reason. A graduate's
+         *     contact person then files it: `POST /organizations` with `incubatee_id`.
+         */
+        post: operations["decideIncubatee"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incubatees/{id}/entries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record a mentoring session (with minutes) or a milestone: a mentor or the base's
+         *     managers.
+         */
+        post: operations["recordIncubationEntry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incubatees/{id}/mentors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Assign a mentor (the base's managers); again is a no-op. */
+        post: operations["assignMentor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incubation-bases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open an incubation base for a street (its street office, or civil affairs above),
+         *     run by the street office or entrusted to a hub of the street.
+         */
+        post: operations["openIncubationBase"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incubation-bases/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A base and its groups: for its managers and the officials over its street. */
+        get: operations["getIncubationBase"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incubation-bases/{id}/incubatees": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Admit a start-up group (not filed yet) for a period: the base's managers. The
+         *     contact person is told.
+         */
+        post: operations["admitIncubatee"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/invitations": {
         parameters: {
             query?: never;
@@ -3277,6 +3531,42 @@ export interface components {
         };
         /**
          * @example {
+         *       "category": "culture_sports",
+         *       "community_id": 11,
+         *       "contact_user_id": 7,
+         *       "description": "退休教师发起的书法小组",
+         *       "months": 6,
+         *       "name": "金塔巷书法兴趣小组",
+         *       "reason": "有稳定骨干和活动计划"
+         *     }
+         */
+        AdmitRequest: {
+            category: components["schemas"]["Category"];
+            /**
+             * Format: int64
+             * @description A community of the base's street.
+             */
+            community_id: number;
+            /**
+             * Format: int64
+             * @description The group's contact person (a user): they are told of decisions and file the
+             *     group after graduation.
+             */
+            contact_user_id: number;
+            /** @description At most 500 characters. */
+            description?: string | null;
+            /**
+             * Format: int32
+             * @description The incubation period, 1–24 months from today.
+             */
+            months: number;
+            /** @description The group's name, 1–50 characters. */
+            name: string;
+            /** @description Why it is admitted, 1–200 characters. */
+            reason: string;
+        };
+        /**
+         * @example {
          *       "ends_on": "2027-12-31",
          *       "starts_on": "2027-03-01",
          *       "supervisor_id": 9,
@@ -3611,6 +3901,21 @@ export interface components {
             /** Format: int64 */
             region_id: number;
             region_name: string;
+        };
+        BaseResponse: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            created_by: number;
+            description: string;
+            /** Format: int64 */
+            hub_id: number | null;
+            /** Format: int64 */
+            id: number;
+            incubatees: components["schemas"]["IncubateeSummary"][];
+            name: string;
+            /** Format: int64 */
+            street_id: number;
         };
         BatchItem: {
             error: components["schemas"]["Problem"] | null;
@@ -4309,6 +4614,13 @@ export interface components {
             /** @description Whether it has a party organization (党组织), as the policy records. */
             has_party_organization?: boolean | null;
             /**
+             * Format: int64
+             * @description A group graduated from incubation (孵化) files with its incubation record attached:
+             *     the id from `GET /incubatees/{id}`. Only its contact person, once, after graduation
+             *     (403; 409 `not_graduated`, `already_applied`).
+             */
+            incubatee_id?: number | null;
+            /**
              * Format: double
              * @description −90…90, with `longitude`.
              */
@@ -4425,8 +4737,44 @@ export interface components {
              */
             slot_minutes?: number | null;
         };
+        DecideMembershipRequest: {
+            decision: components["schemas"]["MembershipDecision"];
+            /** @description Required to decline, 1–200 characters. */
+            reason?: string | null;
+        };
         /** @enum {string} */
         Decision: "approve" | "reject";
+        /** @enum {string} */
+        DecisionKind: "extend" | "graduate" | "exit";
+        /**
+         * @example {
+         *       "decision": "graduate",
+         *       "reason": "骨干稳定，已连续开展活动 6 个月"
+         *     }
+         */
+        DecisionRequest: {
+            decision: components["schemas"]["DecisionKind"];
+            /**
+             * Format: int32
+             * @description `extend` only: 1–12 months more.
+             */
+            months?: number | null;
+            /** @description Why, 1–200 characters; kept with who and when. */
+            reason: string;
+        };
+        /** @description A decision: who, when, why, and the period's end after it. */
+        DecisionResponse: {
+            action: components["schemas"]["IncubationAction"];
+            /** Format: int64 */
+            actor_id: number;
+            /** Format: date-time */
+            at: string;
+            /** Format: date */
+            ends_on: string;
+            from_status: components["schemas"]["IncubateeStatus"] | null;
+            reason: string;
+            to_status: components["schemas"]["IncubateeStatus"];
+        };
         /** @description One promised result, as a number by a date. */
         Deliverable: {
             activity_kind?: components["schemas"]["ActivityKind"] | null;
@@ -4576,6 +4924,56 @@ export interface components {
             no_repeated_basic_pass: boolean;
             /** @description Not on the abnormal list (活动异常名录). */
             not_abnormal: boolean;
+        };
+        /**
+         * @description What a mentor or the base records: a mentoring session (with its length in
+         *     minutes) or a milestone reached.
+         * @enum {string}
+         */
+        EntryKind: "session" | "milestone";
+        /**
+         * @example {
+         *       "kind": "session",
+         *       "minutes": 90,
+         *       "notes": "讲解备案材料",
+         *       "occurred_on": "2026-03-02",
+         *       "title": "章程与财务制度辅导"
+         *     }
+         */
+        EntryRequest: {
+            kind: components["schemas"]["EntryKind"];
+            /**
+             * Format: int32
+             * @description Sessions: 1–600 minutes; milestones: omitted.
+             */
+            minutes?: number | null;
+            /** @description At most 1000 characters. */
+            notes?: string | null;
+            /**
+             * Format: date
+             * @description `YYYY-MM-DD` (Asia/Shanghai), between admission and today.
+             */
+            occurred_on: string;
+            /** @description 1–50 characters. */
+            title: string;
+        };
+        EntryResponse: {
+            /** Format: int64 */
+            id: number;
+            kind: components["schemas"]["EntryKind"];
+            /**
+             * Format: int32
+             * @description Sessions: their length in minutes.
+             */
+            minutes: number | null;
+            notes: string;
+            /** Format: date */
+            occurred_on: string;
+            /** Format: date-time */
+            recorded_at: string;
+            /** Format: int64 */
+            recorded_by: number;
+            title: string;
         };
         /**
          * @description A mid-term (`midterm`) or `final` evaluation of a project.
@@ -4852,6 +5250,49 @@ export interface components {
          * @enum {string}
          */
         HelpCategory: "companionship" | "errands" | "escort" | "housework" | "repairs" | "childcare" | "tutoring" | "technology" | "health" | "other";
+        /**
+         * @description What kind of hub: a federation of the street's organizations (社区社会组织联合会)
+         *     or a service centre (社区社会组织服务中心).
+         * @enum {string}
+         */
+        HubKind: "federation" | "service_centre";
+        HubMemberRef: {
+            /** Format: int64 */
+            community_id: number;
+            /** Format: int64 */
+            id: number;
+            name: string;
+        };
+        HubResponse: {
+            /** Format: int64 */
+            id: number;
+            kind: components["schemas"]["HubKind"];
+            /** Format: date-time */
+            marked_at: string;
+            /** Format: int64 */
+            marked_by: number;
+            /** @description Active members. */
+            members: components["schemas"]["HubMemberRef"][];
+            members_count: number;
+            /** Format: int64 */
+            organization_id: number;
+            organization_name: string;
+            reason: string;
+            /** Format: int64 */
+            region_id: number;
+            region_name: string;
+        };
+        HubStaffRequest: {
+            /** Format: int64 */
+            user_id: number;
+        };
+        HubStaffResponse: {
+            nickname: string | null;
+            /** Format: date-time */
+            since: string;
+            /** Format: int64 */
+            user_id: number;
+        };
         InactiveOrganizationResponse: {
             /** Format: int64 */
             community_id: number;
@@ -4870,6 +5311,54 @@ export interface components {
              */
             unread_count: number;
         };
+        /**
+         * @description A group's incubation record: shown to its base, mentors and contact person, to the
+         *     officials over its community, and on the filing application it graduated into.
+         */
+        IncubateeResponse: components["schemas"]["IncubateeSummary"] & {
+            /** Format: int64 */
+            base_id: number;
+            base_name: string;
+            /** Format: int64 */
+            contact_user_id: number;
+            decisions: components["schemas"]["DecisionResponse"][];
+            description: string;
+            entries: components["schemas"]["EntryResponse"][];
+            mentors: components["schemas"]["MentorResponse"][];
+            milestones: number;
+            /** Format: int64 */
+            session_minutes: number;
+            /** @description Mentoring sessions held, and their minutes in all. */
+            sessions: number;
+        };
+        /**
+         * @description Where a group in incubation stands.
+         * @enum {string}
+         */
+        IncubateeStatus: "incubating" | "graduated" | "exited";
+        IncubateeSummary: {
+            /** Format: date */
+            admitted_on: string;
+            category: components["schemas"]["Category"];
+            /** Format: int64 */
+            community_id: number;
+            /** Format: date */
+            ends_on: string;
+            /** Format: int64 */
+            id: number;
+            name: string;
+            /**
+             * Format: int64
+             * @description The filing application it graduated into.
+             */
+            organization_id: number | null;
+            status: components["schemas"]["IncubateeStatus"];
+        };
+        /**
+         * @description A decision on a group, each kept with who, when and why.
+         * @enum {string}
+         */
+        IncubationAction: "admit" | "extend" | "graduate" | "exit";
         /** @description One indicator: a group (with `children`, whose maxima add up to its own) or a leaf. */
         Indicator: {
             children?: components["schemas"]["Indicator"][];
@@ -4981,6 +5470,10 @@ export interface components {
              * @description Tenths of a point.
              */
             tenths: number;
+        };
+        LeaveRequest: {
+            /** @description Why, 1–200 characters. */
+            reason: string;
         };
         /**
          * @example {
@@ -5116,6 +5609,29 @@ export interface components {
             activity_id: number;
             time_bank_credited: boolean;
         };
+        /**
+         * @example {
+         *       "kind": "federation",
+         *       "organization_id": 3,
+         *       "reason": "街道社会组织联合会，负责协调辖区各社区社会组织",
+         *       "region_id": 4
+         *     }
+         */
+        MarkHubRequest: {
+            kind: components["schemas"]["HubKind"];
+            /**
+             * Format: int64
+             * @description A filed or registered organization of the region.
+             */
+            organization_id: number;
+            /** @description Why, 1–200 characters; kept on the hub. */
+            reason: string;
+            /**
+             * Format: int64
+             * @description The street (or community) it is the hub of.
+             */
+            region_id: number;
+        };
         MarkRequest: {
             /** @description A leaf indicator's code. */
             indicator: string;
@@ -5166,20 +5682,66 @@ export interface components {
          * @enum {string}
          */
         MemberStatus: "requested" | "active" | "rejected";
-        MembershipResponse: {
+        /** @enum {string} */
+        MembershipDecision: "accept" | "decline";
+        MembershipRequest: {
+            /** @description At most 200 characters. */
+            message?: string | null;
             /**
              * Format: int64
-             * @description Minutes; may be negative down to the bank's floor.
+             * @description The organization asking to join; the caller leads it.
              */
-            balance_minutes: number;
-            /** Format: int64 */
-            bank_id: number;
+            organization_id: number;
+        };
+        /**
+         * @description A membership with every step: requested (who, when, message), decided (who, when,
+         *     why), left (who, when, why).
+         */
+        MembershipResponse: {
             /** Format: date-time */
-            created_at: string;
-            nickname: string | null;
-            /** @description Why a request was refused. */
-            review_reason: string | null;
-            status: components["schemas"]["MemberStatus"];
+            decided_at: string | null;
+            /** Format: int64 */
+            decided_by: number | null;
+            decision_reason: string | null;
+            /** Format: int64 */
+            hub_id: number;
+            /** Format: int64 */
+            id: number;
+            /** Format: date-time */
+            left_at: string | null;
+            /** Format: int64 */
+            left_by: number | null;
+            left_reason: string | null;
+            message: string | null;
+            /** Format: int64 */
+            organization_id: number;
+            organization_name: string;
+            /** Format: date-time */
+            requested_at: string;
+            /** Format: int64 */
+            requested_by: number;
+            status: components["schemas"]["MembershipStatus"];
+        };
+        /**
+         * @description Where a membership stands: `requested` by the member's leader, then `active`
+         *     (accepted by the hub's leader) or `declined`; an active member `left` (by its own
+         *     leader, or removed by the hub's). Declined and left are final: a new request is a
+         *     new membership.
+         * @enum {string}
+         */
+        MembershipStatus: "requested" | "active" | "declined" | "left";
+        MentorRequest: {
+            /** @description At most 200 characters (the mentor's field, e.g. 社工师). */
+            note?: string | null;
+            /** Format: int64 */
+            user_id: number;
+        };
+        MentorResponse: {
+            /** Format: date-time */
+            assigned_at: string;
+            /** Format: int64 */
+            assigned_by: number;
+            note: string | null;
             /** Format: int64 */
             user_id: number;
         };
@@ -5382,6 +5944,31 @@ export interface components {
              */
             scheme_id: number;
         };
+        /**
+         * @example {
+         *       "description": "为初创社区社会组织提供场地、辅导和培训",
+         *       "hub_id": 1,
+         *       "name": "城关街道社会组织孵化基地",
+         *       "street_id": 4
+         *     }
+         */
+        OpenBaseRequest: {
+            /** @description At most 500 characters. */
+            description?: string | null;
+            /**
+             * Format: int64
+             * @description A hub of the street the base is entrusted to (its leader and hub staff run it);
+             *     `null`: run by the street office.
+             */
+            hub_id?: number | null;
+            /** @description 1–50 characters. */
+            name: string;
+            /**
+             * Format: int64
+             * @description The street (or township) it serves.
+             */
+            street_id: number;
+        };
         /** @description One span of a weekly timetable, Asia/Shanghai. */
         OpeningHours: {
             /**
@@ -5475,6 +6062,7 @@ export interface components {
             history: components["schemas"]["OrganizationEvent"][] | null;
             /** Format: int64 */
             id: number;
+            incubation: components["schemas"]["IncubateeResponse"] | null;
             /** Format: double */
             latitude: number | null;
             logo_url: string | null;
@@ -6026,6 +6614,8 @@ export interface components {
             residents_registered: number;
             /** @description Every shared room of the region's communities, with its use by month. */
             rooms: components["schemas"]["RoomFiguresResponse"][];
+            /** @description Incubation (孵化) and hubs (枢纽型组织) of the region. */
+            support: components["schemas"]["SupportFiguresResponse"];
             /**
              * @description The time banks in the region (a community's, a street's): members, minutes
              *     exchanged per month, open offers and requests.
@@ -6192,7 +6782,7 @@ export interface components {
             user_id: number;
         };
         /** @enum {string} */
-        Role: "resident" | "org_staff" | "org_leader" | "committee" | "street" | "civil_affairs" | "system_admin";
+        Role: "resident" | "org_staff" | "org_leader" | "hub_staff" | "committee" | "street" | "civil_affairs" | "system_admin";
         RoleGrantResponse: {
             /** Format: date-time */
             created_at: string;
@@ -6643,6 +7233,27 @@ export interface components {
             results: {
                 [key: string]: components["schemas"]["SubscriptionResult"];
             };
+        };
+        /**
+         * @description Incubation and hub figures of a region: groups of its communities in incubation now;
+         *     admitted, graduated and exited in the period; graduates that applied for filing; hubs
+         *     of the region or under it, and their active members.
+         */
+        SupportFiguresResponse: {
+            /** Format: int64 */
+            admitted: number;
+            /** Format: int64 */
+            exited: number;
+            /** Format: int64 */
+            graduated: number;
+            /** Format: int64 */
+            graduates_applied: number;
+            /** Format: int64 */
+            hub_members: number;
+            /** Format: int64 */
+            hubs: number;
+            /** Format: int64 */
+            incubating: number;
         };
         TagRequest: {
             /** Format: int64 */
@@ -9771,6 +10382,742 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    listHubs: {
+        parameters: {
+            query: {
+                /** @description A region: its hubs and those of the regions under it. */
+                region_id: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HubResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description no such region */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    markHub: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MarkHubRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HubResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the street office or civil affairs over the region */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `already_hub`, `not_recognised` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`: a region not a street or community, an organization outside it, a reason missing */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getHub: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HubResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listHubMemberships: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    requestHubMembership: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MembershipRequest"];
+            };
+        };
+        responses: {
+            /** @description `requested` */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the organization's leader */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `membership_open`, `not_recognised` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description the hub itself, or outside the hub's region */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    decideHubMembership: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                membership_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecideMembershipRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the hub's leader */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition`: not a pending request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description a decline without a reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    leaveHub: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                membership_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeaveRequest"];
+            };
+        };
+        responses: {
+            /** @description `left` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description neither the member's nor the hub's leader */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition`: not an active member */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    addHubStaff: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HubStaffRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HubStaffResponse"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the hub's leader */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description no such user */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getIncubatee: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncubateeResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    decideIncubatee: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecisionRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncubateeResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the base's managers */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition`: incubation already ended */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description no reason; `months` missing or out of range for `extend` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    recordIncubationEntry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EntryRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncubateeResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `not_incubating` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description a date outside the period, minutes out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    assignMentor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MentorRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncubateeResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `not_incubating` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    openIncubationBase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenBaseRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BaseResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the street office or civil affairs over the street */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description not a street, a hub outside it, a name out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getIncubationBase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BaseResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description `forbidden`: the caller's roles do not cover this resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    admitIncubatee: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdmitRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncubateeResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the base's managers */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description a community outside the street, `months` out of range, no such contact */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
     listInvitations: {
         parameters: {
             query?: {
@@ -10981,7 +12328,16 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
-            /** @description `name_taken`: a live organization of this community has the same name (compared after NFC, without spaces, case-folded) */
+            /** @description `incubatee_id` names a group the caller is not the contact person of */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `name_taken`: a live organization of this community has the same name (compared after NFC, without spaces, case-folded); with `incubatee_id`: `not_graduated`, `already_applied` */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -12,6 +12,8 @@ pub mod downloads;
 pub mod exports;
 pub mod funding;
 pub mod health;
+pub mod hubs;
+pub mod incubation;
 pub mod invitations;
 pub mod me;
 pub mod middleware;
@@ -50,6 +52,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(ratings::routes)
             .configure(funding::routes)
             .configure(projects::routes)
+            .configure(hubs::routes)
+            .configure(incubation::routes)
             .configure(organizations::routes)
             .configure(attendance::routes)
             .configure(time_bank::routes)

@@ -94,6 +94,10 @@ pub struct CreateOrganizationRequest {
     pub founded_on: Option<String>,
     /// Whether it has a party organization (党组织), as the policy records.
     pub has_party_organization: Option<bool>,
+    /// A group graduated from incubation (孵化) files with its incubation record attached:
+    /// the id from `GET /incubatees/{id}`. Only its contact person, once, after graduation
+    /// (403; 409 `not_graduated`, `already_applied`).
+    pub incubatee_id: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -152,6 +156,7 @@ impl CreateOrganizationRequest {
             logo_url,
             founded_on,
             has_party_organization: self.has_party_organization.unwrap_or(false),
+            incubatee_id: self.incubatee_id,
         })
     }
 }
@@ -352,6 +357,10 @@ pub struct OrganizationDetail {
     pub grade: Option<Grade>,
     /// The grade's last valid day (Asia/Shanghai); it falls away by itself after that.
     pub grade_valid_until: Option<NaiveDate>,
+    /// The incubation record (孵化) a graduate filed with: mentors, sessions, milestones
+    /// and decisions. For the applicant, its staff and the officials over it (the
+    /// committee and street office reviewing it); `null` otherwise.
+    pub incubation: Option<crate::api::incubation::IncubateeResponse>,
     pub created_at: DateTime<FixedOffset>,
 }
 
@@ -384,6 +393,7 @@ impl From<OrgDetail> for OrganizationDetail {
             abnormal_since: d.abnormal_since.map(time),
             grade: d.grade.map(|g| g.0),
             grade_valid_until: d.grade.map(|g| g.1),
+            incubation: d.incubation.map(Into::into),
             viewer: ViewerRelation {
                 applicant: d.relation.applicant,
                 staff: d.relation.staff,
@@ -518,7 +528,9 @@ pub async fn browse(
         (status = 422, body = Problem, content_type = "application/problem+json",
             description = "`validation_failed`, with every failing field; `content_risky`"),
         (status = 409, body = Problem, content_type = "application/problem+json",
-            description = "`name_taken`: a live organization of this community has the same name (compared after NFC, without spaces, case-folded)"),
+            description = "`name_taken`: a live organization of this community has the same name (compared after NFC, without spaces, case-folded); with `incubatee_id`: `not_graduated`, `already_applied`"),
+        (status = 403, body = Problem, content_type = "application/problem+json",
+            description = "`incubatee_id` names a group the caller is not the contact person of"),
     ))]
 #[post("/organizations")]
 pub async fn create(

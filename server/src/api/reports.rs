@@ -297,6 +297,22 @@ pub struct RegionMetricsResponse {
     /// The time banks in the region (a community's, a street's): members, minutes
     /// exchanged per month, open offers and requests.
     pub time_banks: Vec<TimeBankFiguresResponse>,
+    /// Incubation (孵化) and hubs (枢纽型组织) of the region.
+    pub support: SupportFiguresResponse,
+}
+
+/// Incubation and hub figures of a region: groups of its communities in incubation now;
+/// admitted, graduated and exited in the period; graduates that applied for filing; hubs
+/// of the region or under it, and their active members.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SupportFiguresResponse {
+    pub incubating: i64,
+    pub admitted: i64,
+    pub graduated: i64,
+    pub exited: i64,
+    pub graduates_applied: i64,
+    pub hubs: i64,
+    pub hub_members: i64,
 }
 
 /// A time bank's figures over the period, in minutes (a currency apart from service hours).
@@ -472,6 +488,15 @@ impl From<&RegionMetrics> for RegionMetricsResponse {
             oversight: (&m.oversight).into(),
             funding: (&m.funding).into(),
             time_banks: m.time_banks.iter().map(Into::into).collect(),
+            support: SupportFiguresResponse {
+                incubating: m.support.incubating,
+                admitted: m.support.admitted,
+                graduated: m.support.graduated,
+                exited: m.support.exited,
+                graduates_applied: m.support.graduates_applied,
+                hubs: m.support.hubs,
+                hub_members: m.support.hub_members,
+            },
         }
     }
 }

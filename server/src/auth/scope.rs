@@ -60,10 +60,10 @@ fn reach(grant: &crate::auth::Grant, scope: &ResolvedScope) -> Option<Reach> {
     match (grant.role, scope) {
         (Role::SystemAdmin, _) => Some(Reach::Everywhere),
         (Role::Resident, _) | (_, ResolvedScope::Global) => None,
-        (Role::OrgLeader | Role::OrgStaff, ResolvedScope::Organization { id, .. }) => {
+        (Role::OrgLeader | Role::OrgStaff | Role::HubStaff, ResolvedScope::Organization { id, .. }) => {
             (grant.scope_id == Some(*id)).then_some(Reach::SameOrganization)
         }
-        (Role::OrgLeader | Role::OrgStaff, ResolvedScope::Region { .. }) => None,
+        (Role::OrgLeader | Role::OrgStaff | Role::HubStaff, ResolvedScope::Region { .. }) => None,
         (_, ResolvedScope::Region { path }) => covers(path).then_some(Reach::Covers),
         (role, ResolvedScope::Organization { community_path, filing_office, .. }) => {
             covers(community_path).then_some(if role == *filing_office { Reach::FilingOffice } else { Reach::Covers })

@@ -39,9 +39,10 @@ pub fn display_code(code: &str) -> String {
 
 /// The roles an invitation may carry: every role someone grants, except the system
 /// administrator's (granted on the command line or by another administrator only) and
-/// the resident's (everyone holds it).
+/// the resident's (everyone holds it), and hub staff's (granted on the hub's own path,
+/// `POST /hubs/{id}/staff`, once the organization is a hub).
 pub fn invitable(role: Role) -> bool {
-    !matches!(role, Role::SystemAdmin | Role::Resident)
+    !matches!(role, Role::SystemAdmin | Role::Resident | Role::HubStaff)
 }
 
 /// How a role is granted, and so which row of the grant table an invitation asks: an

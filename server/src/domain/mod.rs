@@ -32,6 +32,8 @@ pub mod certificate;
 pub mod clock;
 pub mod download;
 pub mod funding;
+pub mod hub;
+pub mod incubation;
 pub mod invitation;
 pub mod notification;
 pub mod organization;

@@ -9,6 +9,10 @@ pub enum Role {
     Resident,
     OrgStaff,
     OrgLeader,
+    /// Staff of a hub organization (枢纽型组织): reads the figures, annual reports and
+    /// projects of the hub's member organizations, and runs the incubation base entrusted
+    /// to the hub. Scope: the hub organization.
+    HubStaff,
     Committee,
     Street,
     CivilAffairs,
@@ -26,10 +30,11 @@ pub enum ScopeKind {
 }
 
 impl Role {
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::Resident,
         Role::OrgStaff,
         Role::OrgLeader,
+        Role::HubStaff,
         Role::Committee,
         Role::Street,
         Role::CivilAffairs,
@@ -41,6 +46,7 @@ impl Role {
             Role::Resident => "resident",
             Role::OrgStaff => "org_staff",
             Role::OrgLeader => "org_leader",
+            Role::HubStaff => "hub_staff",
             Role::Committee => "committee",
             Role::Street => "street",
             Role::CivilAffairs => "civil_affairs",
@@ -55,7 +61,7 @@ impl Role {
     pub fn scope_kind(self) -> ScopeKind {
         match self {
             Role::Resident | Role::SystemAdmin => ScopeKind::None,
-            Role::OrgStaff | Role::OrgLeader => ScopeKind::Organization,
+            Role::OrgStaff | Role::OrgLeader | Role::HubStaff => ScopeKind::Organization,
             Role::Committee => ScopeKind::Region(&["community"]),
             Role::Street => ScopeKind::Region(&["street"]),
             Role::CivilAffairs => ScopeKind::Region(&["county", "city", "province"]),
@@ -139,6 +145,8 @@ pub const GRANT_RULES: &[GrantRule] = {
         rule(OrgLeader, OrgLeader, SameOrganization, Organization),
         rule(OrgStaff, SystemAdmin, Everywhere, Organization),
         rule(OrgStaff, OrgLeader, SameOrganization, Organization),
+        rule(HubStaff, SystemAdmin, Everywhere, Organization),
+        rule(HubStaff, OrgLeader, SameOrganization, Organization),
     ]
 };
 
@@ -209,14 +217,18 @@ mod tests {
                     for channel in [GrantsEndpoint, Organization] {
                         let expected = match (granted, granter, reach, channel) {
                             (Resident, ..) => false,
-                            (_, SystemAdmin, Everywhere, GrantsEndpoint) => !matches!(granted, OrgLeader | OrgStaff),
-                            (_, SystemAdmin, Everywhere, Organization) => matches!(granted, OrgLeader | OrgStaff),
+                            (_, SystemAdmin, Everywhere, GrantsEndpoint) => {
+                                !matches!(granted, OrgLeader | OrgStaff | HubStaff)
+                            }
+                            (_, SystemAdmin, Everywhere, Organization) => {
+                                matches!(granted, OrgLeader | OrgStaff | HubStaff)
+                            }
                             (SystemAdmin, ..) => false,
                             (CivilAffairs, CivilAffairs, Covers, GrantsEndpoint) => true,
                             (Street, CivilAffairs | Street, Covers, GrantsEndpoint) => true,
                             (Committee, CivilAffairs | Street, Covers, GrantsEndpoint) => true,
                             (OrgLeader, CivilAffairs | Street, FilingOffice, Organization) => true,
-                            (OrgLeader | OrgStaff, OrgLeader, SameOrganization, Organization) => true,
+                            (OrgLeader | OrgStaff | HubStaff, OrgLeader, SameOrganization, Organization) => true,
                             _ => false,
                         };
                         assert_eq!(
@@ -236,10 +248,15 @@ mod tests {
             for reach in [Reach::Everywhere, Reach::Covers, Reach::FilingOffice, Reach::SameOrganization] {
                 assert!(!may_grant(Role::OrgLeader, granter, reach, Channel::GrantsEndpoint));
                 assert!(!may_grant(Role::OrgStaff, granter, reach, Channel::GrantsEndpoint));
+                assert!(!may_grant(Role::HubStaff, granter, reach, Channel::GrantsEndpoint));
             }
         }
-        // Committees and staff grant nothing.
-        assert!(GRANT_RULES.iter().all(|r| !matches!(r.granter, Role::Committee | Role::OrgStaff | Role::Resident)));
+        // Committees, staff and hub staff grant nothing.
+        assert!(
+            GRANT_RULES
+                .iter()
+                .all(|r| !matches!(r.granter, Role::Committee | Role::OrgStaff | Role::HubStaff | Role::Resident))
+        );
     }
 
     /// The README's roles table is checked against the grant table: each role's

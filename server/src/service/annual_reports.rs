@@ -153,7 +153,9 @@ async fn require_reader(db: &impl ConnectionTrait, user: &AuthUser, org: &organi
         return Ok(());
     }
     let path = region_path(db, org.community_id).await?;
-    if holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], &path) {
+    if holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], &path)
+        || crate::service::hubs::hub_staff_over(db, user, org.id).await?
+    {
         Ok(())
     } else {
         Err(AppError::Forbidden("requires organization staff or an official over it"))

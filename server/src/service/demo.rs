@@ -263,6 +263,8 @@ pub struct SeedReport {
     /// Last year's reports, the abnormal listing, the 4A rating and the draw (once).
     pub oversight_added: bool,
     pub offline_residents_added: usize,
+    /// The hub with its members and the incubation cohort (once).
+    pub support_added: bool,
 }
 
 pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<SeedReport> {
@@ -373,6 +375,12 @@ pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Se
     if crate::service::proxies::demo::seed_demo(db, home, committee_user, daughter, now).await? {
         report.offline_residents_added += 1;
     }
+    // Incubation and the street's hub, with a mentor of their own.
+    let (mentor, added) = ensure_user(db, "demo-mentor", "吴导师", home, now).await?;
+    if added {
+        report.users_added += 1;
+    }
+    report.support_added = crate::service::demo_support::seed(db, mentor, now).await?;
     Ok(report)
 }
 

@@ -343,7 +343,8 @@ pub fn total(rubric: &[Indicator], scores: &[funding_score::Model]) -> (Option<i
 }
 
 /// Who may read an application: its organization's staff, those who run the call, its
-/// reviewers; the funder's decision makes it public in the call's results.
+/// reviewers, the staff of a hub the organization belongs to; the funder's decision makes
+/// it public in the call's results.
 async fn require_reader(
     db: &impl ConnectionTrait,
     user: &AuthUser,
@@ -351,6 +352,10 @@ async fn require_reader(
 ) -> AppResult<funding_call::Model> {
     let call = find_call(db, m.call_id).await?;
     if is_staff(user, m.organization_id) || runs(db, user, &call).await? || is_reviewer(db, user.id, call.id).await? {
+        return Ok(call);
+    }
+    // Staff of a hub the organization belongs to read its applications (never score them).
+    if crate::service::hubs::hub_staff_over(db, user, m.organization_id).await? {
         return Ok(call);
     }
     Err(AppError::Forbidden("requires the organization, the call's funder or a reviewer"))

@@ -85,11 +85,10 @@ pub async fn is_funder(db: &impl ConnectionTrait, user: &AuthUser, call: &fundin
     Ok(holds_region_role(user, &[Role::Street, Role::CivilAffairs], &region_path(db, call.region_id).await?))
 }
 
-/// The funder, or the leaders of the organization it entrusted with running the call.
+/// The funder, or the staff (and leaders) of the hub organization it entrusted with
+/// running the call. Decisions and agreements stay with the funder.
 pub async fn runs(db: &impl ConnectionTrait, user: &AuthUser, call: &funding_call::Model) -> AppResult<bool> {
-    let entrusted = call
-        .entrusted_org_id
-        .is_some_and(|org| user.grants.iter().any(|g| g.role == Role::OrgLeader && g.scope_id == Some(org)));
+    let entrusted = call.entrusted_org_id.is_some_and(|org| crate::service::hubs::is_hub_staff(user, org));
     Ok(entrusted || is_funder(db, user, call).await?)
 }
 
@@ -161,11 +160,10 @@ pub async fn create(ctx: &AppContext, user: &AuthUser, input: CallInput) -> AppR
     if !problems.is_empty() {
         return Err(AppError::Validation(problems));
     }
-    if let Some(org) = input.entrusted_org_id {
-        crate::entity::organization::Entity::find_by_id(org)
-            .one(&ctx.db)
-            .await?
-            .ok_or_else(|| AppError::invalid("entrusted_org_id", "not_found", "受托组织不存在"))?;
+    if let Some(org) = input.entrusted_org_id
+        && !crate::service::hubs::is_hub(&ctx.db, org).await?
+    {
+        return Err(AppError::invalid("entrusted_org_id", "not_a_hub", "只能委托枢纽型社会组织运行申报"));
     }
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;

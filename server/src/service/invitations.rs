@@ -315,6 +315,7 @@ pub fn role_zh(role: Role) -> &'static str {
         Role::Resident => "居民",
         Role::OrgStaff => "骨干",
         Role::OrgLeader => "负责人",
+        Role::HubStaff => "枢纽组织工作人员",
         Role::Committee => "社区（村）工作人员",
         Role::Street => "街道（乡镇）工作人员",
         Role::CivilAffairs => "民政部门工作人员",

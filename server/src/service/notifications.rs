@@ -49,6 +49,8 @@ pub fn purpose_of(kind: &str) -> Option<&'static str> {
         "annual_report_due" | "annual_report_result" | "abnormal_listed" | "check_assigned" | "check_result" => {
             Some("change")
         }
+        // A hub membership requested or decided, an incubation decision.
+        "hub_membership" | "incubation_decision" => Some("change"),
         _ => None,
     }
 }

@@ -52,6 +52,9 @@ pub struct OrgInput {
     pub logo_url: Option<String>,
     pub founded_on: Option<NaiveDate>,
     pub has_party_organization: bool,
+    /// A graduate of incubation filing with its incubation record attached
+    /// (`service::incubation::link_application`).
+    pub incubatee_id: Option<i64>,
 }
 
 /// A partial change; `None` leaves a field as it is.
@@ -99,6 +102,8 @@ pub struct OrgDetail {
     pub abnormal_since: Option<DateTime<Utc>>,
     /// Its current grade (等级评估) and the grade's last valid day.
     pub grade: Option<(Grade, NaiveDate)>,
+    /// The incubation record attached to it (孵化), for those who see its history.
+    pub incubation: Option<crate::service::incubation::IncubateeView>,
 }
 
 pub fn status_of(org: &organization::Model) -> AppResult<OrgStatus> {
@@ -171,6 +176,9 @@ pub async fn apply(ctx: &AppContext, user: &AuthUser, input: OrgInput) -> AppRes
     .exec(&txn)
     .await?;
     let id = inserted.last_insert_id;
+    if let Some(incubatee_id) = input.incubatee_id {
+        crate::service::incubation::link_application(&txn, user, incubatee_id, id, now).await?;
+    }
     set_targets(&txn, id, &input.service_targets).await?;
     record(&txn, id, Some(user.id), "submitted", None, OrgStatus::PendingConsent, None, now).await?;
     work_queue::announce(&txn, Waiting::Consent, community_id, id, None, &name, now).await?;
@@ -340,7 +348,10 @@ pub async fn detail(ctx: &AppContext, user: Option<&AuthUser>, id: i64) -> AppRe
     let abnormal_since = crate::service::abnormal::current_of(&ctx.db, id).await?.first().map(|l| l.listed_at);
     let today = to_shanghai(ctx.now()).date_naive();
     let grade = crate::service::ratings::current_grades(&ctx.db, &[id], today).await?.remove(&id);
+    let incubation =
+        if rel.privileged() { crate::service::incubation::record_of_application(&ctx.db, id).await? } else { None };
     Ok(OrgDetail {
+        incubation,
         grade,
         org,
         targets,

@@ -73,6 +73,8 @@ pub struct Access {
     pub leader: bool,
     pub funder: bool,
     pub supervisor: bool,
+    /// Staff of a hub (枢纽) the organization is a member of: read only.
+    pub hub: bool,
 }
 
 async fn find(db: &impl ConnectionTrait, id: i64) -> AppResult<project::Model> {
@@ -94,11 +96,12 @@ pub async fn access(db: &impl ConnectionTrait, user: &AuthUser, p: &project::Mod
         leader: user.grants.iter().any(|g| g.role == Role::OrgLeader && g.scope_id == Some(p.organization_id)),
         funder: is_funder(db, user, &call).await?,
         supervisor: p.supervisor_id == Some(user.id),
+        hub: crate::service::hubs::hub_staff_over(db, user, p.organization_id).await?,
     };
-    if a.staff || a.funder || a.supervisor {
+    if a.staff || a.funder || a.supervisor || a.hub {
         Ok(a)
     } else {
-        Err(AppError::Forbidden("requires the organization, the funder or the project's supervisor"))
+        Err(AppError::Forbidden("requires the organization, the funder, the project's supervisor or its hub"))
     }
 }
 
@@ -190,7 +193,8 @@ pub async fn of_organization(ctx: &AppContext, user: &AuthUser, org_id: i64) -> 
     }
     let staff =
         user.grants.iter().any(|g| matches!(g.role, Role::OrgLeader | Role::OrgStaff) && g.scope_id == Some(org_id));
-    if out.is_empty() && !staff {
+    let hub = crate::service::hubs::hub_staff_over(&ctx.db, user, org_id).await?;
+    if out.is_empty() && !staff && !hub {
         let path = crate::service::organization_scope::community_path(&ctx.db, org_id)
             .await?
             .ok_or(AppError::NotFound("organization"))?;

@@ -197,6 +197,8 @@ pub struct RegionMetrics {
     pub funding: crate::service::funding_figures::FundingFigures,
     /// The time banks of the region (a community's, a street's), in minutes.
     pub time_banks: Vec<crate::service::time_bank::BankFigures>,
+    /// Incubation and hubs (孵化与枢纽).
+    pub support: crate::service::support_figures::SupportFigures,
 }
 
 impl RegionMetrics {
@@ -430,7 +432,9 @@ pub async fn region_metrics(
         .collect();
     let inactive = inactive_organizations(ctx, &organization_list).await?;
     let time_banks = crate::service::time_bank::figures(&ctx.db, &region.path, period.from, period.to, &months).await?;
+    let support = crate::service::support_figures::figures(&ctx.db, &region.path, period.from, period.to).await?;
     Ok(RegionMetrics {
+        support,
         rooms,
         oversight,
         funding,
@@ -683,7 +687,10 @@ pub async fn require_organization_figures(
     let staff =
         user.grants.iter().any(|g| matches!(g.role, Role::OrgStaff | Role::OrgLeader) && g.scope_id == Some(id));
     let path = region_path(&ctx.db, org.community_id).await?;
-    if !staff && !holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], &path) {
+    if !staff
+        && !holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], &path)
+        && !crate::service::hubs::hub_staff_over(&ctx.db, user, id).await?
+    {
         return Err(AppError::Forbidden("requires organization staff"));
     }
     Ok(org)
@@ -1067,6 +1074,7 @@ pub fn export_xlsx(m: &RegionMetrics) -> AppResult<Vec<u8>> {
     oversight_sheet(&mut book, m, &bold).map_err(xerr)?;
     funding_sheet(&mut book, m, &bold).map_err(xerr)?;
     time_bank_sheet(&mut book, &m.time_banks, &bold).map_err(xerr)?;
+    crate::service::support_figures::sheet(&mut book, &m.support, &bold).map_err(xerr)?;
     book.save_to_buffer().map_err(xerr)
 }
 

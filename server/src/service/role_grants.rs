@@ -203,7 +203,7 @@ pub async fn list(
         }
         let regions_inside = crate::service::organization_scope::regions_under(&paths);
         let region_roles = [Role::Committee, Role::Street, Role::CivilAffairs].map(Role::as_str);
-        let org_roles = [Role::OrgStaff, Role::OrgLeader].map(Role::as_str);
+        let org_roles = [Role::OrgStaff, Role::OrgLeader, Role::HubStaff].map(Role::as_str);
         let orgs_inside = crate::service::organization_scope::organizations_in(&paths);
         let mut visible = Condition::any().add(
             Condition::all()
