@@ -15,6 +15,7 @@ mod m20261130_000009_invitations;
 mod m20261130_000020_oversight;
 mod m20261201_000010_calendar_feeds;
 mod m20261201_000011_time_banks;
+mod m20261201_000040_activity_series;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000020_oversight::Migration),
             Box::new(m20261201_000010_calendar_feeds::Migration),
             Box::new(m20261201_000011_time_banks::Migration),
+            Box::new(m20261201_000040_activity_series::Migration),
         ]
     }
 }

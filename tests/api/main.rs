@@ -20,6 +20,7 @@ mod oversight;
 mod push;
 mod regions;
 mod security;
+mod series;
 mod time_bank;
 mod venue_figures;
 mod venue_rules;

@@ -25,6 +25,7 @@ string_enum! {
         AbnormalListed = "abnormal_listed",
         CheckAssigned = "check_assigned",
         CheckResult = "check_result",
+        SeriesRegular = "series_regular",
     }
 }
 

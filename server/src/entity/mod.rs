@@ -2,6 +2,7 @@
 
 pub mod abnormal_listing;
 pub mod activity;
+pub mod activity_series;
 pub mod activity_stat;
 pub mod annual_report;
 pub mod annual_report_event;
@@ -21,6 +22,7 @@ pub mod participant_year;
 pub mod refresh_token;
 pub mod region;
 pub mod role_grant;
+pub mod series_regular;
 pub mod signup;
 pub mod staff_certificate;
 pub mod subscription_quota;

@@ -98,7 +98,7 @@ pub fn window_error(e: crate::domain::activity::WindowError) -> AppError {
     }
 }
 
-fn status_of(a: &activity::Model) -> ActivityStatus {
+pub(crate) fn status_of(a: &activity::Model) -> ActivityStatus {
     ActivityStatus::parse(&a.status).unwrap_or(ActivityStatus::Draft)
 }
 
@@ -111,7 +111,7 @@ async fn find(db: &impl ConnectionTrait, id: i64) -> AppResult<activity::Model> 
 }
 
 /// Reads the activity and holds it until the transaction ends.
-async fn lock(txn: &DatabaseTransaction, id: i64) -> AppResult<activity::Model> {
+pub(crate) async fn lock(txn: &DatabaseTransaction, id: i64) -> AppResult<activity::Model> {
     activity::Entity::find_by_id(id).lock_exclusive().one(txn).await?.ok_or(AppError::NotFound("activity"))
 }
 
@@ -157,7 +157,68 @@ pub fn display_time(t: DateTime<Utc>) -> String {
 
 // ---- posting and managing --------------------------------------------------------------
 
+/// What posting an activity settles before its row is written: where it is held, its
+/// place and coordinates, credited minutes, and what WeChat's content check said.
+pub(crate) struct Prepared {
+    pub community_id: i64,
+    pub location: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub service_minutes: i32,
+    /// `Pass` or `Review` (`Risky` is refused).
+    pub verdict: Moderation,
+}
+
 pub async fn create(ctx: &AppContext, user: &AuthUser, org_id: i64, input: ActivityInput) -> AppResult<ActivityView> {
+    let p = prepare(ctx, user, org_id, &input).await?;
+    let now = ctx.now();
+    let inserted = activity::Entity::insert(activity::ActiveModel {
+        organization_id: Set(org_id),
+        community_id: Set(p.community_id),
+        kind: Set(input.kind.as_str().to_owned()),
+        title: Set(input.title),
+        description: Set(input.description),
+        location: Set(p.location),
+        latitude: Set(p.latitude),
+        longitude: Set(p.longitude),
+        venue_id: Set(input.venue_id),
+        starts_at: Set(input.window.starts_at),
+        ends_at: Set(input.window.ends_at),
+        signup_deadline: Set(input.window.signup_deadline),
+        cancel_cutoff_minutes: Set(input.cancel_cutoff_minutes),
+        capacity: Set(input.capacity.get()),
+        waitlist_enabled: Set(input.waitlist_enabled),
+        service_minutes: Set(p.service_minutes),
+        target_groups: Set(join_targets(&input.target_groups)),
+        age_note: Set(input.age_note),
+        skill_note: Set(input.skill_note),
+        status: Set(ActivityStatus::Draft.as_str().to_owned()),
+        cancel_reason: Set(None),
+        confirmed_count: Set(0),
+        waitlist_count: Set(0),
+        signup_seq: Set(0),
+        version: Set(1),
+        created_by: Set(Some(user.id)),
+        published_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(&ctx.db)
+    .await?;
+    detail(ctx, Some(user), inserted.last_insert_id).await
+}
+
+/// The checks of posting an activity (also a series' template): the caller is the
+/// organization's staff, the organization is filed or registered, the texts pass WeChat's
+/// content check (`risky` refused), the community and room are allowed, a place is named,
+/// credited minutes fit the duration.
+pub(crate) async fn prepare(
+    ctx: &AppContext,
+    user: &AuthUser,
+    org_id: i64,
+    input: &ActivityInput,
+) -> AppResult<Prepared> {
     let org = organization::Entity::find_by_id(org_id).one(&ctx.db).await?.ok_or(AppError::NotFound("organization"))?;
     require_org_staff(user, org_id)?;
     // Risky text is refused at once; `review` is settled when the draft is published.
@@ -222,8 +283,8 @@ pub async fn create(ctx: &AppContext, user: &AuthUser, org_id: i64, input: Activ
             }
         },
     };
-    let location = match (input.location, &venue) {
-        (Some(l), _) => l,
+    let location = match (&input.location, &venue) {
+        (Some(l), _) => l.clone(),
         (None, Some(v)) => format!("{}（{}）", v.name, v.address).chars().take(100).collect(),
         (None, None) => return Err(AppError::invalid("location", "required", "请填写地点或选择场地")),
     };
@@ -233,43 +294,15 @@ pub async fn create(ctx: &AppContext, user: &AuthUser, org_id: i64, input: Activ
     if service_minutes as i64 > minutes {
         return Err(AppError::invalid("service_hours", "too_many", "服务时长不能超过活动时长"));
     }
-    let now = ctx.now();
     let (lat, lng) = (at.map(|a| a.0), at.map(|a| a.1));
-    let inserted = activity::Entity::insert(activity::ActiveModel {
-        organization_id: Set(org_id),
-        community_id: Set(community_id),
-        kind: Set(input.kind.as_str().to_owned()),
-        title: Set(input.title),
-        description: Set(input.description),
-        location: Set(location),
-        latitude: Set(lat.or(org.latitude.filter(|_| at.is_none()))),
-        longitude: Set(lng.or(org.longitude.filter(|_| at.is_none()))),
-        venue_id: Set(input.venue_id),
-        starts_at: Set(input.window.starts_at),
-        ends_at: Set(input.window.ends_at),
-        signup_deadline: Set(input.window.signup_deadline),
-        cancel_cutoff_minutes: Set(input.cancel_cutoff_minutes),
-        capacity: Set(input.capacity.get()),
-        waitlist_enabled: Set(input.waitlist_enabled),
-        service_minutes: Set(service_minutes),
-        target_groups: Set(join_targets(&input.target_groups)),
-        age_note: Set(input.age_note),
-        skill_note: Set(input.skill_note),
-        status: Set(ActivityStatus::Draft.as_str().to_owned()),
-        cancel_reason: Set(None),
-        confirmed_count: Set(0),
-        waitlist_count: Set(0),
-        signup_seq: Set(0),
-        version: Set(1),
-        created_by: Set(Some(user.id)),
-        published_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
+    Ok(Prepared {
+        community_id,
+        location,
+        latitude: lat.or(org.latitude.filter(|_| at.is_none())),
+        longitude: lng.or(org.longitude.filter(|_| at.is_none())),
+        service_minutes,
+        verdict,
     })
-    .exec(&ctx.db)
-    .await?;
-    detail(ctx, Some(user), inserted.last_insert_id).await
 }
 
 /// Where an organization may hold an activity: its own community, or another community
@@ -761,7 +794,7 @@ pub async fn publish(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Ac
 
 /// Writes what the gates of a draft or held activity decide ([`Gates::status`]):
 /// published (with its publication time) or held.
-async fn apply_gates(
+pub(crate) async fn apply_gates(
     txn: &DatabaseTransaction,
     a: &activity::Model,
     gates: Gates,
@@ -925,7 +958,7 @@ pub async fn cancel(ctx: &AppContext, user: &AuthUser, id: i64, reason: String) 
 
 /// Cancels an activity whose row the transaction holds: its reminders are withdrawn and
 /// everyone signed up (confirmed or waitlisted) is told why.
-async fn cancel_locked(
+pub(crate) async fn cancel_locked(
     txn: &DatabaseTransaction,
     a: &activity::Model,
     actor: i64,
@@ -1104,15 +1137,30 @@ async fn take(
 /// commit. Two requests of one resident at once: the unique (activity, resident) index
 /// refuses the second INSERT, its transaction rolls back, and it answers with the first.
 pub async fn sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<SignupOutcome> {
-    retrying(|| sign_up_once(ctx, user, id)).await
+    sign_up_for(ctx, user.id, id, SignupVia::Resident).await
 }
 
-async fn sign_up_once(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<SignupOutcome> {
-    match try_sign_up(ctx, user, id).await {
+/// Who asked for a place: the resident themself, or Linli for a regular of the
+/// activity's series (`service::series`), whose sign-up is marked `regular`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignupVia {
+    Resident,
+    Regular,
+}
+
+/// The one place-taking path, for the resident's own tap and for callers without a
+/// session (a series signing its regulars up): the same checks, the same conditional
+/// UPDATE, never past capacity (the waitlist when full).
+pub(crate) async fn sign_up_for(ctx: &AppContext, user_id: i64, id: i64, via: SignupVia) -> AppResult<SignupOutcome> {
+    retrying(|| sign_up_once(ctx, user_id, id, via)).await
+}
+
+async fn sign_up_once(ctx: &AppContext, user_id: i64, id: i64, via: SignupVia) -> AppResult<SignupOutcome> {
+    match try_sign_up(ctx, user_id, id, via).await {
         Err(AppError::Internal(e)) if e.downcast_ref::<sea_orm::DbErr>().is_some_and(is_unique_violation) => {
             let existing = signup::Entity::find()
                 .filter(signup::Column::ActivityId.eq(id))
-                .filter(signup::Column::UserId.eq(user.id))
+                .filter(signup::Column::UserId.eq(user_id))
                 .one(&ctx.db)
                 .await?
                 .ok_or(AppError::Internal(e))?;
@@ -1127,11 +1175,11 @@ fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
     matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }
 
-async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<SignupOutcome> {
+async fn try_sign_up(ctx: &AppContext, user_id: i64, id: i64, via: SignupVia) -> AppResult<SignupOutcome> {
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     // One place-taking transaction per resident at a time (two phones, two activities).
-    lock_users(&txn, &[user.id]).await?;
+    lock_users(&txn, &[user_id]).await?;
     let seen = find(&txn, id).await?;
     // The activity's state first (a repeat on a cancelled activity is refused, not
     // answered with the old sign-up), then the resident's own sign-up, then the deadline.
@@ -1153,7 +1201,7 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
     }
     let existing = signup::Entity::find()
         .filter(signup::Column::ActivityId.eq(id))
-        .filter(signup::Column::UserId.eq(user.id))
+        .filter(signup::Column::UserId.eq(user_id))
         .one(&txn)
         .await?;
     match (next(existing.as_ref().map(signup_status), SignupAction::SignUp), &existing) {
@@ -1168,7 +1216,7 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
     if let Some(refusal) = refuse(&seen) {
         return Err(refusal);
     }
-    let (clash, no_shows) = resident_checks(&txn, user.id, &seen, now).await?;
+    let (clash, no_shows) = resident_checks(&txn, user_id, &seen, now).await?;
     if clash {
         return Err(conflict("schedule_conflict", "您已确认报名同一时段的其他活动"));
     }
@@ -1209,7 +1257,7 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
     let Some((a, status)) = taken else {
         return Err(AppError::Unavailable("sign-ups are changing too fast; try again".into()));
     };
-    if (a.starts_at, a.ends_at) != (seen.starts_at, seen.ends_at) && has_overlap(&txn, user.id, &a).await? {
+    if (a.starts_at, a.ends_at) != (seen.starts_at, seen.ends_at) && has_overlap(&txn, user_id, &a).await? {
         return Err(conflict("schedule_conflict", "您已确认报名同一时段的其他活动")); // moved meanwhile; rolls back
     }
     let seq = a.signup_seq;
@@ -1223,6 +1271,7 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
                 .col_expr(signup::Column::Status, Expr::value(status.as_str()))
                 .col_expr(signup::Column::Seq, Expr::value(seq))
                 .col_expr(signup::Column::Reason, Expr::value(Option::<String>::None))
+                .col_expr(signup::Column::Regular, Expr::value(via == SignupVia::Regular))
                 .col_expr(signup::Column::UpdatedAt, Expr::value(now))
                 .filter(signup::Column::Id.eq(old.id))
                 .filter(signup::Column::Status.eq(old.status.as_str()))
@@ -1233,15 +1282,17 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
             if changed != 1 {
                 return Err(Contended("the resident's sign-up changed meanwhile").into());
             }
-            signup::Model { status: status.as_str().to_owned(), seq, reason: None, updated_at: now, ..old }
+            let regular = via == SignupVia::Regular;
+            signup::Model { status: status.as_str().to_owned(), seq, reason: None, regular, updated_at: now, ..old }
         }
         None => {
             signup::ActiveModel {
                 activity_id: Set(id),
-                user_id: Set(user.id),
+                user_id: Set(user_id),
                 status: Set(status.as_str().to_owned()),
                 seq: Set(seq),
                 reason: Set(None),
+                regular: Set(via == SignupVia::Regular),
                 created_at: Set(now),
                 updated_at: Set(now),
                 ..Default::default()
@@ -1251,8 +1302,8 @@ async fn try_sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Si
         }
     };
     if status == SignupStatus::Confirmed {
-        let mut notices = vec![notice(&a, user.id, "signup_confirmed", format!("signup_confirmed:{id}:{seq}"), None)];
-        notices.extend(reminders(&a, user.id, now, &ctx.config.reminder_offsets));
+        let mut notices = vec![notice(&a, user_id, "signup_confirmed", format!("signup_confirmed:{id}:{seq}"), None)];
+        notices.extend(reminders(&a, user_id, now, &ctx.config.reminder_offsets));
         enqueue(&txn, notices, now).await?;
     }
     // The newest sign-up is last in the queue: its place is the waitlist's new length.
@@ -1289,16 +1340,22 @@ pub async fn waitlist_position(db: &impl ConnectionTrait, s: &signup::Model) -> 
 /// activity's cut-off; a waitlisted one may leave the queue any time before the start.
 /// The freed place goes to the head of the waitlist.
 pub async fn cancel_signup(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<()> {
-    retrying(|| cancel_signup_once(ctx, user, id)).await
+    cancel_signup_for(ctx, user.id, id).await
 }
 
-async fn cancel_signup_once(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<()> {
+/// [`cancel_signup`] for a resident's place given up without their session (a regular's
+/// automatic places released by a pause, leaving or removal): the same cut-off and promotion.
+pub(crate) async fn cancel_signup_for(ctx: &AppContext, user_id: i64, id: i64) -> AppResult<()> {
+    retrying(|| cancel_signup_once(ctx, user_id, id)).await
+}
+
+async fn cancel_signup_once(ctx: &AppContext, user_id: i64, id: i64) -> AppResult<()> {
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let a = lock(&txn, id).await?;
     let Some(s) = signup::Entity::find()
         .filter(signup::Column::ActivityId.eq(id))
-        .filter(signup::Column::UserId.eq(user.id))
+        .filter(signup::Column::UserId.eq(user_id))
         .one(&txn)
         .await?
     else {

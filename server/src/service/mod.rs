@@ -20,6 +20,7 @@ pub mod random_checks;
 pub mod regions;
 pub mod reports;
 pub mod role_grants;
+pub mod series;
 pub mod subscriptions;
 pub mod time_bank;
 pub mod users;
