@@ -1,6 +1,6 @@
 //! Recurring activity series and their regular volunteers (issue 18, part 1). A series
 //! keeps the activity template and an RFC 5545 recurrence; each date is an ordinary
-//! `activities` row linked by `series_id`, unique per (series, occurrence start) so two
+//! `activities` row linked by `series_id`, unique per (series, occurrence day) so two
 //! runs of the materialising job never make a date twice. Regulars are residents signed
 //! up to every date automatically; the sign-ups they get are marked `regular`.
 

@@ -534,3 +534,73 @@ async fn wrong_roles_are_refused_on_every_series_endpoint() -> TestResult {
     assert_eq!(regulars["items"][0]["status"], "requested", "{regulars}");
     Ok(())
 }
+
+/// Editing "all" or "this and following": the dates reached move to the new local time
+/// (their residents told), a date edited on its own keeps its own values, later dates copy
+/// the new template, and a change one date cannot take refuses the whole edit.
+#[tokio::test]
+async fn editing_all_dates_or_the_following_ones() -> TestResult {
+    let app = spawn_app().await?;
+    let (leader, org) = app.demo_leader().await?;
+    let created = create(&app, &leader, org, weekly(2, 3, 3, true)).await?;
+    let id = id_of(&created)?;
+    let dates = date_ids(&created);
+    assert_eq!(dates.len(), 3);
+    let resident = app.login("edit-resident").await?;
+    expect_json(ask(&app, id, &resident).await?, 200).await?;
+    // The second date is edited on its own.
+    let own = json!({"title": "社区清扫（特别场）"});
+    expect_json(app.patch(&format!("/api/v1/activities/{}", dates[1]), Some(&leader.access_token), own).await?, 200)
+        .await?;
+    let path = format!("/api/v1/activity-series/{id}");
+    let edit = |body: Value| app.patch(&path, Some(&leader.access_token), body);
+
+    // Fewer places than confirmed on a date: refused whole, that date named, nothing changed.
+    let walker = app.login("edit-walker").await?;
+    let signup = format!("/api/v1/activities/{}/signups", dates[0]);
+    expect_json(app.post(&signup, Some(&walker.access_token), json!({})).await?, 201).await?;
+    let refused =
+        expect_problem(edit(json!({"scope": "all", "changes": {"capacity": 1}})).await?, 409, "series_refused").await?;
+    assert_eq!(refused["errors"].as_array().map(Vec::len), Some(1), "{refused}");
+    assert_eq!(refused["errors"][0]["field"], date(2), "{refused}");
+    assert_eq!(series(&app, None, id).await?["capacity"], 3, "nothing changed");
+    let bad =
+        expect_problem(edit(json!({"scope": "all", "changes": {"capacity": 0}})).await?, 422, "validation_failed")
+            .await?;
+    assert_eq!(bad["errors"][0]["field"], "changes.capacity", "{bad}");
+
+    let all = expect_json(
+        edit(json!({"scope": "all", "start_time": "09:30", "changes": {"title": "每周六社区大扫除"}})).await?,
+        200,
+    )
+    .await?;
+    assert_eq!(all["title"], "每周六社区大扫除");
+    let starts: Vec<&str> =
+        all["dates"].as_array().map(|d| d.iter().filter_map(|d| d["starts_at"].as_str()).collect()).unwrap_or_default();
+    assert_eq!(starts, vec![at(2, 9, 30).as_str(), at(9, 9, 0).as_str(), at(16, 9, 30).as_str()], "{all}");
+    let second = expect_json(app.get(&format!("/api/v1/activities/{}", dates[1]), None).await?, 200).await?;
+    assert_eq!(second["title"], "社区清扫（特别场）", "edited alone, kept");
+    let told = inbox(&app, &resident).await?;
+    assert_eq!(told.iter().filter(|n| n["kind"] == "activity_changed").count(), 2, "{told:?}");
+
+    // "This and following" from the third date: only it changes.
+    let following = json!({"scope": "following", "from": date(16), "changes": {"capacity": 8}});
+    let after = expect_json(edit(following).await?, 200).await?;
+    let places: Vec<i64> = after["dates"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|d| d["places_left"].as_i64()).collect())
+        .unwrap_or_default();
+    assert_eq!(places, vec![1, 2, 7], "{after}");
+    // Later dates copy the template: 09:30, 8 places.
+    app.clock.advance(Duration::days(7));
+    assert_eq!(tick(&app).await?.dates, 1);
+    let (leader, _) = app.demo_leader().await?;
+    let s = series(&app, Some(&leader), id).await?;
+    let last = s["dates"].as_array().and_then(|d| d.last().cloned()).unwrap_or_default();
+    assert_eq!(
+        (last["starts_at"].as_str(), last["places_left"].as_i64()),
+        (Some(at(23, 9, 30).as_str()), Some(7)),
+        "{s}"
+    );
+    Ok(())
+}

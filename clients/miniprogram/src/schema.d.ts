@@ -380,7 +380,13 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Changes the series: every date not begun (`all`) or the dates from a local date on
+         *     (`following`), and the template later dates copy. Dates edited on their own keep their
+         *     values. Each date changes as `PATCH /activities/{id}` changes it: residents of a date
+         *     that moves or changes place are told; more places promote from the waitlist.
+         */
+        patch: operations["updateActivitySeries"];
         trace?: never;
     };
     "/api/v1/activity-series/{id}/cancel": {
@@ -3360,6 +3366,36 @@ export interface components {
             title: string;
         };
         /**
+         * @example {
+         *       "changes": {
+         *         "capacity": 12
+         *       },
+         *       "from": "2027-01-09",
+         *       "scope": "following",
+         *       "start_time": "09:30"
+         *     }
+         */
+        EditSeriesRequest: {
+            changes?: components["schemas"]["UpdateActivityRequest"] | null;
+            /**
+             * Format: int32
+             * @description Each date's new length, 15 minutes to 7 days.
+             */
+            duration_minutes?: number | null;
+            /**
+             * Format: date
+             * @description With `following`: the first local date reached (`YYYY-MM-DD`).
+             */
+            from?: string | null;
+            /**
+             * @description `all` (every date not begun) or `following` (the dates from `from` on); the
+             *     template changes either way. One date alone: `PATCH /activities/{id}`.
+             */
+            scope: string;
+            /** @description Each date's new start, local time of day (`HH:MM`, Asia/Shanghai). */
+            start_time?: string | null;
+        };
+        /**
          * @description The export's formats: an Excel workbook or UTF-8 CSV.
          * @enum {string}
          */
@@ -6305,6 +6341,67 @@ export interface operations {
             };
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    updateActivitySeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EditSeriesRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the organization's staff */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition` (cancelled or ended), `series_refused` (its `errors` list each date the change cannot apply to), `venue_taken` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`, `content_risky` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];

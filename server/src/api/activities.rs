@@ -220,7 +220,7 @@ impl CreateActivityRequest {
 }
 
 impl UpdateActivityRequest {
-    fn parse(self) -> AppResult<ActivityPatch> {
+    pub(crate) fn parse(self) -> AppResult<ActivityPatch> {
         let mut c = Checker::default();
         let patch = ActivityPatch {
             kind: c.kind(self.kind),
@@ -238,6 +238,7 @@ impl UpdateActivityRequest {
             age_note: c.text("age_note", self.age_note, 1, 200, NOTE_MSG),
             skill_note: c.text("skill_note", self.skill_note, 1, 200, NOTE_MSG),
             cancel_cutoff_minutes: c.cancel_cutoff(self.cancel_cutoff_minutes),
+            series_verdict: None,
         };
         c.finish(patch)
     }

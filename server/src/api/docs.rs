@@ -138,6 +138,7 @@ use crate::api;
         api::series::create,
         api::series::list,
         api::series::get_one,
+        api::series::edit,
         api::series::cancel,
         api::series::ask,
         api::series::list_regulars,

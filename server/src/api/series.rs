@@ -1,13 +1,17 @@
 //! `/activity-series`: recurring activities (each date an ordinary activity) and their
 //! regular volunteers.
 
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
-    api::{activities::CreateActivityRequest, checks::Checker, types::time},
+    api::{
+        activities::{CreateActivityRequest, UpdateActivityRequest},
+        checks::Checker,
+        types::time,
+    },
     auth::{AuthUser, MaybeAuthUser},
     context::AppContext,
     domain::{
@@ -19,7 +23,11 @@ use crate::{
     error::{AppError, AppResult, Problem},
     service::{
         self,
-        series::{SeriesInput, SeriesView, regulars::RegularView},
+        series::{
+            SeriesInput, SeriesView,
+            edit::{Scope, SeriesPatch},
+            regulars::RegularView,
+        },
     },
 };
 
@@ -29,6 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(create)
         .service(list)
         .service(get_one)
+        .service(edit)
         .service(cancel)
         .service(ask)
         .service(list_regulars)
@@ -180,6 +189,74 @@ impl CreateSeriesRequest {
             horizon_weeks: self.horizon_weeks.unwrap_or(DEFAULT_HORIZON_WEEKS),
             auto_accept: self.auto_accept_regulars.unwrap_or(false),
         })
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"scope": "following", "from": "2027-01-09", "start_time": "09:30", "changes": {"capacity": 12}}))]
+pub struct EditSeriesRequest {
+    /// `all` (every date not begun) or `following` (the dates from `from` on); the
+    /// template changes either way. One date alone: `PATCH /activities/{id}`.
+    pub scope: String,
+    /// With `following`: the first local date reached (`YYYY-MM-DD`).
+    #[schema(value_type = Option<String>, format = Date)]
+    pub from: Option<String>,
+    /// Fields as for `PATCH /activities/{id}`, without `starts_at`, `ends_at` and
+    /// `signup_deadline` (use `start_time` and `duration_minutes`).
+    pub changes: Option<UpdateActivityRequest>,
+    /// Each date's new start, local time of day (`HH:MM`, Asia/Shanghai).
+    pub start_time: Option<String>,
+    /// Each date's new length, 15 minutes to 7 days.
+    #[schema(minimum = 15, maximum = 10080)]
+    pub duration_minutes: Option<i32>,
+}
+
+impl EditSeriesRequest {
+    fn parse(self) -> AppResult<(Scope, SeriesPatch)> {
+        let mut c = Checker::default();
+        let from = c.day("from", self.from);
+        let scope = match (self.scope.as_str(), from) {
+            ("all", _) => Some(Scope::All),
+            ("following", Some(d)) => Some(Scope::Following(d)),
+            ("following", None) => {
+                c.fail("from", "required", "“此次及以后”须给出开始的日期");
+                None
+            }
+            _ => {
+                c.fail("scope", "unknown", "范围须为 all 或 following");
+                None
+            }
+        };
+        let start_time = self.start_time.and_then(|t| {
+            let parsed = chrono::NaiveTime::parse_from_str(&t, "%H:%M").ok();
+            if parsed.is_none() {
+                c.fail("start_time", "invalid", "时间格式须为 HH:MM");
+            }
+            parsed
+        });
+        if self.duration_minutes.is_some_and(|d| !(15..=10_080).contains(&d)) {
+            c.fail("duration_minutes", "range", "时长须在 15 分钟到 7 天之间");
+        }
+        let changes = self.changes.unwrap_or_default();
+        if changes.starts_at.is_some() || changes.ends_at.is_some() || changes.signup_deadline.is_some() {
+            c.fail("changes", "times", "系列的时间用 start_time 和 duration_minutes 修改");
+        }
+        let fields = match changes.parse() {
+            Ok(f) => Some(f),
+            Err(AppError::Validation(errors)) => {
+                c.errors.extend(errors.into_iter().map(|mut e| {
+                    e.field = format!("changes.{}", e.field);
+                    e
+                }));
+                None
+            }
+            Err(other) => return Err(other),
+        };
+        let (Some(scope), Some(fields)) = (scope, fields) else {
+            return Err(AppError::Validation(c.errors));
+        };
+        c.finish((scope, SeriesPatch { fields, start_time, duration_minutes: self.duration_minutes }))
     }
 }
 
@@ -430,6 +507,32 @@ pub async fn get_one(
     id: web::Path<i64>,
 ) -> AppResult<web::Json<SeriesResponse>> {
     Ok(web::Json(service::series::view(&ctx, user.0.as_ref(), id.into_inner()).await?.into()))
+}
+
+/// Changes the series: every date not begun (`all`) or the dates from a local date on
+/// (`following`), and the template later dates copy. Dates edited on their own keep their
+/// values. Each date changes as `PATCH /activities/{id}` changes it: residents of a date
+/// that moves or changes place are told; more places promote from the waitlist.
+#[utoipa::path(patch, path = "/api/v1/activity-series/{id}", operation_id = "updateActivitySeries", tag = "activities",
+    params(("id" = i64, Path)), security(("bearer" = [])), request_body = EditSeriesRequest,
+    responses(
+        (status = 200, body = SeriesResponse),
+        (status = 401, body = Problem, content_type = JSON_PROBLEM),
+        (status = 403, body = Problem, content_type = JSON_PROBLEM, description = "not the organization's staff"),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM),
+        (status = 409, body = Problem, content_type = JSON_PROBLEM,
+            description = "`invalid_transition` (cancelled or ended), `series_refused` (its `errors` list each date the change cannot apply to), `venue_taken`"),
+        (status = 422, body = Problem, content_type = JSON_PROBLEM, description = "`validation_failed`, `content_risky`"),
+    ))]
+#[patch("/activity-series/{id}")]
+pub async fn edit(
+    ctx: web::Data<AppContext>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<EditSeriesRequest>,
+) -> AppResult<web::Json<SeriesResponse>> {
+    let (scope, patch) = body.into_inner().parse()?;
+    Ok(web::Json(service::series::edit::edit(&ctx, &user, id.into_inner(), scope, patch).await?.into()))
 }
 
 /// Cancels the dates not yet begun (all, and the series; or from a date on), each the

@@ -40,7 +40,8 @@ pub struct Model {
     pub time_bank_credited: bool,
     /// The series this date belongs to.
     pub series_id: Option<i64>,
-    /// The start the series' rule gave this date (unique per series), kept when the date moves.
+    /// The day the series' rule gave this date, as its Asia/Shanghai midnight in UTC (unique
+    /// per series; kept when the date moves to another time).
     pub series_occurrence: Option<DateTimeUtc>,
     /// Edited on its own: edits to the whole series leave it as it is.
     pub series_override: bool,

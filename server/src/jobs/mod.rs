@@ -17,6 +17,11 @@ pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
     let digest_ctx = ctx.clone();
     let ctx_reports = ctx.clone();
     let series_ctx = ctx.clone();
+    // Once at start, so a restarted server (or the demo's regulars) need not wait an hour.
+    match service::series::materialise::tick(&ctx).await {
+        Ok(r) => tracing::info!(?r, "activity series caught up"),
+        Err(e) => tracing::warn!(error = %e, "activity series job failed at start"),
+    }
     scheduler
         .add(Job::new_repeated_async(Duration::from_secs(3600), move |_, _| {
             let ctx = ctx.clone();

@@ -83,6 +83,10 @@ pub struct ActivityPatch {
     pub age_note: Option<String>,
     pub skill_note: Option<String>,
     pub cancel_cutoff_minutes: Option<i32>,
+    /// A change to a whole series (`service::series::edit`), whose texts WeChat checked
+    /// once: its verdict. `None`: this activity alone — a date of a series edited so keeps
+    /// its own values when the series changes (`series_override`).
+    pub series_verdict: Option<Moderation>,
 }
 
 /// Why a time window was refused, as a field error.
@@ -334,18 +338,19 @@ async fn update_once(ctx: &AppContext, user: &AuthUser, id: i64, patch: Activity
     let seen = find(&ctx.db, id).await?;
     require_org_staff(user, seen.organization_id)?;
     // New text passes WeChat's check before the transaction (never hold one across a call).
-    let verdict = moderate_texts(
-        ctx,
-        user.id,
-        &[
-            patch.title.as_deref(),
-            patch.description.as_deref(),
-            patch.location.as_deref(),
-            patch.age_note.as_deref(),
-            patch.skill_note.as_deref(),
-        ],
-    )
-    .await?;
+    let verdict = match patch.series_verdict {
+        Some(v) => v,
+        None => {
+            let texts = [
+                patch.title.as_deref(),
+                patch.description.as_deref(),
+                patch.location.as_deref(),
+                patch.age_note.as_deref(),
+                patch.skill_note.as_deref(),
+            ];
+            moderate_texts(ctx, user.id, &texts).await?
+        }
+    };
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let venue = venues::lock_for_activity(&txn, seen.venue_id).await?;
@@ -441,6 +446,9 @@ async fn update_once(ctx: &AppContext, user: &AuthUser, id: i64, patch: Activity
     }
     if let Some(v) = patch.cancel_cutoff_minutes {
         active.cancel_cutoff_minutes = Set(v);
+    }
+    if current.series_id.is_some() && patch.series_verdict.is_none() {
+        active.series_override = Set(true);
     }
     let tell = status == ActivityStatus::Published && (moved || relocated);
     if tell {
@@ -1302,7 +1310,11 @@ async fn try_sign_up(ctx: &AppContext, user_id: i64, id: i64, via: SignupVia) ->
         }
     };
     if status == SignupStatus::Confirmed {
-        let mut notices = vec![notice(&a, user_id, "signup_confirmed", format!("signup_confirmed:{id}:{seq}"), None)];
+        // A regular was told once that every date signs them up; each date reminds them.
+        let mut notices = Vec::new();
+        if via == SignupVia::Resident {
+            notices.push(notice(&a, user_id, "signup_confirmed", format!("signup_confirmed:{id}:{seq}"), None));
+        }
         notices.extend(reminders(&a, user_id, now, &ctx.config.reminder_offsets));
         enqueue(&txn, notices, now).await?;
     }

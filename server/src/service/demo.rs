@@ -260,6 +260,7 @@ pub struct SeedReport {
     pub activities_added: usize,
     pub venues_added: usize,
     pub time_banks_added: usize,
+    pub series_added: usize,
 }
 
 pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<SeedReport> {
@@ -338,6 +339,18 @@ pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Se
     }
     if crate::service::time_bank::seed_demo(db, dazhong, street_user, &neighbours, now).await? {
         report.time_banks_added += 1;
+    }
+    // A weekly series in 金塔巷 with two regulars of its own.
+    let mut regulars = Vec::new();
+    for (openid, nickname) in [("demo-regular-zhou", "周大爷"), ("demo-regular-wu", "吴阿姨")] {
+        let (id, added) = ensure_user(db, openid, nickname, home, now).await?;
+        if added {
+            report.users_added += 1;
+        }
+        regulars.push(id);
+    }
+    if crate::service::series::demo::seed_demo(db, &regulars, now).await? {
+        report.series_added += 1;
     }
     Ok(report)
 }

@@ -1,5 +1,5 @@
 //! Making a series' dates on its rolling horizon, and signing its regulars up to them.
-//! Idempotent: a date is one row per (series, occurrence start) — `INSERT … ON CONFLICT
+//! Idempotent: a date is one row per (series, occurrence day) — `INSERT … ON CONFLICT
 //! DO NOTHING` on that unique index — so concurrent runs (creation and the job, or two
 //! replicas) never make a date twice; regulars are signed up only to dates on which they
 //! have no sign-up at all (a place they gave up stays given up).
@@ -8,7 +8,8 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::OnConflict,
 };
 
 use crate::{
@@ -72,62 +73,10 @@ async fn make_dates(ctx: &AppContext, id: i64) -> AppResult<usize> {
     let txn = begin_write(&ctx.db).await?;
     // Rooms before activities, as every path that holds both locks them.
     let venue = venues::lock_for_activity(&txn, s.venue_id).await?;
-    let length = Duration::minutes(s.duration_minutes as i64);
-    let deadline = Duration::minutes(s.deadline_minutes as i64);
     let mut made = 0;
     for start in starts {
-        let inserted = activity::Entity::insert(activity::ActiveModel {
-            organization_id: Set(s.organization_id),
-            community_id: Set(s.community_id),
-            kind: Set(s.kind.clone()),
-            title: Set(s.title.clone()),
-            description: Set(s.description.clone()),
-            location: Set(s.location.clone()),
-            latitude: Set(s.latitude),
-            longitude: Set(s.longitude),
-            venue_id: Set(s.venue_id),
-            starts_at: Set(start),
-            ends_at: Set(start + length),
-            signup_deadline: Set(start - deadline),
-            cancel_cutoff_minutes: Set(s.cancel_cutoff_minutes),
-            capacity: Set(s.capacity),
-            waitlist_enabled: Set(s.waitlist_enabled),
-            service_minutes: Set(s.service_minutes),
-            target_groups: Set(s.target_groups.clone()),
-            age_note: Set(s.age_note.clone()),
-            skill_note: Set(s.skill_note.clone()),
-            status: Set(ActivityStatus::Draft.as_str().to_owned()),
-            cancel_reason: Set(None),
-            confirmed_count: Set(0),
-            waitlist_count: Set(0),
-            signup_seq: Set(0),
-            version: Set(1),
-            created_by: Set(s.created_by),
-            published_at: Set(None),
-            series_id: Set(Some(s.id)),
-            series_occurrence: Set(Some(start)),
-            series_override: Set(false),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .on_conflict(
-            OnConflict::columns([activity::Column::SeriesId, activity::Column::SeriesOccurrence])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
-        if inserted == 0 {
+        let Some(a) = insert_date(&txn, &s, start, ActivityStatus::Draft, now).await? else {
             continue; // made already (another run)
-        }
-        let Some(a) = activity::Entity::find()
-            .filter(activity::Column::SeriesId.eq(s.id))
-            .filter(activity::Column::SeriesOccurrence.eq(start))
-            .one(&txn)
-            .await?
-        else {
-            continue;
         };
         let room_approved = match &venue {
             Some(v) => {
@@ -140,6 +89,87 @@ async fn make_dates(ctx: &AppContext, id: i64) -> AppResult<usize> {
         made += 1;
     }
     txn.commit().await?;
+    Ok(made)
+}
+
+/// Writes the date of series `s` starting at `start`, copied from the template, unless
+/// that day's date exists (`None`).
+async fn insert_date(
+    db: &impl ConnectionTrait,
+    s: &activity_series::Model,
+    start: DateTime<Utc>,
+    status: ActivityStatus,
+    now: DateTime<Utc>,
+) -> AppResult<Option<activity::Model>> {
+    // Keyed by the day the rule gave (its local midnight): a date moved to another time
+    // of day, alone or with the whole series, is still that day's date.
+    let occurrence = super::local_midnight(recurrence::local_date(start));
+    let length = Duration::minutes(s.duration_minutes as i64);
+    let deadline = Duration::minutes(s.deadline_minutes as i64);
+    let inserted = activity::Entity::insert(activity::ActiveModel {
+        organization_id: Set(s.organization_id),
+        community_id: Set(s.community_id),
+        kind: Set(s.kind.clone()),
+        title: Set(s.title.clone()),
+        description: Set(s.description.clone()),
+        location: Set(s.location.clone()),
+        latitude: Set(s.latitude),
+        longitude: Set(s.longitude),
+        venue_id: Set(s.venue_id),
+        starts_at: Set(start),
+        ends_at: Set(start + length),
+        signup_deadline: Set(start - deadline),
+        cancel_cutoff_minutes: Set(s.cancel_cutoff_minutes),
+        capacity: Set(s.capacity),
+        waitlist_enabled: Set(s.waitlist_enabled),
+        service_minutes: Set(s.service_minutes),
+        target_groups: Set(s.target_groups.clone()),
+        age_note: Set(s.age_note.clone()),
+        skill_note: Set(s.skill_note.clone()),
+        status: Set(status.as_str().to_owned()),
+        cancel_reason: Set(None),
+        confirmed_count: Set(0),
+        waitlist_count: Set(0),
+        signup_seq: Set(0),
+        version: Set(1),
+        created_by: Set(s.created_by),
+        published_at: Set((status == ActivityStatus::Published).then_some(now)),
+        series_id: Set(Some(s.id)),
+        series_occurrence: Set(Some(occurrence)),
+        series_override: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::columns([activity::Column::SeriesId, activity::Column::SeriesOccurrence]).do_nothing().to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    Ok(activity::Entity::find()
+        .filter(activity::Column::SeriesId.eq(s.id))
+        .filter(activity::Column::SeriesOccurrence.eq(occurrence))
+        .one(db)
+        .await?)
+}
+
+/// The demo's dates (`service::demo`): a series without a room or a text to review, whose
+/// gates are open, so each date is written published at once. Returns how many were made.
+pub(crate) async fn make_open_dates(
+    db: &impl ConnectionTrait,
+    s: &activity_series::Model,
+    now: DateTime<Utc>,
+) -> AppResult<usize> {
+    let status = Gates { review_pending: s.review_pending, room_approved: s.venue_id.map(|_| false) }.status();
+    let mut made = 0;
+    for start in due_starts(s, now)? {
+        if insert_date(db, s, start, status, now).await?.is_some() {
+            made += 1;
+        }
+    }
     Ok(made)
 }
 

@@ -2,9 +2,11 @@
 //! an RFC 5545 recurrence ([`crate::domain::recurrence`]); each date is an ordinary
 //! activity linked to it (own capacity, waitlist, sign-ups, check-in, hours), made on a
 //! rolling horizon by [`materialise`] — at creation and by the hourly job — never in the
-//! past, unique per (series, occurrence start). Regulars ([`regulars`]) are signed up to
+//! past, unique per (series, occurrence day). Regulars ([`regulars`]) are signed up to
 //! each new date through the same place-taking path as a manual sign-up.
 
+pub mod demo;
+pub mod edit;
 pub mod materialise;
 pub mod regulars;
 

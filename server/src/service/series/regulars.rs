@@ -171,6 +171,10 @@ pub async fn ask(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Regula
     if status_of(&s) != SeriesStatus::Active {
         return Err(AppError::Conflict("series_closed", "该系列已取消或已结束".into()));
     }
+    let welcome = s.auto_accept.then(|| {
+        let body = format!("您已成为「{}」的固定志愿者，之后每一次都会自动为您报名。", s.title);
+        ("已成为固定志愿者".to_owned(), body)
+    });
     let change = Change {
         series: &s,
         user_id: user.id,
@@ -178,7 +182,7 @@ pub async fn ask(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Regula
         actor: user.id,
         paused_until: None,
         reason: None,
-        notice: None,
+        notice: welcome,
     };
     let (regular, changed) = apply(ctx, &change).await?;
     if changed && regular_status(&regular).signs_up() {
