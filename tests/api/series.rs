@@ -604,3 +604,33 @@ async fn editing_all_dates_or_the_following_ones() -> TestResult {
     );
     Ok(())
 }
+
+/// A pause until a date ends by itself the day after: the job makes the regular active
+/// again and signs them up to the open dates they have no sign-up on.
+#[tokio::test]
+async fn a_pause_ends_after_its_date() -> TestResult {
+    let app = spawn_app().await?;
+    let (leader, org) = app.demo_leader().await?;
+    let id = id_of(&create(&app, &leader, org, weekly(2, 5, 2, true)).await?)?;
+    let qian = app.login("pausing-qian").await?;
+    let joined = expect_json(ask(&app, id, &qian).await?, 200).await?;
+    assert_eq!(joined["status"], "active");
+    let told = inbox(&app, &qian).await?;
+    assert!(told.iter().any(|n| n["kind"] == "series_regular"), "told once on joining: {told:?}");
+    assert!(!told.iter().any(|n| n["kind"] == "signup_confirmed"), "not on each date: {told:?}");
+    let pause = format!("/api/v1/activity-series/{id}/regulars/me/pause");
+    let past = json!({"until": date(-1)});
+    expect_problem(app.post(&pause, Some(&qian.access_token), past).await?, 422, "validation_failed").await?;
+    expect_json(app.post(&pause, Some(&qian.access_token), json!({"until": date(9)})).await?, 200).await?;
+    app.clock.advance(Duration::days(10));
+    let t = tick(&app).await?;
+    assert_eq!(t.resumed, 1, "{t:?}");
+    let qian = app.login("pausing-qian").await?;
+    let s = series(&app, Some(&qian), id).await?;
+    assert_eq!(s["my_regular"]["status"], "active", "{s}");
+    let (leader, _) = app.demo_leader().await?;
+    let last = date_ids(&s).last().copied().unwrap_or_default();
+    let r = roster(&app, &leader, last).await?;
+    assert!(r.iter().any(|e| e["user_id"] == qian.user_id && e["status"] == "confirmed"), "{r:?}");
+    Ok(())
+}

@@ -30,7 +30,7 @@ use crate::{
     error::{AppError, AppResult},
     service::{
         activities::{self, ActivityInput, require_org_staff},
-        begin_write, venue_series,
+        activity_posting, begin_write, venue_series,
     },
     wechat::Moderation,
 };
@@ -125,7 +125,7 @@ pub async fn create(ctx: &AppContext, user: &AuthUser, org_id: i64, input: Serie
         }
         None => Vec::new(),
     };
-    let p = activities::prepare(ctx, user, org_id, a).await?;
+    let p = activity_posting::prepare(ctx, user, org_id, a).await?;
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let series_id = activity_series::Entity::insert(activity_series::ActiveModel {
