@@ -384,20 +384,15 @@ async fn two_missed_dates_in_a_row_pause_a_regular() -> TestResult {
 }
 
 /// Cancelling from a date cancels those dates the usual way (everyone signed up told why)
-/// and the series makes no more; cancelling the rest cancels the series.
+/// and the series makes no more, then ends; cancelling the rest cancels the series.
 #[tokio::test]
 async fn cancelling_the_rest_of_a_series() -> TestResult {
     let app = spawn_app().await?;
     let (leader, org) = app.demo_leader().await?;
     let created = create(&app, &leader, org, weekly(2, 5, 3, true)).await?;
     let id = id_of(&created)?;
-    let dates = date_ids(&created);
     let resident = app.login("series-resident").await?;
-    expect_json(
-        app.post(&format!("/api/v1/activity-series/{id}/regulars"), Some(&resident.access_token), json!({})).await?,
-        200,
-    )
-    .await?;
+    expect_json(ask(&app, id, &resident).await?, 200).await?;
     let after =
         expect_json(cancel(&app, &leader, id, json!({"from": date(9), "reason": "场地维修"})).await?, 200).await?;
     assert_eq!(after["status"], "active");
@@ -406,15 +401,21 @@ async fn cancelling_the_rest_of_a_series() -> TestResult {
     assert_eq!(statuses, vec!["published", "cancelled", "cancelled"], "{after}");
     let told = inbox(&app, &resident).await?;
     assert_eq!(told.iter().filter(|n| n["kind"] == "activity_cancelled").count(), 2, "{told:?}");
+    // Two weeks on, the rule (ended the day before) gives no date: the series has ended.
     app.clock.advance(Duration::days(14));
     assert_eq!(tick(&app).await?.dates, 0, "the rule ends before the cancelled dates");
     let (leader, _) = app.demo_leader().await?; // the old token has expired
-    let whole = expect_json(cancel(&app, &leader, id, json!({"reason": "活动结束"})).await?, 200).await?;
-    assert_eq!(whole["status"], "cancelled");
-    // The first date had begun: cancelling the rest leaves it as it was.
-    let a = expect_json(app.get(&format!("/api/v1/activities/{}", dates[0]), None).await?, 200).await?;
-    assert_eq!(a["status"], "published", "{a}");
+    assert_eq!(series(&app, None, id).await?["status"], "ended");
     expect_problem(cancel(&app, &leader, id, json!({"reason": "再次"})).await?, 409, "invalid_transition").await?;
+
+    // Another series cancelled whole: every date not begun, and the series.
+    let other = create(&app, &leader, org, weekly(16, 5, 2, false)).await?; // 2 days ahead of the clock
+    let whole = expect_json(cancel(&app, &leader, id_of(&other)?, json!({"reason": "活动结束"})).await?, 200).await?;
+    assert_eq!(whole["status"], "cancelled");
+    let statuses: Vec<&str> =
+        whole["dates"].as_array().map(|d| d.iter().filter_map(|d| d["status"].as_str()).collect()).unwrap_or_default();
+    assert_eq!(statuses, vec!["cancelled", "cancelled"], "{whole}");
+    assert_eq!(tick(&app).await?.dates, 0, "a cancelled series makes no dates");
     Ok(())
 }
 

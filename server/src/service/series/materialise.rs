@@ -8,8 +8,9 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::OnConflict,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, OnConflict},
 };
 
 use crate::{
@@ -51,6 +52,16 @@ fn due_starts(s: &activity_series::Model, now: DateTime<Utc>) -> AppResult<Vec<D
     Ok(starts.into_iter().filter(|t| *t - deadline > now).collect())
 }
 
+/// Whether the rule gives a date starting after `now` (skipped dates passed over).
+fn has_dates_ahead(s: &activity_series::Model, now: DateTime<Utc>) -> AppResult<bool> {
+    let skip = recurrence::split_dates(&s.skip_dates);
+    let far = now + Duration::days(30 * 366);
+    let limit = u16::try_from(skip.len() + 1).unwrap_or(u16::MAX);
+    let ahead = recurrence::occurrences(&s.rrule, s.first_starts_at, &skip, now + Duration::seconds(1), far, limit)
+        .map_err(|e: RecurrenceError| AppError::Internal(anyhow::anyhow!("series {} rule: {e:?}", s.id)))?;
+    Ok(!ahead.is_empty())
+}
+
 /// Makes the dates of series `id` that entered its horizon (each an activity copied from
 /// the template, published through the gates: the template's text review, its room's
 /// booking), then signs its active regulars up to every open date.
@@ -68,6 +79,16 @@ async fn make_dates(ctx: &AppContext, id: i64) -> AppResult<usize> {
     let now = ctx.now();
     let starts = due_starts(&s, now)?;
     if starts.is_empty() {
+        if !has_dates_ahead(&s, now)? {
+            // A rule with no date left (its until or count reached): the series has ended.
+            activity_series::Entity::update_many()
+                .col_expr(activity_series::Column::Status, Expr::value(SeriesStatus::Ended.as_str()))
+                .col_expr(activity_series::Column::UpdatedAt, Expr::value(now))
+                .filter(activity_series::Column::Id.eq(s.id))
+                .filter(activity_series::Column::Status.eq(SeriesStatus::Active.as_str()))
+                .exec(&ctx.db)
+                .await?;
+        }
         return Ok(0);
     }
     let txn = begin_write(&ctx.db).await?;
