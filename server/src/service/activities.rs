@@ -102,7 +102,7 @@ pub fn window_error(e: crate::domain::activity::WindowError) -> AppError {
     }
 }
 
-pub(crate) fn status_of(a: &activity::Model) -> ActivityStatus {
+fn status_of(a: &activity::Model) -> ActivityStatus {
     ActivityStatus::parse(&a.status).unwrap_or(ActivityStatus::Draft)
 }
 
