@@ -16,6 +16,7 @@ mod m20261130_000020_oversight;
 mod m20261201_000010_calendar_feeds;
 mod m20261201_000011_time_banks;
 mod m20261201_000030_ratings;
+mod m20261201_000040_activity_series;
 mod m20261201_000050_proxies;
 mod m20261201_000060_incubation_hubs;
 mod m20261201_000070_funding;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_calendar_feeds::Migration),
             Box::new(m20261201_000011_time_banks::Migration),
             Box::new(m20261201_000030_ratings::Migration),
+            Box::new(m20261201_000040_activity_series::Migration),
             Box::new(m20261201_000050_proxies::Migration),
             Box::new(m20261201_000060_incubation_hubs::Migration),
             Box::new(m20261201_000070_funding::Migration),

@@ -492,7 +492,7 @@ async fn browse_shows_published_upcoming_activities_in_a_region() -> TestResult 
     let township = app.region("620123104000").await?; // 和平镇
     let all = expect_json(app.get("/api/v1/activities?limit=100", None).await?, 200).await?;
     let items = all["items"].as_array().cloned().unwrap_or_default();
-    assert_eq!(items.len(), 11, "the demo's 11 activities");
+    assert_eq!(items.len(), 17, "the demo's 11 activities and its series' 6 dates");
     let starts: Vec<&str> = items.iter().filter_map(|a| a["starts_at"].as_str()).collect();
     assert!(starts.windows(2).all(|w| w[0] <= w[1]), "soonest first");
     for item in &items {
@@ -521,7 +521,7 @@ async fn browse_shows_published_upcoming_activities_in_a_region() -> TestResult 
     }
     let in_street =
         expect_json(app.get(&format!("/api/v1/activities?region_id={street}&limit=100"), None).await?, 200).await?;
-    assert_eq!(in_street["items"].as_array().map(Vec::len), Some(6));
+    assert_eq!(in_street["items"].as_array().map(Vec::len), Some(12));
     let in_township =
         expect_json(app.get(&format!("/api/v1/activities?region_id={township}"), None).await?, 200).await?;
     assert_eq!(in_township["items"].as_array().map(Vec::len), Some(2));

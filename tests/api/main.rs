@@ -25,6 +25,7 @@ mod push;
 mod ratings;
 mod regions;
 mod security;
+mod series;
 mod time_bank;
 mod venue_figures;
 mod venue_rules;

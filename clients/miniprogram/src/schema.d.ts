@@ -389,6 +389,162 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/activity-series/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A series with its dates not yet over and the caller's standing as a regular. */
+        get: operations["getActivitySeries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Changes the series: every date not begun (`all`) or the dates from a local date on
+         *     (`following`), and the template later dates copy. Dates edited on their own keep their
+         *     values. Each date changes as `PATCH /activities/{id}` changes it: residents of a date
+         *     that moves or changes place are told; more places promote from the waitlist.
+         */
+        patch: operations["updateActivitySeries"];
+        trace?: never;
+    };
+    "/api/v1/activity-series/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancels the dates not yet begun (all, and the series; or from a date on), each the
+         *     usual way: residents told why, reminders withdrawn, room bookings given back. One date
+         *     alone: `POST /activities/{id}/cancel`.
+         */
+        post: operations["cancelActivitySeries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/activity-series/{id}/regulars": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The series' regulars and requests, for its organization's staff. */
+        get: operations["listRegulars"];
+        put?: never;
+        /**
+         * A resident asks to be a regular: `active` at once when the series auto-accepts (and
+         *     signed up to its open dates), else `requested`. Asking again answers the standing.
+         */
+        post: operations["askToBeRegular"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/activity-series/{id}/regulars/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** The regular leaves; their automatic places on dates not begun are given up. */
+        delete: operations["leaveSeries"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/activity-series/{id}/regulars/me/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The regular pauses (until a date, or until they resume); their automatic places on the
+         *     paused dates are given up outside each date's cut-off.
+         */
+        post: operations["pauseRegular"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/activity-series/{id}/regulars/me/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A paused regular is active again and signed up to the open dates. */
+        post: operations["resumeRegular"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/activity-series/{id}/regulars/{user_id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The organization's staff accept or decline a request to be a regular; the resident is told. */
+        post: operations["decideRegular"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/activity-series/{id}/regulars/{user_id}/remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The organization's staff remove a regular (or a request) with a reason, which the
+         *     resident is told; their automatic places are given up.
+         */
+        post: operations["removeRegular"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/role-grants": {
         parameters: {
             query?: never;
@@ -1692,6 +1848,29 @@ export interface paths {
         put?: never;
         /** Post an activity (a draft) for an organization. Its staff only. */
         post: operations["createActivity"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{id}/activity-series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An organization's series, newest first (cancelled ones for its staff only). */
+        get: operations["listActivitySeries"];
+        put?: never;
+        /**
+         * Posts a recurring activity: the template and its rule. The dates within the horizon
+         *     are made at once and published (through the template's content check and, in a room,
+         *     its bookings: every date of the series is booked, all or nothing); the hourly job makes
+         *     the rest as they enter the horizon.
+         */
+        post: operations["createActivitySeries"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3477,6 +3656,11 @@ export interface components {
             places_left: number;
             /** Format: date-time */
             published_at: string | null;
+            /**
+             * Format: int64
+             * @description The series this date belongs to (`GET /activity-series/{id}`), when it is one.
+             */
+            series_id: number | null;
             /** Format: double */
             service_hours: number;
             /** Format: date-time */
@@ -4175,6 +4359,16 @@ export interface components {
             /** @description Told to everyone signed up; 1–500 characters. */
             reason: string;
         };
+        CancelSeriesRequest: {
+            /**
+             * Format: date
+             * @description Cancel the dates from this local date on (`YYYY-MM-DD`, "this and following"; the
+             *     series then ends the day before); absent, every date not begun and the series itself.
+             */
+            from?: string | null;
+            /** @description 1–200 characters, told to everyone signed up. */
+            reason: string;
+        };
         /**
          * @description What an organization does (the policy's six kinds).
          * @enum {string}
@@ -4640,6 +4834,22 @@ export interface components {
              */
             service_targets?: components["schemas"]["ServiceTarget"][] | null;
         };
+        CreateSeriesRequest: {
+            /**
+             * @description The template, as for `POST /organizations/{id}/activities`: its `starts_at`,
+             *     `ends_at` and `signup_deadline` are the first date's, and every date keeps their
+             *     local time of day, length and deadline before the start.
+             */
+            activity: components["schemas"]["CreateActivityRequest"];
+            /** @description Residents who ask to be regulars are accepted at once (default false). */
+            auto_accept_regulars?: boolean | null;
+            /**
+             * Format: int32
+             * @description How many weeks ahead dates are made (1–26, default 8).
+             */
+            horizon_weeks?: number | null;
+            recurrence: components["schemas"]["RecurrenceRequest"];
+        };
         /**
          * @example {
          *       "accessibility": "无台阶，有无障碍卫生间",
@@ -4893,6 +5103,36 @@ export interface components {
             /** @description With `population` and `pool`, enough to redo the draw (README: "Random checks"). */
             seed: string;
             title: string;
+        };
+        /**
+         * @example {
+         *       "changes": {
+         *         "capacity": 12
+         *       },
+         *       "from": "2027-01-09",
+         *       "scope": "following",
+         *       "start_time": "09:30"
+         *     }
+         */
+        EditSeriesRequest: {
+            changes?: components["schemas"]["UpdateActivityRequest"] | null;
+            /**
+             * Format: int32
+             * @description Each date's new length, 15 minutes to 7 days.
+             */
+            duration_minutes?: number | null;
+            /**
+             * Format: date
+             * @description With `following`: the first local date reached (`YYYY-MM-DD`).
+             */
+            from?: string | null;
+            /**
+             * @description `all` (every date not begun) or `following` (the dates from `from` on); the
+             *     template changes either way. One date alone: `PATCH /activities/{id}`.
+             */
+            scope: string;
+            /** @description Each date's new start, local time of day (`HH:MM`, Asia/Shanghai). */
+            start_time?: string | null;
         };
         /** @description One rule checked for one organization, with the reason in words. */
         EligibilityCheck: {
@@ -5826,7 +6066,7 @@ export interface components {
          * @description What a notice is about.
          * @enum {string}
          */
-        NotificationKind: "reminder" | "signup_confirmed" | "waitlist_promoted" | "activity_changed" | "activity_cancelled" | "signup_removed" | "activity_review" | "filing_result" | "work_waiting" | "work_digest" | "booking_approved" | "booking_rejected" | "booking_cancelled" | "invitation_accepted" | "annual_report_due" | "annual_report_result" | "abnormal_listed" | "check_assigned" | "check_result" | "rating_assigned" | "rating_opened" | "rating_notice" | "rating_appealed" | "rating_appeal_answered" | "rating_awarded";
+        NotificationKind: "reminder" | "signup_confirmed" | "waitlist_promoted" | "activity_changed" | "activity_cancelled" | "signup_removed" | "activity_review" | "filing_result" | "work_waiting" | "work_digest" | "booking_approved" | "booking_rejected" | "booking_cancelled" | "invitation_accepted" | "annual_report_due" | "annual_report_result" | "abnormal_listed" | "check_assigned" | "check_result" | "rating_assigned" | "rating_opened" | "rating_notice" | "rating_appealed" | "rating_appeal_answered" | "rating_awarded" | "series_regular" | "funding_decision" | "project_supervision" | "project_signed" | "project_milestone" | "hub_membership" | "incubation_decision" | "leader_appointed";
         NotificationResponse: {
             /** Format: int64 */
             activity_id: number | null;
@@ -6286,6 +6526,13 @@ export interface components {
          * @enum {string}
          */
         PartyOrganization: "none" | "own_branch" | "joint_branch" | "instructor";
+        PauseRequest: {
+            /**
+             * Format: date
+             * @description Paused until this local date, inclusive (`YYYY-MM-DD`); absent, until resumed.
+             */
+            until?: string | null;
+        };
         PersonResponse: {
             /** @description Whether they hold the role there already. */
             holds_role: boolean;
@@ -6565,6 +6812,55 @@ export interface components {
             /** @description What the organization changed, 1–2000 characters. */
             note: string;
         };
+        /**
+         * @description How often: `weekly` on `weekdays` every `interval` weeks, or `monthly` every `interval`
+         *     months on `month_day` or on the `nth` `weekday` (−1: the last). Ends on `until`
+         *     (inclusive) or after `count` dates, or never (dates are made on the horizon).
+         * @example {
+         *       "frequency": "weekly",
+         *       "interval": 1,
+         *       "skip_dates": [
+         *         "2027-02-13"
+         *       ],
+         *       "until": "2027-03-27",
+         *       "weekdays": [
+         *         6
+         *       ]
+         *     }
+         */
+        RecurrenceRequest: {
+            /**
+             * Format: int64
+             * @description How many dates (1–500), skipped dates included as RFC 5545 `EXDATE`.
+             */
+            count?: number | null;
+            /** @description `weekly` or `monthly`. */
+            frequency: string;
+            /**
+             * Format: int64
+             * @description Every 1–4 weeks or 1–12 months; default 1.
+             */
+            interval?: number | null;
+            /**
+             * Format: int64
+             * @description Monthly: the date of the month (1–31; months without it are passed over).
+             */
+            month_day?: number | null;
+            /**
+             * Format: int64
+             * @description Monthly: the n-th weekday of the month (1–4, or −1 for the last).
+             */
+            nth?: number | null;
+            /** @description Dates left out (`YYYY-MM-DD`), at most 100. */
+            skip_dates?: string[] | null;
+            /**
+             * Format: date
+             * @description The last date (`YYYY-MM-DD`, Asia/Shanghai, inclusive).
+             */
+            until?: string | null;
+            /** @description Weekly: 1 = Monday … 7 = Sunday. Monthly with `nth`: one weekday. */
+            weekdays?: number[] | null;
+        };
         RefreshRequest: {
             refresh_token: string;
         };
@@ -6667,6 +6963,42 @@ export interface components {
              * @example 91350100M000100Y43
              */
             credit_code: string;
+        };
+        RegularDecisionRequest: {
+            /** @description `accept` or `decline`. */
+            decision: string;
+        };
+        RegularList: {
+            items: components["schemas"]["RegularResponse"][];
+        };
+        /** @description The caller's standing as a regular. */
+        RegularResponse: {
+            nickname: string | null;
+            /**
+             * Format: date
+             * @description Paused until this local date (inclusive).
+             */
+            paused_until: string | null;
+            /** @description Why staff removed them, or why they were paused. */
+            reason: string | null;
+            /** Format: int64 */
+            series_id: number;
+            /** Format: date-time */
+            since: string;
+            /** @description `requested`, `active`, `paused`, `declined`, `left`, `removed`. */
+            status: components["schemas"]["RegularStatus"];
+            /** Format: int64 */
+            user_id: number;
+        };
+        /**
+         * @description A resident's standing with a series: asked (`requested`) → `active` (accepted, or
+         *     the series accepts at once) ⇄ `paused`; or `declined`, `left`, `removed`.
+         * @enum {string}
+         */
+        RegularStatus: "requested" | "active" | "paused" | "declined" | "left" | "removed";
+        RemoveRegularRequest: {
+            /** @description 1–200 characters, told to the resident. */
+            reason: string;
         };
         RemoveSignupRequest: {
             /** @description Told to the resident; 1–500 characters. */
@@ -6872,6 +7204,8 @@ export interface components {
             nickname: string | null;
             /** @description Why staff removed the sign-up. */
             reason: string | null;
+            /** @description A regular's place, taken automatically for a date of its series. */
+            regular: boolean;
             /** Format: date-time */
             signed_up_at: string;
             status: components["schemas"]["SignupStatus"];
@@ -6991,6 +7325,23 @@ export interface components {
             /** @description At most 200 characters. */
             reason?: string | null;
         };
+        /** @description One date of a series: an ordinary activity (`GET /activities/{id}`). */
+        SeriesDateResponse: {
+            /** Format: int64 */
+            activity_id: number;
+            /** Format: date-time */
+            ends_at: string;
+            /** Format: int32 */
+            places_left: number;
+            /** Format: date-time */
+            starts_at: string;
+            status: components["schemas"]["ActivityStatus"];
+            /** Format: int32 */
+            waitlist_length: number;
+        };
+        SeriesList: {
+            items: components["schemas"]["SeriesResponse"][];
+        };
         /**
          * @example {
          *       "attendance": 25,
@@ -7047,33 +7398,72 @@ export interface components {
             weekdays: number[];
         };
         SeriesResponse: {
-            /**
-             * @description Every booking of the series, soonest first (cancel one with
-             *     `POST /venue-bookings/{id}/cancel`).
-             */
-            bookings: components["schemas"]["BookingResponse"][];
-            /** Format: date-time */
-            created_at: string;
-            /** Format: int64 */
-            created_by: number | null;
+            auto_accept_regulars: boolean;
             /** Format: int32 */
-            every_weeks: number;
+            cancel_cutoff_minutes: number;
+            cancel_reason: string | null;
+            /** Format: int32 */
+            capacity: number;
+            /** Format: int64 */
+            community_id: number;
+            /** @description Dates not yet over, soonest first (drafts, held and cancelled ones for its staff only). */
+            dates: components["schemas"]["SeriesDateResponse"][];
+            description: string;
+            /**
+             * Format: int32
+             * @description Each date's length, minutes.
+             */
+            duration_minutes: number;
+            /** Format: date-time */
+            first_starts_at: string;
+            /** Format: int32 */
+            horizon_weeks: number;
             /** Format: int64 */
             id: number;
+            kind: components["schemas"]["ActivityKind"];
+            /** Format: double */
+            latitude: number | null;
+            location: string;
+            /** Format: double */
+            longitude: number | null;
+            my_regular: components["schemas"]["RegularResponse"] | null;
             /** Format: int64 */
             organization_id: number;
-            skip_dates: string[];
-            /**
-             * Format: date
-             * @description The last date, inclusive (Asia/Shanghai).
-             */
-            until: string;
             /** Format: int64 */
-            venue_id: number;
-            venue_name: string;
-            /** @description 1 = Monday … 7 = Sunday. */
-            weekdays: number[];
+            regulars_active: number;
+            /** @description The RFC 5545 `RRULE` (from the first date, in Asia/Shanghai). */
+            rrule: string;
+            /** Format: double */
+            service_hours: number;
+            /**
+             * Format: int32
+             * @description Sign-ups close this many minutes before each date's start.
+             */
+            signup_deadline_minutes: number;
+            skip_dates: string[];
+            /** @description `active`, `ended`, `cancelled`. */
+            status: components["schemas"]["SeriesStatus"];
+            title: string;
+            /** Format: int64 */
+            venue_id: number | null;
+            /**
+             * Format: int64
+             * @description The room bookings of every date (`GET /venue-series/{id}`), with a room.
+             */
+            venue_series_id: number | null;
+            /**
+             * Format: int32
+             * @description Bumped by each change to the whole series.
+             */
+            version: number;
+            waitlist_enabled: boolean;
         };
+        /**
+         * @description `active` (dates are made on the horizon) → `cancelled` (the rest cancelled) or
+         *     `ended` (the rule has no date left).
+         * @enum {string}
+         */
+        SeriesStatus: "active" | "ended" | "cancelled";
         ServiceRecordLine: {
             /** Format: int64 */
             activity_id: number;
@@ -8862,6 +9252,473 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getActivitySeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    updateActivitySeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EditSeriesRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the organization's staff */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition` (cancelled or ended), `series_refused` (its `errors` list each date the change cannot apply to), `venue_taken` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`, `content_risky` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    cancelActivitySeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CancelSeriesRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the organization's staff */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition`: cancelled or ended already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listRegulars: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegularList"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the organization's staff */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    askToBeRegular: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegularResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            /** @description `series_closed`, `regular_removed` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    leaveSeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            /** @description `not_a_regular` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    pauseRegular: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PauseRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegularResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            /** @description `not_a_regular` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`: `until` in the past */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    resumeRegular: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegularResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            /** @description `not_a_regular` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    decideRegular: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegularDecisionRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegularResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the organization's staff */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `invalid_transition`: not a request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`: unknown decision */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    removeRegular: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RemoveRegularRequest"];
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegularResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the organization's staff */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `not_a_regular` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`: no reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];
         };
@@ -12596,6 +13453,94 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             /** @description `validation_failed`, or `content_risky`: WeChat's text check refused the text */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listActivitySeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesList"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    createActivitySeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSeriesRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            /** @description not the organization's staff */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description `organization_not_active`, `venue_closed`, `series_refused` (its `errors` list each date the room cannot be had) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed` (fields under `activity.` and `recurrence.`; `recurrence` `first_not_on_rule`, `room_needs_end`), `content_risky` */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -161,7 +161,7 @@ const LOCATION_MSG: &str = "地点须为 1–100 个字符";
 const NOTE_MSG: &str = "说明不超过 200 个字符";
 
 impl CreateActivityRequest {
-    fn parse(self, now: DateTime<Utc>, horizon: chrono::Duration) -> AppResult<ActivityInput> {
+    pub(crate) fn parse(self, now: DateTime<Utc>, horizon: chrono::Duration) -> AppResult<ActivityInput> {
         let mut c = Checker::default();
         let kind = c.kind(Some(self.kind));
         let title = c.text("title", Some(self.title), 1, 60, TITLE_MSG);
@@ -220,7 +220,7 @@ impl CreateActivityRequest {
 }
 
 impl UpdateActivityRequest {
-    fn parse(self) -> AppResult<ActivityPatch> {
+    pub(crate) fn parse(self) -> AppResult<ActivityPatch> {
         let mut c = Checker::default();
         let patch = ActivityPatch {
             kind: c.kind(self.kind),
@@ -238,6 +238,7 @@ impl UpdateActivityRequest {
             age_note: c.text("age_note", self.age_note, 1, 200, NOTE_MSG),
             skill_note: c.text("skill_note", self.skill_note, 1, 200, NOTE_MSG),
             cancel_cutoff_minutes: c.cancel_cutoff(self.cancel_cutoff_minutes),
+            series_verdict: None,
         };
         c.finish(patch)
     }
@@ -316,6 +317,8 @@ pub struct ActivityResponse {
     /// Closing it pays its attendees who are time-bank members their credited minutes from
     /// the bank (`POST /activities/{id}/time-bank`).
     pub time_bank_credited: bool,
+    /// The series this date belongs to (`GET /activity-series/{id}`), when it is one.
+    pub series_id: Option<i64>,
 }
 
 /// The arguments of `wx.addPhoneCalendar`, snake_cased: `title`, `startTime`, `endTime`,
@@ -357,6 +360,7 @@ impl From<ActivityView> for ActivityResponse {
         Self {
             phone_calendar: phone.into(),
             time_bank_credited: a.time_bank_credited,
+            series_id: a.series_id,
             id: a.id,
             organization_id: a.organization_id,
             organization_name: v.organization_name,
@@ -413,6 +417,8 @@ pub struct RosterEntryResponse {
     pub waitlist_position: Option<i64>,
     /// Why staff removed the sign-up.
     pub reason: Option<String>,
+    /// A regular's place, taken automatically for a date of its series.
+    pub regular: bool,
     pub signed_up_at: DateTime<FixedOffset>,
 }
 
@@ -424,6 +430,7 @@ impl From<RosterEntry> for RosterEntryResponse {
             status: service::activities::signup_status(&e.signup),
             waitlist_position: e.waitlist_position,
             reason: e.signup.reason,
+            regular: e.signup.regular,
             signed_up_at: time(e.signup.created_at),
         }
     }

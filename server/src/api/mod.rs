@@ -26,6 +26,7 @@ pub mod proxies;
 pub mod ratings;
 pub mod regions;
 pub mod reports;
+pub mod series;
 pub mod subscriptions;
 pub mod time_bank;
 pub mod types;
@@ -57,6 +58,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(organizations::routes)
             .configure(attendance::routes)
             .configure(time_bank::routes)
+            .configure(series::routes)
             .configure(activities::routes)
             .configure(venue_bookings::routes)
             .configure(venues::routes)

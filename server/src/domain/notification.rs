@@ -31,6 +31,14 @@ string_enum! {
         RatingAppealed = "rating_appealed",
         RatingAppealAnswered = "rating_appeal_answered",
         RatingAwarded = "rating_awarded",
+        SeriesRegular = "series_regular",
+        FundingDecision = "funding_decision",
+        ProjectSupervision = "project_supervision",
+        ProjectSigned = "project_signed",
+        ProjectMilestone = "project_milestone",
+        HubMembership = "hub_membership",
+        IncubationDecision = "incubation_decision",
+        LeaderAppointed = "leader_appointed",
     }
 }
 

@@ -346,34 +346,6 @@ pub fn utilisation(booked_minutes: i64, open_minutes: i64) -> Option<f64> {
         .then(|| (booked_minutes.min(open_minutes) as f64 / open_minutes as f64 * 1000.0).round() / 1000.0)
 }
 
-/// The dates of a weekly series: from `first` (inclusive) on the given weekdays (0 =
-/// Monday), every `every_weeks` weeks counted from `first`'s week, until `until`
-/// (inclusive), without `skip`.
-pub fn series_dates(
-    first: NaiveDate,
-    weekdays: &[u8],
-    every_weeks: u32,
-    until: NaiveDate,
-    skip: &[NaiveDate],
-) -> Vec<NaiveDate> {
-    let every = every_weeks.max(1) as i64;
-    let week0 = first - Duration::days(first.weekday().num_days_from_monday() as i64);
-    let mut out = Vec::new();
-    let mut day = first;
-    while day <= until {
-        let week = (day - week0).num_days() / 7;
-        if week % every == 0 && weekdays.contains(&(day.weekday().num_days_from_monday() as u8)) && !skip.contains(&day)
-        {
-            out.push(day);
-        }
-        match day.succ_opt() {
-            Some(d) => day = d,
-            None => break,
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -548,13 +520,5 @@ mod tests {
         assert_eq!(utilisation(90, 420), Some(0.214));
         assert_eq!(utilisation(500, 420), Some(1.0));
         assert_eq!(utilisation(0, 0), None);
-    }
-
-    #[test]
-    fn series_dates_follow_weekdays_every_n_weeks() {
-        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap_or_default();
-        // Mondays and Wednesdays every other week from Wednesday 2 December, skipping 16 December.
-        let dates = series_dates(d(12, 2), &[0, 2], 2, d(12, 31), &[d(12, 16)]);
-        assert_eq!(dates, vec![d(12, 2), d(12, 14), d(12, 28), d(12, 30)]);
     }
 }

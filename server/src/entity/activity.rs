@@ -38,6 +38,13 @@ pub struct Model {
     pub review_pending: bool,
     /// Its attendees' credited minutes are paid from the time bank's own account on closing.
     pub time_bank_credited: bool,
+    /// The series this date belongs to.
+    pub series_id: Option<i64>,
+    /// The day the series' rule gave this date, as its Asia/Shanghai midnight in UTC (unique
+    /// per series; kept when the date moves to another time).
+    pub series_occurrence: Option<DateTimeUtc>,
+    /// Edited on its own: edits to the whole series leave it as it is.
+    pub series_override: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

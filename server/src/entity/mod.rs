@@ -2,6 +2,7 @@
 
 pub mod abnormal_listing;
 pub mod activity;
+pub mod activity_series;
 pub mod activity_stat;
 pub mod annual_report;
 pub mod annual_report_event;
@@ -49,6 +50,7 @@ pub mod refresh_token;
 pub mod region;
 pub mod role_grant;
 pub mod satisfaction_score;
+pub mod series_regular;
 pub mod signup;
 pub mod staff_certificate;
 pub mod subscription_quota;

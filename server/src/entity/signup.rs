@@ -10,6 +10,8 @@ pub struct Model {
     pub status: String,
     pub seq: i64,
     pub reason: Option<String>,
+    /// Taken automatically for a regular of the activity's series.
+    pub regular: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -17,6 +17,12 @@ pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
     let digest_ctx = ctx.clone();
     let ctx_reports = ctx.clone();
     let ratings_ctx = ctx.clone();
+    let series_ctx = ctx.clone();
+    // Once at start, so a restarted server (or the demo's regulars) need not wait an hour.
+    match service::series::materialise::tick(&ctx).await {
+        Ok(r) => tracing::info!(?r, "activity series caught up"),
+        Err(e) => tracing::warn!(error = %e, "activity series job failed at start"),
+    }
     scheduler
         .add(Job::new_repeated_async(Duration::from_secs(3600), move |_, _| {
             let ctx = ctx.clone();
@@ -66,6 +72,19 @@ pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
                     Ok(r) if r.queued == 0 => tracing::debug!(?r, "no work digest due"),
                     Ok(r) => tracing::info!(?r, "work digests queued"),
                     Err(e) => tracing::warn!(error = %e, "queuing work digests failed"),
+                }
+            })
+        })?)
+        .await?;
+    scheduler
+        .add(Job::new_repeated_async(Duration::from_secs(3600), move |_, _| {
+            let ctx = series_ctx.clone();
+            Box::pin(async move {
+                metrics::counter!("linli_scheduler_runs_total", "job" => "activity_series").increment(1);
+                match service::series::materialise::tick(&ctx).await {
+                    Ok(r) if r == Default::default() => tracing::debug!("no series work"),
+                    Ok(r) => tracing::info!(?r, "series dates made, regulars signed up or paused"),
+                    Err(e) => tracing::warn!(error = %e, "activity series job failed"),
                 }
             })
         })?)

@@ -84,6 +84,10 @@ pub struct ActivityPatch {
     pub age_note: Option<String>,
     pub skill_note: Option<String>,
     pub cancel_cutoff_minutes: Option<i32>,
+    /// A change to a whole series (`service::series::edit`), whose texts WeChat checked
+    /// once: its verdict. `None`: this activity alone — a date of a series edited so keeps
+    /// its own values when the series changes (`series_override`).
+    pub series_verdict: Option<Moderation>,
 }
 
 /// Why a time window was refused, as a field error.
@@ -112,7 +116,7 @@ async fn find(db: &impl ConnectionTrait, id: i64) -> AppResult<activity::Model> 
 }
 
 /// Reads the activity and holds it until the transaction ends.
-async fn lock(txn: &DatabaseTransaction, id: i64) -> AppResult<activity::Model> {
+pub(crate) async fn lock(txn: &DatabaseTransaction, id: i64) -> AppResult<activity::Model> {
     activity::Entity::find_by_id(id).lock_exclusive().one(txn).await?.ok_or(AppError::NotFound("activity"))
 }
 
@@ -163,120 +167,7 @@ pub fn display_time(t: DateTime<Utc>) -> String {
 
 // ---- posting and managing --------------------------------------------------------------
 
-pub async fn create(ctx: &AppContext, user: &AuthUser, org_id: i64, input: ActivityInput) -> AppResult<ActivityView> {
-    let org = organization::Entity::find_by_id(org_id).one(&ctx.db).await?.ok_or(AppError::NotFound("organization"))?;
-    require_org_staff(user, org_id)?;
-    // Risky text is refused at once; `review` is settled when the draft is published.
-    let verdict = moderate_texts(
-        ctx,
-        user.id,
-        &[
-            Some(&input.title),
-            Some(&input.description),
-            input.location.as_deref(),
-            input.age_note.as_deref(),
-            input.skill_note.as_deref(),
-        ],
-    )
-    .await?;
-    if verdict == Moderation::Risky {
-        return Err(AppError::ContentRisky);
-    }
-    let org_status = OrgStatus::parse(&org.status).unwrap_or(OrgStatus::PendingConsent);
-    if !org_status.is_recognised() {
-        return Err(conflict("organization_not_active", "组织尚未备案或已暂停，不能发布活动"));
-    }
-    let venue = match input.venue_id {
-        Some(id) => Some(venues::venue_for_activity(&ctx.db, id, input.capacity.get()).await?),
-        None => None,
-    };
-    let community_id = match (input.community_id, &venue) {
-        (Some(id), Some(v)) if id != v.community_id => {
-            return Err(AppError::invalid("venue_id", "elsewhere", "场地不在所选社区"));
-        }
-        (_, Some(v)) => {
-            let home = region::Entity::find_by_id(org.community_id).one(&ctx.db).await?;
-            let target = region::Entity::find_by_id(v.community_id).one(&ctx.db).await?;
-            if !target.is_some_and(|t| may_host(home.as_ref(), &t)) {
-                return Err(AppError::invalid(
-                    "venue_id",
-                    "outside_street",
-                    "只能使用本组织所在社区或同一街道（乡镇）其他社区的场地",
-                ));
-            }
-            v.community_id
-        }
-        (input_community, None) => match input_community {
-            None => org.community_id,
-            Some(id) if id == org.community_id => id,
-            Some(id) => {
-                let home = region::Entity::find_by_id(org.community_id).one(&ctx.db).await?;
-                match region::Entity::find_by_id(id).one(&ctx.db).await? {
-                    Some(r) if r.level != "community" => {
-                        return Err(AppError::invalid("community_id", "not_a_community", "活动须在一个社区或村举办"));
-                    }
-                    Some(r) if may_host(home.as_ref(), &r) => id,
-                    Some(_) => {
-                        return Err(AppError::invalid(
-                            "community_id",
-                            "outside_street",
-                            "活动只能在本组织所在社区或同一街道（乡镇）的其他社区举办",
-                        ));
-                    }
-                    None => return Err(AppError::invalid("community_id", "not_found", "所选社区不存在")),
-                }
-            }
-        },
-    };
-    let location = match (input.location, &venue) {
-        (Some(l), _) => l,
-        (None, Some(v)) => format!("{}（{}）", v.name, v.address).chars().take(100).collect(),
-        (None, None) => return Err(AppError::invalid("location", "required", "请填写地点或选择场地")),
-    };
-    let at = input.at.or(venue.as_ref().and_then(|v| v.latitude.zip(v.longitude)));
-    let minutes = input.window.minutes();
-    let service_minutes = input.service_minutes.unwrap_or(minutes as i32);
-    if service_minutes as i64 > minutes {
-        return Err(AppError::invalid("service_hours", "too_many", "服务时长不能超过活动时长"));
-    }
-    let now = ctx.now();
-    let (lat, lng) = (at.map(|a| a.0), at.map(|a| a.1));
-    let inserted = activity::Entity::insert(activity::ActiveModel {
-        organization_id: Set(org_id),
-        community_id: Set(community_id),
-        kind: Set(input.kind.as_str().to_owned()),
-        title: Set(input.title),
-        description: Set(input.description),
-        location: Set(location),
-        latitude: Set(lat.or(org.latitude.filter(|_| at.is_none()))),
-        longitude: Set(lng.or(org.longitude.filter(|_| at.is_none()))),
-        venue_id: Set(input.venue_id),
-        starts_at: Set(input.window.starts_at),
-        ends_at: Set(input.window.ends_at),
-        signup_deadline: Set(input.window.signup_deadline),
-        cancel_cutoff_minutes: Set(input.cancel_cutoff_minutes),
-        capacity: Set(input.capacity.get()),
-        waitlist_enabled: Set(input.waitlist_enabled),
-        service_minutes: Set(service_minutes),
-        target_groups: Set(join_targets(&input.target_groups)),
-        age_note: Set(input.age_note),
-        skill_note: Set(input.skill_note),
-        status: Set(ActivityStatus::Draft.as_str().to_owned()),
-        cancel_reason: Set(None),
-        confirmed_count: Set(0),
-        waitlist_count: Set(0),
-        signup_seq: Set(0),
-        version: Set(1),
-        created_by: Set(Some(user.id)),
-        published_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    })
-    .exec(&ctx.db)
-    .await?;
-    detail(ctx, Some(user), inserted.last_insert_id).await
-}
+pub use super::activity_posting::create;
 
 /// Where an organization may hold an activity: its own community, or another community
 /// of the same street or township (a street office's organizations serve its whole
@@ -289,7 +180,7 @@ pub fn may_host(org_community: Option<&region::Model>, target: &region::Model) -
     })
 }
 
-fn join_targets(targets: &[ServiceTarget]) -> String {
+pub(crate) fn join_targets(targets: &[ServiceTarget]) -> String {
     targets.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")
 }
 
@@ -307,18 +198,19 @@ async fn update_once(ctx: &AppContext, user: &AuthUser, id: i64, patch: Activity
     let seen = find(&ctx.db, id).await?;
     require_org_staff(user, seen.organization_id)?;
     // New text passes WeChat's check before the transaction (never hold one across a call).
-    let verdict = moderate_texts(
-        ctx,
-        user.id,
-        &[
-            patch.title.as_deref(),
-            patch.description.as_deref(),
-            patch.location.as_deref(),
-            patch.age_note.as_deref(),
-            patch.skill_note.as_deref(),
-        ],
-    )
-    .await?;
+    let verdict = match patch.series_verdict {
+        Some(v) => v,
+        None => {
+            let texts = [
+                patch.title.as_deref(),
+                patch.description.as_deref(),
+                patch.location.as_deref(),
+                patch.age_note.as_deref(),
+                patch.skill_note.as_deref(),
+            ];
+            moderate_texts(ctx, user.id, &texts).await?
+        }
+    };
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let venue = venues::lock_for_activity(&txn, seen.venue_id).await?;
@@ -414,6 +306,9 @@ async fn update_once(ctx: &AppContext, user: &AuthUser, id: i64, patch: Activity
     }
     if let Some(v) = patch.cancel_cutoff_minutes {
         active.cancel_cutoff_minutes = Set(v);
+    }
+    if current.series_id.is_some() && patch.series_verdict.is_none() {
+        active.series_override = Set(true);
     }
     let tell = status == ActivityStatus::Published && (moved || relocated);
     if tell {
@@ -768,7 +663,7 @@ pub async fn publish(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Ac
 
 /// Writes what the gates of a draft or held activity decide ([`Gates::status`]):
 /// published (with its publication time) or held.
-async fn apply_gates(
+pub(crate) async fn apply_gates(
     txn: &DatabaseTransaction,
     a: &activity::Model,
     gates: Gates,
@@ -932,7 +827,7 @@ pub async fn cancel(ctx: &AppContext, user: &AuthUser, id: i64, reason: String) 
 
 /// Cancels an activity whose row the transaction holds: its reminders are withdrawn and
 /// everyone signed up (confirmed or waitlisted) is told why.
-async fn cancel_locked(
+pub(crate) async fn cancel_locked(
     txn: &DatabaseTransaction,
     a: &activity::Model,
     actor: i64,
@@ -1112,7 +1007,7 @@ async fn take(
 /// commit. Two requests of one resident at once: the unique (activity, resident) index
 /// refuses the second INSERT, its transaction rolls back, and it answers with the first.
 pub async fn sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<SignupOutcome> {
-    sign_up_for(ctx, Acting::own(user.id), id).await
+    sign_up_for(ctx, Acting::own(user.id), id, SignupVia::Resident).await
 }
 
 /// Who takes a place, and who pressed the button: the resident themself, or a proxy
@@ -1129,14 +1024,24 @@ impl Acting {
     }
 }
 
-/// [`sign_up`] for `acting.resident`, pressed by `acting.actor`.
-pub(crate) async fn sign_up_for(ctx: &AppContext, acting: Acting, id: i64) -> AppResult<SignupOutcome> {
-    retrying(|| sign_up_once(ctx, acting, id)).await
+/// Who asked for a place: the resident (or their proxy), or Linli for a regular of the
+/// activity's series (`service::series`), whose sign-up is marked `regular`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignupVia {
+    Resident,
+    Regular,
 }
 
-async fn sign_up_once(ctx: &AppContext, acting: Acting, id: i64) -> AppResult<SignupOutcome> {
+/// The one place-taking path — [`sign_up`] for `acting.resident`, pressed by
+/// `acting.actor` (a proxy), or by no one for a series' regular: the same checks, the same
+/// conditional UPDATE, never past capacity (the waitlist when full).
+pub(crate) async fn sign_up_for(ctx: &AppContext, acting: Acting, id: i64, via: SignupVia) -> AppResult<SignupOutcome> {
+    retrying(|| sign_up_once(ctx, acting, id, via)).await
+}
+
+async fn sign_up_once(ctx: &AppContext, acting: Acting, id: i64, via: SignupVia) -> AppResult<SignupOutcome> {
     let user = acting.resident;
-    match try_sign_up(ctx, acting, id).await {
+    match try_sign_up(ctx, acting, id, via).await {
         Err(AppError::Internal(e)) if e.downcast_ref::<sea_orm::DbErr>().is_some_and(is_unique_violation) => {
             let existing = signup::Entity::find()
                 .filter(signup::Column::ActivityId.eq(id))
@@ -1155,7 +1060,7 @@ fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
     matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }
 
-async fn try_sign_up(ctx: &AppContext, acting: Acting, id: i64) -> AppResult<SignupOutcome> {
+async fn try_sign_up(ctx: &AppContext, acting: Acting, id: i64, via: SignupVia) -> AppResult<SignupOutcome> {
     let now = ctx.now();
     let user = acting.resident;
     let txn = begin_write(&ctx.db).await?;
@@ -1252,6 +1157,7 @@ async fn try_sign_up(ctx: &AppContext, acting: Acting, id: i64) -> AppResult<Sig
                 .col_expr(signup::Column::Status, Expr::value(status.as_str()))
                 .col_expr(signup::Column::Seq, Expr::value(seq))
                 .col_expr(signup::Column::Reason, Expr::value(Option::<String>::None))
+                .col_expr(signup::Column::Regular, Expr::value(via == SignupVia::Regular))
                 .col_expr(signup::Column::UpdatedAt, Expr::value(now))
                 .filter(signup::Column::Id.eq(old.id))
                 .filter(signup::Column::Status.eq(old.status.as_str()))
@@ -1262,7 +1168,8 @@ async fn try_sign_up(ctx: &AppContext, acting: Acting, id: i64) -> AppResult<Sig
             if changed != 1 {
                 return Err(Contended("the resident's sign-up changed meanwhile").into());
             }
-            signup::Model { status: status.as_str().to_owned(), seq, reason: None, updated_at: now, ..old }
+            let regular = via == SignupVia::Regular;
+            signup::Model { status: status.as_str().to_owned(), seq, reason: None, regular, updated_at: now, ..old }
         }
         None => {
             signup::ActiveModel {
@@ -1271,6 +1178,7 @@ async fn try_sign_up(ctx: &AppContext, acting: Acting, id: i64) -> AppResult<Sig
                 status: Set(status.as_str().to_owned()),
                 seq: Set(seq),
                 reason: Set(None),
+                regular: Set(via == SignupVia::Regular),
                 created_at: Set(now),
                 updated_at: Set(now),
                 ..Default::default()
@@ -1280,7 +1188,11 @@ async fn try_sign_up(ctx: &AppContext, acting: Acting, id: i64) -> AppResult<Sig
         }
     };
     if status == SignupStatus::Confirmed {
-        let mut notices = vec![notice(&a, user, "signup_confirmed", format!("signup_confirmed:{id}:{seq}"), None)];
+        // A regular was told once that every date signs them up; each date reminds them.
+        let mut notices = Vec::new();
+        if via == SignupVia::Resident {
+            notices.push(notice(&a, user, "signup_confirmed", format!("signup_confirmed:{id}:{seq}"), None));
+        }
         notices.extend(reminders(&a, user, now, &ctx.config.reminder_offsets));
         enqueue(&txn, notices, now).await?;
     }
@@ -1322,7 +1234,9 @@ pub async fn cancel_signup(ctx: &AppContext, user: &AuthUser, id: i64) -> AppRes
     cancel_signup_for(ctx, Acting::own(user.id), id).await
 }
 
-/// [`cancel_signup`] for `acting.resident`, pressed by `acting.actor`.
+/// [`cancel_signup`] for `acting.resident`, pressed by `acting.actor` (a proxy), or by no
+/// one for a regular's automatic places released by a pause, leaving or removal: the same
+/// cut-off and promotion.
 pub(crate) async fn cancel_signup_for(ctx: &AppContext, acting: Acting, id: i64) -> AppResult<()> {
     retrying(|| cancel_signup_once(ctx, acting, id)).await
 }

@@ -886,6 +886,9 @@ mod tests {
             venue_id: None,
             review_pending: false,
             time_bank_credited: false,
+            series_id: None,
+            series_occurrence: None,
+            series_override: false,
             created_at: start,
             updated_at: start,
         }

@@ -265,6 +265,7 @@ pub struct SeedReport {
     pub offline_residents_added: usize,
     /// The hub with its members and the incubation cohort (once).
     pub support_added: bool,
+    pub series_added: usize,
 }
 
 pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<SeedReport> {
@@ -381,6 +382,18 @@ pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Se
         report.users_added += 1;
     }
     report.support_added = crate::service::demo_support::seed(db, mentor, now).await?;
+    // A weekly series in 金塔巷 with two regulars of its own.
+    let mut regulars = Vec::new();
+    for (openid, nickname) in [("demo-regular-zhou", "周大爷"), ("demo-regular-wu", "吴阿姨")] {
+        let (id, added) = ensure_user(db, openid, nickname, home, now).await?;
+        if added {
+            report.users_added += 1;
+        }
+        regulars.push(id);
+    }
+    if crate::service::series::demo::seed_demo(db, &regulars, now).await? {
+        report.series_added += 1;
+    }
     Ok(report)
 }
 

@@ -2,6 +2,7 @@
 
 pub mod abnormal;
 pub mod activities;
+pub mod activity_posting;
 pub mod annual_reports;
 pub mod attendance;
 pub mod auth;
@@ -33,6 +34,7 @@ pub mod regions;
 pub mod reports;
 pub mod role_grants;
 pub mod satisfaction;
+pub mod series;
 pub mod subscriptions;
 pub mod support_figures;
 pub mod time_bank;

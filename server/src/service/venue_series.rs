@@ -17,7 +17,8 @@ use crate::{
     context::AppContext,
     domain::{
         clock::{shanghai, to_shanghai},
-        venue::{BookingAction, BookingStatus, Closure, HOLDING, Span, VenueStatus, check, overlaps, series_dates},
+        recurrence::{self, End, Pattern, Recurrence},
+        venue::{BookingAction, BookingStatus, Closure, HOLDING, Span, VenueStatus, check, overlaps},
     },
     entity::{venue, venue_booking, venue_series},
     error::{AppError, AppResult, FieldError},
@@ -63,16 +64,28 @@ pub struct SeriesView {
     pub bookings: Vec<BookingView>,
 }
 
-/// The spans of a series: each date's local time of day of the first span, and its length.
+/// The spans of a series: each date's local time of day of the first span, and its
+/// length — weekly on the chosen weekdays every N weeks until the last date, without the
+/// skipped dates, through [`recurrence`] (RFC 5545). Empty when the input is not a rule
+/// Linli offers (no weekday, an interval past four weeks, a last date before the first).
 pub fn occurrences(input: &SeriesInput) -> Vec<(NaiveDate, Span)> {
-    let local = to_shanghai(input.first.starts_at);
     let length = input.first.ends_at - input.first.starts_at;
-    series_dates(local.date_naive(), &input.weekdays, input.every_weeks, input.until, &input.skip)
+    let first_day = recurrence::local_date(input.first.starts_at);
+    let weekdays = input.weekdays.iter().filter_map(|d| recurrence::weekday_of_number(d + 1)).collect();
+    let Ok(rule) = Recurrence::parse(
+        Pattern::Weekly { weekdays },
+        input.every_weeks.min(u16::MAX as u32) as u16,
+        End::Until(input.until),
+        first_day,
+    ) else {
+        return Vec::new();
+    };
+    let to = input.first.starts_at + Duration::days((input.until - first_day).num_days() + 1);
+    let limit = (MAX_OCCURRENCES + 1) as u16;
+    recurrence::occurrences(&rule.rrule(), input.first.starts_at, &input.skip, input.first.starts_at, to, limit)
+        .unwrap_or_default()
         .into_iter()
-        .filter_map(|date| {
-            let starts_at = shanghai().from_local_datetime(&date.and_time(local.time())).single()?.with_timezone(&Utc);
-            Some((date, Span { starts_at, ends_at: starts_at + length }))
-        })
+        .map(|starts_at| (recurrence::local_date(starts_at), Span { starts_at, ends_at: starts_at + length }))
         .collect()
 }
 
@@ -111,14 +124,65 @@ pub async fn request(ctx: &AppContext, user: &AuthUser, venue_id: i64, input: Se
     }
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
-    let v = lock(&txn, venue_id).await?;
+    let booking = RoomDates {
+        organization_id: input.organization_id,
+        purpose: input.purpose.clone(),
+        attendance: input.attendance,
+        weekdays: weekdays_text(&input.weekdays),
+        every_weeks: input.every_weeks as i32,
+        until: input.until,
+        skip_dates: input.skip.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect::<Vec<_>>().join(","),
+        note: None,
+    };
+    let series_id = book_dates(&txn, user.id, venue_id, &booking, &dates, now).await?;
+    txn.commit().await?;
+    view(&ctx.db, series_id).await
+}
+
+/// What a recurring booking is for, whatever made its dates (a room series, or an
+/// activity series booking its room).
+#[derive(Debug, Clone)]
+pub struct RoomDates {
+    pub organization_id: i64,
+    pub purpose: String,
+    pub attendance: i64,
+    /// As stored (`1,3`); empty for an activity series (its rule is the series').
+    pub weekdays: String,
+    /// 0 for an activity series.
+    pub every_weeks: i32,
+    /// The last date.
+    pub until: NaiveDate,
+    pub skip_dates: String,
+    /// What each booking's history says it is (default `周期预约 #id`).
+    pub note: Option<String>,
+}
+
+/// Books every date of a series of a venue in the caller's transaction, all or nothing:
+/// each date is checked like a single request (rules, closures, others' spans and the
+/// series' own, buffer included); one that cannot be had refuses the whole series
+/// (`series_refused`, one entry per date in `errors`: the date, its code — one of the
+/// single booking's refusals — and why). Otherwise a booking series is written with a
+/// booking per date, each `requested` or (a venue that needs no approval) `approved`, and
+/// its managers are told once. Returns the booking series' id.
+pub(crate) async fn book_dates(
+    txn: &DatabaseTransaction,
+    user_id: i64,
+    venue_id: i64,
+    input: &RoomDates,
+    dates: &[(NaiveDate, Span)],
+    now: DateTime<Utc>,
+) -> AppResult<i64> {
+    let v = lock(txn, venue_id).await?;
     if v.status != VenueStatus::Open.as_str() {
         return Err(conflict("venue_closed", "场地已停用"));
     }
+    let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
+        return Err(AppError::invalid("weekdays", "no_dates", "按所选星期和间隔，到截止日期前没有可预约的日期"));
+    };
     let rules = rules_of(&v);
-    let hours = hours_of(&txn, venue_id).await?;
-    let (first, last) = (dates[0].1.starts_at, dates[dates.len() - 1].1.ends_at);
-    let closures: Vec<Closure> = closures_between(&txn, venue_id, first, last)
+    let hours = hours_of(txn, venue_id).await?;
+    let (first, last) = (first.1.starts_at, last.1.ends_at);
+    let closures: Vec<Closure> = closures_between(txn, venue_id, first, last)
         .await?
         .into_iter()
         .map(|c| Closure { starts_at: c.starts_at, ends_at: c.ends_at, reason: c.reason })
@@ -129,11 +193,11 @@ pub async fn request(ctx: &AppContext, user: &AuthUser, venue_id: i64, input: Se
         .filter(venue_booking::Column::StartsAt.lt(rules.blocked_until(last)))
         .filter(venue_booking::Column::BlockedUntil.gt(first))
         .order_by_asc(venue_booking::Column::StartsAt)
-        .all(&txn)
+        .all(txn)
         .await?;
     let mut refused = Vec::new();
     let mut taken: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
-    for (date, span) in &dates {
+    for (date, span) in dates {
         let day = date.format("%Y-%m-%d").to_string();
         if let Err(r) = check(&rules, &hours, &closures, span, input.attendance, now) {
             let (code, _, message) = refusal_parts(r);
@@ -142,7 +206,7 @@ pub async fn request(ctx: &AppContext, user: &AuthUser, venue_id: i64, input: Se
         }
         let blocked = rules.blocked_until(span.ends_at);
         if let Some(other) = held.iter().find(|b| overlaps(b.starts_at, b.blocked_until, span.starts_at, blocked)) {
-            refused.push(FieldError::new(day, "venue_taken", taken_text(&txn, other).await?));
+            refused.push(FieldError::new(day, "venue_taken", taken_text(txn, other).await?));
             continue;
         }
         if taken.iter().any(|(a, b)| overlaps(*a, *b, span.starts_at, blocked)) {
@@ -158,19 +222,19 @@ pub async fn request(ctx: &AppContext, user: &AuthUser, venue_id: i64, input: Se
     let series_id = venue_series::Entity::insert(venue_series::ActiveModel {
         venue_id: Set(venue_id),
         organization_id: Set(input.organization_id),
-        weekdays: Set(weekdays_text(&input.weekdays)),
-        every_weeks: Set(input.every_weeks as i32),
+        weekdays: Set(input.weekdays.clone()),
+        every_weeks: Set(input.every_weeks),
         until: Set(input.until),
-        skip_dates: Set(input.skip.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect::<Vec<_>>().join(",")),
-        created_by: Set(Some(user.id)),
+        skip_dates: Set(input.skip_dates.clone()),
+        created_by: Set(Some(user_id)),
         created_at: Set(now),
         ..Default::default()
     })
-    .exec(&txn)
+    .exec(txn)
     .await?
     .last_insert_id;
     let mut status = BookingStatus::Approved;
-    for (_, span) in &dates {
+    for (_, span) in dates {
         let new = NewBooking {
             venue: &v,
             organization_id: input.organization_id,
@@ -180,18 +244,43 @@ pub async fn request(ctx: &AppContext, user: &AuthUser, venue_id: i64, input: Se
             attendance: input.attendance,
             span: *span,
             blocked_until: rules.blocked_until(span.ends_at),
-            requested_by: user.id,
-            note: Some(format!("周期预约 #{series_id}")),
+            requested_by: user_id,
+            note: Some(input.note.clone().unwrap_or_else(|| format!("周期预约 #{series_id}"))),
         };
-        status = insert_booking(&txn, new, now).await?.1;
+        status = insert_booking(txn, new, now).await?.1;
     }
     if status == BookingStatus::Requested {
         let name = format!("{}（{} 次）", input.purpose, dates.len());
-        work_queue::announce_booking(&txn, &v, &format!("series:{series_id}"), input.organization_id, &name, now)
+        work_queue::announce_booking(txn, &v, &format!("series:{series_id}"), input.organization_id, &name, now)
             .await?;
     }
-    txn.commit().await?;
-    view(&ctx.db, series_id).await
+    Ok(series_id)
+}
+
+/// Gives back the bookings of booking series `id` from `from` on that no activity holds
+/// yet (an activity series cancelled from a date: its dates' own bookings go with them).
+pub(crate) async fn release_unlinked(
+    txn: &DatabaseTransaction,
+    id: i64,
+    from: DateTime<Utc>,
+    actor: i64,
+    why: &str,
+    now: DateTime<Utc>,
+) -> AppResult<usize> {
+    let spare = venue_booking::Entity::find()
+        .filter(venue_booking::Column::SeriesId.eq(id))
+        .filter(venue_booking::Column::ActivityId.is_null())
+        .filter(venue_booking::Column::Status.is_in(HOLDING))
+        .filter(venue_booking::Column::StartsAt.gte(from))
+        .all(txn)
+        .await?;
+    for b in &spare {
+        set_booking_status(txn, b, BookingStatus::Cancelled, Some(actor), why, now).await?;
+    }
+    if !spare.is_empty() {
+        work_queue::settle(txn, &format!("series:{id}"), now).await?;
+    }
+    Ok(spare.len())
 }
 
 async fn find_series(db: &impl ConnectionTrait, id: i64) -> AppResult<venue_series::Model> {

@@ -415,7 +415,13 @@ pub async fn acts_of(
 /// an act. 403 without a live link.
 pub async fn sign_up(ctx: &AppContext, user: &AuthUser, principal: i64, activity_id: i64) -> AppResult<SignupOutcome> {
     require_proxy(&ctx.db, user.id, principal).await?;
-    activities::sign_up_for(ctx, Acting { actor: user.id, resident: principal }, activity_id).await
+    activities::sign_up_for(
+        ctx,
+        Acting { actor: user.id, resident: principal },
+        activity_id,
+        activities::SignupVia::Resident,
+    )
+    .await
 }
 
 /// `DELETE /principals/{id}/signups/{activity_id}`: a proxy cancels the principal's
