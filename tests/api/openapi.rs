@@ -120,3 +120,61 @@ fn fields_always_sent_are_required() -> TestResult {
     );
     Ok(())
 }
+
+/// Every schema name is given once: utoipa keys components by the type's bare name, so two
+/// types of one name (two `SeriesResponse`s in different modules) silently become one in
+/// the spec and the other's answers violate it. Types deriving `ToSchema` and the
+/// `string_enum!`s (which derive it) are collected from the server's source; `#[schema(as
+/// = …)]` renames count by their new name.
+#[test]
+fn schema_names_are_unique() -> TestResult {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+        for e in std::fs::read_dir(dir)? {
+            let p = e?.path();
+            if p.is_dir() {
+                walk(&p, out)?;
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/src");
+    let mut files = Vec::new();
+    walk(&src, &mut files)?;
+    let mut seen: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f)?;
+        let lines: Vec<&str> = text.lines().collect();
+        for (n, line) in lines.iter().enumerate() {
+            let t = line.trim();
+            let in_enum_macro = n > 0 && lines[..n].iter().rev().take(4).any(|l| l.trim() == "string_enum! {");
+            let named = if in_enum_macro && t.ends_with('{') && !t.starts_with("//") && !t.contains("macro_rules") {
+                t.split_whitespace().next().map(str::to_owned)
+            } else if t.starts_with("#[derive(") && t.contains("ToSchema") {
+                let mut name = None;
+                let mut alias = None;
+                for next in lines.iter().skip(n + 1).take(8) {
+                    let x = next.trim();
+                    if let Some(rest) = x.strip_prefix("#[schema(as = ") {
+                        alias = rest.split([')', ',']).next().map(|s| s.trim().to_owned());
+                    }
+                    if let Some(rest) = x.strip_prefix("pub struct ").or_else(|| x.strip_prefix("pub enum ")) {
+                        name = rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().map(str::to_owned);
+                        break;
+                    }
+                }
+                alias.or(name)
+            } else {
+                None
+            };
+            if let Some(name) = named.filter(|n| n.chars().next().is_some_and(char::is_uppercase)) {
+                seen.entry(name).or_default().push(format!("{}:{}", f.display(), n + 1));
+            }
+        }
+    }
+    let twice: Vec<String> =
+        seen.into_iter().filter(|(_, at)| at.len() > 1).map(|(n, at)| format!("{n}: {at:?}")).collect();
+    assert!(twice.is_empty(), "schema names given twice:\n{}", twice.join("\n"));
+    Ok(())
+}

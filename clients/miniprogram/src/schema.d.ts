@@ -3687,6 +3687,67 @@ export interface components {
             /** Format: int32 */
             waitlist_length: number;
         };
+        ActivitySeriesResponse: {
+            auto_accept_regulars: boolean;
+            /** Format: int32 */
+            cancel_cutoff_minutes: number;
+            cancel_reason: string | null;
+            /** Format: int32 */
+            capacity: number;
+            /** Format: int64 */
+            community_id: number;
+            /** @description Dates not yet over, soonest first (drafts, held and cancelled ones for its staff only). */
+            dates: components["schemas"]["SeriesDateResponse"][];
+            description: string;
+            /**
+             * Format: int32
+             * @description Each date's length, minutes.
+             */
+            duration_minutes: number;
+            /** Format: date-time */
+            first_starts_at: string;
+            /** Format: int32 */
+            horizon_weeks: number;
+            /** Format: int64 */
+            id: number;
+            kind: components["schemas"]["ActivityKind"];
+            /** Format: double */
+            latitude: number | null;
+            location: string;
+            /** Format: double */
+            longitude: number | null;
+            my_regular: components["schemas"]["RegularResponse"] | null;
+            /** Format: int64 */
+            organization_id: number;
+            /** Format: int64 */
+            regulars_active: number;
+            /** @description The RFC 5545 `RRULE` (from the first date, in Asia/Shanghai). */
+            rrule: string;
+            /** Format: double */
+            service_hours: number;
+            /**
+             * Format: int32
+             * @description Sign-ups close this many minutes before each date's start.
+             */
+            signup_deadline_minutes: number;
+            skip_dates: string[];
+            /** @description `active`, `ended`, `cancelled`. */
+            status: components["schemas"]["SeriesStatus"];
+            title: string;
+            /** Format: int64 */
+            venue_id: number | null;
+            /**
+             * Format: int64
+             * @description The room bookings of every date (`GET /venue-series/{id}`), with a room.
+             */
+            venue_series_id: number | null;
+            /**
+             * Format: int32
+             * @description Bumped by each change to the whole series.
+             */
+            version: number;
+            waitlist_enabled: boolean;
+        };
         /**
          * @description `draft → published → (cancelled | finished)`; a draft may also be cancelled. An
          *     activity waits in `held` while a gate is shut (see [`Gates`]): a text WeChat wants
@@ -5503,6 +5564,35 @@ export interface components {
             id: number;
             name: string;
         };
+        /**
+         * @description A membership with every step: requested (who, when, message), decided (who, when,
+         *     why), left (who, when, why).
+         */
+        HubMembershipResponse: {
+            /** Format: date-time */
+            decided_at: string | null;
+            /** Format: int64 */
+            decided_by: number | null;
+            decision_reason: string | null;
+            /** Format: int64 */
+            hub_id: number;
+            /** Format: int64 */
+            id: number;
+            /** Format: date-time */
+            left_at: string | null;
+            /** Format: int64 */
+            left_by: number | null;
+            left_reason: string | null;
+            message: string | null;
+            /** Format: int64 */
+            organization_id: number;
+            organization_name: string;
+            /** Format: date-time */
+            requested_at: string;
+            /** Format: int64 */
+            requested_by: number;
+            status: components["schemas"]["MembershipStatus"];
+        };
         HubResponse: {
             /** Format: int64 */
             id: number;
@@ -5933,34 +6023,22 @@ export interface components {
              */
             organization_id: number;
         };
-        /**
-         * @description A membership with every step: requested (who, when, message), decided (who, when,
-         *     why), left (who, when, why).
-         */
         MembershipResponse: {
+            /**
+             * Format: int64
+             * @description Minutes; may be negative down to the bank's floor.
+             */
+            balance_minutes: number;
+            /** Format: int64 */
+            bank_id: number;
             /** Format: date-time */
-            decided_at: string | null;
+            created_at: string;
+            nickname: string | null;
+            /** @description Why a request was refused. */
+            review_reason: string | null;
+            status: components["schemas"]["MemberStatus"];
             /** Format: int64 */
-            decided_by: number | null;
-            decision_reason: string | null;
-            /** Format: int64 */
-            hub_id: number;
-            /** Format: int64 */
-            id: number;
-            /** Format: date-time */
-            left_at: string | null;
-            /** Format: int64 */
-            left_by: number | null;
-            left_reason: string | null;
-            message: string | null;
-            /** Format: int64 */
-            organization_id: number;
-            organization_name: string;
-            /** Format: date-time */
-            requested_at: string;
-            /** Format: int64 */
-            requested_by: number;
-            status: components["schemas"]["MembershipStatus"];
+            user_id: number;
         };
         /**
          * @description Where a membership stands: `requested` by the member's leader, then `active`
@@ -6231,7 +6309,7 @@ export interface components {
          * @description A step in an organization's history, as shown in `history`.
          * @enum {string}
          */
-        OrgEventAction: "submitted" | "consented" | "consent_refused" | "filed" | "filing_refused" | "resubmitted" | "registered" | "suspended" | "reinstated" | "dissolved" | "leader_transferred" | "profile_updated" | "staff_added" | "staff_removed";
+        OrgEventAction: "submitted" | "consented" | "consent_refused" | "filed" | "filing_refused" | "resubmitted" | "registered" | "suspended" | "reinstated" | "dissolved" | "leader_transferred" | "profile_updated" | "staff_added" | "staff_removed" | "hub_staff_added" | "renamed" | "leader_appointed" | "moderation_review" | "withdrawn";
         /**
          * @description Where an organization is in its life. `withdrawn`: the applicant withdrew (today:
          *     deleted their account) before it was filed.
@@ -7340,7 +7418,7 @@ export interface components {
             waitlist_length: number;
         };
         SeriesList: {
-            items: components["schemas"]["SeriesResponse"][];
+            items: components["schemas"]["ActivitySeriesResponse"][];
         };
         /**
          * @example {
@@ -7398,65 +7476,32 @@ export interface components {
             weekdays: number[];
         };
         SeriesResponse: {
-            auto_accept_regulars: boolean;
-            /** Format: int32 */
-            cancel_cutoff_minutes: number;
-            cancel_reason: string | null;
-            /** Format: int32 */
-            capacity: number;
-            /** Format: int64 */
-            community_id: number;
-            /** @description Dates not yet over, soonest first (drafts, held and cancelled ones for its staff only). */
-            dates: components["schemas"]["SeriesDateResponse"][];
-            description: string;
             /**
-             * Format: int32
-             * @description Each date's length, minutes.
+             * @description Every booking of the series, soonest first (cancel one with
+             *     `POST /venue-bookings/{id}/cancel`).
              */
-            duration_minutes: number;
+            bookings: components["schemas"]["BookingResponse"][];
             /** Format: date-time */
-            first_starts_at: string;
+            created_at: string;
+            /** Format: int64 */
+            created_by: number | null;
             /** Format: int32 */
-            horizon_weeks: number;
+            every_weeks: number;
             /** Format: int64 */
             id: number;
-            kind: components["schemas"]["ActivityKind"];
-            /** Format: double */
-            latitude: number | null;
-            location: string;
-            /** Format: double */
-            longitude: number | null;
-            my_regular: components["schemas"]["RegularResponse"] | null;
             /** Format: int64 */
             organization_id: number;
-            /** Format: int64 */
-            regulars_active: number;
-            /** @description The RFC 5545 `RRULE` (from the first date, in Asia/Shanghai). */
-            rrule: string;
-            /** Format: double */
-            service_hours: number;
-            /**
-             * Format: int32
-             * @description Sign-ups close this many minutes before each date's start.
-             */
-            signup_deadline_minutes: number;
             skip_dates: string[];
-            /** @description `active`, `ended`, `cancelled`. */
-            status: components["schemas"]["SeriesStatus"];
-            title: string;
+            /**
+             * Format: date
+             * @description The last date, inclusive (Asia/Shanghai).
+             */
+            until: string;
             /** Format: int64 */
-            venue_id: number | null;
-            /**
-             * Format: int64
-             * @description The room bookings of every date (`GET /venue-series/{id}`), with a room.
-             */
-            venue_series_id: number | null;
-            /**
-             * Format: int32
-             * @description Bumped by each change to the whole series.
-             */
-            version: number;
-            waitlist_enabled: boolean;
+            venue_id: number;
+            venue_name: string;
+            /** @description 1 = Monday … 7 = Sunday. */
+            weekdays: number[];
         };
         /**
          * @description `active` (dates are made on the horizon) → `cancelled` (the rest cancelled) or
@@ -9273,7 +9318,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SeriesResponse"];
+                    "application/json": components["schemas"]["ActivitySeriesResponse"];
                 };
             };
             401: components["responses"]["Unauthenticated"];
@@ -9304,7 +9349,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SeriesResponse"];
+                    "application/json": components["schemas"]["ActivitySeriesResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -9365,7 +9410,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SeriesResponse"];
+                    "application/json": components["schemas"]["ActivitySeriesResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -11379,7 +11424,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MembershipResponse"][];
+                    "application/json": components["schemas"]["HubMembershipResponse"][];
                 };
             };
             401: components["responses"]["Unauthenticated"];
@@ -11419,7 +11464,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MembershipResponse"];
+                    "application/json": components["schemas"]["HubMembershipResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -11481,7 +11526,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MembershipResponse"];
+                    "application/json": components["schemas"]["HubMembershipResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -11543,7 +11588,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MembershipResponse"];
+                    "application/json": components["schemas"]["HubMembershipResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -13514,7 +13559,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SeriesResponse"];
+                    "application/json": components["schemas"]["ActivitySeriesResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];

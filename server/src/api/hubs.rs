@@ -144,7 +144,7 @@ impl From<HubView> for HubResponse {
 /// A membership with every step: requested (who, when, message), decided (who, when,
 /// why), left (who, when, why).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MembershipResponse {
+pub struct HubMembershipResponse {
     pub id: i64,
     pub hub_id: i64,
     pub organization_id: i64,
@@ -161,7 +161,7 @@ pub struct MembershipResponse {
     pub left_reason: Option<String>,
 }
 
-impl From<MembershipView> for MembershipResponse {
+impl From<MembershipView> for HubMembershipResponse {
     fn from(v: MembershipView) -> Self {
         let m = v.membership;
         Self {
@@ -260,7 +260,7 @@ pub async fn get_one(ctx: web::Data<AppContext>, path: web::Path<i64>) -> AppRes
 #[utoipa::path(post, path = "/api/v1/hubs/{id}/members", operation_id = "requestHubMembership", tag = "hubs",
     params(("id" = i64, Path)), security(("bearer" = [])), request_body = MembershipRequest,
     responses(
-        (status = 201, body = MembershipResponse, description = "`requested`"),
+        (status = 201, body = HubMembershipResponse, description = "`requested`"),
         (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM, description = "not the organization's leader"),
         (status = 404, body = Problem, content_type = JSON_PROBLEM),
@@ -279,7 +279,7 @@ pub async fn request_membership(
     let message = c.text("message", body.message, 1, 200, "留言不超过 200 个字符");
     let message = c.finish(message)?;
     let view = service::hubs::request(&ctx, &user, path.into_inner(), body.organization_id, message).await?;
-    Ok(HttpResponse::Created().json(MembershipResponse::from(view)))
+    Ok(HttpResponse::Created().json(HubMembershipResponse::from(view)))
 }
 
 /// Every membership of a hub, requests and past ones included: for the hub's staff and
@@ -287,7 +287,7 @@ pub async fn request_membership(
 #[utoipa::path(get, path = "/api/v1/hubs/{id}/members", operation_id = "listHubMemberships", tag = "hubs",
     params(("id" = i64, Path)), security(("bearer" = [])),
     responses(
-        (status = 200, body = Vec<MembershipResponse>),
+        (status = 200, body = Vec<HubMembershipResponse>),
         (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM),
         (status = 404, body = Problem, content_type = JSON_PROBLEM),
@@ -297,7 +297,7 @@ pub async fn list_members(
     ctx: web::Data<AppContext>,
     user: AuthUser,
     path: web::Path<i64>,
-) -> AppResult<web::Json<Vec<MembershipResponse>>> {
+) -> AppResult<web::Json<Vec<HubMembershipResponse>>> {
     let rows = service::hubs::memberships(&ctx, &user, path.into_inner()).await?;
     Ok(web::Json(rows.into_iter().map(Into::into).collect()))
 }
@@ -306,7 +306,7 @@ pub async fn list_members(
 #[utoipa::path(post, path = "/api/v1/hubs/{id}/members/{membership_id}/decision", operation_id = "decideHubMembership", tag = "hubs",
     params(("id" = i64, Path), ("membership_id" = i64, Path)), security(("bearer" = [])), request_body = DecideMembershipRequest,
     responses(
-        (status = 200, body = MembershipResponse),
+        (status = 200, body = HubMembershipResponse),
         (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM, description = "not the hub's leader"),
         (status = 404, body = Problem, content_type = JSON_PROBLEM),
@@ -319,7 +319,7 @@ pub async fn decide_membership(
     user: AuthUser,
     path: web::Path<(i64, i64)>,
     body: web::Json<DecideMembershipRequest>,
-) -> AppResult<web::Json<MembershipResponse>> {
+) -> AppResult<web::Json<HubMembershipResponse>> {
     let (hub_id, membership_id) = path.into_inner();
     let body = body.into_inner();
     let mut c = Checker::default();
@@ -337,7 +337,7 @@ pub async fn decide_membership(
 #[utoipa::path(post, path = "/api/v1/hubs/{id}/members/{membership_id}/leave", operation_id = "leaveHub", tag = "hubs",
     params(("id" = i64, Path), ("membership_id" = i64, Path)), security(("bearer" = [])), request_body = LeaveRequest,
     responses(
-        (status = 200, body = MembershipResponse, description = "`left`"),
+        (status = 200, body = HubMembershipResponse, description = "`left`"),
         (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM, description = "neither the member's nor the hub's leader"),
         (status = 404, body = Problem, content_type = JSON_PROBLEM),
@@ -350,7 +350,7 @@ pub async fn leave(
     user: AuthUser,
     path: web::Path<(i64, i64)>,
     body: web::Json<LeaveRequest>,
-) -> AppResult<web::Json<MembershipResponse>> {
+) -> AppResult<web::Json<HubMembershipResponse>> {
     let (hub_id, membership_id) = path.into_inner();
     let mut c = Checker::default();
     let reason = reason(&mut c, Some(body.into_inner().reason));

@@ -340,7 +340,7 @@ impl From<RegularView> for RegularResponse {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SeriesResponse {
+pub struct ActivitySeriesResponse {
     pub id: i64,
     pub organization_id: i64,
     pub community_id: i64,
@@ -380,9 +380,9 @@ pub struct SeriesResponse {
     pub my_regular: Option<RegularResponse>,
 }
 
-impl From<SeriesView> for SeriesResponse {
+impl From<SeriesView> for ActivitySeriesResponse {
     fn from(v: SeriesView) -> Self {
-        let mut out = SeriesResponse::summary(v.series);
+        let mut out = ActivitySeriesResponse::summary(v.series);
         out.regulars_active = v.regulars_active;
         out.dates = v
             .dates
@@ -404,7 +404,7 @@ impl From<SeriesView> for SeriesResponse {
     }
 }
 
-impl SeriesResponse {
+impl ActivitySeriesResponse {
     fn summary(s: activity_series::Model) -> Self {
         Self {
             id: s.id,
@@ -441,7 +441,7 @@ impl SeriesResponse {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SeriesList {
-    pub items: Vec<SeriesResponse>,
+    pub items: Vec<ActivitySeriesResponse>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -458,7 +458,7 @@ pub struct RegularList {
 #[utoipa::path(post, path = "/api/v1/organizations/{id}/activity-series", operation_id = "createActivitySeries", tag = "activities",
     params(("id" = i64, Path)), security(("bearer" = [])), request_body = CreateSeriesRequest,
     responses(
-        (status = 201, body = SeriesResponse),
+        (status = 201, body = ActivitySeriesResponse),
         (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM, description = "not the organization's staff"),
         (status = 404, body = Problem, content_type = JSON_PROBLEM),
@@ -476,7 +476,7 @@ pub async fn create(
 ) -> AppResult<HttpResponse> {
     let input = body.into_inner().parse(&ctx)?;
     let view = service::series::create(&ctx, &user, id.into_inner(), input).await?;
-    Ok(HttpResponse::Created().json(SeriesResponse::from(view)))
+    Ok(HttpResponse::Created().json(ActivitySeriesResponse::from(view)))
 }
 
 /// An organization's series, newest first (cancelled ones for its staff only).
@@ -490,14 +490,14 @@ pub async fn list(
     id: web::Path<i64>,
 ) -> AppResult<web::Json<SeriesList>> {
     let rows = service::series::list(&ctx, user.0.as_ref(), id.into_inner()).await?;
-    Ok(web::Json(SeriesList { items: rows.into_iter().map(SeriesResponse::summary).collect() }))
+    Ok(web::Json(SeriesList { items: rows.into_iter().map(ActivitySeriesResponse::summary).collect() }))
 }
 
 /// A series with its dates not yet over and the caller's standing as a regular.
 #[utoipa::path(get, path = "/api/v1/activity-series/{id}", operation_id = "getActivitySeries", tag = "activities",
     params(("id" = i64, Path)), security((), ("bearer" = [])),
     responses(
-        (status = 200, body = SeriesResponse),
+        (status = 200, body = ActivitySeriesResponse),
         (status = 404, body = Problem, content_type = JSON_PROBLEM),
     ))]
 #[get("/activity-series/{id}")]
@@ -505,7 +505,7 @@ pub async fn get_one(
     ctx: web::Data<AppContext>,
     user: MaybeAuthUser,
     id: web::Path<i64>,
-) -> AppResult<web::Json<SeriesResponse>> {
+) -> AppResult<web::Json<ActivitySeriesResponse>> {
     Ok(web::Json(service::series::view(&ctx, user.0.as_ref(), id.into_inner()).await?.into()))
 }
 
@@ -516,7 +516,7 @@ pub async fn get_one(
 #[utoipa::path(patch, path = "/api/v1/activity-series/{id}", operation_id = "updateActivitySeries", tag = "activities",
     params(("id" = i64, Path)), security(("bearer" = [])), request_body = EditSeriesRequest,
     responses(
-        (status = 200, body = SeriesResponse),
+        (status = 200, body = ActivitySeriesResponse),
         (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM, description = "not the organization's staff"),
         (status = 404, body = Problem, content_type = JSON_PROBLEM),
@@ -530,7 +530,7 @@ pub async fn edit(
     user: AuthUser,
     id: web::Path<i64>,
     body: web::Json<EditSeriesRequest>,
-) -> AppResult<web::Json<SeriesResponse>> {
+) -> AppResult<web::Json<ActivitySeriesResponse>> {
     let (scope, patch) = body.into_inner().parse()?;
     Ok(web::Json(service::series::edit::edit(&ctx, &user, id.into_inner(), scope, patch).await?.into()))
 }
@@ -541,7 +541,7 @@ pub async fn edit(
 #[utoipa::path(post, path = "/api/v1/activity-series/{id}/cancel", operation_id = "cancelActivitySeries", tag = "activities",
     params(("id" = i64, Path)), security(("bearer" = [])), request_body = CancelSeriesRequest,
     responses(
-        (status = 200, body = SeriesResponse),
+        (status = 200, body = ActivitySeriesResponse),
         (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM, description = "not the organization's staff"),
         (status = 404, body = Problem, content_type = JSON_PROBLEM),
@@ -554,7 +554,7 @@ pub async fn cancel(
     user: AuthUser,
     id: web::Path<i64>,
     body: web::Json<CancelSeriesRequest>,
-) -> AppResult<web::Json<SeriesResponse>> {
+) -> AppResult<web::Json<ActivitySeriesResponse>> {
     let body = body.into_inner();
     let mut c = Checker::default();
     let reason = c.text("reason", Some(body.reason), 1, 200, "理由须为 1–200 个字符");

@@ -254,6 +254,21 @@ pub fn tranche_amounts(amount_fen: i64, percents: &[i32]) -> Vec<i64> {
     out
 }
 
+/// Divides `amount_fen` by `weights` (e.g. the percents of the tranches not yet due),
+/// rounded down, the last taking the remainder so they add up exactly.
+pub fn share(amount_fen: i64, weights: &[i32]) -> Vec<i64> {
+    let total: i64 = weights.iter().map(|w| i64::from(*w)).sum();
+    if total <= 0 {
+        return weights.iter().map(|_| 0).collect();
+    }
+    let mut out: Vec<i64> = weights.iter().map(|w| amount_fen * i64::from(*w) / total).collect();
+    let given: i64 = out.iter().sum();
+    if let Some(last) = out.last_mut() {
+        *last += amount_fen - given;
+    }
+    out
+}
+
 /// Whether a project period is acceptable: starts no later than it ends, at most
 /// [`MAX_PROJECT_YEARS`] long.
 pub fn period_ok(starts_on: NaiveDate, ends_on: NaiveDate) -> bool {
@@ -384,6 +399,7 @@ mod tests {
     fn tranches_add_up_to_the_amount_and_to_100() {
         assert_eq!(tranche_amounts(100_001, &[40, 30, 30]), vec![40_000, 30_000, 30_001]);
         assert_eq!(tranche_amounts(99, &[33, 33, 34]).iter().sum::<i64>(), 99);
+        assert_eq!(share(3_100_000, &[33, 37]), vec![1_461_428, 1_638_572]);
         let plan = |p: &[i32]| {
             p.iter()
                 .map(|p| TranchePlan { percent: *p, milestone: "节点".into(), on_signing: false })

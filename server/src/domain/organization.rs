@@ -76,6 +76,11 @@ string_enum! {
         ProfileUpdated = "profile_updated",
         StaffAdded = "staff_added",
         StaffRemoved = "staff_removed",
+        HubStaffAdded = "hub_staff_added",
+        Renamed = "renamed",
+        LeaderAppointed = "leader_appointed",
+        ModerationReview = "moderation_review",
+        Withdrawn = "withdrawn",
     }
 }
 

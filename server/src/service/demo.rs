@@ -266,6 +266,8 @@ pub struct SeedReport {
     /// The hub with its members and the incubation cohort (once).
     pub support_added: bool,
     pub series_added: usize,
+    /// The funded project with its past visits, and an open call (once).
+    pub funding_added: bool,
 }
 
 pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<SeedReport> {
@@ -394,6 +396,23 @@ pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Se
     if crate::service::series::demo::seed_demo(db, &regulars, now).await? {
         report.series_added += 1;
     }
+    // Funding's past: neighbours of 金塔巷 who attended the project's visits.
+    let mut neighbours = Vec::new();
+    for (openid, nickname) in [
+        ("demo-neighbour-1", "赵奶奶的邻居"),
+        ("demo-neighbour-2", "钱叔"),
+        ("demo-neighbour-3", "孙姐"),
+        ("demo-neighbour-4", "李同学"),
+        ("demo-neighbour-5", "周阿姨"),
+        ("demo-neighbour-6", "吴师傅"),
+    ] {
+        let (id, added) = ensure_user(db, openid, nickname, home, now).await?;
+        if added {
+            report.users_added += 1;
+        }
+        neighbours.push(id);
+    }
+    report.funding_added = crate::service::demo_funding::seed(db, &neighbours, now).await?;
     Ok(report)
 }
 

@@ -79,6 +79,11 @@ async fn find(db: &impl ConnectionTrait, id: i64) -> AppResult<funding_applicati
     funding_application::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound("funding application"))
 }
 
+/// Whether `user` leads or works for the organization (its own people never review it).
+async fn works_for(db: &impl ConnectionTrait, user: &AuthUser, org_id: i64) -> AppResult<bool> {
+    Ok(is_staff(user, org_id) || holders(db, org_id, &[Role::OrgLeader, Role::OrgStaff]).await?.contains(&user.id))
+}
+
 fn status_of(m: &funding_application::Model) -> ApplicationStatus {
     ApplicationStatus::parse(&m.status).unwrap_or(ApplicationStatus::Draft)
 }
@@ -139,6 +144,9 @@ pub async fn create(
     if !window_open(&call, now) {
         return Err(AppError::Conflict("call_not_open", "不在申报时间内".into()));
     }
+    if call.entrusted_org_id == Some(org.id) {
+        return Err(AppError::Conflict("entrusted_applicant", "受托运行申报的组织不能申报本项目".into()));
+    }
     let problems = check(&input);
     if !problems.is_empty() {
         return Err(AppError::Validation(problems));
@@ -195,7 +203,7 @@ pub async fn update(ctx: &AppContext, user: &AuthUser, id: i64, input: Applicati
         .exec(&ctx.db)
         .await?;
     if res.rows_affected == 0 {
-        return Err(AppError::Conflict("application_not_draft", "申报书已提交，不能修改".into()));
+        return Err(AppError::Conflict("application_not_draft", "申报书不是草稿，不能修改".into()));
     }
     get(ctx, user, id).await
 }
@@ -265,7 +273,7 @@ pub async fn submit(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<App
         .exec(&txn)
         .await?;
     if res.rows_affected == 0 {
-        return Err(AppError::Conflict("application_not_draft", "申报书已提交".into()));
+        return Err(AppError::Conflict("application_not_draft", "申报书不是草稿，不能提交".into()));
     }
     event(&txn, "application", id, "submitted", Some(user.id), None, now).await?;
     txn.commit().await?;
@@ -324,14 +332,21 @@ async fn scores_of(db: &impl ConnectionTrait, ids: &[i64]) -> AppResult<HashMap<
     Ok(out)
 }
 
-/// The total of the leaf means in tenths, and how many reviewers scored (`None` when no
-/// one did).
+/// The total of the leaf means in tenths over the reviewers who scored every leaf, and how
+/// many did (`None` when no one has finished).
 pub fn total(rubric: &[Indicator], scores: &[funding_score::Model]) -> (Option<i64>, i64) {
-    if scores.is_empty() {
+    // Only whole scorecards count: a reviewer who scored some leaves is not yet done.
+    let leaves = leaves_of(rubric);
+    let reviewers: BTreeSet<i64> = scores
+        .iter()
+        .map(|s| s.reviewer_id)
+        .filter(|r| leaves.iter().all(|l| scores.iter().any(|s| s.reviewer_id == *r && s.indicator == l.code)))
+        .collect();
+    if reviewers.is_empty() {
         return (None, 0);
     }
-    let reviewers: BTreeSet<i64> = scores.iter().map(|s| s.reviewer_id).collect();
-    let sum = leaves_of(rubric)
+    let scores: Vec<&funding_score::Model> = scores.iter().filter(|s| reviewers.contains(&s.reviewer_id)).collect();
+    let sum = leaves
         .into_iter()
         .map(|leaf| {
             let v: Vec<u32> =
@@ -368,7 +383,8 @@ pub async fn get(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Applic
     let rubric: Vec<Indicator> = serde_json::from_str(&call.rubric).unwrap_or_default();
     let mut scores = scores_of(&ctx.db, &[id]).await?;
     let (score_tenths, reviewers_scored) = total(&rubric, &scores.remove(&id).unwrap_or_default());
-    view(&ctx.db, m, score_tenths, reviewers_scored).await
+    let insider = runs(&ctx.db, user, &call).await? || is_reviewer(&ctx.db, user.id, call.id).await?;
+    view(&ctx.db, m, score_tenths, reviewers_scored, insider).await
 }
 
 async fn view(
@@ -376,6 +392,7 @@ async fn view(
     m: funding_application::Model,
     score_tenths: Option<i64>,
     reviewers_scored: i64,
+    insider: bool,
 ) -> AppResult<ApplicationView> {
     let organization_name =
         organization::Entity::find_by_id(m.organization_id).one(db).await?.map(|o| o.name).unwrap_or_default();
@@ -389,7 +406,14 @@ async fn view(
         budget: serde_json::from_str(&m.budget).unwrap_or_default(),
         score_tenths,
         reviewers_scored,
-        history: funding_calls::history(db, "application", m.id).await?,
+        // Who declared what and who scored stays with those who run the call and review.
+        history: funding_calls::history(db, "application", m.id)
+            .await?
+            .into_iter()
+            .filter(|e| {
+                insider || !matches!(e.action.as_str(), "scored" | "no_conflict_declared" | "conflict_declared")
+            })
+            .collect(),
         project_id,
         application: m,
     })
@@ -422,7 +446,7 @@ pub async fn for_call(ctx: &AppContext, user: Option<&AuthUser>, call_id: i64) -
     let mut out = Vec::new();
     for m in list {
         let (t, n) = total(&rubric, &scores.remove(&m.id).unwrap_or_default());
-        out.push(view(&ctx.db, m, t, n).await?);
+        out.push(view(&ctx.db, m, t, n, insider).await?);
     }
     out.sort_by_key(|v| std::cmp::Reverse(v.score_tenths.unwrap_or(-1)));
     Ok(out)
@@ -440,6 +464,9 @@ pub async fn declare(
     let m = find(&ctx.db, id).await?;
     if !is_reviewer(&ctx.db, user.id, m.call_id).await? {
         return Err(AppError::Forbidden("requires a reviewer of the call"));
+    }
+    if no_conflict && works_for(&ctx.db, user, m.organization_id).await? {
+        return Err(AppError::Conflict("reviewer_conflict", "您是申报组织的成员，须回避".into()));
     }
     let now = ctx.now();
     let res = funding_conflict::Entity::insert(funding_conflict::ActiveModel {
@@ -489,6 +516,9 @@ pub async fn score(
         Some(_) => {}
     }
     let call = find_call(&ctx.db, m.call_id).await?;
+    if works_for(&ctx.db, user, m.organization_id).await? || is_funder(&ctx.db, user, &call).await? {
+        return Err(AppError::Forbidden("the applicant's own people and the deciding office do not score"));
+    }
     let now = ctx.now();
     if status_at(&call, now) != CallStatus::Closed {
         return Err(AppError::Conflict("call_not_closed", "申报截止后才能评审".into()));
@@ -533,8 +563,9 @@ pub async fn score(
 /// The funder's decision on a submitted application after the call closed: a grant of
 /// `granted_fen` (1 fen to the amount asked; a reason when less), or a rejection with a
 /// reason. A grant starts the public notice and a project awaiting its agreement. 409
-/// `call_not_closed`, `not_submitted`, `not_reviewed` (no reviewer scored it),
-/// `budget_exceeded` (the call's grants would pass its budget).
+/// `call_not_closed`, `not_submitted`, `not_reviewed` (a grant before any reviewer scored
+/// every leaf), `not_eligible` (no longer), `budget_exceeded` (the call's grants would pass
+/// its budget).
 pub async fn decide(
     ctx: &AppContext,
     user: &AuthUser,
@@ -576,11 +607,21 @@ pub async fn decide(
     if status_of(&current) != ApplicationStatus::Submitted {
         return Err(AppError::Conflict("not_submitted", "该申报已有决定或未提交".into()));
     }
-    let (score, _) = total(&rubric, &scores_of(&txn, &[id]).await?.remove(&id).unwrap_or_default());
-    if score.is_none() {
-        return Err(AppError::Conflict("not_reviewed", "尚无评审专家评分".into()));
-    }
     if let Some(g) = granted_fen {
+        // A grant needs a whole review, and the organization still eligible.
+        let (score, _) = total(&rubric, &scores_of(&txn, &[id]).await?.remove(&id).unwrap_or_default());
+        if score.is_none() {
+            return Err(AppError::Conflict("not_reviewed", "尚无评审专家完成评分".into()));
+        }
+        let org = organization::Entity::find_by_id(m.organization_id)
+            .one(&txn)
+            .await?
+            .ok_or(AppError::NotFound("organization"))?;
+        let rules: CallEligibility = serde_json::from_str(&call.eligibility).unwrap_or_default();
+        let failed = ineligibility(&txn, &org, &rules, now).await?;
+        if !failed.is_empty() {
+            return Err(AppError::ConflictList("not_eligible", "该组织已不符合申报条件".into(), failed));
+        }
         let granted: i64 = funding_application::Entity::find()
             .filter(funding_application::Column::CallId.eq(call.id))
             .all(&txn)

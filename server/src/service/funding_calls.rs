@@ -206,6 +206,12 @@ pub async fn update(ctx: &AppContext, user: &AuthUser, id: i64, input: CallInput
         return Err(AppError::Validation(problems));
     }
     let now = ctx.now();
+    // Only the funder moves the money or the entrustment; those it entrusted run the rest.
+    let input = if is_funder(&ctx.db, user, &m).await? {
+        input
+    } else {
+        CallInput { entrusted_org_id: m.entrusted_org_id, budget_fen: m.budget_fen, ..input }
+    };
     let mut am = active(&CallInput { region_id: m.region_id, ..input }, now, m.created_by);
     am.created_at = sea_orm::ActiveValue::NotSet;
     am.created_by = sea_orm::ActiveValue::NotSet;
@@ -348,7 +354,14 @@ async fn view(ctx: &AppContext, m: funding_call::Model, insider: bool) -> AppRes
         .filter(funding_application::Column::Status.ne(ApplicationStatus::Draft.as_str()))
         .all(&ctx.db)
         .await?;
-    let granted_fen = apps.iter().filter_map(|a| a.granted_fen).sum();
+    // Granted = the projects' amounts now (amendments included).
+    let granted_fen = crate::entity::project::Entity::find()
+        .filter(crate::entity::project::Column::CallId.eq(m.id))
+        .all(&ctx.db)
+        .await?
+        .iter()
+        .map(|p| p.amount_fen)
+        .sum();
     Ok(CallView {
         status: status_at(&m, ctx.now()),
         categories: parse_csv(&m.categories, Category::parse),

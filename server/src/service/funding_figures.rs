@@ -36,6 +36,7 @@ pub async fn funding_figures(ctx: &AppContext, paths: &[String]) -> AppResult<Fu
     f.calls_open = funding_call::Entity::find()
         .filter(funding_call::Column::RegionId.in_subquery(regions_under(paths)))
         .filter(funding_call::Column::Status.eq(CallStatus::Open.as_str()))
+        .filter(funding_call::Column::OpensAt.lte(now))
         .filter(funding_call::Column::ClosesAt.gt(now))
         .all(&ctx.db)
         .await?
@@ -58,7 +59,7 @@ pub async fn funding_figures(ctx: &AppContext, paths: &[String]) -> AppResult<Fu
         *f.projects.entry(p.status.clone()).or_default() += 1;
         if p.starts_on.is_some() {
             let plan: Vec<Deliverable> = serde_json::from_str(&p.plan).unwrap_or_default();
-            let pr = progress(&plan, &evidence(&ctx.db, p.id).await?);
+            let pr = progress(&plan, &evidence(&ctx.db, &p).await?);
             f.deliverables_planned += pr.deliverables.len() as i64;
             f.deliverables_met += pr.deliverables.iter().filter(|d| d.met).count() as i64;
         }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod calendar;
 pub mod certificates;
 pub mod demo;
+pub mod demo_funding;
 pub mod demo_oversight;
 pub mod demo_support;
 pub mod downloads;

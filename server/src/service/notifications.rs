@@ -107,6 +107,11 @@ pub async fn withdraw_all(db: &impl ConnectionTrait, user_id: i64) -> AppResult<
 /// (not withdrawn) notice is skipped. Each live proxy of a notice's resident gets a copy
 /// (`service::proxies::notices`).
 pub async fn enqueue(db: &impl ConnectionTrait, notices: Vec<Notice>, now: DateTime<Utc>) -> AppResult<()> {
+    // The spec promises clients these kinds only: an unknown one is a bug, refused where
+    // every path passes.
+    if let Some(n) = notices.iter().find(|n| crate::domain::notification::NotificationKind::parse(n.kind).is_none()) {
+        return Err(AppError::Internal(anyhow::anyhow!("notice kind {} is not a NotificationKind", n.kind)));
+    }
     let copies = crate::service::proxies::notices::copies(db, &notices).await?;
     let all: Vec<(&Notice, Option<i64>)> =
         notices.iter().map(|n| (n, None)).chain(copies.iter().map(|(n, principal)| (n, Some(*principal)))).collect();

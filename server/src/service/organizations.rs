@@ -262,7 +262,9 @@ async fn set_targets(db: &impl ConnectionTrait, org_id: i64, targets: &[ServiceT
     Ok(())
 }
 
-/// Keeps one step of an organization's history: who, what, from and to, and why.
+/// Keeps one step of an organization's history: who, what, from and to, and why. `action`
+/// is one of [`OrgEventAction`] (the spec promises clients nothing else; an unknown one is
+/// a bug and refused here, where every path passes).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn record(
     db: &impl ConnectionTrait,
@@ -274,6 +276,9 @@ pub(crate) async fn record(
     comment: Option<String>,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
+    if crate::domain::organization::OrgEventAction::parse(action).is_none() {
+        return Err(AppError::Internal(anyhow::anyhow!("organization event {action} is not an OrgEventAction")));
+    }
     organization_event::Entity::insert(organization_event::ActiveModel {
         organization_id: Set(org_id),
         actor_id: Set(actor),

@@ -29,7 +29,7 @@ use crate::{
         download::{File, FileFormat},
         funding::{
             Deliverable, EvaluationKind, Evidence, Outcome, Progress, ProjectStatus, TranchePlan, deliverable_problems,
-            period_ok, progress, tranche_amounts, tranche_problems,
+            period_ok, progress, share, tranche_amounts, tranche_problems,
         },
         organization::ServiceTarget,
         rating::{Indicator, leaves_of, mark_problems},
@@ -325,7 +325,8 @@ fn require_active(p: &project::Model) -> AppResult<()> {
 }
 
 /// Tags an activity of the organization held (or to be held) within the project's period
-/// as evidence. Its staff; 409 `already_tagged`, `project_not_active`; 422 `activity_id`
+/// as evidence. Its staff; 409 `already_tagged`, `tagged_elsewhere` (another project counts
+/// it), `project_not_active`; 422 `activity_id`
 /// for another organization's activity, a cancelled one or one outside the period.
 pub async fn tag(ctx: &AppContext, user: &AuthUser, id: i64, activity_id: i64) -> AppResult<ProjectView> {
     let p = find(&ctx.db, id).await?;
@@ -344,6 +345,16 @@ pub async fn tag(ctx: &AppContext, user: &AuthUser, id: i64, activity_id: i64) -
     let day = to_shanghai(a.starts_at).date_naive();
     if p.starts_on.is_some_and(|s| day < s) || p.ends_on.is_some_and(|e| day > e) {
         return Err(AppError::invalid("activity_id", "outside_period", "活动不在项目周期内"));
+    }
+    // One activity is the evidence of one project: the same attendance is not paid twice.
+    let elsewhere = project_activity::Entity::find()
+        .filter(project_activity::Column::ActivityId.eq(activity_id))
+        .filter(project_activity::Column::ProjectId.ne(id))
+        .filter(project_activity::Column::Excluded.eq(false))
+        .count(&ctx.db)
+        .await?;
+    if elsewhere > 0 {
+        return Err(AppError::Conflict("tagged_elsewhere", "该活动已计入另一个资助项目".into()));
     }
     let now = ctx.now();
     let res = project_activity::Entity::insert(project_activity::ActiveModel {
@@ -389,6 +400,7 @@ pub async fn exclude(
     if !access(&ctx.db, user, &p).await?.supervisor {
         return Err(AppError::Forbidden("requires the project's supervisor"));
     }
+    require_active(&p)?;
     let now = ctx.now();
     let tagged = project_activity::Entity::find()
         .filter(project_activity::Column::ProjectId.eq(id))
@@ -421,11 +433,10 @@ pub async fn exclude(
     get(ctx, user, id).await
 }
 
-/// The tagged activities as evidence: held means closed after taking place; attendees with
-/// the minutes credited to each.
-pub async fn evidence(db: &impl ConnectionTrait, project_id: i64) -> AppResult<Vec<Evidence>> {
-    let tags =
-        project_activity::Entity::find().filter(project_activity::Column::ProjectId.eq(project_id)).all(db).await?;
+/// The tagged activities held within the project's period, as evidence: held means closed
+/// after taking place; attendees with the minutes credited to each.
+pub async fn evidence(db: &impl ConnectionTrait, p: &project::Model) -> AppResult<Vec<Evidence>> {
+    let tags = project_activity::Entity::find().filter(project_activity::Column::ProjectId.eq(p.id)).all(db).await?;
     let ids: Vec<i64> = tags.iter().map(|t| t.activity_id).collect();
     let activities: HashMap<i64, activity::Model> = activity::Entity::find()
         .filter(activity::Column::Id.is_in(ids.clone()))
@@ -442,6 +453,11 @@ pub async fn evidence(db: &impl ConnectionTrait, project_id: i64) -> AppResult<V
         .into_iter()
         .filter_map(|t| {
             let a = activities.get(&t.activity_id)?;
+            // Within the period in force (an amendment may have shortened it).
+            let day = to_shanghai(a.starts_at).date_naive();
+            if p.starts_on.is_some_and(|s| day < s) || p.ends_on.is_some_and(|e| day > e) {
+                return None;
+            }
             Some(Evidence {
                 activity_id: a.id,
                 kind: ActivityKind::parse(&a.kind),
@@ -459,8 +475,8 @@ pub async fn evidence(db: &impl ConnectionTrait, project_id: i64) -> AppResult<V
 pub async fn progress_of(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<(ProjectView, Progress)> {
     let p = find(&ctx.db, id).await?;
     access(&ctx.db, user, &p).await?;
+    let ev = evidence(&ctx.db, &p).await?;
     let v = view(&ctx.db, p).await?;
-    let ev = evidence(&ctx.db, id).await?;
     let pr = progress(&v.plan, &ev);
     Ok((v, pr))
 }
@@ -588,23 +604,37 @@ pub async fn decide_amendment(
             if a < current.paid_fen {
                 return Err(AppError::Conflict("amendment_stale", "已拨付金额已超过变更后的金额".into()));
             }
-            update = update.col_expr(project::Column::AmountFen, Expr::value(a));
-            let unpaid: Vec<project_tranche::Model> = project_tranche::Entity::find()
-                .filter(project_tranche::Column::ProjectId.eq(p.id))
-                .filter(project_tranche::Column::Status.ne("paid"))
-                .order_by_asc(project_tranche::Column::Seq)
-                .all(&txn)
-                .await?;
-            let paid_total: i64 = project_tranche::Entity::find()
-                .filter(project_tranche::Column::ProjectId.eq(p.id))
-                .filter(project_tranche::Column::Status.eq("paid"))
+            // The call's budget holds amendments too.
+            let call = find_call(&txn, p.call_id).await?;
+            let others: i64 = project::Entity::find()
+                .filter(project::Column::CallId.eq(p.call_id))
+                .filter(project::Column::Id.ne(p.id))
                 .all(&txn)
                 .await?
                 .iter()
-                .map(|t| t.amount_fen)
+                .map(|o| o.amount_fen)
                 .sum();
-            let amounts = tranche_amounts(a - paid_total, &unpaid.iter().map(|t| t.percent).collect::<Vec<_>>());
-            for (t, amount) in unpaid.iter().zip(amounts) {
+            if others + a > call.budget_fen {
+                return Err(AppError::Conflict(
+                    "budget_exceeded",
+                    format!("资金池剩余 {} 分，不足以把金额调整为 {a} 分", call.budget_fen - others),
+                ));
+            }
+            update = update.col_expr(project::Column::AmountFen, Expr::value(a));
+            // What is paid or already due stays; the rest is shared by the planned
+            // tranches in their agreed proportions.
+            let tranches: Vec<project_tranche::Model> = project_tranche::Entity::find()
+                .filter(project_tranche::Column::ProjectId.eq(p.id))
+                .order_by_asc(project_tranche::Column::Seq)
+                .all(&txn)
+                .await?;
+            let fixed: i64 = tranches.iter().filter(|t| t.status != "planned").map(|t| t.amount_fen).sum();
+            let planned: Vec<&project_tranche::Model> = tranches.iter().filter(|t| t.status == "planned").collect();
+            if a < fixed || (planned.is_empty() && a != fixed) {
+                return Err(AppError::Conflict("amendment_stale", "已拨付和已到期的金额与变更后的金额不符".into()));
+            }
+            let amounts = share(a - fixed, &planned.iter().map(|t| t.percent).collect::<Vec<_>>());
+            for (t, amount) in planned.iter().zip(amounts) {
                 project_tranche::Entity::update_many()
                     .col_expr(project_tranche::Column::AmountFen, Expr::value(amount))
                     .filter(project_tranche::Column::Id.eq(t.id))
@@ -622,7 +652,8 @@ pub async fn decide_amendment(
 
 /// The organization's leader reports a milestone: a narrative, attachments as URLs, and the
 /// figures of the moment (frozen). `tranche` names the tranche it releases (by its number);
-/// 409 `tranche_not_planned` when that one is already due or paid.
+/// 409 `tranche_not_planned` when that one is already due or paid, `milestone_pending` when
+/// a report for it waits (or was accepted).
 pub async fn report_milestone(
     ctx: &AppContext,
     user: &AuthUser,
@@ -649,11 +680,19 @@ pub async fn report_milestone(
             if t.status != "planned" {
                 return Err(AppError::Conflict("tranche_not_planned", "这一期已拨付或已到期".into()));
             }
+            let pending = project_milestone::Entity::find()
+                .filter(project_milestone::Column::TrancheId.eq(t.id))
+                .filter(project_milestone::Column::Status.is_in(["submitted", "accepted"]))
+                .count(&ctx.db)
+                .await?;
+            if pending > 0 {
+                return Err(AppError::Conflict("milestone_pending", "这一期已有待审核的节点报告".into()));
+            }
             Some(t.id)
         }
     };
     let plan: Vec<Deliverable> = serde_json::from_str(&p.plan).unwrap_or_default();
-    let figures = progress(&plan, &evidence(&ctx.db, id).await?);
+    let figures = progress(&plan, &evidence(&ctx.db, &p).await?);
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let mid = project_milestone::Entity::insert(project_milestone::ActiveModel {
@@ -709,6 +748,7 @@ pub async fn review_milestone(
     if !access(&ctx.db, user, &p).await?.supervisor {
         return Err(AppError::Forbidden("requires the project's supervisor"));
     }
+    require_active(&p)?;
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
     let res = project_milestone::Entity::update_many()

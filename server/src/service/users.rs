@@ -95,6 +95,31 @@ pub async fn delete_me(ctx: &AppContext, user_id: i64) -> AppResult<()> {
     delete_account(ctx, user_id, None).await
 }
 
+/// Blanks an account's identity and personal data (openid, unionid, nickname, avatar,
+/// phone, home community) and marks it deleted; its history stays for the counts. What
+/// erasing a resident (`DELETE /me`) and retiring an account claimed by an offline record
+/// both do. `false` when it was already gone.
+pub(crate) async fn blank_identity(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<bool> {
+    Ok(user::Entity::update_many()
+        .col_expr(user::Column::Openid, Expr::value(Option::<String>::None))
+        .col_expr(user::Column::Unionid, Expr::value(Option::<String>::None))
+        .col_expr(user::Column::Nickname, Expr::value(Option::<String>::None))
+        .col_expr(user::Column::AvatarUrl, Expr::value(Option::<String>::None))
+        .col_expr(user::Column::Phone, Expr::value(Option::<String>::None))
+        .col_expr(user::Column::HomeCommunityId, Expr::value(Option::<i64>::None))
+        .col_expr(user::Column::DeletedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(user_id))
+        .filter(user::Column::DeletedAt.is_null())
+        .exec(db)
+        .await?
+        .rows_affected
+        > 0)
+}
+
 /// [`delete_me`], or (`by`: the committee member) an offline resident erased on request.
 pub(crate) async fn delete_account(ctx: &AppContext, user_id: i64, by: Option<i64>) -> AppResult<()> {
     crate::service::retrying(|| delete_me_once(ctx, user_id, by)).await
@@ -110,20 +135,7 @@ async fn delete_me_once(ctx: &AppContext, user_id: i64, by: Option<i64>) -> AppR
             format!("您是「{}」唯一的负责人，请先在组织页面把负责人移交给他人，再注销账号", org.name),
         ));
     }
-    let erased = user::Entity::update_many()
-        .col_expr(user::Column::Openid, Expr::value(Option::<String>::None))
-        .col_expr(user::Column::Unionid, Expr::value(Option::<String>::None))
-        .col_expr(user::Column::Nickname, Expr::value(Option::<String>::None))
-        .col_expr(user::Column::AvatarUrl, Expr::value(Option::<String>::None))
-        .col_expr(user::Column::Phone, Expr::value(Option::<String>::None))
-        .col_expr(user::Column::HomeCommunityId, Expr::value(Option::<i64>::None))
-        .col_expr(user::Column::DeletedAt, Expr::value(now))
-        .filter(user::Column::Id.eq(user_id))
-        .filter(user::Column::DeletedAt.is_null())
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    if erased == 0 {
+    if !blank_identity(&txn, user_id, now).await? {
         return Err(AppError::NotFound("user"));
     }
     let released = activities::erase_signups(ctx, &txn, user_id).await?;

@@ -323,20 +323,7 @@ pub async fn claim(ctx: &AppContext, staff: &AuthUser, id: i64, checkin_code: &s
         return Err(AppError::Conflict("already_claimed", "该线下居民已关联微信账号".into()));
     }
     // The account gives up its identity first (the openid is unique), then the record takes it.
-    let retired = user::Entity::update_many()
-        .col_expr(user::Column::Openid, Expr::value(Option::<String>::None))
-        .col_expr(user::Column::Unionid, Expr::value(Option::<String>::None))
-        .col_expr(user::Column::Nickname, Expr::value(Option::<String>::None))
-        .col_expr(user::Column::AvatarUrl, Expr::value(Option::<String>::None))
-        .col_expr(user::Column::Phone, Expr::value(Option::<String>::None))
-        .col_expr(user::Column::HomeCommunityId, Expr::value(Option::<i64>::None))
-        .col_expr(user::Column::DeletedAt, Expr::value(now))
-        .filter(user::Column::Id.eq(account))
-        .filter(user::Column::DeletedAt.is_null())
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    if retired == 0 {
+    if !crate::service::users::blank_identity(&txn, account, now).await? {
         return Err(AppError::invalid("checkin_code", "invalid", "该签到码不属于一个可关联的微信账号"));
     }
     user::Entity::update_many()
