@@ -130,6 +130,17 @@ async fn a_call_becomes_a_project_whose_progress_comes_from_attendance() -> Test
         "already_applied",
     )
     .await?;
+    // Withdrawn, it may be written again while the call is open (the same application).
+    expect_json(
+        post(&app, &leader, &format!("/api/v1/funding-applications/{aid}/withdraw"), json!({"reason": "改写预算"}))
+            .await?,
+        200,
+    )
+    .await?;
+    let again =
+        expect_json(post(&app, &leader, &apps, application_body(&app, org, 50_000, &[30_000, 20_000])).await?, 201)
+            .await?;
+    assert_eq!((again["id"].as_i64(), again["status"].as_str()), (Some(aid), Some("draft")), "{again}");
     let submitted = expect_json(
         post(&app, &leader, &format!("/api/v1/funding-applications/{aid}/submit"), Value::Null).await?,
         200,
@@ -357,6 +368,7 @@ async fn a_call_becomes_a_project_whose_progress_comes_from_attendance() -> Test
     expect_problem(post(&app, &supervisor, &eval, body(Value::Null)).await?, 422, "validation_failed").await?;
     let done = expect_json(post(&app, &supervisor, &eval, body(json!("completed"))).await?, 200).await?;
     assert_eq!((done["status"].as_str(), done["paid_fen"].as_i64()), (Some("completed"), Some(31_500)), "{done}");
+    assert_eq!(done["tranches"][2]["status"], "due", "completing releases the last tranche: {done}");
     let report = app.get(&format!("/api/v1/projects/{pid}/report"), Some(&supervisor.access_token)).await?;
     assert_eq!(report.status(), 200);
     assert!(report.bytes().await?.starts_with(b"PK"), "an xlsx workbook");
@@ -400,6 +412,14 @@ async fn a_call_is_entrusted_to_a_hub_which_runs_it_but_does_not_decide() -> Tes
     let opened =
         expect_json(post(&app, &leader, &format!("/api/v1/funding-calls/{id}/open"), Value::Null).await?, 200).await?;
     assert_eq!(opened["status"], "open");
+    // The hub that runs it does not apply to it.
+    let own = application_body(&app, hub_org, 50_000, &[50_000]);
+    expect_problem(
+        post(&app, &leader, &format!("/api/v1/funding-calls/{id}/applications"), own).await?,
+        409,
+        "entrusted_applicant",
+    )
+    .await?;
     let reviewer = app.login("hub-run-reviewer").await?;
     expect_json(
         post(&app, &leader, &format!("/api/v1/funding-calls/{id}/reviewers"), json!({"user_id": reviewer.user_id}))

@@ -7811,7 +7811,10 @@ export interface components {
             percent: number;
             /** Format: int32 */
             seq: number;
-            /** @description `planned`, `due` (its milestone accepted, or on signing), `paid`. */
+            /**
+             * @description `planned`, `due` (its milestone accepted, on signing, or the project completed),
+             *     `paid`, `cancelled` (the project failed).
+             */
             status: string;
         };
         /**

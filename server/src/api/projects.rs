@@ -43,7 +43,8 @@ pub struct TrancheResponse {
     pub milestone: String,
     pub on_signing: bool,
     pub amount_fen: i64,
-    /// `planned`, `due` (its milestone accepted, or on signing), `paid`.
+    /// `planned`, `due` (its milestone accepted, on signing, or the project completed),
+    /// `paid`, `cancelled` (the project failed).
     pub status: String,
     pub due_at: Option<DateTime<FixedOffset>>,
     pub paid_at: Option<DateTime<FixedOffset>>,

@@ -119,7 +119,8 @@ fn json<T: serde::Serialize>(v: &T) -> AppResult<String> {
 
 /// Drafts an application of `input.organization_id` to a call. Its leader, while the call
 /// takes applications (409 `call_not_open`), for an organization in the call's region
-/// (422 `organization_id`); one per organization and call (409 `already_applied`).
+/// (422 `organization_id`); one per organization and call (409 `already_applied`; a
+/// withdrawn one is written again as a draft).
 pub async fn create(
     ctx: &AppContext,
     user: &AuthUser,
@@ -152,6 +153,33 @@ pub async fn create(
         return Err(AppError::Validation(problems));
     }
     let txn = begin_write(&ctx.db).await?;
+    // A withdrawn application may be written again while the call is open: the same row
+    // (one per organization and call) becomes a draft again, its history kept.
+    let existing = funding_application::Entity::find()
+        .filter(funding_application::Column::CallId.eq(call_id))
+        .filter(funding_application::Column::OrganizationId.eq(org.id))
+        .one(&txn)
+        .await?;
+    if let Some(old) = existing {
+        if status_of(&old) != ApplicationStatus::Withdrawn {
+            return Err(AppError::Conflict("already_applied", "该组织已申报过这个项目".into()));
+        }
+        funding_application::Entity::update_many()
+            .col_expr(funding_application::Column::Status, Expr::value(ApplicationStatus::Draft.as_str()))
+            .col_expr(funding_application::Column::Title, Expr::value(input.title.trim().to_owned()))
+            .col_expr(funding_application::Column::Proposal, Expr::value(json(&input.proposal)?))
+            .col_expr(funding_application::Column::Deliverables, Expr::value(json(&input.deliverables)?))
+            .col_expr(funding_application::Column::Budget, Expr::value(json(&input.budget)?))
+            .col_expr(funding_application::Column::AmountFen, Expr::value(input.amount_fen))
+            .col_expr(funding_application::Column::UpdatedAt, Expr::value(now))
+            .filter(funding_application::Column::Id.eq(old.id))
+            .filter(funding_application::Column::Status.eq(ApplicationStatus::Withdrawn.as_str()))
+            .exec(&txn)
+            .await?;
+        event(&txn, "application", old.id, "redrafted", Some(user.id), None, now).await?;
+        txn.commit().await?;
+        return get(ctx, user, old.id).await;
+    }
     let res = funding_application::Entity::insert(funding_application::ActiveModel {
         call_id: Set(call_id),
         organization_id: Set(org.id),

@@ -823,8 +823,9 @@ pub async fn pay(
 }
 
 /// The supervisor (or the funder) evaluates the project on the call's rubric: every leaf
-/// scored. A final evaluation closes it: `completed`, or `failed` with the fen to reclaim
-/// (at most what was paid). 422 for missing or bad scores, a final without an outcome;
+/// scored. A final evaluation closes it: `completed` (its planned tranches fall due), or
+/// `failed` with the fen to reclaim (at most what was paid; its planned tranches are
+/// cancelled). 422 for missing or bad scores, a final without an outcome;
 /// 409 `project_not_active`.
 #[allow(clippy::too_many_arguments)]
 pub async fn evaluate(
@@ -910,6 +911,16 @@ pub async fn evaluate(
         }
         event(&txn, "project", id, status.as_str(), Some(user.id), reclaim_fen.map(|r| format!("追回 {r} 分")), now)
             .await?;
+        // Closing settles the tranches still planned: a completed project's fall due (the
+        // final evaluation is their milestone); a failed project's are cancelled.
+        let (to, due_at) = if o == Outcome::Completed { ("due", Some(now)) } else { ("cancelled", None) };
+        project_tranche::Entity::update_many()
+            .col_expr(project_tranche::Column::Status, Expr::value(to))
+            .col_expr(project_tranche::Column::DueAt, Expr::value(due_at))
+            .filter(project_tranche::Column::ProjectId.eq(id))
+            .filter(project_tranche::Column::Status.eq("planned"))
+            .exec(&txn)
+            .await?;
     }
     txn.commit().await?;
     get(ctx, user, id).await
@@ -926,27 +937,39 @@ pub async fn report(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Fil
     {
         let s = book.add_worksheet().set_name("项目概况").map_err(xerr)?;
         let p = &v.project;
-        let rows: Vec<(&str, String)> = vec![
-            ("项目", p.title.clone()),
-            ("组织", v.organization_name.clone()),
-            ("状态", v.status.as_str().to_owned()),
-            ("资助金额（元）", format!("{:.2}", yuan(p.amount_fen))),
-            ("已拨付（元）", format!("{:.2}", yuan(p.paid_fen))),
-            (
-                "周期",
-                format!(
-                    "{} – {}",
-                    p.starts_on.map(|d| d.to_string()).unwrap_or_default(),
-                    p.ends_on.map(|d| d.to_string()).unwrap_or_default()
-                ),
-            ),
-            ("计入活动", pr.activities_held.to_string()),
-            ("服务人数", pr.participants.to_string()),
-            ("服务时长（分钟）", pr.service_minutes.to_string()),
+        // Text where it is text, numbers where a spreadsheet should add them up.
+        enum Cell {
+            Text(String),
+            Number(f64),
+        }
+        let status = match v.status {
+            ProjectStatus::PendingAgreement => "待签约",
+            ProjectStatus::Active => "执行中",
+            ProjectStatus::Completed => "已结项",
+            ProjectStatus::Failed => "未通过",
+        };
+        let period = format!(
+            "{} – {}",
+            p.starts_on.map(|d| d.to_string()).unwrap_or_default(),
+            p.ends_on.map(|d| d.to_string()).unwrap_or_default()
+        );
+        let rows: Vec<(&str, Cell)> = vec![
+            ("项目", Cell::Text(p.title.clone())),
+            ("组织", Cell::Text(v.organization_name.clone())),
+            ("状态", Cell::Text(status.to_owned())),
+            ("资助金额（元）", Cell::Number(yuan(p.amount_fen))),
+            ("已拨付（元）", Cell::Number(yuan(p.paid_fen))),
+            ("周期", Cell::Text(period)),
+            ("计入活动", Cell::Number(pr.activities_held as f64)),
+            ("服务人数", Cell::Number(pr.participants as f64)),
+            ("服务时长（分钟）", Cell::Number(pr.service_minutes as f64)),
         ];
         for (r, (k, val)) in rows.iter().enumerate() {
             s.write_string_with_format(r as u32, 0, *k, &bold).map_err(xerr)?;
-            s.write_string(r as u32, 1, val).map_err(xerr)?;
+            match val {
+                Cell::Text(t) => s.write_string(r as u32, 1, t).map_err(xerr)?,
+                Cell::Number(n) => s.write_number(r as u32, 1, *n).map_err(xerr)?,
+            };
         }
     }
     {
@@ -1001,14 +1024,36 @@ pub async fn report(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<Fil
     }
     {
         let s = book.add_worksheet().set_name("活动").map_err(xerr)?;
-        for (c, h) in ["活动", "计入", "排除理由"].iter().enumerate() {
+        for (c, h) in ["活动", "开始", "状态", "计入", "排除理由"].iter().enumerate() {
             s.write_string_with_format(0, c as u16, *h, &bold).map_err(xerr)?;
         }
+        let ids: Vec<i64> = v.activities.iter().map(|t| t.activity_id).collect();
+        let acts: HashMap<i64, activity::Model> = activity::Entity::find()
+            .filter(activity::Column::Id.is_in(ids))
+            .all(&ctx.db)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
         for (r, t) in v.activities.iter().enumerate() {
             let r = r as u32 + 1;
-            s.write_number(r, 0, t.activity_id as f64).map_err(xerr)?;
-            s.write_string(r, 1, if t.excluded { "否" } else { "是" }).map_err(xerr)?;
-            s.write_string(r, 2, t.exclude_reason.clone().unwrap_or_default()).map_err(xerr)?;
+            let a = acts.get(&t.activity_id);
+            s.write_string(r, 0, a.map(|a| a.title.as_str()).unwrap_or("")).map_err(xerr)?;
+            s.write_string(
+                r,
+                1,
+                a.map(|a| to_shanghai(a.starts_at).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
+            )
+            .map_err(xerr)?;
+            let state = match a.map(|a| a.status.as_str()) {
+                Some("finished") => "已举办",
+                Some("cancelled") => "已取消",
+                _ => "未举办",
+            };
+            s.write_string(r, 2, state).map_err(xerr)?;
+            let counted = !t.excluded && a.is_some_and(|a| a.status == ActivityStatus::Finished.as_str());
+            s.write_string(r, 3, if counted { "是" } else { "否" }).map_err(xerr)?;
+            s.write_string(r, 4, t.exclude_reason.clone().unwrap_or_default()).map_err(xerr)?;
         }
     }
     Ok(File { stem: format!("project-{id}"), format: FileFormat::Xlsx, bytes: book.save_to_buffer().map_err(xerr)? })
