@@ -286,3 +286,35 @@ async fn ten_residents_racing_for_one_code_make_one_grant() -> TestResult {
     assert_eq!(grants.len(), 1);
     Ok(())
 }
+
+/// A leader invited by code joins, and the organization's history names the step (every
+/// event the history shows is one the spec lists: a leader's arrival was not).
+#[tokio::test]
+async fn an_invited_leader_joins_and_the_history_says_so() -> linli_tests::TestResult {
+    let app = linli_tests::spawn_app().await?;
+    let (leader, org) = app.demo_leader().await?;
+    let invite = linli_tests::expect_json(
+        app.post(
+            "/api/v1/invitations",
+            Some(&leader.access_token),
+            serde_json::json!({"scope_id": org, "role": "org_leader"}),
+        )
+        .await?,
+        201,
+    )
+    .await?;
+    let code = invite["code"].as_str().unwrap_or_default().to_owned();
+    let co = app.login("co-leader").await?;
+    linli_tests::expect_json(
+        app.post("/api/v1/invitations/accept", Some(&co.access_token), serde_json::json!({"code": code})).await?,
+        200,
+    )
+    .await?;
+    let detail = linli_tests::expect_json(
+        app.get(&format!("/api/v1/organizations/{org}"), Some(&leader.access_token)).await?,
+        200,
+    )
+    .await?;
+    assert!(detail["history"].to_string().contains("leader_added"), "{}", detail["history"]);
+    Ok(())
+}

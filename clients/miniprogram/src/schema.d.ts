@@ -6309,7 +6309,7 @@ export interface components {
          * @description A step in an organization's history, as shown in `history`.
          * @enum {string}
          */
-        OrgEventAction: "submitted" | "consented" | "consent_refused" | "filed" | "filing_refused" | "resubmitted" | "registered" | "suspended" | "reinstated" | "dissolved" | "leader_transferred" | "profile_updated" | "staff_added" | "staff_removed" | "hub_staff_added" | "renamed" | "leader_appointed" | "moderation_review" | "withdrawn";
+        OrgEventAction: "submitted" | "consented" | "consent_refused" | "filed" | "filing_refused" | "resubmitted" | "registered" | "suspended" | "reinstated" | "dissolved" | "leader_transferred" | "profile_updated" | "staff_added" | "staff_removed" | "hub_staff_added" | "renamed" | "leader_appointed" | "moderation_review" | "withdrawn" | "leader_added";
         /**
          * @description Where an organization is in its life. `withdrawn`: the applicant withdrew (today:
          *     deleted their account) before it was filed.

@@ -81,6 +81,7 @@ string_enum! {
         LeaderAppointed = "leader_appointed",
         ModerationReview = "moderation_review",
         Withdrawn = "withdrawn",
+        LeaderAdded = "leader_added",
     }
 }
 
