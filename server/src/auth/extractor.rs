@@ -39,6 +39,16 @@ impl AuthUser {
         self.grants.iter().filter(move |g| g.role == role)
     }
 
+    /// Leads organization `org_id` (`org_leader` on it).
+    pub fn leads(&self, org_id: i64) -> bool {
+        self.grants_of(Role::OrgLeader).any(|g| g.scope_id == Some(org_id))
+    }
+
+    /// Works for organization `org_id`: its leader or staff.
+    pub fn works_for(&self, org_id: i64) -> bool {
+        self.grants.iter().any(|g| matches!(g.role, Role::OrgLeader | Role::OrgStaff) && g.scope_id == Some(org_id))
+    }
+
     /// Loads the caller behind a bearer token: the token must verify, the user must
     /// exist and not be deleted, and the token's version must be the user's current one.
     /// One query: the user with their grants (a row per grant, or one without).

@@ -139,17 +139,9 @@ async fn find_org(db: &impl ConnectionTrait, id: i64) -> AppResult<organization:
     organization::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound("organization"))
 }
 
-fn is_staff(user: &AuthUser, org_id: i64) -> bool {
-    user.grants.iter().any(|g| matches!(g.role, Role::OrgStaff | Role::OrgLeader) && g.scope_id == Some(org_id))
-}
-
-fn is_leader(user: &AuthUser, org_id: i64) -> bool {
-    user.grants.iter().any(|g| g.role == Role::OrgLeader && g.scope_id == Some(org_id))
-}
-
 /// The organization's staff and the officials over its community may read its reports.
 async fn require_reader(db: &impl ConnectionTrait, user: &AuthUser, org: &organization::Model) -> AppResult<()> {
-    if is_staff(user, org.id) || user.is_system_admin() {
+    if user.works_for(org.id) || user.is_system_admin() {
         return Ok(());
     }
     let path = region_path(db, org.community_id).await?;
@@ -329,7 +321,7 @@ pub async fn update(
     content: ReportContent,
 ) -> AppResult<ReportView> {
     let org = find_org(&ctx.db, org_id).await?;
-    if !is_staff(user, org_id) {
+    if !user.works_for(org_id) {
         return Err(AppError::Forbidden("requires organization staff"));
     }
     let m = open(ctx, &org, year, ctx.now()).await?.ok_or_else(|| not_open(year, ctx.now()))?;
@@ -356,7 +348,7 @@ pub async fn update(
 /// cleared (recorded).
 pub async fn submit(ctx: &AppContext, user: &AuthUser, org_id: i64, year: i32) -> AppResult<ReportView> {
     let org = find_org(&ctx.db, org_id).await?;
-    if !is_leader(user, org_id) {
+    if !user.leads(org_id) {
         return Err(AppError::Forbidden("requires the organization's leader"));
     }
     let m = open(ctx, &org, year, ctx.now()).await?.ok_or_else(|| not_open(year, ctx.now()))?;

@@ -22,10 +22,6 @@ async fn find_org(db: &impl ConnectionTrait, id: i64) -> AppResult<organization:
     organization::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound("organization"))
 }
 
-fn is_staff(user: &AuthUser, org: i64) -> bool {
-    user.grants.iter().any(|g| matches!(g.role, Role::OrgStaff | Role::OrgLeader) && g.scope_id == Some(org))
-}
-
 /// The organization's staff record a certificate for one of its staff (themselves or
 /// another): it waits for the street office's verification.
 pub async fn add(
@@ -38,7 +34,7 @@ pub async fn add(
     year: i32,
 ) -> AppResult<staff_certificate::Model> {
     find_org(&ctx.db, org_id).await?;
-    if !is_staff(user, org_id) {
+    if !user.works_for(org_id) {
         return Err(AppError::Forbidden("requires organization staff"));
     }
     let holds = role_grant::Entity::find()
@@ -69,7 +65,7 @@ pub async fn add(
 /// An organization's certificates: for its staff and the officials over it.
 pub async fn list(ctx: &AppContext, user: &AuthUser, org_id: i64) -> AppResult<Vec<staff_certificate::Model>> {
     let org = find_org(&ctx.db, org_id).await?;
-    if !is_staff(user, org_id) && !user.is_system_admin() {
+    if !user.works_for(org_id) && !user.is_system_admin() {
         let path = region_path(&ctx.db, org.community_id).await?;
         if !holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], &path) {
             return Err(AppError::Forbidden("requires organization staff or an official over it"));

@@ -22,11 +22,12 @@ use crate::{
     },
     entity::{
         activity, attendance, funding_application, funding_call, funding_conflict, funding_reviewer, funding_score,
-        organization, project, project_activity, project_tranche, signup, user,
+        organization, project, project_activity, project_tranche, signup,
     },
     error::{AppError, AppResult},
     service::{
         attendance::{FinishReport, write_rollups},
+        demo_oversight::account,
         funding_calls::event,
     },
 };
@@ -36,15 +37,6 @@ const ORG: &str = "静安门爱心超市";
 
 fn json<T: serde::Serialize>(v: &T) -> AppResult<String> {
     serde_json::to_string(v).map_err(|e| AppError::Internal(e.into()))
-}
-
-async fn account(db: &impl ConnectionTrait, openid: &str) -> AppResult<i64> {
-    user::Entity::find()
-        .filter(user::Column::Openid.eq(openid))
-        .one(db)
-        .await?
-        .map(|u| u.id)
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no demo account {openid}")))
 }
 
 fn rubric() -> Vec<Indicator> {

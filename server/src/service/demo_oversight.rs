@@ -62,7 +62,8 @@ async fn org_named(db: &impl ConnectionTrait, name: &str) -> AppResult<organizat
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no demo organization {name}")))
 }
 
-async fn account(db: &impl ConnectionTrait, openid: &str) -> AppResult<i64> {
+/// A demo account's id by its openid.
+pub(crate) async fn account(db: &impl ConnectionTrait, openid: &str) -> AppResult<i64> {
     user::Entity::find()
         .filter(user::Column::Openid.eq(openid))
         .one(db)

@@ -67,21 +67,13 @@ pub struct ApplicationView {
     pub project_id: Option<i64>,
 }
 
-fn is_leader(user: &AuthUser, org_id: i64) -> bool {
-    user.grants.iter().any(|g| g.role == Role::OrgLeader && g.scope_id == Some(org_id))
-}
-
-fn is_staff(user: &AuthUser, org_id: i64) -> bool {
-    user.grants.iter().any(|g| matches!(g.role, Role::OrgLeader | Role::OrgStaff) && g.scope_id == Some(org_id))
-}
-
 async fn find(db: &impl ConnectionTrait, id: i64) -> AppResult<funding_application::Model> {
     funding_application::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound("funding application"))
 }
 
 /// Whether `user` leads or works for the organization (its own people never review it).
 async fn works_for(db: &impl ConnectionTrait, user: &AuthUser, org_id: i64) -> AppResult<bool> {
-    Ok(is_staff(user, org_id) || holders(db, org_id, &[Role::OrgLeader, Role::OrgStaff]).await?.contains(&user.id))
+    Ok(user.works_for(org_id) || holders(db, org_id, &[Role::OrgLeader, Role::OrgStaff]).await?.contains(&user.id))
 }
 
 fn status_of(m: &funding_application::Model) -> ApplicationStatus {
@@ -132,7 +124,7 @@ pub async fn create(
     if call.status == CallStatus::Draft.as_str() {
         return Err(AppError::NotFound("funding call"));
     }
-    if !is_leader(user, input.organization_id) {
+    if !user.leads(input.organization_id) {
         return Err(AppError::Forbidden("requires the organization's leader"));
     }
     let org = organization::Entity::find_by_id(input.organization_id)
@@ -211,7 +203,7 @@ pub async fn create(
 /// Rewrites a draft (its organization stays). Its leader; 409 `application_not_draft`.
 pub async fn update(ctx: &AppContext, user: &AuthUser, id: i64, input: ApplicationInput) -> AppResult<ApplicationView> {
     let m = find(&ctx.db, id).await?;
-    if !is_leader(user, m.organization_id) {
+    if !user.leads(m.organization_id) {
         return Err(AppError::Forbidden("requires the organization's leader"));
     }
     let problems = check(&input);
@@ -270,7 +262,7 @@ pub async fn ineligibility(
 /// for more than the call's whole budget.
 pub async fn submit(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<ApplicationView> {
     let m = find(&ctx.db, id).await?;
-    if !is_leader(user, m.organization_id) {
+    if !user.leads(m.organization_id) {
         return Err(AppError::Forbidden("requires the organization's leader"));
     }
     let call = find_call(&ctx.db, m.call_id).await?;
@@ -312,7 +304,7 @@ pub async fn submit(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<App
 /// `already_decided`.
 pub async fn withdraw(ctx: &AppContext, user: &AuthUser, id: i64, reason: String) -> AppResult<ApplicationView> {
     let m = find(&ctx.db, id).await?;
-    if !is_leader(user, m.organization_id) {
+    if !user.leads(m.organization_id) {
         return Err(AppError::Forbidden("requires the organization's leader"));
     }
     let now = ctx.now();
@@ -394,7 +386,7 @@ async fn require_reader(
     m: &funding_application::Model,
 ) -> AppResult<funding_call::Model> {
     let call = find_call(db, m.call_id).await?;
-    if is_staff(user, m.organization_id) || runs(db, user, &call).await? || is_reviewer(db, user.id, call.id).await? {
+    if user.works_for(m.organization_id) || runs(db, user, &call).await? || is_reviewer(db, user.id, call.id).await? {
         return Ok(call);
     }
     // Staff of a hub the organization belongs to read its applications (never score them).

@@ -73,10 +73,6 @@ pub fn is_hub_staff(user: &AuthUser, hub_org_id: i64) -> bool {
     user.grants.iter().any(|g| matches!(g.role, Role::HubStaff | Role::OrgLeader) && g.scope_id == Some(hub_org_id))
 }
 
-fn is_leader(user: &AuthUser, org_id: i64) -> bool {
-    user.grants_of(Role::OrgLeader).any(|g| g.scope_id == Some(org_id))
-}
-
 /// Whether `user` reads organization `org_id` as the staff of a hub it is an active
 /// member of (read-only: figures, annual reports, projects). The hub's leader counts as
 /// its staff.
@@ -213,7 +209,7 @@ pub async fn request(
     message: Option<String>,
 ) -> AppResult<MembershipView> {
     let h = find(&ctx.db, hub_id).await?;
-    if !is_leader(user, organization_id) && !user.is_system_admin() {
+    if !user.leads(organization_id) && !user.is_system_admin() {
         return Err(AppError::Forbidden("requires the organization's leader"));
     }
     let org = find_org(&ctx.db, organization_id).await?;
@@ -292,8 +288,8 @@ pub async fn act(
         .filter(|m| m.hub_id == hub_id)
         .ok_or(AppError::NotFound("membership"))?;
     let allowed = user.is_system_admin()
-        || is_leader(user, h.organization_id)
-        || (action == MembershipAction::Leave && is_leader(user, m.organization_id));
+        || user.leads(h.organization_id)
+        || (action == MembershipAction::Leave && user.leads(m.organization_id));
     if !allowed {
         return Err(AppError::Forbidden("requires the hub's leader"));
     }

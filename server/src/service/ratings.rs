@@ -108,14 +108,6 @@ async fn find(db: &impl ConnectionTrait, id: i64) -> AppResult<rating_assessment
     rating_assessment::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound("rating assessment"))
 }
 
-fn is_leader(user: &AuthUser, org_id: i64) -> bool {
-    user.grants.iter().any(|g| g.role == Role::OrgLeader && g.scope_id == Some(org_id))
-}
-
-fn is_staff(user: &AuthUser, org_id: i64) -> bool {
-    user.grants.iter().any(|g| matches!(g.role, Role::OrgLeader | Role::OrgStaff) && g.scope_id == Some(org_id))
-}
-
 /// Civil affairs over the organization's community (the system admin everywhere).
 fn require_civil_affairs(user: &AuthUser, path: &str) -> AppResult<()> {
     if holds_region_role(user, &[Role::CivilAffairs], path) {
@@ -161,7 +153,7 @@ pub async fn eligibility(
 ) -> AppResult<(SchemeView, Vec<EligibilityCheck>)> {
     let org = find_org(&ctx.db, org_id).await?;
     let path = region_path(&ctx.db, org.community_id).await?;
-    if !is_staff(user, org_id) && !holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], &path)
+    if !user.works_for(org_id) && !holds_region_role(user, &[Role::Committee, Role::Street, Role::CivilAffairs], &path)
     {
         return Err(AppError::Forbidden("requires organization staff or an official over it"));
     }
@@ -354,7 +346,7 @@ async fn reader(
     if panel_ids(&m.panel).contains(&user.id) {
         return Ok((Reader::Panel, org.name));
     }
-    if is_staff(user, org.id) || holds_region_role(user, &[Role::Committee, Role::Street], &path) {
+    if user.works_for(org.id) || holds_region_role(user, &[Role::Committee, Role::Street], &path) {
         return Ok((Reader::Organization, org.name));
     }
     Err(AppError::Forbidden("requires civil affairs, the panel, or the organization"))
@@ -603,7 +595,7 @@ pub async fn finalize(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<A
 /// `not_on_notice` outside it, `appeal_used` the second time.
 pub async fn appeal(ctx: &AppContext, user: &AuthUser, id: i64, reason: String) -> AppResult<AssessmentView> {
     let m = find(&ctx.db, id).await?;
-    if !is_leader(user, m.organization_id) {
+    if !user.leads(m.organization_id) {
         return Err(AppError::Forbidden("requires the organization's leader"));
     }
     let now = ctx.now();

@@ -39,10 +39,7 @@ pub async fn rate(ctx: &AppContext, user: &AuthUser, org_id: i64, score: i64) ->
     if !(1..=5).contains(&score) {
         return Err(AppError::invalid("score", "range", "满意度须为 1–5 分"));
     }
-    if user.grants.iter().any(|g| {
-        matches!(g.role, crate::domain::role::Role::OrgLeader | crate::domain::role::Role::OrgStaff)
-            && g.scope_id == Some(org_id)
-    }) {
+    if user.works_for(org_id) {
         return Err(AppError::Conflict("own_organization", "组织的负责人和工作人员不能评价本组织".into()));
     }
     let now = ctx.now();
