@@ -29,6 +29,8 @@ pub struct AppContext {
     pub claimed: Arc<Mutex<HashSet<i64>>>,
     /// Held while a dispatch batch runs, so shutdown can wait for it.
     pub dispatching: Arc<tokio::sync::Mutex<crate::jobs::dispatch::Dispatcher>>,
+    /// Sign-ups waiting to be applied, by activity (`service::signup_batch`).
+    pub signups: Arc<crate::service::signup_batch::SignupQueue>,
 }
 
 impl AppContext {

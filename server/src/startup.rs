@@ -109,7 +109,10 @@ impl Application {
         if let Some(mut scheduler) = self.scheduler.take() {
             scheduler.shutdown().await?;
         }
-        let _batch_done = tokio::time::timeout(Duration::from_secs(15), self.context.dispatching.lock()).await;
+        let mut batch_done = tokio::time::timeout(Duration::from_secs(15), self.context.dispatching.lock()).await;
+        if let Ok(dispatcher) = batch_done.as_mut() {
+            dispatcher.stopping = true; // a drain still running starts no further step
+        }
         let claimed: Vec<i64> =
             self.context.claimed.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
         match jobs::dispatch::release_claims(&self.context, &claimed).await {
@@ -150,6 +153,7 @@ pub async fn build_context(config: Config, clock: Arc<dyn Clock>) -> anyhow::Res
         jwt,
         claimed: Default::default(),
         dispatching: Default::default(),
+        signups: Default::default(),
     })
 }
 

@@ -634,3 +634,66 @@ async fn residents_see_their_signups_and_manage_their_inbox() -> TestResult {
     expect_problem(app.get("/api/v1/me/notifications", None).await?, 401, "unauthenticated").await?;
     Ok(())
 }
+
+/// A crowd whose sign-ups are applied in batches (`service::signup_batch`): residents
+/// tapping three times at once, residents holding a clashing place, and everyone else, all
+/// together. Each answer is the one a lone request would get, and the counters are exact.
+#[tokio::test]
+async fn a_batched_crowd_answers_each_resident_as_alone() -> TestResult {
+    let app = spawn_app().await?;
+    let (leader, org) = leader_and_org(&app).await?;
+    let id = published(&app, &leader, org, activity_body(20, 72)).await?;
+    let other = published(&app, &leader, org, activity_body(5, 73)).await?; // overlaps `id` by an hour
+    let crowd = logins(&app, "batch", 60).await?;
+    let (tappers, rest) = crowd.split_at(5);
+    let (clashing, plain) = rest.split_at(5);
+    for who in clashing {
+        assert_eq!(expect_json(sign_up(&app, who, other).await?, 201).await?["status"], "confirmed");
+    }
+    let mut requests = Vec::new();
+    for who in plain.iter().chain(clashing) {
+        requests.push((who.user_id, sign_up(&app, who, id)));
+    }
+    for who in tappers {
+        for _ in 0..3 {
+            requests.push((who.user_id, sign_up(&app, who, id)));
+        }
+    }
+    let (users, calls): (Vec<i64>, Vec<_>) = requests.into_iter().unzip();
+    let answers = join_all(calls).await;
+    // A sign-up is known by its creation time and status (the answer carries no row id).
+    let mut signup_of: std::collections::HashMap<i64, Vec<(u16, String)>> = Default::default();
+    let (mut confirmed, mut positions, mut refused) = (0, Vec::new(), 0);
+    for (user, answer) in users.into_iter().zip(answers) {
+        let answer = answer?;
+        let status = answer.status().as_u16();
+        if clashing.iter().any(|c| c.user_id == user) {
+            expect_problem(answer, 409, "schedule_conflict").await?;
+            refused += 1;
+            continue;
+        }
+        let body: Value = answer.json().await?;
+        signup_of.entry(user).or_default().push((status, format!("{}/{}", body["created_at"], body["status"])));
+        if status == 201 {
+            match body["status"].as_str() {
+                Some("confirmed") => confirmed += 1,
+                Some("waitlisted") => positions.push(body["waitlist_position"].as_i64().unwrap_or(-1)),
+                other => anyhow::bail!("unexpected status {other:?}"),
+            }
+        }
+    }
+    assert_eq!(refused, 5);
+    assert_eq!(confirmed, 20, "exactly the capacity");
+    positions.sort_unstable();
+    assert_eq!(positions, (1..=35).collect::<Vec<i64>>(), "the waitlist without gaps or repeats");
+    for who in tappers {
+        let answers = &signup_of[&who.user_id];
+        assert_eq!(answers.iter().filter(|(s, _)| *s == 201).count(), 1, "one new sign-up for three taps");
+        assert_eq!(answers.iter().filter(|(s, _)| *s == 200).count(), 2, "two repeats");
+        assert!(answers.iter().all(|(_, s)| *s == answers[0].1), "the same sign-up each time: {answers:?}");
+    }
+    let detail = expect_json(app.get(&format!("/api/v1/activities/{id}"), None).await?, 200).await?;
+    assert_eq!(detail["places_left"], 0);
+    assert_eq!(detail["waitlist_length"], 35);
+    Ok(())
+}

@@ -2,7 +2,7 @@
 
 use std::{future::Future, pin::Pin};
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ConnectionTrait,
@@ -57,6 +57,20 @@ impl AuthUser {
         Self::load(ctx, user_id, version).await
     }
 
+    /// [`from_token`](Self::from_token) for a request: the rate limiter verified the same
+    /// token moments ago ([`VerifiedBearer`]), so its claims are used as they are — one
+    /// signature check per request, not two.
+    async fn from_request_token(
+        ctx: &AppContext,
+        token: &str,
+        verified: Option<VerifiedBearer>,
+    ) -> Result<Self, AppError> {
+        match verified {
+            Some(v) if v.token == token => Self::load(ctx, v.user_id, v.version).await,
+            _ => Self::from_token(ctx, token).await,
+        }
+    }
+
     /// The user `user_id` with their grants now, if they exist, are not deleted and their
     /// token version is still `version` (else `InvalidToken`).
     pub async fn load(ctx: &AppContext, user_id: i64, version: i32) -> Result<Self, AppError> {
@@ -103,6 +117,19 @@ fn bearer(req: &HttpRequest) -> Result<Option<String>, AppError> {
     Ok(Some(token.trim().to_owned()))
 }
 
+/// A bearer token the rate limiter verified for this request, kept in the request's
+/// extensions for the extractors: the token as sent, its user id and token version.
+#[derive(Clone, Debug)]
+pub struct VerifiedBearer {
+    pub token: String,
+    pub user_id: i64,
+    pub version: i32,
+}
+
+fn verified(req: &HttpRequest) -> Option<VerifiedBearer> {
+    req.extensions().get::<VerifiedBearer>().cloned()
+}
+
 fn context(req: &HttpRequest) -> Result<web::Data<AppContext>, AppError> {
     req.app_data::<web::Data<AppContext>>()
         .cloned()
@@ -115,10 +142,11 @@ impl FromRequest for AuthUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let found = bearer(req).and_then(|t| Ok((t, context(req)?)));
+        let checked = verified(req);
         Box::pin(async move {
             let (token, ctx) = found?;
             let token = token.ok_or(AppError::Unauthenticated)?;
-            AuthUser::from_token(&ctx, &token).await
+            AuthUser::from_request_token(&ctx, &token, checked).await
         })
     }
 }
@@ -134,10 +162,13 @@ impl FromRequest for MaybeAuthUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let found = bearer(req).and_then(|t| Ok((t, context(req)?)));
+        let checked = verified(req);
         Box::pin(async move {
             match found? {
                 (None, _) => Ok(MaybeAuthUser(None)),
-                (Some(token), ctx) => Ok(MaybeAuthUser(Some(AuthUser::from_token(&ctx, &token).await?))),
+                (Some(token), ctx) => {
+                    Ok(MaybeAuthUser(Some(AuthUser::from_request_token(&ctx, &token, checked).await?)))
+                }
             }
         })
     }

@@ -15,7 +15,7 @@ use std::{
 };
 
 use actix_web::{
-    Error,
+    Error, HttpMessage,
     body::{EitherBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
     http::header,
@@ -240,13 +240,20 @@ pub async fn limit_requests(
         &ctx.config.trusted_proxies,
     );
     let ip = ip.map(|i| i.to_string()).unwrap_or_else(|| "unknown".into());
-    let user = req
+    let verified = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .and_then(|t| ctx.jwt.verify(t.trim(), ctx.now()).ok())
-        .map(|(id, _)| id);
+        .and_then(|t| {
+            let token = t.trim();
+            let (user_id, version) = ctx.jwt.verify(token, ctx.now()).ok()?;
+            Some(crate::auth::extractor::VerifiedBearer { token: token.to_owned(), user_id, version })
+        });
+    let user = verified.as_ref().map(|v| v.user_id);
+    if let Some(v) = verified {
+        req.extensions_mut().insert(v); // the extractors use it rather than verify again
+    }
     let mut verdicts = Vec::with_capacity(2);
     if req.path() == LOGIN_PATH {
         verdicts.push(ctx.limiter.hit(&format!("login:{ip}"), ctx.config.login_rate_limit_per_minute).await);

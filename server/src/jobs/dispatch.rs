@@ -12,7 +12,7 @@ use std::{
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, LockBehavior, LockType},
 };
 
@@ -60,25 +60,38 @@ enum Outcome {
 
 /// Claims up to `batch` due notices: pending ones whose time has come, and (when
 /// `sweep_leases`) ones whose lease ran out. `FOR UPDATE SKIP LOCKED` lets replicas claim side by side on
-/// PostgreSQL; on SQLite the write transaction makes one claimer at a time.
+/// PostgreSQL; on SQLite the write transaction makes one claimer at a time. Each push's
+/// quota is held in the same transaction (one write of each notice, not two).
 pub async fn claim(ctx: &AppContext, batch: u64, sweep_leases: bool) -> AppResult<Vec<notification::Model>> {
+    Ok(claim_planned(ctx, batch, sweep_leases).await?.into_iter().map(|(n, _)| n).collect())
+}
+
+/// [`claim`], with how each notice goes out: in one transaction the due rows are taken
+/// (leases first, then what is due), their openids read, a send held from each push's
+/// quota, and every row marked `sending` under a lease with `quota_reserved` set where a
+/// send is held — one UPDATE of the batch's notices and one commit.
+async fn claim_planned(
+    ctx: &AppContext,
+    batch: u64,
+    sweep_leases: bool,
+) -> AppResult<Vec<(notification::Model, Plan)>> {
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
+    let skip_locked =
+        |q: sea_orm::Select<notification::Entity>| q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     // Two index range scans on (state, due_at) rather than one OR the planner cannot
     // walk in order: leases run out first (a crashed replica's claims), then what is due.
-    let mut ids: Vec<i64> = Vec::new();
+    let mut rows: Vec<notification::Model> = Vec::new();
     if sweep_leases {
-        ids = notification::Entity::find()
-            .select_only()
-            .column(notification::Column::Id)
-            .filter(notification::Column::State.eq(state::SENDING))
-            .filter(notification::Column::LeaseUntil.lt(now))
-            .order_by_asc(notification::Column::Id)
-            .limit(batch)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .into_tuple()
-            .all(&txn)
-            .await?;
+        rows = skip_locked(
+            notification::Entity::find()
+                .filter(notification::Column::State.eq(state::SENDING))
+                .filter(notification::Column::LeaseUntil.lt(now))
+                .order_by_asc(notification::Column::Id)
+                .limit(batch),
+        )
+        .all(&txn)
+        .await?;
     }
     let due = Condition::all()
         .add(notification::Column::State.eq(state::PENDING))
@@ -88,35 +101,63 @@ pub async fn claim(ctx: &AppContext, batch: u64, sweep_leases: bool) -> AppResul
                 .add(notification::Column::NextAttemptAt.is_null())
                 .add(notification::Column::NextAttemptAt.lte(now)),
         );
-    if (ids.len() as u64) < batch {
-        let pending: Vec<i64> = notification::Entity::find()
-            .select_only()
-            .column(notification::Column::Id)
-            .filter(due)
-            .order_by_asc(notification::Column::DueAt)
-            .order_by_asc(notification::Column::Id)
-            .limit(batch - ids.len() as u64)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        ids.extend(pending);
+    if (rows.len() as u64) < batch {
+        let pending = skip_locked(
+            notification::Entity::find()
+                .filter(due)
+                .order_by_asc(notification::Column::DueAt)
+                .order_by_asc(notification::Column::Id)
+                .limit(batch - rows.len() as u64),
+        )
+        .all(&txn)
+        .await?;
+        rows.extend(pending);
     }
-    if ids.is_empty() {
+    if rows.is_empty() {
         return Ok(Vec::new());
     }
+    let planned = plan(ctx, &txn, rows).await?;
+    let wanted: Vec<(i64, i64, String)> = planned
+        .iter()
+        .filter_map(|(n, p)| match p {
+            Plan::Push(p) if !n.quota_reserved => Some((n.id, n.user_id, p.template.clone())),
+            _ => None,
+        })
+        .collect();
+    let held = hold_quotas(&txn, &wanted).await?;
     let lease = chrono::Duration::from_std(ctx.config.dispatch_lease).unwrap_or_else(|_| chrono::Duration::seconds(60));
+    let ids: Vec<i64> = planned.iter().map(|(n, _)| n.id).collect();
+    let reserved = if held.is_empty() {
+        Expr::col(notification::Column::QuotaReserved)
+    } else {
+        Expr::case(notification::Column::Id.is_in(held.iter().copied()), Expr::val(true))
+            .finally(Expr::col(notification::Column::QuotaReserved))
+            .into()
+    };
     notification::Entity::update_many()
         .col_expr(notification::Column::State, Expr::value(state::SENDING))
         .col_expr(notification::Column::LeaseUntil, Expr::value(now + lease))
         .col_expr(notification::Column::Attempts, Expr::col(notification::Column::Attempts).add(1))
+        .col_expr(notification::Column::QuotaReserved, reserved)
         .filter(notification::Column::Id.is_in(ids.clone()))
         .exec(&txn)
         .await?;
-    let rows = notification::Entity::find().filter(notification::Column::Id.is_in(ids.clone())).all(&txn).await?;
     txn.commit().await?;
     ctx.claimed.lock().unwrap_or_else(|p| p.into_inner()).extend(ids);
-    Ok(rows)
+    Ok(planned
+        .into_iter()
+        .map(|(n, p)| {
+            let quota_reserved = n.quota_reserved || held.contains(&n.id);
+            let n = notification::Model {
+                state: state::SENDING.to_owned(),
+                lease_until: Some(now + lease),
+                attempts: n.attempts + 1,
+                quota_reserved,
+                ..n
+            };
+            (n, p)
+        })
+        .collect())
 }
 
 /// A replica's dispatcher between steps.
@@ -124,6 +165,8 @@ pub async fn claim(ctx: &AppContext, batch: u64, sweep_leases: bool) -> AppResul
 pub struct Dispatcher {
     /// When this replica last looked for claims whose lease ran out.
     last_lease_sweep: Option<DateTime<Utc>>,
+    /// Set by shutdown once it holds the dispatcher: no further step starts.
+    pub stopping: bool,
 }
 
 /// One step: claim a batch and deliver it. Shutdown waits for a running step. Run-out
@@ -131,6 +174,63 @@ pub struct Dispatcher {
 /// half lease, not on every step: under churn that scan costs more than the claim.
 pub async fn dispatch_once(ctx: &AppContext, batch: u64) -> AppResult<DispatchReport> {
     let mut dispatcher = ctx.dispatching.lock().await;
+    let claimed = claim_step(ctx, &mut dispatcher, batch).await?;
+    deliver_all(ctx, claimed).await
+}
+
+/// Runs steps until nothing is due (or `max_batches`), for the scheduler. The next batch
+/// is claimed while the current one is delivered, so the database's claim and WeChat's
+/// sends overlap. Each step holds the dispatcher; once shutdown has taken it
+/// (`Dispatcher::stopping`), a batch already claimed is left for shutdown to give back.
+pub async fn drain(ctx: &AppContext, batch: u64, max_batches: usize) -> AppResult<DispatchReport> {
+    let mut total = DispatchReport::default();
+    let mut claimed = {
+        let mut dispatcher = ctx.dispatching.lock().await;
+        if dispatcher.stopping {
+            return Ok(total);
+        }
+        claim_step(ctx, &mut dispatcher, batch).await?
+    };
+    for step in 0..max_batches {
+        if claimed.is_empty() {
+            break;
+        }
+        let mut dispatcher = ctx.dispatching.lock().await;
+        if dispatcher.stopping {
+            break;
+        }
+        let more = claimed.len() as u64 >= batch && step + 1 < max_batches;
+        let delivering = deliver_all(ctx, std::mem::take(&mut claimed));
+        let claiming = async { if more { claim_step(ctx, &mut dispatcher, batch).await } else { Ok(Vec::new()) } };
+        let (report, next) = tokio::join!(delivering, claiming);
+        drop(dispatcher);
+        let next = next?;
+        let report = match report {
+            Ok(report) => report,
+            Err(e) => {
+                let ids: Vec<i64> = next.iter().map(|(n, _)| n.id).collect();
+                if let Err(release) = release_claims(ctx, &ids).await {
+                    tracing::warn!(error = %release, "could not give back the next batch; its lease will run out");
+                }
+                return Err(e);
+            }
+        };
+        total.claimed += report.claimed;
+        total.sent += report.sent;
+        total.inbox_only += report.inbox_only;
+        total.retried += report.retried;
+        total.failed += report.failed;
+        claimed = next;
+    }
+    Ok(total)
+}
+
+/// Claims a batch, sweeping run-out leases on the first step and then every half lease.
+async fn claim_step(
+    ctx: &AppContext,
+    dispatcher: &mut Dispatcher,
+    batch: u64,
+) -> AppResult<Vec<(notification::Model, Plan)>> {
     let now = ctx.now();
     let every =
         chrono::Duration::from_std(ctx.config.dispatch_lease / 2).unwrap_or_else(|_| chrono::Duration::seconds(30));
@@ -138,65 +238,38 @@ pub async fn dispatch_once(ctx: &AppContext, batch: u64) -> AppResult<DispatchRe
     if sweep {
         dispatcher.last_lease_sweep = Some(now);
     }
-    let claimed = claim(ctx, batch, sweep).await?;
-    deliver_all(ctx, claimed).await
-}
-
-/// Runs steps until nothing is due (or `max_batches`), for the scheduler.
-pub async fn drain(ctx: &AppContext, batch: u64, max_batches: usize) -> AppResult<DispatchReport> {
-    let mut total = DispatchReport::default();
-    for _ in 0..max_batches {
-        let report = dispatch_once(ctx, batch).await?;
-        total.claimed += report.claimed;
-        total.sent += report.sent;
-        total.inbox_only += report.inbox_only;
-        total.retried += report.retried;
-        total.failed += report.failed;
-        if report.claimed < batch as usize {
-            break;
-        }
-    }
-    Ok(total)
+    claim_planned(ctx, batch, sweep).await
 }
 
 /// How one claimed notice goes out.
-enum Plan {
+pub enum Plan {
     Push(Push),
     /// Kept in the inbox only, for this reason.
     Inbox(&'static str),
 }
 
 /// A subscribe message to send: to this openid, with this template, for this purpose.
-struct Push {
+pub struct Push {
     openid: String,
     template: String,
     purpose: String,
 }
 
-/// Delivers claimed notices. Everything the batch needs is loaded at once (openids,
-/// activities) and the quota for the whole batch is held in one transaction; then
+/// Delivers claimed notices (their openids read and quotas held by the claim). The
+/// batch's activities are loaded at once; then
 /// users are pushed to in parallel, each user's notices in turn (WeChat refuses
 /// concurrent sends to one openid), while a recorder writes the outcomes in chunks as
 /// they arrive. A crash repeats at most the sends in flight and the chunk being written.
-pub async fn deliver_all(ctx: &AppContext, claimed: Vec<notification::Model>) -> AppResult<DispatchReport> {
+pub async fn deliver_all(ctx: &AppContext, claimed: Vec<(notification::Model, Plan)>) -> AppResult<DispatchReport> {
     let mut report = DispatchReport { claimed: claimed.len(), ..Default::default() };
     let mut settled: Vec<(notification::Model, Outcome)> = Vec::new();
-    let mut pushes: Vec<(notification::Model, Push)> = Vec::new();
-    for (n, plan) in plan(ctx, claimed).await? {
-        match plan {
-            Plan::Push(p) => pushes.push((n, p)),
-            Plan::Inbox(why) => settled.push((n, Outcome::InboxOnly(why))),
-        }
-    }
-    let wanted: Vec<(i64, i64, String)> =
-        pushes.iter().filter(|(n, _)| !n.quota_reserved).map(|(n, p)| (n.id, n.user_id, p.template.clone())).collect();
-    let held = hold_quotas(ctx, &wanted).await?;
     let mut by_user: BTreeMap<i64, Vec<(notification::Model, Push)>> = BTreeMap::new();
-    for (n, p) in pushes {
-        if n.quota_reserved || held.contains(&n.id) {
-            by_user.entry(n.user_id).or_default().push((n, p));
-        } else {
-            settled.push((n, Outcome::InboxOnly("no quota")));
+    for (n, plan) in claimed {
+        match plan {
+            // The claim held a send for it, or it holds one from an earlier attempt.
+            Plan::Push(p) if n.quota_reserved => by_user.entry(n.user_id).or_default().push((n, p)),
+            Plan::Push(_) => settled.push((n, Outcome::InboxOnly("no quota"))),
+            Plan::Inbox(why) => settled.push((n, Outcome::InboxOnly(why))),
         }
     }
     for chunk in settled.chunks(RECORD_CHUNK) {
@@ -311,7 +384,11 @@ fn tally(report: &mut DispatchReport, outcomes: &[(notification::Model, Outcome)
 
 /// Decides for each notice whether it goes through WeChat, with the batch's openids
 /// loaded in one query.
-async fn plan(ctx: &AppContext, claimed: Vec<notification::Model>) -> AppResult<Vec<(notification::Model, Plan)>> {
+async fn plan(
+    ctx: &AppContext,
+    db: &impl ConnectionTrait,
+    claimed: Vec<notification::Model>,
+) -> AppResult<Vec<(notification::Model, Plan)>> {
     if ctx.wechat.is_dev() {
         // Work done is worth a line; an idle tick is not (this runs every DISPATCH_INTERVAL).
         if claimed.is_empty() {
@@ -329,7 +406,7 @@ async fn plan(ctx: &AppContext, claimed: Vec<notification::Model>) -> AppResult<
         .filter(user::Column::Id.is_in(user_ids))
         .filter(user::Column::Openid.is_not_null())
         .into_tuple::<(i64, Option<String>)>()
-        .all(&ctx.db)
+        .all(db)
         .await?
         .into_iter()
         .filter_map(|(id, openid)| openid.map(|o| (id, o)))
@@ -454,15 +531,14 @@ fn template_data(
     }
 }
 
-/// Takes one send from each notice's user balance and marks the notice as holding it,
-/// for the whole batch in one transaction (so a crash mid-send does not strand a
-/// send: the retry finds it still held). Returns the notices that got one.
-async fn hold_quotas(ctx: &AppContext, wanted: &[(i64, i64, String)]) -> AppResult<HashSet<i64>> {
+/// Takes one send from each notice's user balance, inside the claim's transaction (the
+/// claim marks the notices as holding it, so a crash mid-send does not strand a send: the
+/// retry finds it still held). Returns the notices that got one.
+async fn hold_quotas(txn: &DatabaseTransaction, wanted: &[(i64, i64, String)]) -> AppResult<HashSet<i64>> {
     let mut held = HashSet::new();
     if wanted.is_empty() {
         return Ok(held);
     }
-    let txn = begin_write(&ctx.db).await?;
     let users: BTreeSet<i64> = wanted.iter().map(|w| w.1).collect();
     let templates: BTreeSet<&str> = wanted.iter().map(|w| w.2.as_str()).collect();
     let mut balances: HashMap<(i64, String), i32> = subscription_quota::Entity::find()
@@ -470,7 +546,7 @@ async fn hold_quotas(ctx: &AppContext, wanted: &[(i64, i64, String)]) -> AppResu
         .filter(subscription_quota::Column::TemplateId.is_in(templates))
         .filter(subscription_quota::Column::Banned.eq(false))
         .lock(LockType::Update)
-        .all(&txn)
+        .all(txn)
         .await?
         .into_iter()
         .map(|q| ((q.user_id, q.template_id), q.balance))
@@ -497,17 +573,9 @@ async fn hold_quotas(ctx: &AppContext, wanted: &[(i64, i64, String)]) -> AppResu
             )
             .filter(subscription_quota::Column::TemplateId.eq(*template))
             .filter(subscription_quota::Column::UserId.is_in(by_user.keys().copied()))
-            .exec(&txn)
+            .exec(txn)
             .await?;
     }
-    if !held.is_empty() {
-        notification::Entity::update_many()
-            .col_expr(notification::Column::QuotaReserved, Expr::value(true))
-            .filter(notification::Column::Id.is_in(held.iter().copied()))
-            .exec(&txn)
-            .await?;
-    }
-    txn.commit().await?;
     Ok(held)
 }
 

@@ -33,9 +33,9 @@ use crate::{
     error::{AppError, AppResult},
     service::work_queue::{self, Waiting},
     service::{
-        Contended, begin_write,
+        begin_write,
         geo::{self, Cursor},
-        lock_free_users, lock_users,
+        lock_free_users,
         notifications::{Notice, cancel_reminders, enqueue},
         organization_scope::regions_under,
         retrying,
@@ -427,6 +427,11 @@ pub fn notice_text(kind: &str, a: &activity::Model, extra: Option<&str>) -> (Str
 }
 
 /// A notice about `a` to one resident, its text from [`notice_text`].
+/// The notice that a resident's place is confirmed (one per place taken: keyed by its seq).
+pub(crate) fn confirmed_notice(a: &activity::Model, user_id: i64, seq: i64) -> Notice {
+    notice(a, user_id, "signup_confirmed", format!("signup_confirmed:{}:{seq}", a.id), None)
+}
+
 fn notice(a: &activity::Model, user_id: i64, kind: &'static str, dedupe_key: String, extra: Option<&str>) -> Notice {
     let (title, body) = notice_text(text_kind(kind, &dedupe_key), a, extra);
     Notice {
@@ -926,86 +931,14 @@ pub fn holding_clashing_place(a: &activity::Model) -> SelectStatement {
         .to_owned()
 }
 
-/// What concerns only the resident, in one query: whether they hold a place in another
-/// published activity overlapping this one, and their no-shows in 90 days.
-async fn resident_checks(
-    db: &impl ConnectionTrait,
-    user_id: i64,
-    a: &activity::Model,
-    now: DateTime<Utc>,
-) -> AppResult<(bool, u64)> {
-    let recent = Query::select()
-        .column(activity::Column::Id)
-        .from(activity::Entity)
-        .and_where(activity::Column::StartsAt.gte(now - chrono::Duration::days(90)))
-        .to_owned();
-    let as_count = |mut select: SelectStatement| {
-        select.clear_selects();
-        select.expr(Expr::col(signup::Column::UserId).count()).and_where(signup::Column::UserId.eq(user_id));
-        Expr::SubQuery(None, Box::new(sea_orm::sea_query::QueryStatementBuilder::into_sub_query_statement(select)))
-    };
-    let no_shows = Query::select()
-        .column(signup::Column::UserId)
-        .from(signup::Entity)
-        .and_where(signup::Column::Status.eq(SignupStatus::NoShow.as_str()))
-        .and_where(signup::Column::ActivityId.in_subquery(recent))
-        .and_where(signup::Column::Id.not_in_subquery(crate::service::proxies::waivers::waived_signups()))
-        .to_owned();
-    let both = Query::select()
-        .expr_as(as_count(holding_clashing_place(a)), "clash")
-        .expr_as(as_count(no_shows), "no_shows")
-        .to_owned();
-    let row = db.query_one_raw(db.get_database_backend().build(&both)).await?;
-    let get =
-        |col: &str| -> AppResult<i64> { Ok(row.as_ref().map(|r| r.try_get::<i64>("", col)).transpose()?.unwrap_or(0)) };
-    Ok((get("clash")? > 0, Ord::max(get("no_shows")?, 0) as u64))
-}
-
-/// Takes a place (`confirm`) or else a waitlist spot on the activity, if it
-/// is published, open for sign-ups and has one to give, in one conditional UPDATE that
-/// also numbers the sign-up; the row stays locked until the transaction ends. A
-/// waitlist spot is taken only while every place is taken, unless `restricted`.
-async fn take(
-    txn: &DatabaseTransaction,
-    id: i64,
-    now: DateTime<Utc>,
-    confirm: bool,
-    restricted: bool,
-) -> AppResult<Option<activity::Model>> {
-    let bump = |c: activity::Column| Expr::col(c).add(1);
-    let mut update = activity::Entity::update_many()
-        .col_expr(activity::Column::SignupSeq, bump(activity::Column::SignupSeq))
-        .filter(activity::Column::Id.eq(id))
-        .filter(activity::Column::Status.eq(ActivityStatus::Published.as_str()))
-        .filter(activity::Column::SignupDeadline.gt(now));
-    update = if confirm {
-        update
-            .col_expr(activity::Column::ConfirmedCount, bump(activity::Column::ConfirmedCount))
-            .filter(Expr::col(activity::Column::ConfirmedCount).lt(Expr::col(activity::Column::Capacity)))
-    } else {
-        let waitlist = update
-            .col_expr(activity::Column::WaitlistCount, bump(activity::Column::WaitlistCount))
-            .filter(activity::Column::WaitlistEnabled.eq(true));
-        if restricted {
-            waitlist
-        } else {
-            waitlist.filter(Expr::col(activity::Column::ConfirmedCount).gte(Expr::col(activity::Column::Capacity)))
-        }
-    };
-    if txn.support_returning() {
-        return Ok(update.exec_with_returning(txn).await?.into_iter().next());
-    }
-    Ok(if update.exec(txn).await?.rows_affected == 1 { Some(find(txn, id).await?) } else { None })
-}
-
 /// `POST /activities/{id}/signups`: a place if one is free, else the waitlist, else
 /// refused. Repeating it returns the same sign-up.
 ///
-/// Everything about the resident is read first; the activity's row is then taken by
-/// one conditional UPDATE that places the resident, so a crowd on one activity holds
-/// its lock only for that UPDATE, the INSERT of the sign-up (and its notices) and the
-/// commit. Two requests of one resident at once: the unique (activity, resident) index
-/// refuses the second INSERT, its transaction rolls back, and it answers with the first.
+/// Applied with the other sign-ups for the activity arriving meanwhile in this process,
+/// in one transaction (`service::signup_batch`): a crowd on one activity holds its row
+/// once per batch, not once per resident. Two requests of one resident at once: the
+/// second is answered with the first's sign-up (in one batch, or by the unique
+/// (activity, resident) index across replicas).
 pub async fn sign_up(ctx: &AppContext, user: &AuthUser, id: i64) -> AppResult<SignupOutcome> {
     sign_up_for(ctx, Acting::own(user.id), id, SignupVia::Resident).await
 }
@@ -1041,7 +974,7 @@ pub(crate) async fn sign_up_for(ctx: &AppContext, acting: Acting, id: i64, via: 
 
 async fn sign_up_once(ctx: &AppContext, acting: Acting, id: i64, via: SignupVia) -> AppResult<SignupOutcome> {
     let user = acting.resident;
-    match try_sign_up(ctx, acting, id, via).await {
+    match crate::service::signup_batch::SignupQueue::submit(ctx, acting, id, via).await {
         Err(AppError::Internal(e)) if e.downcast_ref::<sea_orm::DbErr>().is_some_and(is_unique_violation) => {
             let existing = signup::Entity::find()
                 .filter(signup::Column::ActivityId.eq(id))
@@ -1058,149 +991,6 @@ async fn sign_up_once(ctx: &AppContext, acting: Acting, id: i64, via: SignupVia)
 
 fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
     matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
-}
-
-async fn try_sign_up(ctx: &AppContext, acting: Acting, id: i64, via: SignupVia) -> AppResult<SignupOutcome> {
-    let now = ctx.now();
-    let user = acting.resident;
-    let txn = begin_write(&ctx.db).await?;
-    // One place-taking transaction per resident at a time (two phones, two activities).
-    lock_users(&txn, &[user]).await?;
-    let seen = find(&txn, id).await?;
-    // The activity's state first (a repeat on a cancelled activity is refused, not
-    // answered with the old sign-up), then the resident's own sign-up, then the deadline.
-    let closed = |a: &activity::Model| match status_of(a) {
-        ActivityStatus::Draft | ActivityStatus::Held => Some(AppError::NotFound("activity")),
-        ActivityStatus::Cancelled => Some(conflict("activity_cancelled", "活动已取消")),
-        ActivityStatus::Finished => Some(conflict("activity_finished", "活动已结束")),
-        ActivityStatus::Published => None,
-    };
-    let refuse = |a: &activity::Model| {
-        closed(a).or_else(|| (now >= a.signup_deadline).then(|| conflict("signup_closed", "报名已截止")))
-    };
-    if let Some(refusal) = closed(&seen) {
-        return Err(refusal);
-    }
-    let org_status = organization::Entity::find_by_id(seen.organization_id).one(&txn).await?.map(|o| o.status);
-    if !org_status.as_deref().and_then(OrgStatus::parse).is_some_and(OrgStatus::is_recognised) {
-        return Err(conflict("organization_not_active", "组织已暂停或注销，暂不接受报名"));
-    }
-    let existing = signup::Entity::find()
-        .filter(signup::Column::ActivityId.eq(id))
-        .filter(signup::Column::UserId.eq(user))
-        .one(&txn)
-        .await?;
-    match (next(existing.as_ref().map(signup_status), SignupAction::SignUp), &existing) {
-        (Step::Keep, Some(s)) => {
-            let position = waitlist_position(&txn, s).await?;
-            return Ok(SignupOutcome { signup: s.clone(), waitlist_position: position, created: false, note: None });
-        }
-        (Step::Refuse(refusal), _) => return Err(refusal.into_error()),
-        (Step::Take, _) => {}
-        (step, _) => return Err(AppError::Internal(anyhow::anyhow!("sign-up table answered {step:?}"))),
-    }
-    if let Some(refusal) = refuse(&seen) {
-        return Err(refusal);
-    }
-    let (clash, no_shows) = resident_checks(&txn, user, &seen, now).await?;
-    if clash {
-        return Err(conflict("schedule_conflict", "您已确认报名同一时段的其他活动"));
-    }
-    let restricted = ctx.config.no_show_limit > 0 && no_shows >= ctx.config.no_show_limit as u64;
-    let note = restricted
-        .then(|| format!("近 90 天内有 {no_shows} 次报名后未到场，新的报名只能进入候补；有空位时将按顺序为您确认。"));
-
-    // A place if one is free, else the waitlist; between the two UPDATEs a place may
-    // free up (a cancellation), so try again a few times before giving up.
-    let mut taken = None;
-    // Full when read: straight to the waitlist (one statement fewer in a crowd).
-    let mut full = seen.confirmed_count >= seen.capacity;
-    for _ in 0..3 {
-        if !restricted
-            && !full
-            && let Some(a) = take(&txn, id, now, true, false).await?
-        {
-            taken = Some((a, SignupStatus::Confirmed));
-            break;
-        }
-        if let Some(a) = take(&txn, id, now, false, restricted).await? {
-            taken = Some((a, SignupStatus::Waitlisted));
-            break;
-        }
-        let now_row = find(&txn, id).await?;
-        full = now_row.confirmed_count >= now_row.capacity;
-        if let Some(refusal) = refuse(&now_row) {
-            return Err(refusal);
-        }
-        if !now_row.waitlist_enabled && (restricted || now_row.confirmed_count >= now_row.capacity) {
-            return Err(if restricted {
-                conflict("no_show_limit", "近 90 天内多次报名后未到场，暂不能报名不设候补的活动")
-            } else {
-                conflict("activity_full", "名额已满，且该活动不设候补")
-            });
-        }
-    }
-    let Some((a, status)) = taken else {
-        return Err(AppError::Unavailable("sign-ups are changing too fast; try again".into()));
-    };
-    if (a.starts_at, a.ends_at) != (seen.starts_at, seen.ends_at) && has_overlap(&txn, user, &a).await? {
-        return Err(conflict("schedule_conflict", "您已确认报名同一时段的其他活动")); // moved meanwhile; rolls back
-    }
-    let seq = a.signup_seq;
-    let signup = match existing {
-        Some(old) => {
-            // The activity's row is ours now, so every other change to its sign-ups waits
-            // for us; the resident's own row is changed only if it is still as read. If a
-            // second tap, a cancel or a walk-in changed it meanwhile, this transaction
-            // (with the place it took) rolls back and runs again from what is there now.
-            let changed = signup::Entity::update_many()
-                .col_expr(signup::Column::Status, Expr::value(status.as_str()))
-                .col_expr(signup::Column::Seq, Expr::value(seq))
-                .col_expr(signup::Column::Reason, Expr::value(Option::<String>::None))
-                .col_expr(signup::Column::Regular, Expr::value(via == SignupVia::Regular))
-                .col_expr(signup::Column::UpdatedAt, Expr::value(now))
-                .filter(signup::Column::Id.eq(old.id))
-                .filter(signup::Column::Status.eq(old.status.as_str()))
-                .filter(signup::Column::Seq.eq(old.seq))
-                .exec(&txn)
-                .await?
-                .rows_affected;
-            if changed != 1 {
-                return Err(Contended("the resident's sign-up changed meanwhile").into());
-            }
-            let regular = via == SignupVia::Regular;
-            signup::Model { status: status.as_str().to_owned(), seq, reason: None, regular, updated_at: now, ..old }
-        }
-        None => {
-            signup::ActiveModel {
-                activity_id: Set(id),
-                user_id: Set(user),
-                status: Set(status.as_str().to_owned()),
-                seq: Set(seq),
-                reason: Set(None),
-                regular: Set(via == SignupVia::Regular),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?
-        }
-    };
-    if status == SignupStatus::Confirmed {
-        // A regular was told once that every date signs them up; each date reminds them.
-        let mut notices = Vec::new();
-        if via == SignupVia::Resident {
-            notices.push(notice(&a, user, "signup_confirmed", format!("signup_confirmed:{id}:{seq}"), None));
-        }
-        notices.extend(reminders(&a, user, now, &ctx.config.reminder_offsets));
-        enqueue(&txn, notices, now).await?;
-    }
-    // The newest sign-up is last in the queue: its place is the waitlist's new length.
-    let position = (status == SignupStatus::Waitlisted).then_some(i64::from(a.waitlist_count));
-    crate::service::proxies::record_signup_act(&txn, acting, id, ProxyAct::SignedUp, now).await?;
-    txn.commit().await?;
-    Ok(SignupOutcome { signup, waitlist_position: position, created: true, note })
 }
 
 /// Whether the resident holds a place in another published activity at the same time.

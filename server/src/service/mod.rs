@@ -36,6 +36,7 @@ pub mod reports;
 pub mod role_grants;
 pub mod satisfaction;
 pub mod series;
+pub mod signup_batch;
 pub mod subscriptions;
 pub mod support_figures;
 pub mod time_bank;
