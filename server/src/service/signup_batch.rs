@@ -104,31 +104,42 @@ impl SignupQueue {
     }
 }
 
-/// Removes the lane when its task ends in any way (a panic included), so the next request
-/// starts a new task; the requests still in it are answered 503 by their dropped senders.
+/// Removes the lane if its task dies (a panic), so the next request starts a new task; the
+/// requests still in it are answered 503 by their dropped senders. A task that finds its
+/// lane empty removes it itself, under the same lock as the look (a request pushed a
+/// moment later then starts a new task rather than joining a lane nobody serves).
 struct LaneGuard {
     queue: Arc<SignupQueue>,
     id: i64,
+    done: bool,
 }
 
 impl Drop for LaneGuard {
     fn drop(&mut self) {
-        self.queue.lanes().remove(&self.id);
+        if !self.done {
+            self.queue.lanes().remove(&self.id);
+        }
     }
 }
 
 async fn run_lane(ctx: AppContext, id: i64) {
-    let _guard = LaneGuard { queue: ctx.signups.clone(), id };
+    let mut guard = LaneGuard { queue: ctx.signups.clone(), id, done: false };
     loop {
         let batch: Vec<Ask> = {
             let mut lanes = ctx.signups.lanes();
-            let Some(lane) = lanes.get_mut(&id) else { return };
-            if lane.is_empty() {
-                return; // the guard removes the lane, under a fresh lock
+            match lanes.get_mut(&id) {
+                Some(lane) if !lane.is_empty() => {
+                    let n = lane.len().min(MAX_BATCH);
+                    lane.drain(..n).collect()
+                }
+                _ => {
+                    lanes.remove(&id);
+                    guard.done = true;
+                    return;
+                }
             }
-            let n = lane.len().min(MAX_BATCH);
-            lane.drain(..n).collect()
         };
+        metrics::histogram!("linli_signup_batch_size").record(batch.len() as f64);
         let asks: Vec<(Acting, SignupVia)> = batch.iter().map(|a| (a.acting, a.via)).collect();
         let answers = match retrying(|| apply(&ctx, id, &asks)).await {
             Ok(answers) => answers,
