@@ -6,11 +6,6 @@ use linli_server::{
     telemetry,
 };
 
-/// mimalloc returns memory freed after a burst (a dispatch of 100,000 reminders) to the
-/// system within a minute; glibc's allocator kept it (bench/RESULTS.md, issue 17).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let _ = dotenvy::dotenv();

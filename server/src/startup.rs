@@ -142,6 +142,7 @@ pub async fn build_context(config: Config, clock: Arc<dyn Clock>) -> anyhow::Res
     };
     let wechat = WechatClient::new(config.wechat.clone(), redis.clone())?;
     let jwt = Arc::new(JwtKeys::new(&config.jwt_secret, config.access_token_ttl));
+    let signups = Arc::new(crate::service::signup_batch::SignupQueue::new(config.database_max_connections));
     Ok(AppContext {
         limiter: Arc::new(crate::cache::ratelimit::RateLimiter::new(redis.clone())),
         public_cache: Arc::new(crate::cache::public::PublicCache::new(redis.clone(), config.public_cache_ttl)),
@@ -153,7 +154,7 @@ pub async fn build_context(config: Config, clock: Arc<dyn Clock>) -> anyhow::Res
         jwt,
         claimed: Default::default(),
         dispatching: Default::default(),
-        signups: Default::default(),
+        signups,
     })
 }
 
