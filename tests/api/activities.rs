@@ -414,7 +414,7 @@ async fn only_staff_post_and_manage_and_rosters_are_scoped() -> TestResult {
 
     // An organization not (yet) filed cannot post.
     let applicant = app.login("pending-org").await?;
-    let community = app.region("620102002001").await?;
+    let community = app.region("620102002006").await?;
     let pending = expect_json(
         app.post(
             "/api/v1/organizations",

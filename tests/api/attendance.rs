@@ -4,7 +4,7 @@ use chrono::{Duration, Utc};
 use linli_tests::{Session, TestApp, TestResult, expect_json, expect_problem, spawn_app};
 use serde_json::{Value, json};
 
-const JINTAXIANG: &str = "620102002001";
+const JINTAXIANG: &str = "620102002006";
 
 /// An activity of the demo leader's organization starting `hours_ahead` from now, two
 /// hours long, at 金塔巷 (36.0627, 103.8221).

@@ -6,8 +6,8 @@ use linli_tests::{Session, TestApp, TestResult, expect_json, expect_problem, spa
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 
-const JINTAXIANG: &str = "620102002001";
-const DAZHONGXIANG: &str = "620102002002";
+const JINTAXIANG: &str = "620102002006";
+const DAZHONGXIANG: &str = "620102002005";
 
 fn body_at(start: DateTime<Utc>, minutes: i64, capacity: i64, place: &str) -> Value {
     json!({

@@ -1717,6 +1717,7 @@ mod tests {
             latitude: None,
             longitude: None,
             created_at: chrono::DateTime::<Utc>::default(),
+            retired_at: None,
         }
     }
 
