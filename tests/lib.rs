@@ -334,6 +334,12 @@ impl TestApp {
         self.clock.now()
     }
 
+    /// `from=…` for a figures query: the period from now on, so a test's figures count
+    /// only what the test does, not the demo's past year (`service::demo_history`).
+    pub fn since_now(&self) -> String {
+        format!("from={}", self.clock_now().format("%Y-%m-%dT%H:%M:%SZ"))
+    }
+
     /// The id of a region by its division code (统计用区划代码).
     pub async fn region(&self, code: &str) -> anyhow::Result<i64> {
         linli_server::service::demo::region_id(&self.ctx.db, code).await.map_err(|e| anyhow!("{e}"))

@@ -21,7 +21,7 @@ async fn a_resident_sets_nickname_and_home_community() -> TestResult {
     let body = expect_json(resp, 200).await?;
     assert_eq!(body["nickname"], "王阿姨");
     assert_eq!(body["home_community_id"], community);
-    assert_eq!(body["home_community"]["name"], "金塔巷社区");
+    assert_eq!(body["home_community"]["name"], "金塔巷社区居委会");
     assert_eq!(body["home_community"]["kind"], "urban");
     // Times are in Asia/Shanghai.
     assert!(body["created_at"].as_str().is_some_and(|t| t.ends_with("+08:00")));

@@ -41,7 +41,7 @@ async fn a_region_carries_its_ancestors_and_kind() -> TestResult {
     let app = spawn_app().await?;
     let community = app.region("620102002006").await?;
     let body = expect_json(app.get(&format!("/api/v1/regions/{community}"), None).await?, 200).await?;
-    assert_eq!(body["name"], "金塔巷社区");
+    assert_eq!(body["name"], "金塔巷社区居委会");
     assert_eq!(body["level"], "community");
     assert_eq!(body["kind"], "urban");
     let names: Vec<&str> =

@@ -67,7 +67,7 @@ async fn venues_are_set_up_browsed_and_shown() -> TestResult {
     let s = setup(&app).await?;
     let one = expect_json(app.get(&format!("/api/v1/venues/{}", s.venue), None).await?, 200).await?;
     assert_eq!(one["name"], "金塔巷社区活动室");
-    assert_eq!(one["community_name"], "金塔巷社区");
+    assert_eq!(one["community_name"], "金塔巷社区居委会");
     assert_eq!(one["opening_hours"].as_array().map(Vec::len), Some(7));
     assert_eq!(one["opening_hours"][0], json!({"weekday": 1, "opens": "08:00", "closes": "22:00"}));
     assert_eq!(one["facilities"], json!(["投影仪", "音响"]));
