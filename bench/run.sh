@@ -9,7 +9,8 @@
 # wrk; installs wrk from Debian's packages when missing. BENCH_DURATION (seconds per load
 # run, default 10), BENCH_CONNECTIONS (default 64), BENCH_CROWD_CONNECTIONS (default 256);
 # for a quick look, BENCH_REUSE_DB=1 (keep the seeded database) and BENCH_PHASES (a
-# comma-separated subset of browse,pgbench,crowd,metrics,dispatch).
+# comma-separated subset of browse,pgbench,crowd,metrics,dispatch). BENCH_PHASES=regions
+# alone runs bench/regions.py: the whole country's region tree imported and browsed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_ADMIN="${PG_ADMIN:-postgres://root@127.0.0.1:5432/test}"
@@ -37,7 +38,9 @@ cargo build --release -q -p linli-server -p linli-tests --bin linli --bin fake-w
 FAKE_PID=$!
 trap 'kill $FAKE_PID 2>/dev/null || true' EXIT
 
-if [ "${BENCH_REUSE_DB:-}" = 1 ]; then
+if [ "${BENCH_PHASES:-}" = regions ]; then
+  : # its own database, made by bench/regions.py
+elif [ "${BENCH_REUSE_DB:-}" = 1 ]; then
   echo "== reusing database $DB (BENCH_REUSE_DB=1)"
   "$LINLI_BIN" migrate >/dev/null
 else
@@ -67,4 +70,8 @@ export RATE_LIMIT_PER_MINUTE=100000000 DISPATCH_INTERVAL=1s ACCESS_TOKEN_TTL=2h
 # The pool sized for this 2-core machine (2 × cores + 1); pgbench gets as many clients.
 export DATABASE_MAX_CONNECTIONS="${DATABASE_MAX_CONNECTIONS:-5}"
 
-python3 bench/harness.py
+if [ "${BENCH_PHASES:-}" = regions ]; then
+  python3 bench/regions.py
+else
+  python3 bench/harness.py
+fi

@@ -127,6 +127,9 @@ pub fn base_vars(wechat_uri: &str) -> HashMap<String, String> {
         ("WECHAT_API_BASE", wechat_uri.to_owned()),
         ("WECHAT_TIMEOUT", "2s".to_owned()),
         ("SEED_DEMO", "true".to_owned()),
+        // The demo's own places, not the whole province: each app starts in milliseconds
+        // (tests/api/regions.rs loads the province where it needs it).
+        ("DEMO_REGIONS", "places".to_owned()),
         ("DATABASE_MAX_CONNECTIONS", "5".to_owned()),
         ("WECHAT_TEMPLATE_REMINDER", TEMPLATE_REMINDER.to_owned()),
         ("WECHAT_TEMPLATE_SIGNUP", TEMPLATE_SIGNUP.to_owned()),
@@ -325,7 +328,19 @@ impl TestApp {
         Ok(id)
     }
 
-    /// The id of a demo region by its division code.
+    /// The test clock's "now".
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use linli_server::domain::clock::Clock;
+        self.clock.now()
+    }
+
+    /// `from=…` for a figures query: the period from now on, so a test's figures count
+    /// only what the test does, not the demo's past year (`service::demo_history`).
+    pub fn since_now(&self) -> String {
+        format!("from={}", self.clock_now().format("%Y-%m-%dT%H:%M:%SZ"))
+    }
+
+    /// The id of a region by its division code (统计用区划代码).
     pub async fn region(&self, code: &str) -> anyhow::Result<i64> {
         linli_server::service::demo::region_id(&self.ctx.db, code).await.map_err(|e| anyhow!("{e}"))
     }

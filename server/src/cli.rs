@@ -34,6 +34,14 @@ pub enum Command {
     Migrate,
     /// Load the demo regions, organizations, activities and accounts (idempotent).
     SeedDemo,
+    /// Load the National Bureau of Statistics' region codes (统计用区划代码) from a CSV file:
+    /// `code,name,parent_code,level[,urban_rural_code]`, one unit a line (header optional).
+    /// Idempotent: adds new units, updates and records renamed or moved ones, retires
+    /// those gone from the file (never deletes). A bad line changes nothing.
+    ImportRegions {
+        /// The CSV file, e.g. data/regions/gansu-2023.csv.
+        file: std::path::PathBuf,
+    },
     /// Grant a role to the user with this openid, creating the user if needed (bootstraps
     /// the first admin).
     GrantRole {
@@ -62,6 +70,20 @@ pub async fn seed_demo(config: &Config) -> anyhow::Result<()> {
     Migrator::up(&db, None).await?;
     let report = demo::seed(&db, SystemClock.now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("demo data: {report:?}");
+    Ok(())
+}
+
+pub async fn import_regions(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    use crate::service::region_import::{ImportError, import_file};
+    create_postgres_database(&config.database_url).await?;
+    let db = connect_database(config).await?;
+    Migrator::up(&db, None).await?;
+    let started = std::time::Instant::now();
+    let report = import_file(&db, file, SystemClock.now()).await.map_err(|e| match e {
+        ImportError::Line(e) => anyhow::anyhow!("{}: {e}; nothing was imported", file.display()),
+        ImportError::Database(e) => anyhow::anyhow!("{}: {e}; nothing was imported", file.display()),
+    })?;
+    println!("{}: {report} in {:.2} s", file.display(), started.elapsed().as_secs_f64());
     Ok(())
 }
 

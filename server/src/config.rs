@@ -48,6 +48,9 @@ impl WechatConfig {
     }
 }
 
+/// `ATTENDANCE_MIN_RATIO` when unset: attending less than 60 % of an activity earns no hours.
+pub const DEFAULT_ATTENDANCE_MIN_RATIO: f64 = 0.6;
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub app_env: AppEnv,
@@ -72,6 +75,9 @@ pub struct Config {
     pub login_rate_limit_per_minute: u32,
     pub max_body_bytes: usize,
     pub seed_demo: bool,
+    /// The regions the demo loads (`DEMO_REGIONS`): `province`, the whole of Gansu (the
+    /// default), or `places`, only the demo's own places and their ancestors.
+    pub demo_regions: crate::service::demo::DemoRegions,
     pub json_logs: bool,
     /// Attending less than this share of an activity earns no hours.
     pub attendance_min_ratio: f64,
@@ -201,13 +207,18 @@ impl Config {
                 Some(v) => parse_bool(v).context("SEED_DEMO")?,
                 None => database_url_is_unset(vars),
             },
+            demo_regions: match get("DEMO_REGIONS").as_deref() {
+                None | Some("province") => crate::service::demo::DemoRegions::Province,
+                Some("places") => crate::service::demo::DemoRegions::Places,
+                Some(other) => bail!("DEMO_REGIONS must be province or places, not {other:?}"),
+            },
             attendance_min_ratio: match get("ATTENDANCE_MIN_RATIO") {
                 Some(v) => v
                     .parse::<f64>()
                     .ok()
                     .filter(|r| (0.0..=1.0).contains(r))
                     .ok_or_else(|| anyhow::anyhow!("ATTENDANCE_MIN_RATIO must be between 0 and 1, not {v:?}"))?,
-                None => 0.6,
+                None => DEFAULT_ATTENDANCE_MIN_RATIO,
             },
             no_show_limit: parse_num(&get, "NO_SHOW_LIMIT", 3)?,
             max_proxies: parse_num(&get, "MAX_PROXIES", crate::domain::proxy::DEFAULT_MAX_PROXIES)?,

@@ -22,6 +22,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve => serve(config).await,
         Command::Migrate => cli::migrate(&config).await,
         Command::SeedDemo => cli::seed_demo(&config).await,
+        Command::ImportRegions { file } => cli::import_regions(&config, &file).await,
         Command::GrantRole { openid, role, scope } => cli::grant_role(&config, &openid, &role, scope).await,
     };
     match result {

@@ -133,7 +133,8 @@ pub async fn build_context(config: Config, clock: Arc<dyn Clock>) -> anyhow::Res
         .await
         .map_err(|e| anyhow::anyhow!("writing the default rating scheme: {e}"))?;
     if config.seed_demo {
-        let report = demo::seed(&db, clock.now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let report =
+            demo::seed_with(&db, config.demo_regions, clock.now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         tracing::info!(?report, "demo data loaded");
     }
     let redis = match &config.redis_url {

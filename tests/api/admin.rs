@@ -27,8 +27,8 @@ async fn a_street_grants_only_inside_its_street_and_only_lower_roles() -> TestRe
     let app = spawn_app().await?;
     let street = app.login_openid("demo-street").await?; // 张掖路街道
     let target = app.login("helper").await?;
-    let inside = app.region("620102002002").await?; // 大众巷社区, in 张掖路街道
-    let outside = app.region("620102008001").await?; // 静安门社区, in 皋兰路街道
+    let inside = app.region("620102002005").await?; // 大众巷社区, in 张掖路街道
+    let outside = app.region("620102004003").await?; // 静安门社区, in 皋兰路街道
     let county = app.region("620102000000").await?;
     let grant = |role: &str, scope: i64| json!({"user_id": target.user_id, "role": role, "scope_id": scope});
 
@@ -55,7 +55,7 @@ async fn committees_and_residents_cannot_grant() -> TestResult {
     let app = spawn_app().await?;
     let committee = app.login_openid("demo-committee").await?;
     let resident = app.login("plain").await?;
-    let community = app.region("620102002001").await?;
+    let community = app.region("620102002006").await?;
     let body = json!({"user_id": resident.user_id, "role": "committee", "scope_id": community});
     for who in [&committee, &resident] {
         let resp = app.post("/api/v1/admin/role-grants", Some(&who.access_token), body.clone()).await?;
@@ -72,7 +72,7 @@ async fn malformed_grants_are_refused() -> TestResult {
     let admin = app.login_openid("demo-admin").await?;
     let user = app.login("someone").await?;
     let street = app.region("620102002000").await?;
-    let community = app.region("620102002001").await?;
+    let community = app.region("620102002006").await?;
     let cases = [
         (json!({"user_id": user.user_id, "role": "emperor", "scope_id": community}), "role", "unknown_role"),
         (json!({"user_id": user.user_id, "role": "resident"}), "role", "not_grantable"),
@@ -110,8 +110,8 @@ async fn listing_is_scoped_and_revoking_takes_effect_at_once() -> TestResult {
     let mine = expect_json(app.get("/api/v1/admin/role-grants", Some(&street.access_token)).await?, 200).await?;
     let scopes: Vec<i64> =
         mine["items"].as_array().into_iter().flatten().filter_map(|g| g["scope_id"].as_i64()).collect();
-    let jintaxiang = app.region("620102002001").await?;
-    let village = app.region("620123104201").await?;
+    let jintaxiang = app.region("620102002006").await?;
+    let village = app.region("620123104202").await?;
     assert!(scopes.contains(&jintaxiang), "{mine}");
     assert!(!scopes.contains(&village), "{mine}");
     let all =
@@ -151,8 +151,13 @@ async fn the_cli_bootstraps_the_first_admin_and_the_seed_is_idempotent() -> Test
     assert_eq!(me["roles"][1], json!({"role": "system_admin", "scope_id": null}));
     assert_eq!(me["roles"].as_array().map(Vec::len), Some(2));
 
-    let again =
-        linli_server::service::demo::seed(&app.ctx.db, chrono::Utc::now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let again = linli_server::service::demo::seed_with(
+        &app.ctx.db,
+        linli_server::service::demo::DemoRegions::Places,
+        chrono::Utc::now(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!(again, Default::default(), "a second seed adds nothing");
     Ok(())
 }

@@ -4,7 +4,7 @@ use chrono::{Duration, Utc};
 use linli_tests::{Session, TestApp, TestResult, expect_json, expect_problem, spawn_app};
 use serde_json::{Value, json};
 
-const JINTAXIANG: &str = "620102002001";
+const JINTAXIANG: &str = "620102002006";
 
 /// An activity of the demo leader's organization starting `hours_ahead` from now, two
 /// hours long, at 金塔巷 (36.0627, 103.8221).
@@ -46,6 +46,7 @@ async fn again(app: &TestApp, who: &Session, code: &str) -> anyhow::Result<Sessi
 #[tokio::test]
 async fn three_check_ins_and_a_close_show_up_in_every_figure_and_the_export() -> TestResult {
     let app = spawn_app().await?;
+    let since = app.since_now();
     let (leader, org) = app.demo_leader().await?;
     let id = activity(&app, &leader, org, 2, 10).await?;
     let (r1, r2, r3, r4) = (
@@ -130,9 +131,11 @@ async fn three_check_ins_and_a_close_show_up_in_every_figure_and_the_export() ->
 
     // The organization's figures.
     let leader = app.login_openid("demo-leader").await?;
-    let om =
-        expect_json(app.get(&format!("/api/v1/organizations/{org}/metrics"), Some(&leader.access_token)).await?, 200)
-            .await?;
+    let om = expect_json(
+        app.get(&format!("/api/v1/organizations/{org}/metrics?{since}"), Some(&leader.access_token)).await?,
+        200,
+    )
+    .await?;
     assert_eq!(
         (om["activities_held"].as_i64(), om["attended"].as_i64(), om["no_shows"].as_i64(), om["participants"].as_i64()),
         (Some(1), Some(3), Some(1), Some(3))
@@ -143,7 +146,7 @@ async fn three_check_ins_and_a_close_show_up_in_every_figure_and_the_export() ->
     let community = app.region(JINTAXIANG).await?;
     let committee = app.login_openid("demo-committee").await?;
     let cm = expect_json(
-        app.get(&format!("/api/v1/regions/{community}/metrics"), Some(&committee.access_token)).await?,
+        app.get(&format!("/api/v1/regions/{community}/metrics?{since}"), Some(&committee.access_token)).await?,
         200,
     )
     .await?;
@@ -182,19 +185,23 @@ async fn three_check_ins_and_a_close_show_up_in_every_figure_and_the_export() ->
     // The street's: its three communities side by side.
     let street = app.login_openid("demo-street").await?;
     let street_id = app.region("620102002000").await?;
-    let sm =
-        expect_json(app.get(&format!("/api/v1/regions/{street_id}/metrics"), Some(&street.access_token)).await?, 200)
-            .await?;
+    let sm = expect_json(
+        app.get(&format!("/api/v1/regions/{street_id}/metrics?{since}"), Some(&street.access_token)).await?,
+        200,
+    )
+    .await?;
     assert_eq!(sm["communities"].as_array().map(Vec::len), Some(3));
     assert_eq!(sm["participants"], 3);
     assert_eq!(sm["activities_held"], 1);
     assert_eq!(sm["organizations"], 9);
-    let om_street = app.get(&format!("/api/v1/organizations/{org}/metrics"), Some(&street.access_token)).await?;
+    let om_street =
+        app.get(&format!("/api/v1/organizations/{org}/metrics?{since}"), Some(&street.access_token)).await?;
     assert_eq!(om_street.status().as_u16(), 200, "the regions above an organization see its figures");
 
     // And in the export.
-    let xlsx =
-        app.get(&format!("/api/v1/regions/{street_id}/metrics/export?format=xlsx"), Some(&street.access_token)).await?;
+    let xlsx = app
+        .get(&format!("/api/v1/regions/{street_id}/metrics/export?{since}&format=xlsx"), Some(&street.access_token))
+        .await?;
     assert_eq!(
         xlsx.headers().get("content-type").and_then(|v| v.to_str().ok()),
         Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -202,15 +209,16 @@ async fn three_check_ins_and_a_close_show_up_in_every_figure_and_the_export() ->
     let bytes = xlsx.bytes().await?;
     assert!(bytes.starts_with(b"PK"), "an xlsx is a zip");
     assert!(bytes.len() > 4000);
-    let csv =
-        app.get(&format!("/api/v1/regions/{street_id}/metrics/export?format=csv"), Some(&street.access_token)).await?;
+    let csv = app
+        .get(&format!("/api/v1/regions/{street_id}/metrics/export?{since}&format=csv"), Some(&street.access_token))
+        .await?;
     let text = csv.text().await?;
     assert!(text.starts_with('\u{feff}'), "a BOM for Excel");
     let header = text.lines().next().unwrap_or_default();
     assert!(header.contains("社区/村") && header.contains("参与率"));
     let row = text.lines().find(|l| l.starts_with("金塔巷社区")).unwrap_or_default();
     let cells: Vec<&str> = row.split(',').collect();
-    assert_eq!(&cells[..5], ["金塔巷社区", "城市", "4", "10", "否"]);
+    assert_eq!(&cells[..5], ["金塔巷社区居委会", "城市", "4", "10", "否"]);
     assert_eq!(cells[8], "1", "activities");
     assert_eq!(cells[13], "3", "participants");
     assert_eq!(cells[16], "3.8", "hours");

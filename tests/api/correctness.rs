@@ -6,8 +6,8 @@ use linli_tests::{Session, TestApp, TestResult, expect_json, expect_problem, spa
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 
-const JINTAXIANG: &str = "620102002001";
-const DAZHONGXIANG: &str = "620102002002";
+const JINTAXIANG: &str = "620102002006";
+const DAZHONGXIANG: &str = "620102002005";
 
 fn body_at(start: DateTime<Utc>, minutes: i64, capacity: i64, place: &str) -> Value {
     json!({
@@ -411,6 +411,7 @@ async fn a_text_check_wechat_will_not_do_holds_the_content_instead_of_failing() 
 #[tokio::test]
 async fn a_late_offline_check_in_counts_after_closing_and_the_figures_follow() -> TestResult {
     let app = spawn_app().await?;
+    let since = app.since_now();
     let (leader, org) = app.demo_leader().await?;
     let start = app.ctx.now() + Duration::minutes(10);
     let id = app.publish(&leader, org, body_at(start, 120, 3, "金塔巷活动室")).await?;
@@ -472,15 +473,17 @@ async fn a_late_offline_check_in_counts_after_closing_and_the_figures_follow() -
             .await?;
     let a_row = rows.as_array().into_iter().flatten().find(|r| r["user_id"] == a.user_id).cloned().unwrap_or_default();
     assert!(a_row["credited_hours"].as_f64().unwrap_or(0.0) > 1.5, "hours credited: {a_row}");
-    let figures =
-        expect_json(app.get(&format!("/api/v1/organizations/{org}/metrics"), Some(&leader.access_token)).await?, 200)
-            .await?;
+    let figures = expect_json(
+        app.get(&format!("/api/v1/organizations/{org}/metrics?{since}"), Some(&leader.access_token)).await?,
+        200,
+    )
+    .await?;
     assert_eq!((figures["attended"].as_i64(), figures["no_shows"].as_i64()), (Some(3), Some(0)), "{figures}");
     assert_eq!(figures["volunteer_hours"].as_f64().map(|h| h > 3.0), Some(true), "{figures}");
     let committee = app.login_openid("demo-committee").await?;
     let community = app.region(JINTAXIANG).await?;
     let region = expect_json(
-        app.get(&format!("/api/v1/regions/{community}/metrics"), Some(&committee.access_token)).await?,
+        app.get(&format!("/api/v1/regions/{community}/metrics?{since}"), Some(&committee.access_token)).await?,
         200,
     )
     .await?;

@@ -20,7 +20,7 @@ fn path(link: &Value) -> anyhow::Result<String> {
 #[tokio::test]
 async fn a_link_opens_without_a_token_until_it_expires() -> TestResult {
     let app = spawn_app().await?;
-    let community = app.region("620102002001").await?;
+    let community = app.region("620102002006").await?;
     let committee = app.login_openid("demo-committee").await?;
     let made = link(
         &app,
@@ -47,7 +47,7 @@ async fn a_link_opens_without_a_token_until_it_expires() -> TestResult {
     assert!(open(&app, &path(&xlsx)?).await?.bytes().await?.starts_with(b"PK"));
 
     // Altered in any part: refused.
-    let other = app.region("620102002002").await?;
+    let other = app.region("620102002005").await?;
     for tampered in [
         p.replace(&format!("&id={community}&"), &format!("&id={other}&")),
         p.replace("format=csv", "format=xlsx"),
@@ -122,7 +122,7 @@ async fn the_wrong_role_gets_no_link() -> TestResult {
                 "starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(1)).to_rfc3339(), "capacity": 5}),
         )
         .await?;
-    let community = app.region("620102002001").await?;
+    let community = app.region("620102002006").await?;
     let street = app.region("620102002000").await?;
     let resident = app.login("nosy").await?;
     let village = app.login_openid("demo-village").await?;

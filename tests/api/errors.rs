@@ -176,7 +176,7 @@ async fn a_raw_utf8_path_that_matches_nothing_is_a_404_problem() -> TestResult {
 async fn a_kept_alive_connection_carries_a_chinese_body_then_a_raw_utf8_url() -> TestResult {
     let app = spawn_app().await?;
     let resident = app.login("kept-alive").await?;
-    let community = app.region("620102002001").await?; // 金塔巷社区
+    let community = app.region("620102002006").await?; // 金塔巷社区
     // Raw CRLFs between the JSON's tokens and a request line inside a string: a body that
     // must reach the app byte for byte, not be read as the next request.
     let body = format!(

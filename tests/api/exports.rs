@@ -52,6 +52,7 @@ pub async fn finished_activity(app: &TestApp) -> anyhow::Result<(i64, i64, [Sess
 #[tokio::test]
 async fn leaders_download_the_roster_and_their_figures() -> TestResult {
     let app = spawn_app().await?;
+    let since = app.since_now();
     let (id, org, [r1, r2, r3]) = finished_activity(&app).await?;
     let leader = app.login_openid("demo-leader").await?;
 
@@ -94,8 +95,9 @@ async fn leaders_download_the_roster_and_their_figures() -> TestResult {
     );
     assert!(xlsx.bytes().await?.starts_with(b"PK"), "an xlsx is a zip");
 
-    let figures =
-        app.get(&format!("/api/v1/organizations/{org}/metrics/export?format=csv"), Some(&leader.access_token)).await?;
+    let figures = app
+        .get(&format!("/api/v1/organizations/{org}/metrics/export?{since}&format=csv"), Some(&leader.access_token))
+        .await?;
     assert_eq!(figures.status().as_u16(), 200);
     let text = figures.text().await?;
     assert!(
@@ -106,7 +108,8 @@ async fn leaders_download_the_roster_and_their_figures() -> TestResult {
     assert_eq!(total[0], "合计");
     assert_eq!(&total[1..5], ["1", "2", "1", "1"], "one activity, two held places, one attended, one no-show");
     assert_eq!((total[7].as_str(), total[8].as_str()), ("1", "1.8"), "hours to a tenth, as the figures show them");
-    let xlsx = app.get(&format!("/api/v1/organizations/{org}/metrics/export"), Some(&leader.access_token)).await?;
+    let xlsx =
+        app.get(&format!("/api/v1/organizations/{org}/metrics/export?{since}"), Some(&leader.access_token)).await?;
     assert!(xlsx.bytes().await?.starts_with(b"PK"));
     Ok(())
 }

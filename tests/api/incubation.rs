@@ -7,7 +7,7 @@
 use linli_tests::{TestResult, expect_json, expect_problem, spawn_app};
 use serde_json::json;
 
-const JINTA: &str = "620102002001"; // 金塔巷社区, the demo committee's
+const JINTA: &str = "620102002006"; // 金塔巷社区, the demo committee's
 const ZHANGYE_STREET: &str = "620102002000";
 
 #[tokio::test]

@@ -146,7 +146,7 @@ async fn who_may_invite_is_the_grant_table() -> TestResult {
     let resident = app.login("invite-resident").await?;
     let committee = app.login_openid("demo-committee").await?;
     let street = app.login_openid("demo-street").await?;
-    let community = app.region("620102002001").await?;
+    let community = app.region("620102002006").await?;
     let staff_body = json!({"role": "org_staff", "scope_id": org});
     for who in [&resident, &committee, &street] {
         expect_problem(invite(&app, who, staff_body.clone()).await?, 403, "forbidden").await?;

@@ -23,6 +23,7 @@ mod oversight;
 mod proxies;
 mod push;
 mod ratings;
+mod region_import;
 mod regions;
 mod security;
 mod series;

@@ -14,20 +14,20 @@ async fn me_requires_a_session() -> TestResult {
 async fn a_resident_sets_nickname_and_home_community() -> TestResult {
     let app = spawn_app().await?;
     let me = app.login("resident").await?;
-    let community = app.region("620102002001").await?;
+    let community = app.region("620102002006").await?;
     let resp = app
         .patch("/api/v1/me", Some(&me.access_token), json!({"nickname": " 王阿姨 ", "home_community_id": community}))
         .await?;
     let body = expect_json(resp, 200).await?;
     assert_eq!(body["nickname"], "王阿姨");
     assert_eq!(body["home_community_id"], community);
-    assert_eq!(body["home_community"]["name"], "金塔巷社区");
+    assert_eq!(body["home_community"]["name"], "金塔巷社区居委会");
     assert_eq!(body["home_community"]["kind"], "urban");
     // Times are in Asia/Shanghai.
     assert!(body["created_at"].as_str().is_some_and(|t| t.ends_with("+08:00")));
 
     // A rural village is a community too.
-    let village = app.region("620123104201").await?;
+    let village = app.region("620123104202").await?;
     let body =
         expect_json(app.patch("/api/v1/me", Some(&me.access_token), json!({"home_community_id": village})).await?, 200)
             .await?;
@@ -66,7 +66,7 @@ async fn bad_profile_changes_are_refused_and_change_nothing() -> TestResult {
 async fn deleting_the_account_erases_it_and_revokes_every_token() -> TestResult {
     let app = spawn_app().await?;
     let me = app.login("goodbye").await?;
-    let community = app.region("620102002001").await?;
+    let community = app.region("620102002006").await?;
     app.patch("/api/v1/me", Some(&me.access_token), json!({"nickname": "要走了", "home_community_id": community}))
         .await?;
     let resp = app.delete("/api/v1/me", Some(&me.access_token)).await?;

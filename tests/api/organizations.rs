@@ -4,7 +4,7 @@ use linli_tests::{Session, TestApp, TestResult, expect_json, expect_problem, spa
 use serde_json::{Value, json};
 
 const YONGCHANG: &str = "620102002003"; // 永昌路社区, 张掖路街道
-const JINTAXIANG: &str = "620102002001"; // 金塔巷社区, 张掖路街道 (the demo committee's)
+const JINTAXIANG: &str = "620102002006"; // 金塔巷社区, 张掖路街道 (the demo committee's)
 const ZHANGYE_STREET: &str = "620102002000";
 const GAOLAN_STREET: &str = "620102008000";
 

@@ -510,7 +510,7 @@ async fn certificates_are_verified_by_the_street_and_counted() -> TestResult {
         "invalid_transition",
     )
     .await?;
-    let community = app.region("620102002001").await?;
+    let community = app.region("620102002006").await?;
     let m = expect_json(
         app.get(&format!("/api/v1/regions/{community}/metrics"), Some(&committee.access_token)).await?,
         200,

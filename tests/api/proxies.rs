@@ -8,8 +8,8 @@ use linli_tests::{
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-const JINTAXIANG: &str = "620102002001";
-const DAZHONG: &str = "620102002002";
+const JINTAXIANG: &str = "620102002006";
+const DAZHONG: &str = "620102002005";
 
 /// An activity of the demo leader's organization starting `hours_ahead` from now, two
 /// hours long.

@@ -390,7 +390,7 @@ async fn texts_pass_wechats_content_check_before_publishing() -> TestResult {
     expect_json(app.get(&format!("/api/v1/activities/{held}"), Some(&resident.access_token)).await?, 200).await?;
 
     // An organization application with a risky name is refused outright.
-    let community = app.region("620102002001").await?;
+    let community = app.region("620102002006").await?;
     let resp = app
         .post(
             "/api/v1/organizations",

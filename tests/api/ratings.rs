@@ -384,7 +384,7 @@ async fn a_regional_scheme_is_copied_edited_published_and_fed_by_satisfaction() 
     .await?;
     let again = expect_json(app.post(&copy, Some(&civil.access_token), body).await?, 201).await?;
     assert_eq!(again["version"], 2);
-    let community = app.region("620102002001").await?;
+    let community = app.region("620102002006").await?;
     let here = expect_json(app.get(&format!("/api/v1/rating-schemes?region_id={community}"), None).await?, 200).await?;
     let ids: Vec<i64> = here.as_array().into_iter().flatten().filter_map(|s| s["id"].as_i64()).collect();
     assert!(ids.contains(&id) && ids.contains(&default_id), "{ids:?}");

@@ -39,16 +39,16 @@ async fn the_tree_is_walked_from_the_province_down() -> TestResult {
 #[tokio::test]
 async fn a_region_carries_its_ancestors_and_kind() -> TestResult {
     let app = spawn_app().await?;
-    let community = app.region("620102002001").await?;
+    let community = app.region("620102002006").await?;
     let body = expect_json(app.get(&format!("/api/v1/regions/{community}"), None).await?, 200).await?;
-    assert_eq!(body["name"], "金塔巷社区");
+    assert_eq!(body["name"], "金塔巷社区居委会");
     assert_eq!(body["level"], "community");
     assert_eq!(body["kind"], "urban");
     let names: Vec<&str> =
         body["ancestors"].as_array().into_iter().flatten().filter_map(|a| a["name"].as_str()).collect();
     assert_eq!(names, ["甘肃省", "兰州市", "城关区", "张掖路街道"]);
 
-    let village = app.region("620123104201").await?;
+    let village = app.region("620123104202").await?;
     let body = expect_json(app.get(&format!("/api/v1/regions/{village}"), None).await?, 200).await?;
     assert_eq!(body["kind"], "rural");
     let street = app.region("620102002000").await?;

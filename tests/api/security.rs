@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use linli_tests::{Session, TestApp, TestResult, expect_json, expect_problem, session_from, spawn_app};
 use serde_json::{Value, json};
 
-const JINTAXIANG: &str = "620102002001";
+const JINTAXIANG: &str = "620102002006";
 
 /// A published activity of the demo leader's organization at 金塔巷 (36.0627, 103.8221),
 /// starting `hours_ahead` from now, two hours long.
@@ -265,7 +265,7 @@ async fn activities_stay_in_the_organizations_street() -> TestResult {
     };
     let path = format!("/api/v1/organizations/{org}/activities");
     // A village in another county (the input of the issue): refused.
-    let village = app.region("620123104201").await?;
+    let village = app.region("620123104202").await?;
     let problem =
         expect_problem(app.post(&path, Some(&leader.access_token), body(village)).await?, 422, "validation_failed")
             .await?;
@@ -279,7 +279,7 @@ async fn activities_stay_in_the_organizations_street() -> TestResult {
     assert_eq!(problem["errors"][0]["code"], "not_a_community");
     // Another community of the same street: allowed, and the organization's own
     // committee keeps sight of the roster.
-    let neighbour = app.region("620102002002").await?;
+    let neighbour = app.region("620102002005").await?;
     let created = expect_json(app.post(&path, Some(&leader.access_token), body(neighbour)).await?, 201).await?;
     assert_eq!(created["community_id"], neighbour);
     let id = created["id"].as_i64().unwrap_or_default();
@@ -311,7 +311,7 @@ async fn walk_ins_by_id_are_for_neighbours_and_by_code_for_anyone() -> TestResul
     let (leader, org) = app.demo_leader().await?;
     let id = activity(&app, &leader, org, 2).await?;
     let villager = app.login("villager").await?;
-    let village = app.region("620123104201").await?;
+    let village = app.region("620123104202").await?;
     expect_json(
         app.patch("/api/v1/me", Some(&villager.access_token), json!({"home_community_id": village})).await?,
         200,

@@ -12,7 +12,7 @@ use linli_tests::{Session, TestApp, TestResult, expect_json, expect_problem, spa
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-const JINTA: &str = "620102002001"; // 金塔巷社区, the demo committee's
+const JINTA: &str = "620102002006"; // 金塔巷社区, the demo committee's
 
 struct Bank {
     id: i64,
@@ -695,7 +695,7 @@ async fn every_endpoint_refuses_who_it_is_not_for() -> TestResult {
 #[tokio::test]
 async fn the_demo_has_a_time_bank() -> TestResult {
     let app = spawn_app().await?;
-    let dazhong = app.region("620102002002").await?;
+    let dazhong = app.region("620102002005").await?;
     let street = app.login_openid("demo-street").await?;
     let banks = expect_json(
         app.get(&format!("/api/v1/time-banks?region_id={dazhong}"), Some(&street.access_token)).await?,

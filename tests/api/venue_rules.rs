@@ -103,7 +103,7 @@ async fn entrusting_follows_the_organizations_standing() -> TestResult {
     let app = spawn_app().await?;
     let s = setup(&app).await?;
     let path = format!("/api/v1/venues/{}", s.venue);
-    let village = app.region("620123104201").await?;
+    let village = app.region("620123104202").await?;
     let far = expect_json(app.get(&format!("/api/v1/organizations?region_id={village}"), None).await?, 200).await?;
     if let Some(far_org) = far["items"][0]["id"].as_i64() {
         let r = app.patch(&path, Some(&s.committee.access_token), json!({"entrusted_org_id": far_org})).await?;

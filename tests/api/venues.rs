@@ -40,7 +40,7 @@ pub(crate) struct Setup {
 pub(crate) async fn setup(app: &TestApp) -> anyhow::Result<Setup> {
     let committee = app.login_openid("demo-committee").await?;
     let (leader, org) = app.demo_leader().await?;
-    let community = app.region("620102002001").await?;
+    let community = app.region("620102002006").await?;
     let created =
         expect_json(app.post("/api/v1/venues", Some(&committee.access_token), venue_body(community)).await?, 201)
             .await?;
@@ -67,7 +67,7 @@ async fn venues_are_set_up_browsed_and_shown() -> TestResult {
     let s = setup(&app).await?;
     let one = expect_json(app.get(&format!("/api/v1/venues/{}", s.venue), None).await?, 200).await?;
     assert_eq!(one["name"], "金塔巷社区活动室");
-    assert_eq!(one["community_name"], "金塔巷社区");
+    assert_eq!(one["community_name"], "金塔巷社区居委会");
     assert_eq!(one["opening_hours"].as_array().map(Vec::len), Some(7));
     assert_eq!(one["opening_hours"][0], json!({"weekday": 1, "opens": "08:00", "closes": "22:00"}));
     assert_eq!(one["facilities"], json!(["投影仪", "音响"]));
@@ -82,7 +82,7 @@ async fn venues_are_set_up_browsed_and_shown() -> TestResult {
     assert!(list["items"].as_array().is_some_and(|i| i.iter().any(|v| v["id"] == s.venue)), "{list}");
     let near = expect_json(app.get("/api/v1/venues?lat=36.0630&lng=103.8221", None).await?, 200).await?;
     assert!(near["items"][0]["distance_m"].as_f64().is_some_and(|d| d < 100.0), "{near}");
-    let village = app.region("620123104201").await?;
+    let village = app.region("620123104202").await?;
     let none = expect_json(app.get(&format!("/api/v1/venues?region_id={village}"), None).await?, 200).await?;
     assert!(none["items"].as_array().is_some_and(|i| i.iter().all(|v| v["id"] != s.venue)), "{none}");
 
@@ -529,7 +529,7 @@ async fn the_readme_walk_books_a_demo_room() -> TestResult {
     let app = spawn_app().await?;
     let committee = app.login_openid("demo-committee").await?;
     let (leader, org) = app.demo_leader().await?;
-    let community = app.region("620102002001").await?;
+    let community = app.region("620102002006").await?;
     let rooms = expect_json(app.get(&format!("/api/v1/venues?region_id={community}"), None).await?, 200).await?;
     let room = rooms["items"]
         .as_array()

@@ -24,7 +24,7 @@ async fn apply(app: &TestApp, who: &Session, name: &str, community: i64) -> anyh
 #[tokio::test]
 async fn deciders_are_told_when_work_starts_waiting_for_them() -> TestResult {
     let app = spawn_app().await?;
-    let community = app.region("620102002001").await?;
+    let community = app.region("620102002006").await?;
     // The committee allowed one "change" message: the notice is pushed, opening the queue.
     let c = app.login_openid("demo-committee").await?;
     let body = json!({"results": {linli_tests::TEMPLATE_CHANGE: "accept"}});
@@ -92,7 +92,7 @@ async fn deciders_are_told_when_work_starts_waiting_for_them() -> TestResult {
 #[tokio::test]
 async fn several_waiting_items_are_gathered_into_one_digest_a_day() -> TestResult {
     let app = spawn_app().await?;
-    let community = app.region("620102002001").await?;
+    let community = app.region("620102002006").await?;
     // Two applications wait for the committee (the demo has one more); one for nobody else.
     apply(&app, &app.login("a1").await?, "金塔巷书法组", community).await?;
     apply(&app, &app.login("a2").await?, "金塔巷太极组", community).await?;

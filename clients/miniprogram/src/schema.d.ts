@@ -7005,14 +7005,15 @@ export interface components {
         };
         /**
          * @example {
-         *       "code": "620102002001",
-         *       "id": 11,
+         *       "code": "620102002006",
+         *       "id": 1214,
          *       "kind": "urban",
          *       "latitude": 36.0627,
          *       "level": "community",
          *       "longitude": 103.8221,
-         *       "name": "金塔巷社区",
-         *       "parent_id": 6
+         *       "name": "金塔巷社区居委会",
+         *       "parent_id": 1162,
+         *       "retired_at": null
          *     }
          */
         RegionResponse: {
@@ -7033,6 +7034,13 @@ export interface components {
             name: string;
             /** Format: int64 */
             parent_id: number | null;
+            /**
+             * Format: date-time
+             * @description When the unit left the National Bureau of Statistics' codes (撤销, found gone by an
+             *     import); `null` while current. Retired regions are not listed among children and
+             *     take no new filings, but old records still refer to them.
+             */
+            retired_at: string | null;
         };
         RegistrationRequest: {
             comment?: string | null;

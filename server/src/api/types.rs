@@ -19,8 +19,8 @@ pub fn time(t: DateTime<Utc>) -> DateTime<FixedOffset> {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
-    "id": 11, "parent_id": 6, "code": "620102002001", "name": "金塔巷社区",
-    "level": "community", "kind": "urban", "latitude": 36.0627, "longitude": 103.8221
+    "id": 1214, "parent_id": 1162, "code": "620102002006", "name": "金塔巷社区居委会",
+    "level": "community", "kind": "urban", "latitude": 36.0627, "longitude": 103.8221, "retired_at": null
 }))]
 pub struct RegionResponse {
     pub id: i64,
@@ -37,6 +37,10 @@ pub struct RegionResponse {
     pub kind: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    /// When the unit left the National Bureau of Statistics' codes (撤销, found gone by an
+    /// import); `null` while current. Retired regions are not listed among children and
+    /// take no new filings, but old records still refer to them.
+    pub retired_at: Option<DateTime<FixedOffset>>,
 }
 
 impl From<region::Model> for RegionResponse {
@@ -50,6 +54,7 @@ impl From<region::Model> for RegionResponse {
             kind: r.kind,
             latitude: r.latitude,
             longitude: r.longitude,
+            retired_at: r.retired_at.map(time),
         }
     }
 }

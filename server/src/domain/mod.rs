@@ -43,6 +43,7 @@ pub mod random_check;
 pub mod rating;
 pub mod recurrence;
 pub mod region;
+pub mod region_codes;
 pub mod role;
 pub mod series;
 pub mod signup;

@@ -48,6 +48,7 @@ pub mod rating_scheme;
 pub mod rating_score;
 pub mod refresh_token;
 pub mod region;
+pub mod region_event;
 pub mod role_grant;
 pub mod satisfaction_score;
 pub mod series_regular;

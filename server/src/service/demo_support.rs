@@ -61,8 +61,8 @@ pub async fn seed(db: &impl ConnectionTrait, mentor: i64, now: DateTime<Utc>) ->
     let leader = id_of(db, "demo-leader").await?;
     let resident = id_of(db, "demo-resident").await?;
     let street_region = region_id(db, "620102002000").await?;
-    let jinta = region_id(db, "620102002001").await?;
-    let dazhong = region_id(db, "620102002002").await?;
+    let jinta = region_id(db, "620102002006").await?;
+    let dazhong = region_id(db, "620102002005").await?;
     let month_ago = now - Duration::days(30);
     let hub_id = hub::Entity::insert(hub::ActiveModel {
         organization_id: Set(hub_org.id),

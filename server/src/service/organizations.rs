@@ -145,6 +145,7 @@ pub async fn apply(ctx: &AppContext, user: &AuthUser, input: OrgInput) -> AppRes
     if home.level != "community" {
         return Err(AppError::invalid("community_id", "not_a_community", "组织须隶属于一个社区或村"));
     }
+    crate::service::regions::require_current(&home, "community_id")?;
     let verdict =
         moderate_profile(ctx, user.id, Some(&input.name), Some(&input.description), input.contact_name.as_deref())
             .await?;

@@ -11,8 +11,9 @@ pub async fn get(db: &impl ConnectionTrait, id: i64) -> AppResult<region::Model>
     region::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound("region"))
 }
 
-/// Children of `parent_id` (the roots when `None`), by id, after `after_id`, at most
-/// `limit + 1` rows so the caller can tell whether there is a next page.
+/// Current children of `parent_id` (the roots when `None`), by id, after `after_id`, at
+/// most `limit + 1` rows so the caller can tell whether there is a next page. Retired
+/// regions are left out (they stay reachable by id).
 pub async fn children(
     db: &impl ConnectionTrait,
     parent_id: Option<i64>,
@@ -27,10 +28,20 @@ pub async fn children(
         }
         None => query.filter(region::Column::ParentId.is_null()),
     };
+    query = query.filter(region::Column::RetiredAt.is_null());
     if let Some(after) = after_id {
         query = query.filter(region::Column::Id.gt(after));
     }
     Ok(query.order_by_asc(region::Column::Id).limit(limit + 1).all(db).await?)
+}
+
+/// New records (a filing, a home community) go to current regions only: a retired one
+/// (撤销, gone from the National Bureau's codes) is a validation error on `field`.
+pub fn require_current(r: &region::Model, field: &str) -> AppResult<()> {
+    match r.retired_at {
+        None => Ok(()),
+        Some(_) => Err(AppError::invalid(field, "region_retired", "该区划已撤销，请选择现行的社区或村")),
+    }
 }
 
 /// The ancestors of a region, from the root down, not including itself.

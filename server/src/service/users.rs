@@ -48,7 +48,7 @@ pub async fn update_me(ctx: &AppContext, user_id: i64, patch: ProfilePatch) -> A
     if let Some(id) = patch.home_community_id {
         let community = region::Entity::find_by_id(id).one(&ctx.db).await?;
         match community {
-            Some(r) if r.level == "community" => {}
+            Some(r) if r.level == "community" => crate::service::regions::require_current(&r, "home_community_id")?,
             Some(_) => {
                 return Err(AppError::invalid(
                     "home_community_id",
