@@ -67,6 +67,13 @@ fn role_zh(role: &str) -> &'static str {
     }
 }
 
+/// JSON for a `<script type="application/json">` block: `<`, `>` and `&` as `\u00XX`,
+/// so no text in it can close the element.
+fn json_block(value: &serde_json::Value) -> minijinja::Value {
+    let text = value.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026");
+    minijinja::Value::from_safe_string(text)
+}
+
 fn percent(r: Option<f64>) -> String {
     r.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "—".into())
 }
@@ -197,7 +204,7 @@ async fn overview(ctx: web::Data<AppContext>, signed: Signed, q: web::Query<Peri
             by_category => by_category.into_iter().collect::<Vec<_>>(),
             by_standing => by_standing.into_iter().collect::<Vec<_>>(),
             inactive,
-            chart => chart.to_string(),
+            chart => json_block(&chart),
         },
     )
 }
@@ -535,4 +542,15 @@ async fn revoke(ctx: web::Data<AppContext>, signed: Signed, id: web::Path<i64>, 
     signed.seat()?;
     service::role_grants::revoke(&ctx, signed.user(), id.into_inner()).await?;
     Ok(redirect("/console/grants?done=1"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_blocks_cannot_close_their_element() {
+        let v = serde_json::json!({"name": "</script><b>&"});
+        let text = super::json_block(&v).to_string();
+        assert!(!text.contains('<') && !text.contains('>') && !text.contains('&'), "{text}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).ok(), Some(v));
+    }
 }
