@@ -31,7 +31,12 @@ fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<(String, String)> 
 }
 
 async fn login_page(app: &TestApp) -> anyhow::Result<LoginPage> {
-    let resp = app.client.get(app.url("/console/login")).header(header::USER_AGENT, "Mozilla/5.0 (Windows NT 10.0) Chrome/131.0 Safari/537.36").send().await?;
+    let resp = app
+        .client
+        .get(app.url("/console/login"))
+        .header(header::USER_AGENT, "Mozilla/5.0 (Windows NT 10.0) Chrome/131.0 Safari/537.36")
+        .send()
+        .await?;
     anyhow::ensure!(resp.status() == StatusCode::OK, "login page: {}", resp.status());
     let (cookie, _) = set_cookie(&resp, "linli_console_ticket").ok_or_else(|| anyhow::anyhow!("no ticket cookie"))?;
     let html = resp.text().await?;
@@ -60,13 +65,24 @@ async fn get_page(app: &TestApp, console: &Console, path: &str) -> anyhow::Resul
 fn urlencoded(form: &[(&str, &str)]) -> String {
     let enc = |s: &str| {
         s.bytes()
-            .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
             .collect::<String>()
     };
     form.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
 }
 
-async fn post_form(app: &TestApp, console: &Console, path: &str, form: &[(&str, &str)]) -> anyhow::Result<reqwest::Response> {
+async fn post_form(
+    app: &TestApp,
+    console: &Console,
+    path: &str,
+    form: &[(&str, &str)],
+) -> anyhow::Result<reqwest::Response> {
     Ok(app
         .client
         .post(app.url(path))
@@ -96,12 +112,22 @@ async fn a_ticket_is_approved_once_within_two_minutes_and_collected_once() -> Te
     let page = login_page(&app).await?;
 
     // The phone sees which browser asks, from where, until when.
-    let seen = expect_json(app.get(&format!("/api/v1/console/tickets/{}", page.ticket), Some(&committee.access_token)).await?, 200).await?;
+    let seen = expect_json(
+        app.get(&format!("/api/v1/console/tickets/{}", page.ticket), Some(&committee.access_token)).await?,
+        200,
+    )
+    .await?;
     assert_eq!(seen["status"], "waiting");
     assert_eq!(seen["browser"], "Chrome 131 · Windows");
     assert_eq!(seen["ip"], "127.0.0.1");
-    expect_problem(app.get(&format!("/api/v1/console/tickets/{}", page.ticket), None).await?, 401, "unauthenticated").await?;
-    expect_problem(app.get("/api/v1/console/tickets/0123456789abcdef0123456789abcdef", Some(&committee.access_token)).await?, 404, "not_found").await?;
+    expect_problem(app.get(&format!("/api/v1/console/tickets/{}", page.ticket), None).await?, 401, "unauthenticated")
+        .await?;
+    expect_problem(
+        app.get("/api/v1/console/tickets/0123456789abcdef0123456789abcdef", Some(&committee.access_token)).await?,
+        404,
+        "not_found",
+    )
+    .await?;
 
     let waiting = expect_json(poll(&app, &page).await?, 200).await?;
     assert_eq!(waiting["status"], "waiting");
@@ -111,13 +137,21 @@ async fn a_ticket_is_approved_once_within_two_minutes_and_collected_once() -> Te
     expect_problem(approve(&app, &committee, &page.ticket).await?, 409, "ticket_used").await?;
 
     // Only the browser holding the ticket's cookie may collect it.
-    let stranger = app.client.get(app.url(&format!("/console/login/poll?ticket={}", page.ticket))).header(header::COOKIE, "linli_console_ticket=0000").send().await?;
+    let stranger = app
+        .client
+        .get(app.url(&format!("/console/login/poll?ticket={}", page.ticket)))
+        .header(header::COOKIE, "linli_console_ticket=0000")
+        .send()
+        .await?;
     assert_eq!(stranger.status(), StatusCode::NOT_FOUND);
 
     let resp = poll(&app, &page).await?;
     assert_eq!(resp.status(), StatusCode::OK);
     let (_, header) = set_cookie(&resp, "linli_console").ok_or_else(|| anyhow::anyhow!("no session cookie"))?;
-    assert!(header.contains("HttpOnly") && header.contains("SameSite=Strict") && header.contains("Path=/console/"), "{header}");
+    assert!(
+        header.contains("HttpOnly") && header.contains("SameSite=Strict") && header.contains("Path=/console/"),
+        "{header}"
+    );
     assert!(!header.contains("Secure"), "dev mode sends it over plain HTTP: {header}");
     assert_eq!(resp.json::<serde_json::Value>().await?["status"], "signed_in");
     // Collected once: a second poll gets no second session.
@@ -167,7 +201,13 @@ async fn the_session_ends_at_sign_out_logout_everywhere_and_a_role_change() -> T
     assert_eq!(get_page(&app, &console, "/console/").await?.status(), StatusCode::OK);
     let admin = app.demo_login("demo-admin").await?;
     let me = expect_json(app.get("/api/v1/me", Some(&committee.access_token)).await?, 200).await?;
-    let community = me["roles"].as_array().into_iter().flatten().find(|r| r["role"] == "committee").and_then(|r| r["scope_id"].as_i64()).ok_or_else(|| anyhow::anyhow!("no committee scope: {me}"))?;
+    let community = me["roles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["role"] == "committee")
+        .and_then(|r| r["scope_id"].as_i64())
+        .ok_or_else(|| anyhow::anyhow!("no committee scope: {me}"))?;
     let street = expect_json(app.get(&format!("/api/v1/regions/{community}"), None).await?, 200).await?;
     let street_id = street["parent_id"].as_i64().ok_or_else(|| anyhow::anyhow!("no parent: {street}"))?;
     let grant = json!({"user_id": committee.user_id, "role": "street", "scope_id": street_id});
@@ -180,7 +220,14 @@ async fn the_session_ends_at_sign_out_logout_everywhere_and_a_role_change() -> T
 #[tokio::test]
 async fn pages_carry_a_strict_policy_and_refuse_other_roles() -> TestResult {
     let app = spawn_app().await?;
-    let pages = ["/console/", "/console/queue", "/console/organizations", "/console/activities", "/console/exports", "/console/grants"];
+    let pages = [
+        "/console/",
+        "/console/queue",
+        "/console/organizations",
+        "/console/activities",
+        "/console/exports",
+        "/console/grants",
+    ];
 
     // Not signed in: to the sign-in page.
     let resp = app.get("/console/queue", None).await?;
@@ -205,7 +252,8 @@ async fn pages_carry_a_strict_policy_and_refuse_other_roles() -> TestResult {
         let resp = get_page(&app, &console, "/console/exports/download?format=xlsx").await?;
         assert_eq!(resp.status(), StatusCode::OK, "{who} download");
         assert!(resp.headers()[header::CONTENT_DISPOSITION].to_str()?.contains(".xlsx"));
-        let csv = get_page(&app, &console, "/console/exports/download?format=csv&from=2026-01-01&to=2026-06-30").await?;
+        let csv =
+            get_page(&app, &console, "/console/exports/download?format=csv&from=2026-01-01&to=2026-06-30").await?;
         assert_eq!(csv.status(), StatusCode::OK, "{who} csv");
     }
 
@@ -223,7 +271,12 @@ async fn pages_carry_a_strict_policy_and_refuse_other_roles() -> TestResult {
     }
 
     // Static files are embedded; ECharts goes gzipped to browsers that take gzip.
-    let js = app.client.get(app.url("/console/static/echarts.min.js")).header(header::ACCEPT_ENCODING, "gzip").send().await?;
+    let js = app
+        .client
+        .get(app.url("/console/static/echarts.min.js"))
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .send()
+        .await?;
     assert_eq!(js.status(), StatusCode::OK);
     assert_eq!(js.headers()[header::CONTENT_ENCODING], "gzip");
     let plain = app.client.get(app.url("/console/static/console.js")).send().await?;
@@ -236,7 +289,13 @@ async fn a_committee_decides_a_filing_from_the_queue() -> TestResult {
     let app = spawn_app().await?;
     let committee = app.demo_login("demo-committee").await?;
     let me = expect_json(app.get("/api/v1/me", Some(&committee.access_token)).await?, 200).await?;
-    let community = me["roles"].as_array().into_iter().flatten().find(|r| r["role"] == "committee").and_then(|r| r["scope_id"].as_i64()).ok_or_else(|| anyhow::anyhow!("no committee scope: {me}"))?;
+    let community = me["roles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["role"] == "committee")
+        .and_then(|r| r["scope_id"].as_i64())
+        .ok_or_else(|| anyhow::anyhow!("no committee scope: {me}"))?;
     let applicant = app.login("console-applicant").await?;
     let body = json!({
         "name": "控制台测试互助队", "category": "mutual_aid", "community_id": community,
@@ -258,11 +317,20 @@ async fn a_committee_decides_a_filing_from_the_queue() -> TestResult {
     let resp = post_form(&app, &console, &path, &[("csrf", &console.csrf), ("decision", "reject")]).await?;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(resp.text().await?.contains("驳回时须说明理由"));
-    let resp = post_form(&app, &console, &path, &[("csrf", &console.csrf), ("decision", "approve"), ("reason", "材料齐全")]).await?;
+    let resp =
+        post_form(&app, &console, &path, &[("csrf", &console.csrf), ("decision", "approve"), ("reason", "材料齐全")])
+            .await?;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let org = expect_json(app.get(&format!("/api/v1/organizations/{id}"), Some(&applicant.access_token)).await?, 200).await?;
+    let org =
+        expect_json(app.get(&format!("/api/v1/organizations/{id}"), Some(&applicant.access_token)).await?, 200).await?;
     assert_eq!(org["status"], "pending_filing");
-    let consented = org["history"].as_array().into_iter().flatten().find(|h| h["action"] == "consented").cloned().unwrap_or_default();
+    let consented = org["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|h| h["action"] == "consented")
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(consented["comment"], "材料齐全");
     // Deciding again is out of order, as in the API.
     let resp = post_form(&app, &console, &path, &[("csrf", &console.csrf), ("decision", "approve")]).await?;

@@ -57,7 +57,13 @@ pub struct ConsoleTicketResponse {
 impl From<TicketView> for ConsoleTicketResponse {
     fn from(v: TicketView) -> Self {
         let status: TicketStatus = v.status;
-        Self { status: status.as_str(), browser: v.browser, ip: v.ip, created_at: v.created_at, expires_at: v.expires_at }
+        Self {
+            status: status.as_str(),
+            browser: v.browser,
+            ip: v.ip,
+            created_at: v.created_at,
+            expires_at: v.expires_at,
+        }
     }
 }
 

@@ -40,7 +40,9 @@ const ASSETS: &[Asset] = &[
 #[get("/static/{name}")]
 async fn asset(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
     let Some(asset) = ASSETS.iter().find(|a| a.name == name.as_str()) else {
-        return HttpResponse::NotFound().content_type("text/html; charset=utf-8").body("<!doctype html><title>404</title>");
+        return HttpResponse::NotFound()
+            .content_type("text/html; charset=utf-8")
+            .body("<!doctype html><title>404</title>");
     };
     let accepts_gzip = req
         .headers()

@@ -77,10 +77,12 @@ struct PollResponse {
 
 fn signed_in(ctx: &AppContext, token: &str, json: bool) -> HttpResponse {
     let ttl = ctx.config.console_session_ttl.as_secs() as i64;
-    let mut res = if json { HttpResponse::Ok().json(PollResponse { status: "signed_in" }) } else { redirect("/console/") };
-    for value in
-        [set_cookie(ctx, SESSION_COOKIE, token, "/console/", ttl), set_cookie(ctx, TICKET_COOKIE, "", "/console/login", 0)]
-    {
+    let mut res =
+        if json { HttpResponse::Ok().json(PollResponse { status: "signed_in" }) } else { redirect("/console/") };
+    for value in [
+        set_cookie(ctx, SESSION_COOKIE, token, "/console/", ttl),
+        set_cookie(ctx, TICKET_COOKIE, "", "/console/login", 0),
+    ] {
         if let Ok(v) = header::HeaderValue::from_str(&value) {
             res.headers_mut().append(header::SET_COOKIE, v);
         }

@@ -60,7 +60,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, enabled: bool) {
 
 /// The console's headers on every response: CSP, no framing, no referrer, not cached
 /// (static files say otherwise themselves).
-async fn headers(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<impl MessageBody>, Error> {
+async fn headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let mut res = next.call(req).await?;
     let h = res.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
@@ -144,11 +147,11 @@ impl ResponseError for PageError {
             e => vec![e.detail(Lang::Zh)],
         };
         let status = self.status_code();
-        let body = templates::render(
-            "error.html",
-            minijinja::context! { status => status.as_u16(), messages => messages },
-        )
-        .unwrap_or_else(|_| format!("<!doctype html><title>{}</title><p>{}</p>", status.as_u16(), status.as_u16()));
+        let body =
+            templates::render("error.html", minijinja::context! { status => status.as_u16(), messages => messages })
+                .unwrap_or_else(|_| {
+                    format!("<!doctype html><title>{}</title><p>{}</p>", status.as_u16(), status.as_u16())
+                });
         let mut res = HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body);
         if let AppError::RateLimited { retry_after_secs } = self.0
             && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())

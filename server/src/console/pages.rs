@@ -163,7 +163,8 @@ async fn overview(ctx: web::Data<AppContext>, signed: Signed, q: web::Query<Peri
             *by_standing.entry(standing_zh(k)).or_default() += n;
         }
     }
-    let names: BTreeMap<i64, String> = m.communities.iter().map(|c| (c.community.id, c.community.name.clone())).collect();
+    let names: BTreeMap<i64, String> =
+        m.communities.iter().map(|c| (c.community.id, c.community.name.clone())).collect();
     let inactive: Vec<_> = m
         .inactive
         .iter()
@@ -225,12 +226,14 @@ async fn organizations(ctx: web::Data<AppContext>, signed: Signed, q: web::Query
     let period = period(&ctx, &form.query())?;
     let m = service::reports::region_metrics(&ctx, signed.user(), seat.region_id, period).await?;
     let needle = q.q.as_deref().map(str::trim).unwrap_or("");
-    let list: Vec<_> = m.organization_list.iter().filter(|(o, _)| needle.is_empty() || o.name.contains(needle)).collect();
+    let list: Vec<_> =
+        m.organization_list.iter().filter(|(o, _)| needle.is_empty() || o.name.contains(needle)).collect();
     let ids: Vec<i64> = list.iter().map(|(o, _)| o.id).collect();
     let today = to_shanghai(ctx.now()).date_naive();
     let grades = service::ratings::current_grades(&ctx.db, &ids, today).await?;
     let last = service::scope_lists::last_activity(&ctx, &ids).await?;
-    let names: BTreeMap<i64, String> = m.communities.iter().map(|c| (c.community.id, c.community.name.clone())).collect();
+    let names: BTreeMap<i64, String> =
+        m.communities.iter().map(|c| (c.community.id, c.community.name.clone())).collect();
     let rows: Vec<_> = list
         .iter()
         .map(|(o, f)| {
@@ -523,7 +526,9 @@ async fn grant(ctx: web::Data<AppContext>, signed: Signed, form: web::Form<Grant
         .ok_or_else(|| PageError(AppError::invalid("role", "invalid", "请选择要授予的角色")))?;
     let scope_id = match form.scope_id.trim() {
         "" => None,
-        s => Some(s.parse::<i64>().map_err(|_| PageError(AppError::invalid("scope_id", "invalid", "范围编号须为数字")))?),
+        s => Some(
+            s.parse::<i64>().map_err(|_| PageError(AppError::invalid("scope_id", "invalid", "范围编号须为数字")))?,
+        ),
     };
     service::role_grants::grant(&ctx, signed.user(), user_id, role, scope_id).await?;
     Ok(redirect("/console/grants?done=1"))
@@ -537,7 +542,12 @@ struct CsrfForm {
 
 /// `POST /console/grants/{id}/revoke`: removes a grant (`role_grants::revoke`).
 #[post("/grants/{id}/revoke")]
-async fn revoke(ctx: web::Data<AppContext>, signed: Signed, id: web::Path<i64>, form: web::Form<CsrfForm>) -> PageResult {
+async fn revoke(
+    ctx: web::Data<AppContext>,
+    signed: Signed,
+    id: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> PageResult {
     signed.check_csrf(&form.csrf)?;
     signed.seat()?;
     service::role_grants::revoke(&ctx, signed.user(), id.into_inner()).await?;

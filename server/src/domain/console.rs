@@ -75,10 +75,13 @@ pub fn browser_summary(user_agent: &str) -> String {
     };
     let browser = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Version/", "Safari")]
         .into_iter()
-        .find_map(|(marker, name)| version(marker).map(|v| if v.is_empty() { name.to_owned() } else { format!("{name} {v}") }));
-    let system = [("Windows", "Windows"), ("Mac OS X", "macOS"), ("Android", "Android"), ("Linux", "Linux"), ("iPhone", "iOS")]
-        .into_iter()
-        .find_map(|(marker, name)| user_agent.contains(marker).then_some(name));
+        .find_map(|(marker, name)| {
+            version(marker).map(|v| if v.is_empty() { name.to_owned() } else { format!("{name} {v}") })
+        });
+    let system =
+        [("Windows", "Windows"), ("Mac OS X", "macOS"), ("Android", "Android"), ("Linux", "Linux"), ("iPhone", "iOS")]
+            .into_iter()
+            .find_map(|(marker, name)| user_agent.contains(marker).then_some(name));
     match (browser, system) {
         (Some(b), Some(s)) => format!("{b} · {s}"),
         (Some(b), None) => b,
@@ -97,7 +100,10 @@ mod tests {
         assert_eq!(browser_summary(chrome), "Chrome 131 · Windows");
         let edge = "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/131.0 Safari/537.36 Edg/131.0.2903.86";
         assert_eq!(browser_summary(edge), "Edge 131 · Windows");
-        assert_eq!(browser_summary("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"), "Firefox 128 · Linux");
+        assert_eq!(
+            browser_summary("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+            "Firefox 128 · Linux"
+        );
         assert_eq!(browser_summary(""), "未知浏览器");
     }
 
@@ -105,7 +111,10 @@ mod tests {
     fn the_seat_is_the_first_region_role() {
         let g = |role, scope_id| Grant { role, scope_id: Some(scope_id) };
         assert_eq!(Seat::of(&[g(Role::OrgLeader, 9)]), None);
-        assert_eq!(Seat::of(&[g(Role::Street, 2), g(Role::Committee, 3)]), Some(Seat { role: Role::Committee, region_id: 3 }));
+        assert_eq!(
+            Seat::of(&[g(Role::Street, 2), g(Role::Committee, 3)]),
+            Some(Seat { role: Role::Committee, region_id: 3 })
+        );
         assert_eq!(Seat::of(&[g(Role::CivilAffairs, 1)]).map(|s| s.role), Some(Role::CivilAffairs));
     }
 

@@ -12,11 +12,7 @@
 //! tokens) and the user's grants are the ones they had (a role change ends it).
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter,
-    sea_query::Expr,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
 use crate::{
     auth::AuthUser,
@@ -164,7 +160,9 @@ pub enum Poll {
     Waiting,
     Expired,
     /// The session just made: its token goes into the cookie, once.
-    SignedIn { token: String },
+    SignedIn {
+        token: String,
+    },
 }
 
 /// The browser that asked for `ticket` (holding `browser_secret`) asks whether it was
@@ -287,8 +285,10 @@ pub async fn revoke(ctx: &AppContext, session_id: i64) -> AppResult<()> {
 /// ago (run by the scheduler). Returns how many rows went.
 pub async fn purge(ctx: &AppContext) -> AppResult<u64> {
     let cutoff = ctx.now() - chrono::Duration::days(1);
-    let tickets =
-        console_ticket::Entity::delete_many().filter(console_ticket::Column::ExpiresAt.lt(cutoff)).exec(&ctx.db).await?;
+    let tickets = console_ticket::Entity::delete_many()
+        .filter(console_ticket::Column::ExpiresAt.lt(cutoff))
+        .exec(&ctx.db)
+        .await?;
     let sessions = console_session::Entity::delete_many()
         .filter(
             sea_orm::Condition::any()
