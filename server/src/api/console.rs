@@ -10,10 +10,7 @@ use crate::{
     auth::AuthUser,
     context::AppContext,
     error::{AppResult, Problem},
-    service::{
-        self,
-        console_sessions::{TicketStatus, TicketView},
-    },
+    service::{self, console_sessions::TicketView},
 };
 
 const JSON_PROBLEM: &str = "application/problem+json";

@@ -68,10 +68,7 @@ pub fn grants_digest(grants: &[Grant]) -> String {
 /// `Chrome 131 · Windows`. Unknown parts are left out; an empty header gives `未知浏览器`.
 pub fn browser_summary(user_agent: &str) -> String {
     let version = |marker: &str| {
-        user_agent.split(marker).nth(1).map(|rest| {
-            let major: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-            major
-        })
+        user_agent.split(marker).nth(1).map(|rest| rest.chars().take_while(|c| c.is_ascii_digit()).collect::<String>())
     };
     let browser = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Version/", "Safari")]
         .into_iter()
