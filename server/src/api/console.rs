@@ -53,9 +53,8 @@ pub struct ConsoleTicketResponse {
 
 impl From<TicketView> for ConsoleTicketResponse {
     fn from(v: TicketView) -> Self {
-        let status: TicketStatus = v.status;
         Self {
-            status: status.as_str(),
+            status: v.status.as_str(),
             browser: v.browser,
             ip: v.ip,
             created_at: v.created_at,
