@@ -21,6 +21,7 @@ mod m20261201_000050_proxies;
 mod m20261201_000060_incubation_hubs;
 mod m20261201_000070_funding;
 mod m20261201_000080_region_imports;
+mod m20261201_000090_console;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000060_incubation_hubs::Migration),
             Box::new(m20261201_000070_funding::Migration),
             Box::new(m20261201_000080_region_imports::Migration),
+            Box::new(m20261201_000090_console::Migration),
         ]
     }
 }

@@ -105,6 +105,14 @@ pub struct Config {
     /// Days past the due date after which an organization without a submitted report is
     /// put on the abnormal list (活动异常名录) (`ABNORMAL_AFTER_DAYS`, default 30).
     pub abnormal_after_days: i64,
+    /// The web console under `/console/` (`CONSOLE_ENABLED`, default true); off, every
+    /// console path answers 404.
+    pub console_enabled: bool,
+    /// How long a console session lasts from sign-in (`CONSOLE_SESSION_TTL`, default 4h).
+    pub console_session_ttl: Duration,
+    /// Whether the console's cookies carry `Secure` (`CONSOLE_SECURE_COOKIE`; default:
+    /// outside dev, i.e. with `APP_ENV=production`).
+    pub console_secure_cookie: bool,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/linli.db?mode=rwc";
@@ -251,6 +259,16 @@ impl Config {
                     })?
             },
             abnormal_after_days: parse_num(&get, "ABNORMAL_AFTER_DAYS", 30)?,
+            console_enabled: match get("CONSOLE_ENABLED") {
+                Some(v) => parse_bool(&v).context("CONSOLE_ENABLED")?,
+                None => true,
+            },
+            console_session_ttl: parse_duration(get("CONSOLE_SESSION_TTL").as_deref().unwrap_or("4h"))
+                .context("CONSOLE_SESSION_TTL")?,
+            console_secure_cookie: match get("CONSOLE_SECURE_COOKIE") {
+                Some(v) => parse_bool(&v).context("CONSOLE_SECURE_COOKIE")?,
+                None => app_env != AppEnv::Dev,
+            },
             trusted_proxies: get("TRUSTED_PROXIES")
                 .unwrap_or_default()
                 .split(',')

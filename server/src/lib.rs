@@ -3,6 +3,7 @@ pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod context;
 pub mod domain;
 pub mod entity;

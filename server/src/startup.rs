@@ -261,6 +261,7 @@ fn app(
         InitError = (),
     >,
 > {
+    let console = data.config.console_enabled;
     App::new()
         .app_data(data)
         .app_data(web::JsonConfig::default().limit(max_body).error_handler(middleware::json_error))
@@ -283,6 +284,7 @@ fn app(
         )
         .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
         .configure(api::routes)
+        .configure(|cfg| crate::console::routes(cfg, console))
         .route(
             http_target::INVALID_TARGET,
             web::to(|| async { Err::<HttpResponse, _>(AppError::InvalidRequestTarget) }),

@@ -5,6 +5,7 @@ mod admin;
 mod attendance;
 mod auth;
 mod calendar;
+mod console;
 mod correctness;
 mod downloads;
 mod errors;

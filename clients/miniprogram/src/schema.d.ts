@@ -785,6 +785,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/console/tickets/{ticket}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A console sign-in ticket scanned from the PC's QR code: which browser, place and time
+         *     ask, so the user knows what they approve. The QR holds the mini-program page
+         *     `pages/console/approve?ticket={ticket}`.
+         */
+        get: operations["inspectConsoleTicket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/console/tickets/{ticket}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a console sign-in: the PC browser that shows this ticket is signed in to the
+         *     web console as the caller (its pages then check the caller's roles as the API does).
+         *     Once, within 2 minutes of the QR code being shown.
+         */
+        post: operations["approveConsoleTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/downloads": {
         parameters: {
             query?: never;
@@ -4675,6 +4717,38 @@ export interface components {
             /** @description ≤ 500 characters. */
             note?: string | null;
         };
+        /**
+         * @description A console sign-in ticket, as the phone shows it before the user approves: which
+         *     browser asks, from which address, since when.
+         */
+        ConsoleTicketResponse: {
+            /**
+             * @description The asking browser and system, e.g. `Chrome 131 · Windows`.
+             * @example Chrome 131 · Windows
+             */
+            browser: string;
+            /**
+             * Format: date-time
+             * @description When the QR code was shown (UTC).
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description 2 minutes after `created_at` (UTC): approval is refused after.
+             */
+            expires_at: string;
+            /**
+             * @description The browser's IP address as the server saw it.
+             * @example 10.12.0.8
+             */
+            ip: string;
+            status: components["schemas"]["ConsoleTicketStatus"];
+        };
+        /**
+         * @description Where a sign-in ticket stands.
+         * @enum {string}
+         */
+        ConsoleTicketStatus: "waiting" | "approved" | "used" | "expired";
         /**
          * @example {
          *       "name": "城关区社区社会组织等级评估标准（2027）",
@@ -10433,6 +10507,96 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    inspectConsoleTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The 32 hex characters from the QR code */
+                ticket: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleTicketResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description no such ticket */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    approveConsoleTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The 32 hex characters from the QR code */
+                ticket: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `approved`: the PC signs in at its next poll */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleTicketResponse"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            /** @description no such ticket */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ticket_used`: approved already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `ticket_expired`: more than 2 minutes old */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Problem"];

@@ -34,6 +34,8 @@ use crate::api;
         api::auth::login,
         api::auth::refresh,
         api::auth::logout,
+        api::console::inspect,
+        api::console::approve,
         api::me::get_me,
         api::me::update_me,
         api::me::delete_me,
@@ -268,6 +270,7 @@ use crate::api;
     tags(
         (name = "auth", description = "Sign in with WeChat, tokens"),
         (name = "me", description = "The signed-in user"),
+        (name = "console", description = "Signing a PC browser in to the web console by scan (扫码登录)"),
         (name = "regions", description = "The administrative region tree"),
         (name = "organizations", description = "Community social organizations: filing, profiles, staff, browse"),
         (name = "activities", description = "Activities, sign-ups, waitlists and rosters"),

@@ -66,6 +66,11 @@ fn needs_problem<B>(res: &ServiceResponse<B>) -> bool {
     if !(status.is_client_error() || status.is_server_error()) {
         return false;
     }
+    // The web console's error pages are HTML on purpose (`console::PageError`).
+    if res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"))
+    {
+        return false;
+    }
     if res.response().error().is_some() {
         return true;
     }

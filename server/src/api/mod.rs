@@ -7,6 +7,7 @@ pub mod attendance;
 pub mod auth;
 pub mod calendar;
 pub mod checks;
+pub mod console;
 pub mod docs;
 pub mod downloads;
 pub mod exports;
@@ -41,6 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .configure(auth::routes)
             .configure(me::routes)
+            .configure(console::routes)
             .configure(calendar::routes)
             .configure(invitations::routes)
             .configure(offline_residents::routes)

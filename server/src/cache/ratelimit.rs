@@ -231,7 +231,9 @@ pub async fn limit_requests(
     let Some(ctx) = req.app_data::<web::Data<AppContext>>().cloned() else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
-    if !req.path().starts_with("/api/") {
+    // The API and the web console share the limits.
+    let console = req.path().starts_with("/console/") && !req.path().starts_with("/console/static/");
+    if !req.path().starts_with("/api/") && !console {
         return Ok(next.call(req).await?.map_into_left_body());
     }
     let ip = client_ip(
@@ -255,7 +257,7 @@ pub async fn limit_requests(
         req.extensions_mut().insert(v); // the extractors use it rather than verify again
     }
     let mut verdicts = Vec::with_capacity(2);
-    if req.path() == LOGIN_PATH {
+    if req.path() == LOGIN_PATH || req.path().starts_with("/console/login") {
         verdicts.push(ctx.limiter.hit(&format!("login:{ip}"), ctx.config.login_rate_limit_per_minute).await);
     }
     let caller = match user {

@@ -30,6 +30,7 @@ pub mod annual_report;
 pub mod calendar;
 pub mod certificate;
 pub mod clock;
+pub mod console;
 pub mod download;
 pub mod funding;
 pub mod hub;

@@ -11,6 +11,8 @@ pub mod calendar_feed;
 pub mod check_draw;
 pub mod check_inspector;
 pub mod check_item;
+pub mod console_session;
+pub mod console_ticket;
 pub mod funding_application;
 pub mod funding_call;
 pub mod funding_conflict;

@@ -32,6 +32,11 @@ pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
                     Ok(n) => tracing::info!(purged = n, "expired refresh tokens purged"),
                     Err(e) => tracing::warn!(error = %e, "purging refresh tokens failed"),
                 }
+                match service::console_sessions::purge(&ctx).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(purged = n, "old console tickets and sessions purged"),
+                    Err(e) => tracing::warn!(error = %e, "purging console tickets and sessions failed"),
+                }
             })
         })?)
         .await?;

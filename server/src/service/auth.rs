@@ -189,7 +189,8 @@ pub async fn purge_expired_refresh_tokens(ctx: &AppContext) -> AppResult<u64> {
         .rows_affected)
 }
 
-fn random_token() -> String {
+/// 32 random bytes as hex (64 characters).
+pub fn random_token() -> String {
     let bytes: [u8; 32] = rand::rng().random();
     hex::encode(bytes)
 }
