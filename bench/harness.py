@@ -496,16 +496,18 @@ def sqlite_crowd():
     path = os.path.join(workdir, "linli.db")
     port = PORT + 300
     env = {k: v for k, v in ENV.items() if k not in ("REDIS_URL",)}
-    env.update(DATABASE_URL=f"sqlite://{path}?mode=rwc", BIND=f"127.0.0.1:{port}")
+    # Production refuses SQLite (it is the embedded default for one machine): dev mode,
+    # with the same secret, the rate limit out of reach and pushes kept in the inbox.
+    env.update(DATABASE_URL=f"sqlite://{path}?mode=rwc", BIND=f"127.0.0.1:{port}", APP_ENV="dev")
     subprocess.run([BIN, "migrate"], env=env, check=True, capture_output=True)
     subprocess.run([BIN, "seed-demo"], env=env, check=True, capture_output=True)
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA busy_timeout=5000")
-    now = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-    starts = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + 40 * 86400))
-    ends = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + 40 * 86400 + 7200))
+    now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    starts = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 40 * 86400))
+    ends = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 40 * 86400 + 7200))
     community = db.execute("SELECT id FROM regions WHERE level = 'community' ORDER BY id LIMIT 1").fetchone()[0]
     db.execute("BEGIN")
     db.executemany("INSERT INTO users (openid, token_version, home_community_id, created_at, updated_at) "

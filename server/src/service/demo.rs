@@ -70,16 +70,23 @@ pub enum DemoRegions {
 /// Returns how many regions were added.
 pub async fn seed_regions(db: &DatabaseConnection, which: DemoRegions, now: DateTime<Utc>) -> AppResult<usize> {
     use crate::service::region_import::{ImportError, Mode, import};
-    let mut records = crate::domain::region_codes::parse_csv(GANSU_CSV.as_bytes())
+    let records = crate::domain::region_codes::parse_csv(GANSU_CSV.as_bytes())
         .map_err(|e| AppError::Internal(anyhow::anyhow!("the embedded gansu-2023.csv: {e}")))?;
-    if which == DemoRegions::Places {
-        let wanted: std::collections::HashSet<String> = PLACES.iter().flat_map(|(code, _)| ancestry(code)).collect();
-        records.retain(|r| wanted.contains(&r.code));
+    let wanted: std::collections::HashSet<String> = PLACES.iter().flat_map(|(code, _)| ancestry(code)).collect();
+    let places: Vec<_> = records.iter().filter(|r| wanted.contains(&r.code)).cloned().collect();
+    let load = |records| async move {
+        import(db, records, "gansu-2023.csv (demo)", Mode::AddMissing, now).await.map_err(|e| match e {
+            ImportError::Line(e) => AppError::Internal(anyhow::anyhow!("the embedded gansu-2023.csv: {e}")),
+            ImportError::Database(e) => e,
+        })
+    };
+    // The demo's places first, so they have the same ids with the province or without it
+    // (the README's walks name 张掖路街道 6 and 金塔巷社区 15); then the rest of Gansu.
+    let mut added = load(places).await?.added;
+    if which == DemoRegions::Province {
+        added += load(records).await?.added;
     }
-    let report = import(db, records, "gansu-2023.csv (demo)", Mode::AddMissing, now).await.map_err(|e| match e {
-        ImportError::Line(e) => AppError::Internal(anyhow::anyhow!("the embedded gansu-2023.csv: {e}")),
-        ImportError::Database(e) => e,
-    })?;
+
     for (code, (lat, lng)) in PLACES {
         region::Entity::update_many()
             .col_expr(region::Column::Latitude, Expr::value(*lat))
@@ -89,7 +96,7 @@ pub async fn seed_regions(db: &DatabaseConnection, which: DemoRegions, now: Date
             .exec(db)
             .await?;
     }
-    Ok(report.added)
+    Ok(added)
 }
 
 /// A code and its ancestors' codes (by the 统计用区划代码's digits: 2, 4, 6, 9).
