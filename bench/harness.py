@@ -459,7 +459,8 @@ def replicas(tokens):
         plan = write_lines([f"POST /api/v1/activities/{ids[0]}/signups {t}" for t in part])
         text = subprocess.run([ENV["CROWD_BIN"], base, plan, str(CROWD_CONNS // 3)], check=True,
                               capture_output=True, text=True).stdout
-        crowd_outs.append(json.loads(text.strip().splitlines()[-1]))
+        crowd_outs.append(dict(base=base, **json.loads(text.strip().splitlines()[-1])))
+        print(json.dumps(crowd_outs[-1]), flush=True)
 
     crowd_tokens = tokens[:5000]
     threads = [threading.Thread(target=sign_up, args=(b, crowd_tokens[i::3])) for i, b in enumerate(bases)]

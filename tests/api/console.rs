@@ -339,6 +339,49 @@ async fn a_committee_decides_a_filing_from_the_queue() -> TestResult {
 }
 
 #[tokio::test]
+async fn the_street_office_reviews_an_annual_report_from_the_queue() -> TestResult {
+    let app = spawn_app().await?;
+    let street = app.demo_login("demo-street").await?;
+    let console = sign_in(&app, &street).await?;
+    // The demo has last year's report of one organization submitted and waiting.
+    let queue = get_page(&app, &console, "/console/queue").await?.text().await?;
+    assert!(queue.contains("年报审核") && queue.contains("等级评估"), "{queue}");
+    let org = attr(&queue, "action=\"/console/queue/reports/").ok_or_else(|| anyhow::anyhow!("no report waiting"))?;
+    let year = attr(&queue, "name=\"year\" value=\"").unwrap_or_default();
+    let path = format!("/console/queue/reports/{org}");
+    // Returning needs a reason (the service's rule); a made-up result is refused.
+    let resp =
+        post_form(&app, &console, &path, &[("csrf", &console.csrf), ("year", &year), ("decision", "return")]).await?;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let resp = post_form(&app, &console, &path, &[("csrf", &console.csrf), ("year", &year), ("decision", "excellent")])
+        .await?;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let resp = post_form(
+        &app,
+        &console,
+        &path,
+        &[("csrf", &console.csrf), ("year", &year), ("decision", "basic_pass"), ("reason", "财务附表不全")],
+    )
+    .await?;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let report = expect_json(
+        app.get(&format!("/api/v1/organizations/{org}/annual-reports/{year}"), Some(&street.access_token)).await?,
+        200,
+    )
+    .await?;
+    assert_eq!(report["status"], "accepted");
+    assert_eq!(report["result"], "basic_pass");
+    let queue = get_page(&app, &console, "/console/queue").await?.text().await?;
+    assert!(!queue.contains(&path), "the report left the queue");
+    // A committee has no report queue: the filing office is the street (or civil affairs).
+    let committee = sign_in(&app, &app.demo_login("demo-committee").await?).await?;
+    let resp =
+        post_form(&app, &committee, &path, &[("csrf", &committee.csrf), ("year", &year), ("decision", "pass")]).await?;
+    assert!(resp.status() == StatusCode::FORBIDDEN || resp.status() == StatusCode::CONFLICT, "{}", resp.status());
+    Ok(())
+}
+
+#[tokio::test]
 async fn secure_cookies_outside_dev_and_the_console_can_be_off() -> TestResult {
     let app = spawn_app_with(|vars| {
         vars.insert("CONSOLE_SECURE_COOKIE".into(), "true".into());
