@@ -270,7 +270,9 @@ pub async fn import(
         txn.execute_raw(Statement::from_sql_and_values(
             backend,
             sql,
-            [new_path.clone().into(), (current.len() as i64 + 1).into(), format!("{current}%").into()],
+            // An INTEGER start: PostgreSQL has substr(text, integer), not (…, bigint); the
+            // path is ASCII (ids and slashes), so its byte length is its length.
+            [new_path.clone().into(), (current.len() as i32 + 1).into(), format!("{current}%").into()],
         ))
         .await?;
     }
