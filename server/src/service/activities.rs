@@ -1356,7 +1356,8 @@ pub async fn browse(
     Ok((views, next))
 }
 
-async fn organization_names(db: &impl ConnectionTrait, ids: Vec<i64>) -> AppResult<HashMap<i64, String>> {
+/// Organization names by id, in one query (ids not found are left out).
+pub(crate) async fn organization_names(db: &impl ConnectionTrait, ids: Vec<i64>) -> AppResult<HashMap<i64, String>> {
     Ok(organization::Entity::find()
         .filter(organization::Column::Id.is_in(ids))
         .all(db)

@@ -19,7 +19,7 @@ use crate::{
     },
     context::AppContext,
     domain::{activity::ActivityStatus, role::Role},
-    entity::{activity, activity_stat, organization},
+    entity::{activity, activity_stat},
     error::{AppError, AppResult},
     service::organization_scope::regions_under,
 };
@@ -77,13 +77,7 @@ pub async fn calendar(
         .all(&ctx.db)
         .await?;
     let org_ids: Vec<i64> = rows.iter().map(|a| a.organization_id).collect();
-    let names: HashMap<i64, String> = organization::Entity::find()
-        .filter(organization::Column::Id.is_in(org_ids))
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .map(|o| (o.id, o.name))
-        .collect();
+    let names = crate::service::activities::organization_names(&ctx.db, org_ids).await?;
     let ids: Vec<i64> = rows.iter().map(|a| a.id).collect();
     let attended: HashMap<i64, i32> = activity_stat::Entity::find()
         .filter(activity_stat::Column::ActivityId.is_in(ids))
