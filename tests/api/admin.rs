@@ -51,18 +51,69 @@ async fn a_street_grants_only_inside_its_street_and_only_lower_roles() -> TestRe
 }
 
 #[tokio::test]
-async fn committees_and_residents_cannot_grant() -> TestResult {
+async fn a_committee_grants_only_its_own_colleagues_and_residents_nothing() -> TestResult {
     let app = spawn_app().await?;
-    let committee = app.login_openid("demo-committee").await?;
+    let committee = app.login_openid("demo-committee").await?; // 金塔巷社区
     let resident = app.login("plain").await?;
+    let colleague = app.login("new-colleague").await?;
     let community = app.region("620102002006").await?;
-    let body = json!({"user_id": resident.user_id, "role": "committee", "scope_id": community});
-    for who in [&committee, &resident] {
-        let resp = app.post("/api/v1/admin/role-grants", Some(&who.access_token), body.clone()).await?;
-        expect_problem(resp, 403, "forbidden").await?;
-        expect_problem(app.get("/api/v1/admin/role-grants", Some(&who.access_token)).await?, 403, "forbidden").await?;
-    }
+    let neighbour = app.region("620102002005").await?; // 大众巷社区, the same street
+    let street = app.region("620102002000").await?;
+    let grant = |user: i64, role: &str, scope: i64| json!({"user_id": user, "role": role, "scope_id": scope});
+
+    // A resident grants nothing and lists nothing.
+    let body = grant(resident.user_id, "committee", community);
+    expect_problem(
+        app.post("/api/v1/admin/role-grants", Some(&resident.access_token), body.clone()).await?,
+        403,
+        "forbidden",
+    )
+    .await?;
+    expect_problem(app.get("/api/v1/admin/role-grants", Some(&resident.access_token)).await?, 403, "forbidden").await?;
     expect_problem(app.post("/api/v1/admin/role-grants", None, body).await?, 401, "unauthenticated").await?;
+
+    // The committee adds a colleague to its own community, and nowhere else, nothing higher.
+    for (role, scope) in [("committee", neighbour), ("street", street)] {
+        let resp = app
+            .post("/api/v1/admin/role-grants", Some(&committee.access_token), grant(colleague.user_id, role, scope))
+            .await?;
+        expect_problem(resp, 403, "forbidden").await.map_err(|e| anyhow::anyhow!("{role}: {e}"))?;
+    }
+    let made = expect_json(
+        app.post(
+            "/api/v1/admin/role-grants",
+            Some(&committee.access_token),
+            grant(colleague.user_id, "committee", community),
+        )
+        .await?,
+        201,
+    )
+    .await?;
+    assert_eq!(made["granted_by"], committee.user_id);
+
+    // Its list is its community: both colleagues, and the organization roles there.
+    let listed = expect_json(app.get("/api/v1/admin/role-grants", Some(&committee.access_token)).await?, 200).await?;
+    let items = listed["items"].as_array().cloned().unwrap_or_default();
+    let holders: Vec<i64> =
+        items.iter().filter(|g| g["role"] == "committee").filter_map(|g| g["user_id"].as_i64()).collect();
+    assert_eq!(holders, vec![committee.user_id, colleague.user_id], "{listed}");
+    assert!(items.iter().all(|g| g["role"] != "street" && g["role"] != "civil_affairs"), "{listed}");
+    assert!(items.iter().filter(|g| g["role"] == "committee").all(|g| g["scope_id"] == community), "{listed}");
+
+    // The colleague's grant can be removed by the committee, and neither removes their own.
+    let own = items
+        .iter()
+        .find(|g| g["user_id"] == committee.user_id)
+        .and_then(|g| g["id"].as_i64())
+        .ok_or_else(|| anyhow::anyhow!("no own grant in {listed}"))?;
+    let own_path = format!("/api/v1/admin/role-grants/{own}");
+    expect_problem(app.delete(&own_path, Some(&committee.access_token)).await?, 403, "forbidden").await?;
+    let theirs = made["id"].as_i64().ok_or_else(|| anyhow::anyhow!("no id in {made}"))?;
+    let their_path = format!("/api/v1/admin/role-grants/{theirs}");
+    expect_problem(app.delete(&their_path, Some(&colleague.access_token)).await?, 403, "forbidden").await?;
+    assert_eq!(app.delete(&their_path, Some(&committee.access_token)).await?.status().as_u16(), 204);
+    let me = expect_json(app.get("/api/v1/me", Some(&colleague.access_token)).await?, 200).await?;
+    assert_eq!(me["roles"], json!([{"role": "resident", "scope_id": null}]));
     Ok(())
 }
 
@@ -129,6 +180,7 @@ async fn listing_is_scoped_and_revoking_takes_effect_at_once() -> TestResult {
         .ok_or_else(|| anyhow::anyhow!("no committee grant in {mine}"))?;
     let path = format!("/api/v1/admin/role-grants/{grant_id}");
     expect_problem(app.delete(&path, Some(&township.access_token)).await?, 403, "forbidden").await?;
+    // Nor the committee member itself: nobody removes their own grant.
     expect_problem(app.delete(&path, Some(&committee.access_token)).await?, 403, "forbidden").await?;
     assert_eq!(app.delete(&path, Some(&street.access_token)).await?.status().as_u16(), 204);
     expect_problem(app.delete(&path, Some(&street.access_token)).await?, 404, "not_found").await?;

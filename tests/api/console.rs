@@ -400,3 +400,104 @@ async fn secure_cookies_outside_dev_and_the_console_can_be_off() -> TestResult {
     }
     Ok(())
 }
+
+/// A committee adds a colleague from the grants page by the phone they bound, sees them
+/// listed with a revoke button (but none on its own grant, nor on the organization's
+/// leader), makes an invitation code, and removes the colleague again; a street office
+/// is offered the committee and street roles.
+#[tokio::test]
+async fn a_committee_grants_and_revokes_a_colleague_from_the_console() -> TestResult {
+    let app = spawn_app().await?;
+    let committee = app.demo_login("demo-committee").await?;
+    let community = app.region("620102002006").await?;
+    let neighbour = app.region("620102002005").await?;
+    let colleague = app.login("console-colleague").await?;
+    linli_server::service::users::set_phone(&app.ctx, colleague.user_id, "13955556666").await?;
+    let console = sign_in(&app, &committee).await?;
+
+    let html = get_page(&app, &console, "/console/grants").await?.text().await?;
+    assert!(html.contains("<option value=\"committee\">") && !html.contains("<option value=\"street\">"), "{html}");
+    assert!(html.contains(&format!("<option value=\"{community}\">")), "the community is offered");
+    assert!(html.contains("经组织任免"), "the demo organization's leader is listed, not revocable");
+    assert!(!html.contains("aria-label=\"撤销授权"), "its own grant has no revoke button");
+
+    // Without the CSRF token, nothing; a neighbouring community is refused.
+    let grant = |scope: String| {
+        vec![("role", "committee".to_owned()), ("scope_id", scope), ("phone", "139 5555 6666".to_owned())]
+    };
+    let with_csrf = |mut form: Vec<(&'static str, String)>| {
+        form.push(("csrf", console.csrf.clone()));
+        form
+    };
+    let post = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let app = &app;
+        let console = &console;
+        async move {
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_form(app, console, path, &pairs).await
+        }
+    };
+    let resp = post("/console/grants", grant(community.to_string())).await?;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = post("/console/grants", with_csrf(grant(neighbour.to_string()))).await?;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = post("/console/grants", with_csrf(grant(community.to_string()))).await?;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(resp.headers()[header::LOCATION], "/console/grants?done=granted");
+    let me = expect_json(app.get("/api/v1/me", Some(&colleague.access_token)).await?, 200).await?;
+    assert_eq!(me["roles"][1], json!({"role": "committee", "scope_id": community}));
+    // A second tap grants nothing new.
+    let resp = post("/console/grants", with_csrf(grant(community.to_string()))).await?;
+    assert_eq!(resp.headers()[header::LOCATION], "/console/grants?done=held");
+    // A phone nobody bound is a page saying so, and changes nothing.
+    let unknown =
+        vec![("role", "committee".to_owned()), ("scope_id", community.to_string()), ("phone", "13000000000".into())];
+    assert_eq!(post("/console/grants", with_csrf(unknown)).await?.status(), StatusCode::NOT_FOUND);
+
+    // The colleague is listed, with a revoke button.
+    let listed = expect_json(
+        app.get(&format!("/api/v1/admin/role-grants?user_id={}", colleague.user_id), Some(&committee.access_token))
+            .await?,
+        200,
+    )
+    .await?;
+    let grant_id = listed["items"][0]["id"].as_i64().ok_or_else(|| anyhow::anyhow!("no grant in {listed}"))?;
+    let html = get_page(&app, &console, "/console/grants").await?.text().await?;
+    assert!(html.contains(&format!("aria-label=\"撤销授权 {grant_id}\"")), "{html}");
+
+    // An invitation code for someone without a bound phone.
+    let invite = vec![("role", "committee".to_owned()), ("scope_id", community.to_string()), ("note", "给李姐".into())];
+    let resp = post("/console/invitations", with_csrf(invite)).await?;
+    let status = resp.status();
+    let html = resp.text().await?;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let code = attr(&html, "id=\"invitation-code\"><strong>")
+        .and_then(|s| s.split('<').next().map(str::to_owned))
+        .ok_or_else(|| anyhow::anyhow!("no code in {html}"))?;
+    assert!(html.contains("<svg") && html.contains("accept?code="), "{html}");
+    let newcomer = app.login("console-invitee").await?;
+    expect_json(
+        app.post("/api/v1/invitations/accept", Some(&newcomer.access_token), json!({"code": code})).await?,
+        200,
+    )
+    .await?;
+
+    // Revoking: the colleague loses the role at once.
+    let path = format!("/console/grants/{grant_id}/revoke");
+    let resp = post_form(&app, &console, &path, &[]).await?;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN, "no CSRF token");
+    let resp = post_form(&app, &console, &path, &[("csrf", &console.csrf)]).await?;
+    assert_eq!(resp.headers()[header::LOCATION], "/console/grants?done=revoked");
+    let me = expect_json(app.get("/api/v1/me", Some(&colleague.access_token)).await?, 200).await?;
+    assert_eq!(me["roles"], json!([{"role": "resident", "scope_id": null}]));
+    let resp = post_form(&app, &console, &path, &[("csrf", &console.csrf)]).await?;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+    // The street office is offered the committee and street roles, not civil affairs.
+    let street = app.demo_login("demo-street").await?;
+    let street_console = sign_in(&app, &street).await?;
+    let html = get_page(&app, &street_console, "/console/grants").await?.text().await?;
+    assert!(html.contains("<option value=\"committee\">") && html.contains("<option value=\"street\">"));
+    assert!(!html.contains("<option value=\"civil_affairs\">"));
+    Ok(())
+}

@@ -137,8 +137,8 @@ async fn invitations_expire_are_revoked_and_go_void() -> TestResult {
 }
 
 /// Who may invite is the grant table: a leader for the organization's roles, a street
-/// office for its committees, nobody for `system_admin`; each endpoint refuses the wrong
-/// caller.
+/// office for its committees, a committee for its own colleagues, nobody for
+/// `system_admin`; each endpoint refuses the wrong caller.
 #[tokio::test]
 async fn who_may_invite_is_the_grant_table() -> TestResult {
     let app = spawn_app().await?;
@@ -152,9 +152,14 @@ async fn who_may_invite_is_the_grant_table() -> TestResult {
         expect_problem(invite(&app, who, staff_body.clone()).await?, 403, "forbidden").await?;
     }
     let committee_body = json!({"role": "committee", "scope_id": community});
-    for who in [&resident, &leader, &committee] {
+    for who in [&resident, &leader] {
         expect_problem(invite(&app, who, committee_body.clone()).await?, 403, "forbidden").await?;
     }
+    // A committee invites a colleague to its own community only.
+    let neighbour = app.region("620102002005").await?;
+    let elsewhere = json!({"role": "committee", "scope_id": neighbour});
+    expect_problem(invite(&app, &committee, elsewhere).await?, 403, "forbidden").await?;
+    expect_json(invite(&app, &committee, committee_body.clone()).await?, 201).await?;
     let by_street = expect_json(invite(&app, &street, committee_body).await?, 201).await?;
     let newcomer = app.login("new-committee-member").await?;
     expect_json(accept(&app, &newcomer, &code_of(&by_street)).await?, 200).await?;

@@ -127,9 +127,11 @@ mod tests {
     }
 
     #[test]
-    fn committee_is_not_an_admin_of_region_roles() {
+    fn a_committee_adds_colleagues_to_its_own_community_only() {
         let committee = user(&[(Role::Committee, Some(9))]);
-        assert!(require_may_grant(&committee, Role::Committee, &region("/1/5/9/"), ENDPOINT).is_err());
+        assert!(require_may_grant(&committee, Role::Committee, &region("/1/5/9/"), ENDPOINT).is_ok());
+        assert!(require_may_grant(&committee, Role::Committee, &region("/1/5/8/"), ENDPOINT).is_err());
+        assert!(require_may_grant(&committee, Role::Street, &region("/1/5/"), ENDPOINT).is_err());
     }
 
     #[test]

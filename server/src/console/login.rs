@@ -23,7 +23,8 @@ pub fn qr_text(ticket: &str) -> String {
     format!("{APPROVE_PAGE}?ticket={ticket}")
 }
 
-fn qr_svg(text: &str) -> Result<String, AppError> {
+/// `text` as an SVG QR code (the sign-in ticket, an invitation's page).
+pub(crate) fn qr_svg(text: &str) -> Result<String, AppError> {
     let code = QrCode::new(text.as_bytes()).map_err(|e| AppError::Internal(anyhow::anyhow!("QR code: {e}")))?;
     Ok(code
         .render::<svg::Color>()

@@ -7,6 +7,7 @@
 //! the session's CSRF token and renders HTML. Off with `CONSOLE_ENABLED=false`.
 
 mod assets;
+mod grants;
 mod login;
 mod pages;
 mod queue;
@@ -54,7 +55,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, enabled: bool) {
             .configure(assets::routes)
             .configure(login::routes)
             .configure(queue::routes)
-            .configure(pages::routes),
+            .configure(pages::routes)
+            .configure(grants::routes),
     );
 }
 

@@ -1,14 +1,14 @@
 //! The console's pages: 概览 (overview), 组织 (organizations), 活动 (calendar), 导出
-//! (exports) and 授权 (grants). Each calls the API's service functions with the signed-in
+//! (exports); 授权 (grants) is `grants.rs`. Each calls the API's service functions with the signed-in
 //! user, so the API's permission checks decide what the page may show or do.
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpRequest, get, post, web};
+use actix_web::{get, web};
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Frame, PageError, PageResult, Signed, page, redirect, shanghai};
+use super::{Frame, PageError, PageResult, Signed, page, shanghai};
 use crate::{
     api::{
         exports::file_response,
@@ -18,10 +18,9 @@ use crate::{
     domain::{
         clock::{shanghai as cst, to_shanghai},
         download::FileFormat,
-        role::Role,
     },
     error::AppError,
-    service::{self, role_grants::GrantFilter},
+    service,
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -31,10 +30,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(roster)
         .service(calendar)
         .service(exports)
-        .service(download)
-        .service(grants)
-        .service(grant)
-        .service(revoke);
+        .service(download);
 }
 
 /// The category of an organization in Chinese.
@@ -54,7 +50,7 @@ fn standing_zh(standing: &str) -> &'static str {
     if standing == "registered" { "登记" } else { "备案" }
 }
 
-fn role_zh(role: &str) -> &'static str {
+pub(crate) fn role_zh(role: &str) -> &'static str {
     match role {
         "org_staff" => "组织工作人员",
         "org_leader" => "组织负责人",
@@ -464,94 +460,6 @@ async fn download(ctx: web::Data<AppContext>, signed: Signed, q: web::Query<Down
     let p = period(&ctx, &form.query())?;
     let format = file_format(q.format.as_deref())?;
     Ok(file_response(service::exports::region_metrics(&ctx, signed.user(), seat.region_id, p, format).await?))
-}
-
-/// `GET /console/grants`: the roles the caller administers (`role_grants::list`, as
-/// `GET /admin/role-grants`), and the form to grant one.
-#[get("/grants")]
-async fn grants(ctx: web::Data<AppContext>, signed: Signed, req: HttpRequest) -> PageResult {
-    let seat = signed.seat()?;
-    let listed = match service::role_grants::list(&ctx, signed.user(), GrantFilter::default(), None, 500).await {
-        Ok(rows) => Some(rows),
-        // A committee grants within its community but has no list of grants in the API.
-        Err(AppError::Forbidden(_)) => None,
-        Err(e) => return Err(e.into()),
-    };
-    let rows: Option<Vec<_>> = listed.map(|rows| {
-        rows.into_iter()
-            .map(|g| {
-                minijinja::context! {
-                    id => g.id, user_id => g.user_id, role => role_zh(&g.role), scope_id => g.scope_id,
-                    created_at => shanghai(g.created_at),
-                }
-            })
-            .collect()
-    });
-    let roles: Vec<_> = match seat.role {
-        Role::Committee => vec!["org_staff", "org_leader", "committee"],
-        Role::Street => vec!["org_staff", "org_leader", "hub_staff", "committee", "street"],
-        _ => vec!["org_staff", "org_leader", "hub_staff", "committee", "street", "civil_affairs"],
-    }
-    .into_iter()
-    .map(|r| minijinja::context! { value => r, label => role_zh(r) })
-    .collect();
-    let done = req.query_string().contains("done=1");
-    let frame = Frame::new(&ctx, &signed, seat, "grants").await?;
-    page("grants.html", minijinja::context! { frame, rows, roles, done })
-}
-
-#[derive(Deserialize)]
-struct GrantForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    user_id: String,
-    #[serde(default)]
-    role: String,
-    #[serde(default)]
-    scope_id: String,
-}
-
-/// `POST /console/grants`: grants a role (`role_grants::grant`, as `POST /admin/role-grants`).
-#[post("/grants")]
-async fn grant(ctx: web::Data<AppContext>, signed: Signed, form: web::Form<GrantForm>) -> PageResult {
-    signed.check_csrf(&form.csrf)?;
-    signed.seat()?;
-    let user_id = form
-        .user_id
-        .trim()
-        .parse::<i64>()
-        .map_err(|_| PageError(AppError::invalid("user_id", "invalid", "用户编号须为数字")))?;
-    let role = Role::parse(form.role.trim())
-        .ok_or_else(|| PageError(AppError::invalid("role", "invalid", "请选择要授予的角色")))?;
-    let scope_id = match form.scope_id.trim() {
-        "" => None,
-        s => Some(
-            s.parse::<i64>().map_err(|_| PageError(AppError::invalid("scope_id", "invalid", "范围编号须为数字")))?,
-        ),
-    };
-    service::role_grants::grant(&ctx, signed.user(), user_id, role, scope_id).await?;
-    Ok(redirect("/console/grants?done=1"))
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-/// `POST /console/grants/{id}/revoke`: removes a grant (`role_grants::revoke`).
-#[post("/grants/{id}/revoke")]
-async fn revoke(
-    ctx: web::Data<AppContext>,
-    signed: Signed,
-    id: web::Path<i64>,
-    form: web::Form<CsrfForm>,
-) -> PageResult {
-    signed.check_csrf(&form.csrf)?;
-    signed.seat()?;
-    service::role_grants::revoke(&ctx, signed.user(), id.into_inner()).await?;
-    Ok(redirect("/console/grants?done=1"))
 }
 
 #[cfg(test)]

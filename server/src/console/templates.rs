@@ -17,6 +17,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("activities.html", include_str!("../../console/templates/activities.html")),
     ("exports.html", include_str!("../../console/templates/exports.html")),
     ("grants.html", include_str!("../../console/templates/grants.html")),
+    ("invitation.html", include_str!("../../console/templates/invitation.html")),
 ];
 
 static ENV: LazyLock<Result<Environment<'static>, String>> = LazyLock::new(|| {
@@ -42,6 +43,18 @@ mod tests {
     #[test]
     fn every_template_parses() {
         assert!(ENV.is_ok(), "{:?}", ENV.as_ref().err());
+    }
+
+    #[test]
+    fn every_template_file_is_embedded() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("console/templates");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        files.sort();
+        let mut embedded: Vec<String> = TEMPLATES.iter().map(|(name, _)| (*name).to_owned()).collect();
+        embedded.sort();
+        assert_eq!(files, embedded);
     }
 
     #[test]

@@ -68,8 +68,8 @@ impl Role {
         }
     }
 
-    /// Rank among the region roles: a region admin may grant roles of its own rank or
-    /// below, inside its subtree.
+    /// Rank among the region roles (committee 1, street 2, civil affairs 3); `None` for
+    /// the others. Who grants what is [`GRANT_RULES`], not this.
     pub fn region_rank(self) -> Option<u8> {
         match self {
             Role::Committee => Some(1),
@@ -139,6 +139,10 @@ pub const GRANT_RULES: &[GrantRule] = {
         rule(Committee, SystemAdmin, Everywhere, GrantsEndpoint),
         rule(Committee, CivilAffairs, Covers, GrantsEndpoint),
         rule(Committee, Street, Covers, GrantsEndpoint),
+        // Committee staff add and remove their own colleagues (issue 19: "committee and
+        // street staff grant and revoke roles within their scope"), as street and civil
+        // affairs staff do theirs.
+        rule(Committee, Committee, Covers, GrantsEndpoint),
         rule(OrgLeader, SystemAdmin, Everywhere, Organization),
         rule(OrgLeader, CivilAffairs, FilingOffice, Organization),
         rule(OrgLeader, Street, FilingOffice, Organization),
@@ -149,6 +153,16 @@ pub const GRANT_RULES: &[GrantRule] = {
         rule(HubStaff, OrgLeader, SameOrganization, Organization),
     ]
 };
+
+/// The roles `granter` may grant through `POST /admin/role-grants` inside its own scope,
+/// in [`Role::ALL`] order: what the console's grant form offers. Empty for a role that
+/// administers nothing there.
+pub fn grantable_inside(granter: Role) -> Vec<Role> {
+    Role::ALL
+        .into_iter()
+        .filter(|&granted| may_grant(granted, granter, Reach::Covers, Channel::GrantsEndpoint))
+        .collect()
+}
 
 /// Whether the table has the row.
 pub fn may_grant(granted: Role, granter: Role, reach: Reach, channel: Channel) -> bool {
@@ -226,7 +240,7 @@ mod tests {
                             (SystemAdmin, ..) => false,
                             (CivilAffairs, CivilAffairs, Covers, GrantsEndpoint) => true,
                             (Street, CivilAffairs | Street, Covers, GrantsEndpoint) => true,
-                            (Committee, CivilAffairs | Street, Covers, GrantsEndpoint) => true,
+                            (Committee, CivilAffairs | Street | Committee, Covers, GrantsEndpoint) => true,
                             (OrgLeader, CivilAffairs | Street, FilingOffice, Organization) => true,
                             (OrgLeader | OrgStaff | HubStaff, OrgLeader, SameOrganization, Organization) => true,
                             _ => false,
@@ -251,12 +265,19 @@ mod tests {
                 assert!(!may_grant(Role::HubStaff, granter, reach, Channel::GrantsEndpoint));
             }
         }
-        // Committees, staff and hub staff grant nothing.
-        assert!(
-            GRANT_RULES
-                .iter()
-                .all(|r| !matches!(r.granter, Role::Committee | Role::OrgStaff | Role::HubStaff | Role::Resident))
-        );
+        // Staff and hub staff grant nothing; a committee only its own colleagues.
+        assert!(GRANT_RULES.iter().all(|r| !matches!(r.granter, Role::OrgStaff | Role::HubStaff | Role::Resident)));
+        assert!(GRANT_RULES.iter().filter(|r| r.granter == Role::Committee).all(|r| r.granted == Role::Committee));
+    }
+
+    #[test]
+    fn each_office_is_offered_what_it_may_grant_inside_its_scope() {
+        use Role::*;
+        assert_eq!(grantable_inside(Committee), vec![Committee]);
+        assert_eq!(grantable_inside(Street), vec![Committee, Street]);
+        assert_eq!(grantable_inside(CivilAffairs), vec![Committee, Street, CivilAffairs]);
+        assert!(grantable_inside(OrgLeader).is_empty());
+        assert!(grantable_inside(Resident).is_empty());
     }
 
     /// The README's roles table is checked against the grant table: each role's

@@ -12,7 +12,7 @@ use crate::{
     context::AppContext,
     domain::{
         organization::Standing,
-        role::{Channel, Role, ScopeKind},
+        role::{Channel, Role, ScopeKind, grantable_inside},
     },
     entity::{organization, region, role_grant, user},
     error::{AppError, AppResult},
@@ -160,14 +160,37 @@ async fn find_grant(
     Ok(query.one(db).await?)
 }
 
+/// Removes a grant through `DELETE /admin/role-grants/{id}` (and the console), asking
+/// the grant table as granting does. Errors: 404 when there is no such grant, 403 when
+/// the caller may not remove it (nor their own grant).
 pub async fn revoke(ctx: &AppContext, actor: &AuthUser, grant_id: i64) -> AppResult<()> {
     let grant = role_grant::Entity::find_by_id(grant_id).one(&ctx.db).await?.ok_or(AppError::NotFound("role grant"))?;
-    let role = Role::parse(&grant.role).ok_or(AppError::NotFound("role grant"))?;
-    let scope = resolve_scope(&ctx.db, role, grant.scope_id).await?;
-    require_may_grant(actor, role, &scope, Channel::GrantsEndpoint)?;
+    require_may_revoke(&ctx.db, actor, &grant).await?;
     role_grant::Entity::delete_by_id(grant_id).exec(&ctx.db).await?;
-    tracing::info!(grant_id, role = role.as_str(), by = actor.id, "role revoked");
+    tracing::info!(grant_id, role = grant.role, by = actor.id, "role revoked");
     Ok(())
+}
+
+/// The grant table decides, and nobody removes their own grant: an office never locks
+/// itself out by a slip; a colleague or the office above does it.
+async fn require_may_revoke(db: &impl ConnectionTrait, actor: &AuthUser, grant: &role_grant::Model) -> AppResult<()> {
+    if grant.user_id == actor.id {
+        return Err(AppError::Forbidden("cannot revoke your own role"));
+    }
+    let role = Role::parse(&grant.role).ok_or(AppError::NotFound("role grant"))?;
+    let scope = resolve_scope(db, role, grant.scope_id).await?;
+    require_may_grant(actor, role, &scope, Channel::GrantsEndpoint)
+}
+
+/// Whether `actor` may remove `grant` through the grants endpoint: the console shows a
+/// revoke button only then (organization roles are listed, but change through the
+/// organization's own paths).
+pub async fn may_revoke(db: &impl ConnectionTrait, actor: &AuthUser, grant: &role_grant::Model) -> AppResult<bool> {
+    match require_may_revoke(db, actor, grant).await {
+        Ok(()) => Ok(true),
+        Err(AppError::Forbidden(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Debug, Default)]
@@ -177,8 +200,10 @@ pub struct GrantFilter {
     pub scope_id: Option<i64>,
 }
 
-/// The grants the caller administers: everything for a system admin; for a street or
-/// civil-affairs official, the grants whose scope lies inside their own.
+/// The grants the caller administers: everything for a system admin; for an office that
+/// grants through the endpoint (committee, street, civil affairs: [`grantable_inside`]),
+/// the grants whose scope lies inside its own, organization roles included (they are
+/// shown, and changed through the organization's paths). Others get 403.
 pub async fn list(
     ctx: &AppContext,
     actor: &AuthUser,
@@ -188,12 +213,8 @@ pub async fn list(
 ) -> AppResult<Vec<role_grant::Model>> {
     let mut query = role_grant::Entity::find();
     if !actor.is_system_admin() {
-        let admin_scopes: Vec<i64> = actor
-            .grants
-            .iter()
-            .filter(|g| g.role.region_rank().is_some_and(|r| r >= 2))
-            .filter_map(|g| g.scope_id)
-            .collect();
+        let admin_scopes: Vec<i64> =
+            actor.grants.iter().filter(|g| !grantable_inside(g.role).is_empty()).filter_map(|g| g.scope_id).collect();
         if admin_scopes.is_empty() {
             return Err(AppError::Forbidden("cannot grant this role"));
         }
