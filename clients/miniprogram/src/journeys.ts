@@ -12,7 +12,7 @@ import { LinliClient, must, type Schemas } from "./client";
 export type Connect = () => LinliClient;
 
 /** The demo data's places: 金塔巷社区 (a community), 张掖路街道 (its street), a point in it. */
-export const DEMO = { community: 11, street: 6, lat: 36.0627, lng: 103.8221 } as const;
+export const DEMO = { community: 15, street: 6, lat: 36.0627, lng: 103.8221 } as const;
 
 /** Where the journeys' activities take place (金塔巷社区活动室); a self check-in sends it. */
 const ROOM = { latitude: DEMO.lat, longitude: DEMO.lng };

@@ -221,7 +221,7 @@ test("wxFetch: the mini-program's transport over wx.request", async () => {
   must(await client.login(`${run}-wx`));
   assert.ok(storage.has("t"), "tokens kept in wx storage");
   const region = must(await client.get("/api/v1/regions/{id}", { path: { id: journeys.DEMO.community } }));
-  assert.equal(region.name, "金塔巷社区", "UTF-8 decoded without TextDecoder");
+  assert.equal(region.name, "金塔巷社区居委会", "UTF-8 decoded without TextDecoder");
   const problem = await client.get("/api/v1/activities/{id}", { path: { id: 987654321 } });
   assert.equal(!problem.ok && problem.problem.code, "not_found");
 });
