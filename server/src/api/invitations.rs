@@ -32,6 +32,11 @@ const JSON_PROBLEM: &str = "application/problem+json";
 /// The mini-program page an invitation opens (shared as a card or a QR code made from it).
 pub const ACCEPT_PAGE: &str = "pages/invite/accept";
 
+/// The mini-program page that accepts the invitation `code` (as stored).
+pub fn accept_page(code: &str) -> String {
+    format!("{ACCEPT_PAGE}?code={code}")
+}
+
 fn role_of(c: &mut Checker, role: &str) -> Option<Role> {
     let parsed = Role::parse(role);
     if parsed.is_none() {
@@ -106,7 +111,7 @@ impl From<InvitationView> for InvitationResponse {
         Self {
             id: i.id,
             code: display_code(&i.code),
-            page: format!("{ACCEPT_PAGE}?code={}", i.code),
+            page: accept_page(&i.code),
             role: v.role.as_str().to_owned(),
             scope_id: i.scope_id,
             scope_name: v.scope_name,

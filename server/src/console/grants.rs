@@ -14,9 +14,9 @@ use actix_web::{HttpRequest, get, post, web};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
-use super::{Frame, PageError, PageResult, Signed, page, pages::role_zh, redirect, shanghai};
+use super::{CsrfForm, Frame, PageError, PageResult, Signed, page, pages::role_zh, redirect, shanghai};
 use crate::{
-    api::invitations::ACCEPT_PAGE,
+    api::invitations::accept_page,
     context::AppContext,
     domain::{
         invitation::display_code,
@@ -208,7 +208,7 @@ async fn invite(ctx: web::Data<AppContext>, signed: Signed, form: web::Form<Invi
         note: Some(form.note.trim().to_owned()).filter(|n| !n.is_empty()),
     };
     let made = service::invitations::create(&ctx, signed.user(), input).await?;
-    let page_path = format!("{ACCEPT_PAGE}?code={}", made.invitation.code);
+    let page_path = accept_page(&made.invitation.code);
     let qr = super::login::qr_svg(&page_path)?;
     let frame = Frame::new(&ctx, &signed, seat, "grants").await?;
     page(
@@ -223,12 +223,6 @@ async fn invite(ctx: web::Data<AppContext>, signed: Signed, form: web::Form<Invi
             expires_at => shanghai(made.invitation.expires_at),
         },
     )
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// `POST /console/grants/{id}/revoke`: removes a grant (`role_grants::revoke`, as

@@ -5,7 +5,8 @@ use qrcode::{QrCode, render::svg};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    PageError, PageResult, SESSION_COOKIE, Signed, TICKET_COOKIE, client_ip, cookie, page, redirect, set_cookie,
+    CsrfForm, PageError, PageResult, SESSION_COOKIE, Signed, TICKET_COOKIE, client_ip, cookie, page, redirect,
+    set_cookie,
 };
 use crate::{
     context::AppContext,
@@ -124,12 +125,6 @@ async fn dev_login(ctx: web::Data<AppContext>, req: HttpRequest, form: web::Form
             Err(PageError(AppError::Gone("ticket_expired", "二维码已过期，请刷新登录页".into())))
         }
     }
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// `POST /console/logout`: ends this session and clears its cookie.

@@ -166,6 +166,13 @@ impl ResponseError for PageError {
 
 pub(crate) type PageResult = Result<HttpResponse, PageError>;
 
+/// A form that carries only its CSRF token (sign-out, revoke).
+#[derive(serde::Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
 /// A signed-in console user: the session (with its CSRF token) and the user as the API
 /// sees them. Without a valid session cookie, pages redirect to the sign-in page.
 pub struct Signed(pub ConsoleSession);
