@@ -2,6 +2,7 @@
 
 mod activities;
 mod admin;
+mod area_figures;
 mod attendance;
 mod auth;
 mod calendar;

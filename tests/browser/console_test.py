@@ -210,11 +210,13 @@ def visit_pages(server, driver, role):
         if name == "overview":
             wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#chart-target svg"))
             wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#chart-monthly svg"))
-            rows = driver.find_elements(By.CSS_SELECTOR, "#communities tbody tr")
+            # A county and below: its communities; a city or province: its areas.
+            table = "#areas" if driver.find_elements(By.ID, "areas") else "#communities"
+            rows = driver.find_elements(By.CSS_SELECTOR, f"{table} tbody tr")
             check(len(rows) >= 1, f"{role}: communities against the target")
             if len(rows) > 1:
                 # Sortable by keyboard: focus the header button, press Enter.
-                button = driver.find_element(By.CSS_SELECTOR, "#communities thead th:nth-child(2) button")
+                button = driver.find_element(By.CSS_SELECTOR, f"{table} thead th:nth-child(2) button")
                 button.send_keys("\n")
                 check(button.find_element(By.XPATH, "..").get_attribute("aria-sort") == "ascending", "sorted")
         full_shot(driver, f"{role}-{name}")

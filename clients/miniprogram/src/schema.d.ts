@@ -2979,7 +2979,8 @@ export interface paths {
         };
         /**
          * Participation in a region: for a community's committee, a street office (its
-         *     communities side by side) and civil affairs, within their scope.
+         *     communities side by side) and civil affairs, within their scope (a county's communities
+         *     side by side; a city's counties or a province's cities as `areas`).
          */
         get: operations["getRegionMetrics"];
         put?: never;
@@ -4011,6 +4012,53 @@ export interface components {
          * @enum {string}
          */
         ApplicationStatus: "draft" | "submitted" | "granted" | "rejected" | "withdrawn";
+        /** @description One area (a city of a province, a county of a city) over the period. */
+        AreaMetricsResponse: components["schemas"]["FiguresResponse"] & {
+            area: components["schemas"]["RegionResponse"];
+            /**
+             * Format: double
+             * @description Share of its organizations' staff with a verified social-work certificate, in 0..1;
+             *     `null` without staff.
+             */
+            certificate_share: number | null;
+            /**
+             * Format: int64
+             * @description Its communities and villages, and those with their target of organizations.
+             */
+            communities: number;
+            /** Format: int64 */
+            communities_meeting_target: number;
+            monthly: components["schemas"]["MonthResponse"][];
+            /**
+             * Format: int64
+             * @description Filed and registered organizations now.
+             */
+            organizations: number;
+            organizations_by_category: {
+                [key: string]: number;
+            };
+            organizations_by_standing: {
+                [key: string]: number;
+            };
+            /**
+             * Format: double
+             * @description `resident_participants` ÷ `residents_registered`, in 0..1; `null` without
+             *     registered residents.
+             */
+            participation_rate: number | null;
+            /**
+             * Format: int64
+             * @description Participants who live in the area.
+             */
+            resident_participants: number;
+            /** Format: int64 */
+            residents_registered: number;
+            /**
+             * Format: int64
+             * @description Participants from elsewhere: `participants` − `resident_participants`.
+             */
+            visitors: number;
+        };
         AssessmentResponse: {
             appeal_answer: string | null;
             appeal_reason: string | null;
@@ -7032,9 +7080,21 @@ export interface components {
          */
         RegionLevel: "province" | "city" | "county" | "street" | "community";
         RegionMetricsResponse: components["schemas"]["FiguresResponse"] & {
-            /** @description Each community of the region, side by side (one for a committee). */
+            /**
+             * @description For a province its cities (市/州), for a city its counties (县/区), side by side;
+             *     empty for a county and below. Participants and active organizations are counted
+             *     once per area, not added up from its communities.
+             */
+            areas: components["schemas"]["AreaMetricsResponse"][];
+            /**
+             * @description Each community of the region, side by side (one for a committee), for a county and
+             *     below; empty for a city or a province, whose rows are `areas`.
+             */
             communities: components["schemas"]["CommunityMetricsResponse"][];
+            /** @description Of them, those with their target of organizations (10 urban, 5 rural). */
             communities_meeting_target: number;
+            /** @description Communities and villages in the region. */
+            community_count: number;
             /** Format: date-time */
             from: string;
             /** @description Funding calls, grants and payments (fen), projects and deliverables (资金支持). */

@@ -70,22 +70,30 @@
     var target = document.getElementById("chart-target");
     if (target) {
       var bar = window.echarts.init(target, null, { renderer: "svg" });
+      var rows = data.communities;
+      var names = rows.map(function (c) { return c.name; });
+      // Above county level the rows are areas: their communities meeting the target and short of it.
+      var series = data.by_area ? [
+        { name: "达标社区", type: "bar", stack: "n", itemStyle: { color: "#2e7d32" },
+          data: rows.map(function (c) { return c.meeting; }) },
+        { name: "未达标社区", type: "bar", stack: "n", itemStyle: { color: "#c0392b" },
+          data: rows.map(function (c) { return c.short; }) }
+      ] : [
+        { name: "组织数", type: "bar",
+          data: rows.map(function (c) {
+            return { value: c.organizations, itemStyle: { color: c.shortfall > 0 ? "#c0392b" : "#2e7d32" } };
+          }) },
+        { name: "目标", type: "line", step: "middle", symbol: "none", lineStyle: { type: "dashed", color: "#555" },
+          data: rows.map(function (c) { return c.target; }) }
+      ];
       bar.setOption({
         animation: false,
         tooltip: { trigger: "axis" },
-        legend: { data: ["组织数", "目标"] },
+        legend: { data: series.map(function (s) { return s.name; }) },
         grid: { left: 48, right: 24, bottom: 64, top: 40 },
-        xAxis: { type: "category", data: data.communities.map(function (c) { return c.name; }),
-          axisLabel: { interval: 0, rotate: data.communities.length > 6 ? 30 : 0 } },
+        xAxis: { type: "category", data: names, axisLabel: { interval: 0, rotate: rows.length > 6 ? 30 : 0 } },
         yAxis: { type: "value", minInterval: 1 },
-        series: [
-          { name: "组织数", type: "bar",
-            data: data.communities.map(function (c) {
-              return { value: c.organizations, itemStyle: { color: c.shortfall > 0 ? "#c0392b" : "#2e7d32" } };
-            }) },
-          { name: "目标", type: "line", step: "middle", symbol: "none", lineStyle: { type: "dashed", color: "#555" },
-            data: data.communities.map(function (c) { return c.target; }) }
-        ]
+        series: series
       });
       window.addEventListener("resize", function () { bar.resize(); });
     }

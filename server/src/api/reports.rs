@@ -24,6 +24,7 @@ use crate::{
     error::{AppError, AppResult, Problem},
     service::{
         self,
+        area_metrics::AreaMetrics,
         oversight_figures::OversightFigures,
         reports::{CommunityMetrics, Figures, MonthFigures, Period, RegionMetrics},
         venue_figures::{RoomFigures, RoomMonth},
@@ -272,6 +273,9 @@ pub struct RegionMetricsResponse {
     pub from: DateTime<FixedOffset>,
     pub to: DateTime<FixedOffset>,
     pub organizations: i64,
+    /// Communities and villages in the region.
+    pub community_count: usize,
+    /// Of them, those with their target of organizations (10 urban, 5 rural).
     pub communities_meeting_target: usize,
     pub residents_registered: i64,
     /// Participants who live in one of the region's communities.
@@ -284,8 +288,13 @@ pub struct RegionMetricsResponse {
     #[serde(flatten)]
     pub totals: FiguresResponse,
     pub monthly: Vec<MonthResponse>,
-    /// Each community of the region, side by side (one for a committee).
+    /// Each community of the region, side by side (one for a committee), for a county and
+    /// below; empty for a city or a province, whose rows are `areas`.
     pub communities: Vec<CommunityMetricsResponse>,
+    /// For a province its cities (市/州), for a city its counties (县/区), side by side;
+    /// empty for a county and below. Participants and active organizations are counted
+    /// once per area, not added up from its communities.
+    pub areas: Vec<AreaMetricsResponse>,
     /// Recognised organizations that held nothing in the last six months.
     pub inactive_organizations: Vec<InactiveOrganizationResponse>,
     /// Every shared room of the region's communities, with its use by month.
@@ -459,6 +468,55 @@ impl From<&OversightFigures> for OversightResponse {
     }
 }
 
+/// One area (a city of a province, a county of a city) over the period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AreaMetricsResponse {
+    pub area: RegionResponse,
+    /// Its communities and villages, and those with their target of organizations.
+    pub communities: i64,
+    pub communities_meeting_target: i64,
+    /// Filed and registered organizations now.
+    pub organizations: i64,
+    #[schema(value_type = BTreeMap<Category, i64>)]
+    pub organizations_by_category: BTreeMap<String, i64>,
+    #[schema(value_type = BTreeMap<Standing, i64>)]
+    pub organizations_by_standing: BTreeMap<String, i64>,
+    pub residents_registered: i64,
+    /// Participants who live in the area.
+    pub resident_participants: i64,
+    /// Participants from elsewhere: `participants` − `resident_participants`.
+    pub visitors: i64,
+    /// `resident_participants` ÷ `residents_registered`, in 0..1; `null` without
+    /// registered residents.
+    pub participation_rate: Option<f64>,
+    #[serde(flatten)]
+    pub figures: FiguresResponse,
+    pub monthly: Vec<MonthResponse>,
+    /// Share of its organizations' staff with a verified social-work certificate, in 0..1;
+    /// `null` without staff.
+    pub certificate_share: Option<f64>,
+}
+
+impl From<&AreaMetrics> for AreaMetricsResponse {
+    fn from(a: &AreaMetrics) -> Self {
+        Self {
+            area: a.area.clone().into(),
+            communities: a.communities,
+            communities_meeting_target: a.communities_meeting_target,
+            organizations: a.organizations,
+            organizations_by_category: a.by_category.clone(),
+            organizations_by_standing: a.by_standing.clone(),
+            residents_registered: a.residents,
+            resident_participants: a.resident_participants,
+            visitors: a.visitors(),
+            participation_rate: a.participation_rate(),
+            figures: (&a.figures).into(),
+            monthly: months(&a.monthly),
+            certificate_share: share(a.certified.certified, a.certified.staff),
+        }
+    }
+}
+
 impl From<&RegionMetrics> for RegionMetricsResponse {
     fn from(m: &RegionMetrics) -> Self {
         Self {
@@ -466,6 +524,7 @@ impl From<&RegionMetrics> for RegionMetricsResponse {
             from: time(m.period.from),
             to: time(m.period.to),
             organizations: m.organizations,
+            community_count: m.community_count,
             communities_meeting_target: m.communities_meeting_target(),
             residents_registered: m.residents,
             resident_participants: m.resident_participants,
@@ -474,6 +533,7 @@ impl From<&RegionMetrics> for RegionMetricsResponse {
             totals: (&m.totals).into(),
             monthly: months(&m.monthly),
             communities: m.communities.iter().map(Into::into).collect(),
+            areas: m.areas.iter().map(Into::into).collect(),
             inactive_organizations: m
                 .inactive
                 .iter()
@@ -502,7 +562,8 @@ impl From<&RegionMetrics> for RegionMetricsResponse {
 }
 
 /// Participation in a region: for a community's committee, a street office (its
-/// communities side by side) and civil affairs, within their scope.
+/// communities side by side) and civil affairs, within their scope (a county's communities
+/// side by side; a city's counties or a province's cities as `areas`).
 #[utoipa::path(get, path = "/api/v1/regions/{id}/metrics", operation_id = "getRegionMetrics", tag = "reports", params(("id" = i64, Path), PeriodQuery),
     security(("bearer" = [])),
     responses(

@@ -87,6 +87,8 @@ impl PeriodForm {
     }
 }
 
+/// A row of the overview's side-by-side table: a community, or (above county level) an
+/// area with its communities meeting the target and short of it.
 #[derive(Serialize)]
 struct CommunityRow {
     id: i64,
@@ -94,6 +96,8 @@ struct CommunityRow {
     organizations: i64,
     target: i64,
     shortfall: i64,
+    communities: i64,
+    meeting: i64,
     activities: i64,
     participants: i64,
     participation: String,
@@ -129,13 +133,30 @@ async fn overview(ctx: web::Data<AppContext>, signed: Signed, q: web::Query<Peri
             organizations: c.organizations,
             target: c.target,
             shortfall: (c.target - c.organizations).max(0),
+            communities: 1,
+            meeting: i64::from(c.target_met()),
             activities: c.figures.activities,
             participants: c.figures.participants,
             participation: percent(c.participation_rate()),
             participation_value: c.participation_rate().unwrap_or(0.0),
             hours: c.figures.hours(),
         })
+        .chain(m.areas.iter().map(|a| CommunityRow {
+            id: a.area.id,
+            name: a.area.name.clone(),
+            organizations: a.organizations,
+            target: 0,
+            shortfall: 0,
+            communities: a.communities,
+            meeting: a.communities_meeting_target,
+            activities: a.figures.activities,
+            participants: a.figures.participants,
+            participation: percent(a.participation_rate()),
+            participation_value: a.participation_rate().unwrap_or(0.0),
+            hours: a.figures.hours(),
+        }))
         .collect();
+    let by_area = !m.areas.is_empty();
     let monthly: Vec<MonthRow> = m
         .monthly
         .iter()
@@ -151,16 +172,16 @@ async fn overview(ctx: web::Data<AppContext>, signed: Signed, q: web::Query<Peri
         .collect();
     let mut by_category: BTreeMap<&'static str, i64> = BTreeMap::new();
     let mut by_standing: BTreeMap<&'static str, i64> = BTreeMap::new();
-    for c in &m.communities {
-        for (k, n) in &c.by_category {
+    let counts = m.communities.iter().map(|c| (&c.by_category, &c.by_standing));
+    for (categories, standings) in counts.chain(m.areas.iter().map(|a| (&a.by_category, &a.by_standing))) {
+        for (k, n) in categories {
             *by_category.entry(category_zh(k)).or_default() += n;
         }
-        for (k, n) in &c.by_standing {
+        for (k, n) in standings {
             *by_standing.entry(standing_zh(k)).or_default() += n;
         }
     }
-    let names: BTreeMap<i64, String> =
-        m.communities.iter().map(|c| (c.community.id, c.community.name.clone())).collect();
+    let names = &m.community_names;
     let inactive: Vec<_> = m
         .inactive
         .iter()
@@ -174,8 +195,10 @@ async fn overview(ctx: web::Data<AppContext>, signed: Signed, q: web::Query<Peri
         })
         .collect();
     let chart = serde_json::json!({
+        "by_area": by_area,
         "communities": communities.iter().map(|c| serde_json::json!({
             "name": c.name, "organizations": c.organizations, "target": c.target, "shortfall": c.shortfall,
+            "meeting": c.meeting, "short": c.communities - c.meeting,
         })).collect::<Vec<_>>(),
         "monthly": monthly.iter().map(|mo| serde_json::json!({
             "month": mo.month, "activities": mo.activities, "participants": mo.participants,
@@ -190,6 +213,8 @@ async fn overview(ctx: web::Data<AppContext>, signed: Signed, q: web::Query<Peri
             from => to_shanghai(m.period.from).format("%Y-%m-%d").to_string(),
             to => to_shanghai(m.period.to).format("%Y-%m-%d").to_string(),
             side_by_side => seat.may_see_communities_side_by_side(),
+            by_area,
+            community_count => m.community_count,
             communities,
             meeting => m.communities_meeting_target(),
             organizations => m.organizations,
@@ -228,8 +253,7 @@ async fn organizations(ctx: web::Data<AppContext>, signed: Signed, q: web::Query
     let today = to_shanghai(ctx.now()).date_naive();
     let grades = service::ratings::current_grades(&ctx.db, &ids, today).await?;
     let last = service::scope_lists::last_activity(&ctx, &ids).await?;
-    let names: BTreeMap<i64, String> =
-        m.communities.iter().map(|c| (c.community.id, c.community.name.clone())).collect();
+    let names = &m.community_names;
     let rows: Vec<_> = list
         .iter()
         .map(|(o, f)| {

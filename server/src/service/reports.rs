@@ -23,11 +23,13 @@ use crate::{
         organization::OrgStatus,
         role::Role,
     },
-    entity::{activity, activity_stat, attendance, organization, participant_year, region, user},
+    entity::{activity, activity_stat, attendance, organization, region, user},
     error::{AppError, AppResult},
     service::{
+        area_metrics::{self, AreaMetrics},
         attendance::month_of,
         oversight_figures::{Certified, OversightFigures, oversight_figures},
+        participant_counts::{self, Groups},
         venue_figures::{self, CommunityRooms, RoomFigures},
     },
 };
@@ -88,7 +90,9 @@ pub struct Figures {
 }
 
 impl Figures {
-    fn add(&mut self, o: &Figures) {
+    /// Adds another's activities, sign-ups, attendance and minutes (not its distinct
+    /// counts, which never add up).
+    pub(crate) fn add(&mut self, o: &Figures) {
         self.activities += o.activities;
         self.signups += o.signups;
         self.attended += o.attended;
@@ -179,7 +183,16 @@ pub struct InactiveOrganization {
 pub struct RegionMetrics {
     pub region: region::Model,
     pub period: Period,
+    /// Each community side by side, for a county and below; empty above, where `areas`
+    /// holds the rows (`area_metrics::by_area`).
     pub communities: Vec<CommunityMetrics>,
+    /// A province's cities or a city's counties side by side; empty at county and below.
+    pub areas: Vec<AreaMetrics>,
+    /// Communities and villages in the region, and those with their target of organizations.
+    pub community_count: usize,
+    pub communities_meeting: usize,
+    /// Every community's name, for the lists that name an organization's community.
+    pub community_names: HashMap<i64, String>,
     pub organizations: i64,
     pub residents: i64,
     /// Of `totals.participants`, those registered in one of the region's communities.
@@ -203,7 +216,7 @@ pub struct RegionMetrics {
 
 impl RegionMetrics {
     pub fn communities_meeting_target(&self) -> usize {
-        self.communities.iter().filter(|c| c.target_met()).count()
+        self.communities_meeting
     }
 
     /// See [`participation_rate`].
@@ -235,7 +248,8 @@ fn figure_columns<S: QuerySelect>(select: S) -> S {
 }
 
 /// `GET /regions/{id}/metrics`: for the committee of a community, the street over it
-/// (its communities side by side), civil affairs above.
+/// (its communities side by side), civil affairs above (a county's communities side by
+/// side; a city's counties or a province's cities, `area_metrics`).
 pub async fn region_metrics(
     ctx: &AppContext,
     user: &AuthUser,
@@ -252,6 +266,10 @@ pub async fn region_metrics(
         .await?;
     let ids: Vec<i64> = communities.iter().map(|c| c.id).collect();
     let months = period.months();
+    let by_area = area_metrics::by_area(&region.level);
+    let (areas, area_of) =
+        if by_area { area_metrics::areas(&ctx.db, &region, &communities).await? } else { Default::default() };
+    let groups = if by_area { Groups::Areas(&area_of) } else { Groups::Communities(&ids) };
     let recognised = [OrgStatus::Filed.as_str(), OrgStatus::Registered.as_str()];
 
     let recognised_orgs = organization::Entity::find()
@@ -323,7 +341,7 @@ pub async fn region_metrics(
         .group_by(user::Column::HomeCommunityId)
         .into_tuple::<(Option<i64>, i64)>()
         .all(&ctx.db);
-    let participants = participants(ctx, &ids, &months);
+    let participants = participant_counts::participants(ctx, &groups, &months);
     let organization_list = organizations_in(ctx, &ids);
     let (
         org_counts,
@@ -348,14 +366,12 @@ pub async fn region_metrics(
     )?;
     let active_by_community: HashMap<i64, i64> = active_by_community.into_iter().collect();
     let residents: HashMap<i64, i64> = residents.into_iter().filter_map(|(c, n)| c.map(|c| (c, n))).collect();
-    let Participants {
-        by_community: participants_by_community,
-        by_community_month,
-        by_month: participants_by_month,
-        total,
-        own_by_community,
-        own_total,
-    } = participants;
+    let area_active =
+        if by_area { area_metrics::active_organizations(&ctx.db, &area_of, period).await? } else { Default::default() };
+    // Per community only when the communities are the rows.
+    let none = HashMap::new();
+    let (participants_by_community, own_by_community) =
+        if by_area { (&none, &none) } else { (&participants.by_group, &participants.own_by_group) };
 
     let oversight = oversight_figures(ctx, std::slice::from_ref(&region.path)).await?;
     let funding = crate::service::funding_figures::funding_figures(ctx, std::slice::from_ref(&region.path)).await?;
@@ -412,16 +428,19 @@ pub async fn region_metrics(
             mf.figures.active_organizations = n;
         }
     }
-    for ((community, month), n) in by_community_month {
-        if let Some(mf) = index.get(&community).and_then(|i| metrics[*i].monthly.iter_mut().find(|x| x.month == month))
-        {
-            mf.figures.participants = n;
+    if !by_area {
+        for ((community, month), n) in &participants.by_group_month {
+            if let Some(mf) =
+                index.get(community).and_then(|i| metrics[*i].monthly.iter_mut().find(|x| &x.month == month))
+            {
+                mf.figures.participants = *n;
+            }
         }
     }
     for mf in &mut monthly {
-        mf.figures.participants = participants_by_month.get(&mf.month).copied().unwrap_or(0);
+        mf.figures.participants = participants.by_month.get(&mf.month).copied().unwrap_or(0);
     }
-    totals.participants = total;
+    totals.participants = participants.total;
     totals.active_organizations = active_total.unwrap_or(0);
 
     let per_org: HashMap<i64, Figures> = per_org
@@ -433,6 +452,12 @@ pub async fn region_metrics(
     let inactive = inactive_organizations(ctx, &organization_list).await?;
     let time_banks = crate::service::time_bank::figures(&ctx.db, &region.path, period.from, period.to, &months).await?;
     let support = crate::service::support_figures::figures(&ctx.db, &region.path, period.from, period.to).await?;
+    let community_names = metrics.iter().map(|m| (m.community.id, m.community.name.clone())).collect();
+    let areas = if by_area {
+        area_metrics::fold(areas, &area_of, &metrics, &participants, &area_active, &months)
+    } else {
+        Vec::new()
+    };
     Ok(RegionMetrics {
         support,
         rooms,
@@ -441,10 +466,14 @@ pub async fn region_metrics(
         time_banks,
         organizations: metrics.iter().map(|m| m.organizations).sum(),
         residents: metrics.iter().map(|m| m.residents).sum(),
-        resident_participants: own_total,
+        resident_participants: participants.own_total,
+        community_count: metrics.len(),
+        communities_meeting: metrics.iter().filter(|c| c.target_met()).count(),
+        community_names,
         region,
         period,
-        communities: metrics,
+        communities: if by_area { Vec::new() } else { metrics },
+        areas,
         totals,
         monthly,
         inactive,
@@ -456,180 +485,6 @@ pub async fn region_metrics(
             })
             .collect(),
     })
-}
-
-/// Distinct participants, read from the yearly month masks.
-struct Participants {
-    by_community: HashMap<i64, i64>,
-    by_community_month: HashMap<(i64, String), i64>,
-    by_month: HashMap<String, i64>,
-    total: i64,
-    /// Participants of each community who live there.
-    own_by_community: HashMap<i64, i64>,
-    /// Participants who live in one of the communities.
-    own_total: i64,
-}
-
-/// `(year, mask)` for the months of a period.
-fn year_masks(months: &[String]) -> BTreeMap<i32, i32> {
-    let mut masks: BTreeMap<i32, i32> = BTreeMap::new();
-    for m in months {
-        if let (Some(y), Some(mo)) =
-            (m.get(..4).and_then(|y| y.parse().ok()), m.get(5..7).and_then(|x| x.parse::<u32>().ok()))
-        {
-            *masks.entry(y).or_default() |= 1 << (mo - 1);
-        }
-    }
-    masks
-}
-
-/// Distinct participants in the period. On PostgreSQL each resident's months are folded
-/// across the period's years with `bit_or` (per community, and region-wide), so two
-/// passes give every figure; SQLite, which has no `bit_or`, reads the rows once and counts
-/// them here.
-async fn participants(ctx: &AppContext, ids: &[i64], months: &[String]) -> AppResult<Participants> {
-    use sea_orm::{ConnectionTrait, DbBackend};
-    let masks = year_masks(months);
-    // Masks are our own integers, never user input.
-    let mut in_period = sea_orm::Condition::any();
-    for (year, mask) in &masks {
-        in_period = in_period.add(
-            sea_orm::Condition::all()
-                .add(participant_year::Column::Year.eq(*year))
-                .add(Expr::cust(format!("(months & {mask}) <> 0"))),
-        );
-    }
-    if ctx.db.get_database_backend() != DbBackend::Postgres {
-        let select = Query::select()
-            .column((participant_year::Entity, participant_year::Column::CommunityId))
-            .column((participant_year::Entity, participant_year::Column::Year))
-            .column((participant_year::Entity, participant_year::Column::UserId))
-            .column((participant_year::Entity, participant_year::Column::Months))
-            .column((user::Entity, user::Column::HomeCommunityId))
-            .from(participant_year::Entity)
-            .inner_join(
-                user::Entity,
-                Expr::col((user::Entity, user::Column::Id))
-                    .equals((participant_year::Entity, participant_year::Column::UserId)),
-            )
-            .and_where(participant_year::Column::CommunityId.is_in(ids.to_vec()))
-            .cond_where(in_period)
-            .to_owned();
-        let mut rows = Vec::new();
-        for row in ctx.db.query_all_raw(ctx.db.get_database_backend().build(&select)).await? {
-            rows.push((
-                row.try_get::<i64>("", "community_id")?,
-                row.try_get::<i32>("", "year")?,
-                row.try_get::<i64>("", "user_id")?,
-                row.try_get::<i32>("", "months")?,
-                row.try_get::<Option<i64>>("", "home_community_id")?,
-            ));
-        }
-        return Ok(count_participants(&rows, &masks, ids));
-    }
-    let (Some(first), Some(last)) = (masks.keys().next().copied(), masks.keys().last().copied()) else {
-        return Ok(count_participants(&[], &masks, ids));
-    };
-    // Bit 12·(year − first) + month − 1 of a 64-bit mask; a period spans at most 5 years.
-    let wanted: i64 = masks.iter().map(|(y, m)| (*m as i64) << (12 * (y - first))).fold(0, |a, b| a | b);
-    let bits: Vec<u32> = (0..(12 * (last - first + 1)) as u32).filter(|k| wanted & (1 << k) != 0).collect();
-    let ids_sql = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
-    let ids_sql = if ids_sql.is_empty() { "NULL".to_owned() } else { ids_sql };
-    let sums: String =
-        bits.iter().map(|k| format!(", CAST(COALESCE(SUM((m >> {k}) & 1), 0) AS BIGINT) AS b{k}")).collect();
-    // `own`: the participant lives in the community (per community) or in the region.
-    let folded = |by: &str, own: &str| {
-        format!(
-            "SELECT {by}p.user_id, bit_or(CAST(p.months AS BIGINT) << (12 * (p.year - {first}))) & {wanted} AS m, \
-             MAX(CASE WHEN {own} THEN 1 ELSE 0 END) AS own \
-             FROM participant_years p JOIN users h ON h.id = p.user_id \
-             WHERE p.community_id IN ({ids_sql}) AND p.year BETWEEN {first} AND {last} \
-             GROUP BY {by}p.user_id"
-        )
-    };
-    let per_community = format!(
-        "SELECT community_id, COUNT(*) AS n, CAST(SUM(own) AS BIGINT) AS own_n{sums} FROM ({}) u WHERE m <> 0 \
-         GROUP BY community_id",
-        folded("p.community_id, ", "h.home_community_id = p.community_id")
-    );
-    let region_wide = format!(
-        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(own), 0) AS BIGINT) AS own_n{sums} FROM ({}) u WHERE m <> 0",
-        folded("", &format!("h.home_community_id IN ({ids_sql})"))
-    );
-    let stmt = |sql: String| sea_orm::Statement::from_string(DbBackend::Postgres, sql);
-    let (community_rows, region_rows) =
-        tokio::try_join!(async { ctx.db.query_all_raw(stmt(per_community)).await.map_err(AppError::from) }, async {
-            ctx.db.query_all_raw(stmt(region_wide)).await.map_err(AppError::from)
-        },)?;
-    let month_of_bit = |k: u32| format!("{}-{:02}", first + (k / 12) as i32, k % 12 + 1);
-    let mut p = Participants {
-        by_community: HashMap::new(),
-        by_community_month: HashMap::new(),
-        by_month: HashMap::new(),
-        total: 0,
-        own_by_community: HashMap::new(),
-        own_total: 0,
-    };
-    for row in community_rows {
-        let community: i64 = row.try_get("", "community_id")?;
-        p.by_community.insert(community, row.try_get("", "n")?);
-        p.own_by_community.insert(community, row.try_get("", "own_n")?);
-        for k in &bits {
-            p.by_community_month.insert((community, month_of_bit(*k)), row.try_get("", &format!("b{k}"))?);
-        }
-    }
-    if let Some(row) = region_rows.into_iter().next() {
-        p.total = row.try_get("", "n")?;
-        p.own_total = row.try_get("", "own_n")?;
-        for k in &bits {
-            p.by_month.insert(month_of_bit(*k), row.try_get("", &format!("b{k}"))?);
-        }
-    }
-    Ok(p)
-}
-
-/// Counts participants from `(community, year, user, months, home community)` rows.
-fn count_participants(
-    rows: &[(i64, i32, i64, i32, Option<i64>)],
-    masks: &BTreeMap<i32, i32>,
-    ids: &[i64],
-) -> Participants {
-    let mut by_community: HashMap<i64, BTreeSet<i64>> = HashMap::new();
-    let mut own_by_community: HashMap<i64, BTreeSet<i64>> = HashMap::new();
-    let mut everyone: BTreeSet<i64> = BTreeSet::new();
-    let mut own_everyone: BTreeSet<i64> = BTreeSet::new();
-    let mut by_community_month: HashMap<(i64, String), i64> = HashMap::new();
-    let mut by_month: HashMap<String, BTreeSet<i64>> = HashMap::new();
-    for &(community, year, user, months, home) in rows {
-        let wanted = months & masks.get(&year).copied().unwrap_or(0);
-        if wanted == 0 {
-            continue;
-        }
-        by_community.entry(community).or_default().insert(user);
-        everyone.insert(user);
-        if home == Some(community) {
-            own_by_community.entry(community).or_default().insert(user);
-        }
-        if home.is_some_and(|h| ids.contains(&h)) {
-            own_everyone.insert(user);
-        }
-        for k in 0..12 {
-            if wanted & (1 << k) != 0 {
-                let month = format!("{year}-{:02}", k + 1);
-                // One row per community × year × user: counting rows counts residents.
-                *by_community_month.entry((community, month.clone())).or_default() += 1;
-                by_month.entry(month).or_default().insert(user);
-            }
-        }
-    }
-    Participants {
-        by_community: by_community.into_iter().map(|(c, users)| (c, users.len() as i64)).collect(),
-        by_community_month,
-        by_month: by_month.into_iter().map(|(m, users)| (m, users.len() as i64)).collect(),
-        total: everyone.len() as i64,
-        own_by_community: own_by_community.into_iter().map(|(c, users)| (c, users.len() as i64)).collect(),
-        own_total: own_everyone.len() as i64,
-    }
 }
 
 async fn organizations_in(ctx: &AppContext, community_ids: &[i64]) -> AppResult<Vec<organization::Model>> {
@@ -839,60 +694,120 @@ const SUMMARY_HEADERS: [&str; 16] = [
     "参与率",
 ];
 
+/// The export's summary headers when areas are the rows (above county level): the four
+/// columns after the name count communities instead of judging one.
+const AREA_SUMMARY_HEADERS: [&str; 5] = ["地区", "社区/村数", "组织数", "达标社区/村", "未达标社区/村"];
+
+fn summary_headers(m: &RegionMetrics) -> Vec<&'static str> {
+    if m.areas.is_empty() {
+        SUMMARY_HEADERS.to_vec()
+    } else {
+        AREA_SUMMARY_HEADERS.iter().chain(&SUMMARY_HEADERS[5..]).copied().collect()
+    }
+}
+
+/// One row of the export's side-by-side tables: a community, or an area above county level.
+struct SideRow<'a> {
+    name: &'a str,
+    /// The four columns after the name (see `summary_headers`).
+    head: [String; 4],
+    by_standing: &'a BTreeMap<String, i64>,
+    figures: &'a Figures,
+    residents: i64,
+    participation: Option<f64>,
+    monthly: &'a [MonthFigures],
+    certified: Certified,
+}
+
+fn side_rows(m: &RegionMetrics) -> Vec<SideRow<'_>> {
+    let communities = m.communities.iter().map(|c| SideRow {
+        name: &c.community.name,
+        head: [
+            if c.community.kind.as_deref() == Some("rural") { "农村".into() } else { "城市".into() },
+            c.organizations.to_string(),
+            c.target.to_string(),
+            if c.target_met() { "是".into() } else { "否".into() },
+        ],
+        by_standing: &c.by_standing,
+        figures: &c.figures,
+        residents: c.residents,
+        participation: c.participation_rate(),
+        monthly: &c.monthly,
+        certified: c.certified.clone(),
+    });
+    let areas = m.areas.iter().map(|a| SideRow {
+        name: &a.area.name,
+        head: [
+            a.communities.to_string(),
+            a.organizations.to_string(),
+            a.communities_meeting_target.to_string(),
+            (a.communities - a.communities_meeting_target).to_string(),
+        ],
+        by_standing: &a.by_standing,
+        figures: &a.figures,
+        residents: a.residents,
+        participation: a.participation_rate(),
+        monthly: &a.monthly,
+        certified: a.certified.clone(),
+    });
+    communities.chain(areas).collect()
+}
+
 fn summary_rows(m: &RegionMetrics) -> Vec<Vec<String>> {
-    let mut rows: Vec<Vec<String>> = m
-        .communities
+    let standing = |b: &BTreeMap<String, i64>, k: &str| b.get(k).copied().unwrap_or(0);
+    let tail = |by_standing: &[&BTreeMap<String, i64>], f: &Figures, residents: i64, rate: Option<f64>| {
+        vec![
+            by_standing.iter().map(|b| standing(b, "filed")).sum::<i64>().to_string(),
+            by_standing.iter().map(|b| standing(b, "registered")).sum::<i64>().to_string(),
+            f.active_organizations.to_string(),
+            f.activities.to_string(),
+            f.signups.to_string(),
+            f.attended.to_string(),
+            percent(f.attendance_rate()),
+            percent(f.no_show_rate()),
+            f.participants.to_string(),
+            residents.to_string(),
+            percent(rate),
+        ]
+    };
+    let sides = side_rows(m);
+    let mut rows: Vec<Vec<String>> = sides
         .iter()
-        .map(|c| {
-            vec![
-                c.community.name.clone(),
-                if c.community.kind.as_deref() == Some("rural") { "农村".into() } else { "城市".into() },
-                c.organizations.to_string(),
-                c.target.to_string(),
-                if c.target_met() { "是".into() } else { "否".into() },
-                c.by_standing.get("filed").copied().unwrap_or(0).to_string(),
-                c.by_standing.get("registered").copied().unwrap_or(0).to_string(),
-                c.figures.active_organizations.to_string(),
-                c.figures.activities.to_string(),
-                c.figures.signups.to_string(),
-                c.figures.attended.to_string(),
-                percent(c.figures.attendance_rate()),
-                percent(c.figures.no_show_rate()),
-                c.figures.participants.to_string(),
-                c.residents.to_string(),
-                percent(c.participation_rate()),
-            ]
+        .map(|r| {
+            std::iter::once(r.name.to_owned())
+                .chain(r.head.iter().cloned())
+                .chain(tail(&[r.by_standing], r.figures, r.residents, r.participation))
+                .collect()
         })
         .collect();
-    rows.push(vec![
-        "合计".into(),
-        String::new(),
-        m.organizations.to_string(),
-        String::new(),
-        format!("{}/{} 达标", m.communities_meeting_target(), m.communities.len()),
-        m.communities.iter().map(|c| c.by_standing.get("filed").copied().unwrap_or(0)).sum::<i64>().to_string(),
-        m.communities.iter().map(|c| c.by_standing.get("registered").copied().unwrap_or(0)).sum::<i64>().to_string(),
-        m.totals.active_organizations.to_string(),
-        m.totals.activities.to_string(),
-        m.totals.signups.to_string(),
-        m.totals.attended.to_string(),
-        percent(m.totals.attendance_rate()),
-        percent(m.totals.no_show_rate()),
-        m.totals.participants.to_string(),
-        m.residents.to_string(),
-        percent(m.participation_rate()),
-    ]);
+    let meeting = m.communities_meeting_target();
+    let head: [String; 4] = if m.areas.is_empty() {
+        [String::new(), m.organizations.to_string(), String::new(), format!("{meeting}/{} 达标", m.community_count)]
+    } else {
+        [
+            m.community_count.to_string(),
+            m.organizations.to_string(),
+            meeting.to_string(),
+            (m.community_count - meeting).to_string(),
+        ]
+    };
+    let standings: Vec<&BTreeMap<String, i64>> = sides.iter().map(|r| r.by_standing).collect();
+    rows.push(
+        std::iter::once("合计".to_owned())
+            .chain(head)
+            .chain(tail(&standings, &m.totals, m.residents, m.participation_rate()))
+            .collect(),
+    );
     rows
 }
 
 /// UTF-8 CSV with a byte-order mark, so Excel opens the Chinese correctly.
 pub fn export_csv(m: &RegionMetrics) -> Vec<u8> {
-    let mut headers: Vec<&str> = SUMMARY_HEADERS.to_vec();
+    let mut headers: Vec<&str> = summary_headers(m);
     headers.push("志愿服务时长(小时)");
-    let hours: Vec<String> = m
-        .communities
+    let hours: Vec<String> = side_rows(m)
         .iter()
-        .map(|c| c.figures.hours().to_string())
+        .map(|r| r.figures.hours().to_string())
         .chain(std::iter::once(m.totals.hours().to_string()))
         .collect();
     let rows: Vec<Vec<Cell>> = summary_rows(m)
@@ -1002,11 +917,11 @@ pub fn export_xlsx(m: &RegionMetrics) -> AppResult<Vec<u8>> {
             ),
         )
         .map_err(xerr)?;
-    for (col, h) in SUMMARY_HEADERS.iter().chain(["志愿服务时长(小时)"].iter()).enumerate() {
+    for (col, h) in summary_headers(m).iter().chain(["志愿服务时长(小时)"].iter()).enumerate() {
         sheet.write_string_with_format(2, col as u16, *h, &bold).map_err(xerr)?;
     }
-    let hours: Vec<f64> =
-        m.communities.iter().map(|c| c.figures.hours()).chain(std::iter::once(m.totals.hours())).collect();
+    let sides = side_rows(m);
+    let hours: Vec<f64> = sides.iter().map(|r| r.figures.hours()).chain(std::iter::once(m.totals.hours())).collect();
     for (r, (row, h)) in summary_rows(m).into_iter().zip(hours).enumerate() {
         for (col, cell) in row.iter().enumerate() {
             match cell.parse::<f64>() {
@@ -1017,16 +932,17 @@ pub fn export_xlsx(m: &RegionMetrics) -> AppResult<Vec<u8>> {
         sheet.write_number(3 + r as u32, SUMMARY_HEADERS.len() as u16, h).map_err(xerr)?;
     }
 
-    let month_headers = ["社区/村", "活动场次", "报名人次", "到场人次", "爽约人次", "参与居民", "志愿服务时长(小时)"];
+    let first = if m.areas.is_empty() { "社区/村" } else { "地区" };
+    let month_headers = [first, "活动场次", "报名人次", "到场人次", "爽约人次", "参与居民", "志愿服务时长(小时)"];
     for (i, month) in m.monthly.iter().enumerate() {
         let sheet = book.add_worksheet().set_name(&month.month).map_err(xerr)?;
         for (col, h) in month_headers.iter().enumerate() {
             sheet.write_string_with_format(0, col as u16, *h, &bold).map_err(xerr)?;
         }
         let mut r = 1u32;
-        for c in &m.communities {
-            let f = &c.monthly[i].figures;
-            sheet.write_string(r, 0, &c.community.name).map_err(xerr)?;
+        for side in &sides {
+            let f = &side.monthly[i].figures;
+            sheet.write_string(r, 0, side.name).map_err(xerr)?;
             for (col, v) in [f.activities, f.signups, f.attended, f.no_shows, f.participants].iter().enumerate() {
                 sheet.write_number(r, 1 + col as u16, *v as f64).map_err(xerr)?;
             }
@@ -1041,7 +957,6 @@ pub fn export_xlsx(m: &RegionMetrics) -> AppResult<Vec<u8>> {
         sheet.write_number(r, 6, f.hours()).map_err(xerr)?;
     }
 
-    let names: HashMap<i64, &str> = m.communities.iter().map(|c| (c.community.id, c.community.name.as_str())).collect();
     let inactive: BTreeSet<i64> = m.inactive.iter().map(|i| i.organization.id).collect();
     let sheet = book.add_worksheet().set_name("组织").map_err(xerr)?;
     let org_headers = [
@@ -1061,7 +976,9 @@ pub fn export_xlsx(m: &RegionMetrics) -> AppResult<Vec<u8>> {
     for (r, (o, f)) in m.organization_list.iter().enumerate() {
         let r = 1 + r as u32;
         sheet.write_string(r, 0, &o.name).map_err(xerr)?;
-        sheet.write_string(r, 1, names.get(&o.community_id).copied().unwrap_or("")).map_err(xerr)?;
+        sheet
+            .write_string(r, 1, m.community_names.get(&o.community_id).map(String::as_str).unwrap_or(""))
+            .map_err(xerr)?;
         sheet.write_string(r, 2, category_zh(&o.category)).map_err(xerr)?;
         sheet.write_string(r, 3, if o.standing == "registered" { "登记" } else { "备案" }).map_err(xerr)?;
         sheet.write_string(r, 4, o.credit_code.as_deref().unwrap_or("")).map_err(xerr)?;
@@ -1149,20 +1066,16 @@ fn oversight_sheet(
         sheet.write_number(1 + r as u32, 1, *n as f64)?;
     }
     let top = 2 + rows.len() as u32;
-    for (col, h) in ["社区/村", "组织骨干人数", "持证（已认定）人数", "持证比例"].iter().enumerate()
-    {
+    let first = if m.areas.is_empty() { "社区/村" } else { "地区" };
+    for (col, h) in [first, "组织骨干人数", "持证（已认定）人数", "持证比例"].iter().enumerate() {
         sheet.write_string_with_format(top, col as u16, *h, bold)?;
     }
-    for (r, c) in m.communities.iter().enumerate() {
-        let r = top + 1 + r as u32;
-        sheet.write_string(r, 0, &c.community.name)?;
-        sheet.write_number(r, 1, c.certified.staff as f64)?;
-        sheet.write_number(r, 2, c.certified.certified as f64)?;
-        sheet.write_string(
-            r,
-            3,
-            percent(crate::domain::certificate::share(c.certified.certified, c.certified.staff)),
-        )?;
+    for (r, side) in side_rows(m).iter().enumerate() {
+        let (r, c) = (top + 1 + r as u32, &side.certified);
+        sheet.write_string(r, 0, side.name)?;
+        sheet.write_number(r, 1, c.staff as f64)?;
+        sheet.write_number(r, 2, c.certified as f64)?;
+        sheet.write_string(r, 3, percent(crate::domain::certificate::share(c.certified, c.staff)))?;
     }
     Ok(())
 }
@@ -1302,34 +1215,6 @@ mod tests {
         assert_eq!(r.months(), ["2026-03", "2026-04", "2026-05"], "00:00 UTC on 1 May is 08:00 in Shanghai");
         assert!(Period::parse(Some(at(2026, 5, 1)), Some(at(2026, 4, 1)), now).is_err());
         assert!(Period::parse(Some(at(2010, 1, 1)), Some(at(2026, 1, 1)), now).is_err());
-    }
-
-    #[test]
-    fn periods_become_yearly_month_masks() {
-        let months: Vec<String> = ["2025-11", "2025-12", "2026-01", "2026-03"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(year_masks(&months), BTreeMap::from([(2025, 0b1100_0000_0000), (2026, 0b101)]));
-    }
-
-    #[test]
-    fn participants_are_counted_once_per_scope() {
-        // Resident 1 (of 10) in two communities in March; resident 2 (of 12, elsewhere) in
-        // March and April.
-        let rows = [
-            (10, 2026, 1, 0b100, Some(10)),
-            (11, 2026, 1, 0b100, Some(10)),
-            (10, 2026, 2, 0b1100, Some(12)),
-            (10, 2025, 3, 0b1, None),
-        ];
-        let masks = BTreeMap::from([(2026, 0b1111)]);
-        let p = count_participants(&rows, &masks, &[10, 11]);
-        assert_eq!(p.own_by_community.get(&10), Some(&1), "resident 2 visits community 10");
-        assert_eq!(p.own_by_community.get(&11), None, "resident 1 lives in 10, visits 11");
-        assert_eq!(p.own_total, 1);
-        assert_eq!(p.total, 2, "resident 3 took part outside the period");
-        assert_eq!(p.by_community.get(&10), Some(&2));
-        assert_eq!(p.by_month.get("2026-03"), Some(&2), "resident 1 counted once across communities");
-        assert_eq!(p.by_month.get("2026-04"), Some(&1));
-        assert_eq!(p.by_community_month.get(&(11, "2026-03".to_string())), Some(&1));
     }
 
     #[test]
