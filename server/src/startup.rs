@@ -284,7 +284,7 @@ fn app(
         )
         .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
         .configure(api::routes)
-        .configure(|cfg| crate::console::routes(cfg, console))
+        .configure(|cfg| crate::console::routes(cfg, console, max_body))
         .route(
             http_target::INVALID_TARGET,
             web::to(|| async { Err::<HttpResponse, _>(AppError::InvalidRequestTarget) }),

@@ -6,15 +6,15 @@ use reqwest::{StatusCode, header};
 use serde_json::json;
 
 /// What the sign-in page gave this browser: the ticket in the QR and the browser cookie.
-struct LoginPage {
-    ticket: String,
-    cookie: String,
+pub(crate) struct LoginPage {
+    pub ticket: String,
+    pub cookie: String,
 }
 
 /// A signed-in console browser: its session cookie and the CSRF token its forms carry.
-struct Console {
-    cookie: String,
-    csrf: String,
+pub(crate) struct Console {
+    pub cookie: String,
+    pub csrf: String,
 }
 
 fn attr(html: &str, marker: &str) -> Option<String> {
@@ -23,14 +23,14 @@ fn attr(html: &str, marker: &str) -> Option<String> {
 }
 
 /// `name=value` of the first `Set-Cookie` for `name`, and the whole header.
-fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<(String, String)> {
+pub(crate) fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<(String, String)> {
     resp.headers().get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
         let pair = v.split(';').next()?.trim();
         pair.starts_with(&format!("{name}=")).then(|| (pair.to_owned(), v.to_owned()))
     })
 }
 
-async fn login_page(app: &TestApp) -> anyhow::Result<LoginPage> {
+pub(crate) async fn login_page(app: &TestApp) -> anyhow::Result<LoginPage> {
     let resp = app
         .client
         .get(app.url("/console/login"))
@@ -44,7 +44,7 @@ async fn login_page(app: &TestApp) -> anyhow::Result<LoginPage> {
     Ok(LoginPage { ticket, cookie })
 }
 
-async fn poll(app: &TestApp, page: &LoginPage) -> anyhow::Result<reqwest::Response> {
+pub(crate) async fn poll(app: &TestApp, page: &LoginPage) -> anyhow::Result<reqwest::Response> {
     Ok(app
         .client
         .get(app.url(&format!("/console/login/poll?ticket={}", page.ticket)))
@@ -53,11 +53,11 @@ async fn poll(app: &TestApp, page: &LoginPage) -> anyhow::Result<reqwest::Respon
         .await?)
 }
 
-async fn approve(app: &TestApp, who: &Session, ticket: &str) -> anyhow::Result<reqwest::Response> {
+pub(crate) async fn approve(app: &TestApp, who: &Session, ticket: &str) -> anyhow::Result<reqwest::Response> {
     app.post(&format!("/api/v1/console/tickets/{ticket}/approve"), Some(&who.access_token), json!({})).await
 }
 
-async fn get_page(app: &TestApp, console: &Console, path: &str) -> anyhow::Result<reqwest::Response> {
+pub(crate) async fn get_page(app: &TestApp, console: &Console, path: &str) -> anyhow::Result<reqwest::Response> {
     Ok(app.client.get(app.url(path)).header(header::COOKIE, &console.cookie).send().await?)
 }
 
@@ -77,7 +77,7 @@ fn urlencoded(form: &[(&str, &str)]) -> String {
     form.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
 }
 
-async fn post_form(
+pub(crate) async fn post_form(
     app: &TestApp,
     console: &Console,
     path: &str,
@@ -94,7 +94,7 @@ async fn post_form(
 }
 
 /// Signs a browser in by scan as `who` and reads the CSRF token from the overview.
-async fn sign_in(app: &TestApp, who: &Session) -> anyhow::Result<Console> {
+pub(crate) async fn sign_in(app: &TestApp, who: &Session) -> anyhow::Result<Console> {
     let page = login_page(app).await?;
     expect_json(approve(app, who, &page.ticket).await?, 200).await?;
     let resp = poll(app, &page).await?;

@@ -7,6 +7,7 @@ mod attendance;
 mod auth;
 mod calendar;
 mod console;
+mod console_inputs;
 mod correctness;
 mod downloads;
 mod errors;

@@ -14374,7 +14374,7 @@ export interface operations {
             /** @description The workbook (`format=xlsx`, the default) or UTF-8 CSV with a BOM (`format=csv`), as an attachment. */
             200: {
                 headers: {
-                    /** @description `attachment; filename="organization-{id}-{month}.xlsx"` */
+                    /** @description `attachment; filename="organization-{id}-{first day}-{last day}.xlsx"` (days as `YYYYMMDD`, both included) */
                     "content-disposition"?: string;
                     [name: string]: unknown;
                 };
@@ -17110,7 +17110,7 @@ export interface operations {
             /** @description The workbook (`format=xlsx`, the default) or UTF-8 CSV with a BOM (`format=csv`), as an attachment. */
             200: {
                 headers: {
-                    /** @description `attachment; filename="participation-{code}-{month}.xlsx"` */
+                    /** @description `attachment; filename="participation-{code}-{first day}-{last day}.xlsx"` (days as `YYYYMMDD`, both included) */
                     "content-disposition"?: string;
                     [name: string]: unknown;
                 };

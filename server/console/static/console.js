@@ -8,9 +8,16 @@
     var status = document.getElementById("login-status");
     if (!qr || !status) return;
     var ticket = qr.getAttribute("data-ticket");
+    var busyUntil = 0;
     var timer = window.setInterval(function () {
+      if (Date.now() < busyUntil) return;
       fetch("/console/login/poll?ticket=" + encodeURIComponent(ticket), { credentials: "same-origin" })
         .then(function (r) {
+          // Too many requests from this office's address: wait as told, then poll again.
+          if (r.status === 429) {
+            busyUntil = Date.now() + 1000 * (parseInt(r.headers.get("Retry-After"), 10) || 5);
+            return { status: "waiting" };
+          }
           if (!r.ok) throw new Error("poll " + r.status);
           return r.json();
         })

@@ -102,7 +102,7 @@ pub struct FiguresExportQuery {
     responses(
         (status = 200, description = "The workbook (`format=xlsx`, the default) or UTF-8 CSV with a BOM \
             (`format=csv`), as an attachment.",
-            headers(("content-disposition" = String, description = "`attachment; filename=\"organization-{id}-{month}.xlsx\"`")),
+            headers(("content-disposition" = String, description = "`attachment; filename=\"organization-{id}-{first day}-{last day}.xlsx\"` (days as `YYYYMMDD`, both included)")),
             content(
                 (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
                 (String = "text/csv"),

@@ -257,7 +257,10 @@ pub async fn limit_requests(
         req.extensions_mut().insert(v); // the extractors use it rather than verify again
     }
     let mut verdicts = Vec::with_capacity(2);
-    if req.path() == LOGIN_PATH || req.path().starts_with("/console/login") {
+    // Signing in (the console's sign-in page makes a ticket; its dev form signs in), not
+    // the page's poll of its own ticket: 40 polls a minute per open page would let a few
+    // PCs behind one office address lock each other out.
+    if req.path() == LOGIN_PATH || (req.path().starts_with("/console/login") && req.path() != "/console/login/poll") {
         verdicts.push(ctx.limiter.hit(&format!("login:{ip}"), ctx.config.login_rate_limit_per_minute).await);
     }
     let caller = match user {
@@ -268,6 +271,11 @@ pub async fn limit_requests(
     if let Some(Decision::Deny { retry_after_secs }) = verdicts.into_iter().find(|d| *d != Decision::Allow) {
         metrics::counter!("linli_rate_limited_total").increment(1);
         let err = AppError::RateLimited { retry_after_secs };
+        if console {
+            // The console answers with its own HTML page (and `Retry-After`).
+            let page = actix_web::ResponseError::error_response(&crate::console::PageError(err));
+            return Ok(req.into_response(page).map_into_right_body());
+        }
         return Ok(req.error_response(err).map_into_right_body());
     }
     Ok(next.call(req).await?.map_into_left_body())

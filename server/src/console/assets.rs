@@ -44,11 +44,12 @@ async fn asset(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
             .content_type("text/html; charset=utf-8")
             .body("<!doctype html><title>404</title>");
     };
-    let accepts_gzip = req
-        .headers()
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    // Negotiated with the header's quality values (RFC 9110 §12.5.3): `gzip;q=0` refuses it.
+    use actix_web::http::header::{AcceptEncoding, Encoding, Header};
+    let accepts_gzip = AcceptEncoding::parse(&req)
+        .ok()
+        .and_then(|a| a.negotiate([Encoding::gzip(), Encoding::identity()].iter()))
+        .is_some_and(|e| e == Encoding::gzip());
     let mut res = HttpResponse::Ok();
     res.content_type(asset.content_type)
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))

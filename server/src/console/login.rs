@@ -5,18 +5,18 @@ use qrcode::{QrCode, render::svg};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CsrfForm, PageError, PageResult, SESSION_COOKIE, Signed, TICKET_COOKIE, client_ip, cookie, page, redirect,
-    set_cookie,
+    CsrfForm, PageError, PageResult, SEAT_COOKIE, SESSION_COOKIE, Signed, TICKET_COOKIE, client_ip, cookie, page,
+    redirect, set_cookie,
 };
 use crate::{
     context::AppContext,
-    domain::console::{APPROVE_PAGE, TICKET_TTL_SECS},
+    domain::console::{APPROVE_PAGE, Seat, TICKET_TTL_SECS},
     error::AppError,
     service::console_sessions::{self, Poll},
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(login_page).service(poll).service(dev_login).service(logout);
+    cfg.service(login_page).service(poll).service(dev_login).service(logout).service(switch_seat);
 }
 
 /// The text of the sign-in QR code: the mini-program page that approves `ticket`.
@@ -134,6 +134,33 @@ async fn logout(ctx: web::Data<AppContext>, signed: Signed, form: web::Form<Csrf
     console_sessions::revoke(&ctx, signed.0.id).await?;
     let mut res = redirect("/console/login");
     if let Ok(v) = header::HeaderValue::from_str(&set_cookie(&ctx, SESSION_COOKIE, "", "/console/", 0)) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+struct SeatForm {
+    #[serde(default)]
+    csrf: String,
+    /// `role:region_id`, one of the user's seats.
+    #[serde(default)]
+    seat: String,
+}
+
+/// `POST /console/seat`: someone holding several region roles (a committee member who
+/// also staffs the street office) works as another of them. Only a seat their grants give
+/// is taken (403 otherwise); the choice lasts as long as the session's cookie.
+#[post("/seat")]
+async fn switch_seat(ctx: web::Data<AppContext>, signed: Signed, form: web::Form<SeatForm>) -> PageResult {
+    signed.check_csrf(&form.csrf)?;
+    let seats = Seat::all(&signed.user().grants);
+    let Some(seat) = seats.into_iter().find(|s| s.value() == form.seat) else {
+        return Err(PageError(AppError::Forbidden("outside your scope")));
+    };
+    let mut res = redirect("/console/");
+    let max_age = (signed.0.expires_at - ctx.now()).num_seconds().max(0);
+    if let Ok(v) = header::HeaderValue::from_str(&set_cookie(&ctx, SEAT_COOKIE, &seat.value(), "/console/", max_age)) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(res)

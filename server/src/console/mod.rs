@@ -38,26 +38,47 @@ use crate::{
 pub const SESSION_COOKIE: &str = "linli_console";
 /// The browser secret of a sign-in ticket, good for the ticket's 2 minutes.
 pub const TICKET_COOKIE: &str = "linli_console_ticket";
+/// The seat chosen by someone holding several region roles (`role:region_id`).
+pub const SEAT_COOKIE: &str = "linli_console_seat";
 
 /// The console's page policy: its own scripts, styles and images only; no framing.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
     frame-ancestors 'none'";
 
-/// Mounts `/console/…` when the console is on.
-pub fn routes(cfg: &mut web::ServiceConfig, enabled: bool) {
+/// Mounts `/console/…` when the console is on. Everything under it answers as a page:
+/// an unknown path or method, a path or query that does not parse, a form too large
+/// (over `max_body` bytes, as the API's bodies) or malformed gets the console's HTML error
+/// page with its headers, never the API's problem+json.
+pub fn routes(cfg: &mut web::ServiceConfig, enabled: bool, max_body: usize) {
     if !enabled {
         return;
     }
     cfg.route("/console", web::get().to(|| async { redirect("/console/") })).service(
         web::scope("/console")
             .wrap(from_fn(headers))
+            .app_data(web::FormConfig::default().limit(max_body).error_handler(form_error))
+            .app_data(web::PathConfig::default().error_handler(|_, _| PageError(AppError::NotFound("page")).into()))
+            .app_data(web::QueryConfig::default().error_handler(|_, _| {
+                PageError(AppError::invalid("query", "invalid", "网址中的参数有误，请从页面上的链接进入")).into()
+            }))
             .configure(assets::routes)
             .configure(login::routes)
             .configure(queue::routes)
             .configure(pages::routes)
-            .configure(grants::routes),
+            .configure(grants::routes)
+            .default_service(web::to(|| async { Err::<HttpResponse, _>(PageError(AppError::NotFound("page"))) })),
     );
+}
+
+/// A form the console cannot read: too large, not a form, or missing a field.
+fn form_error(err: actix_web::error::UrlencodedError, _: &HttpRequest) -> Error {
+    use actix_web::error::UrlencodedError as E;
+    let app = match err {
+        E::Overflow { .. } => AppError::PayloadTooLarge,
+        _ => AppError::invalid("form", "invalid", "表单不完整或有误，请返回页面重新填写后提交"),
+    };
+    PageError(app).into()
 }
 
 /// The console's headers on every response: CSP, no framing, no referrer, not cached
@@ -149,11 +170,16 @@ impl ResponseError for PageError {
             e => vec![e.detail(Lang::Zh)],
         };
         let status = self.status_code();
-        let body =
-            templates::render("error.html", minijinja::context! { status => status.as_u16(), messages => messages })
-                .unwrap_or_else(|_| {
-                    format!("<!doctype html><title>{}</title><p>{}</p>", status.as_u16(), status.as_u16())
-                });
+        let body = templates::render(
+            "error.html",
+            minijinja::context! {
+                status => status.as_u16(),
+                messages => messages,
+                // Who the console is for, only to someone without an office role.
+                no_seat => matches!(self.0, AppError::Forbidden("requires a region role")),
+            },
+        )
+        .unwrap_or_else(|_| format!("<!doctype html><title>{}</title><p>{}</p>", status.as_u16(), status.as_u16()));
         let mut res = HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body);
         if let AppError::RateLimited { retry_after_secs } = self.0
             && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
@@ -175,7 +201,7 @@ pub(crate) struct CsrfForm {
 
 /// A signed-in console user: the session (with its CSRF token) and the user as the API
 /// sees them. Without a valid session cookie, pages redirect to the sign-in page.
-pub struct Signed(pub ConsoleSession);
+pub struct Signed(pub ConsoleSession, Option<String>);
 
 impl Signed {
     pub fn user(&self) -> &AuthUser {
@@ -185,7 +211,8 @@ impl Signed {
     /// The level the console works at; a user without a committee, street or
     /// civil-affairs role is refused every page (403).
     pub fn seat(&self) -> Result<Seat, PageError> {
-        Seat::of(&self.0.user.grants).ok_or(PageError(AppError::Forbidden("requires a region role")))
+        Seat::chosen(&self.0.user.grants, self.1.as_deref())
+            .ok_or(PageError(AppError::Forbidden("requires a region role")))
     }
 
     /// Refuses a form whose `csrf` is not this session's token (403).
@@ -206,10 +233,11 @@ impl FromRequest for Signed {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let found = context(req).map(|ctx| (ctx, cookie(req, SESSION_COOKIE)));
+        let seat = cookie(req, SEAT_COOKIE);
         Box::pin(async move {
             let (ctx, token) = found?;
             let token = token.ok_or(AppError::Unauthenticated)?;
-            Ok(Signed(console_sessions::load(&ctx, &token).await?))
+            Ok(Signed(console_sessions::load(&ctx, &token).await?, seat))
         })
     }
 }
@@ -224,12 +252,34 @@ pub(crate) struct Frame {
     pub csrf: String,
     pub nav: &'static str,
     pub expires_at: String,
+    /// Every seat the user holds, to switch between (shown when more than one).
+    pub seats: Vec<SeatChoice>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct SeatChoice {
+    pub value: String,
+    pub label: String,
+    pub current: bool,
 }
 
 impl Frame {
     pub async fn new(ctx: &AppContext, signed: &Signed, seat: Seat, nav: &'static str) -> Result<Self, PageError> {
         let region = crate::service::regions::get(&ctx.db, seat.region_id).await?;
+        let mut seats = Vec::new();
+        let all = Seat::all(&signed.user().grants);
+        if all.len() > 1 {
+            for s in all {
+                let name = crate::service::regions::get(&ctx.db, s.region_id).await?.name;
+                seats.push(SeatChoice {
+                    value: s.value(),
+                    label: format!("{} · {name}", s.label()),
+                    current: s == seat,
+                });
+            }
+        }
         Ok(Frame {
+            seats,
             user_id: signed.user().id,
             seat: seat.label(),
             region_id: seat.region_id,

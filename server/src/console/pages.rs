@@ -382,7 +382,8 @@ async fn calendar(ctx: web::Data<AppContext>, signed: Signed, q: web::Query<Cale
     let today = to_shanghai(ctx.now()).date_naive();
     let day = match q.date.as_deref().filter(|d| !d.is_empty()) {
         None => today,
-        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+        // The one gate for dates (four-digit years): no arithmetic below can overflow.
+        Some(d) => crate::domain::time::parse_date(d)
             .map_err(|_| PageError(AppError::invalid("date", "invalid", "日期须为 YYYY-MM-DD")))?,
     };
     let month = q.view.as_deref() == Some("month");

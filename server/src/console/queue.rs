@@ -106,18 +106,9 @@ pub(crate) fn action_zh(action: &str) -> String {
     .to_owned()
 }
 
-/// The status of an organization in Chinese.
+/// The status of an organization in Chinese (`OrgStatus::zh`).
 pub(crate) fn org_status_zh(status: &str) -> &'static str {
-    match status {
-        "pending_consent" => "待社区同意",
-        "pending_filing" => "待街道备案",
-        "rejected" => "已驳回",
-        "filed" => "已备案",
-        "registered" => "已登记",
-        "suspended" => "已暂停",
-        "dissolved" => "已注销",
-        _ => "已撤回",
-    }
+    crate::domain::organization::OrgStatus::parse(status).map(|s| s.zh()).unwrap_or("未知状态")
 }
 
 /// `GET /console/queue`: what waits for the signed-in office.

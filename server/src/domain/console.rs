@@ -20,8 +20,10 @@ pub fn ticket_ttl() -> Duration {
 /// tap, approves it (`POST /api/v1/console/tickets/{ticket}/approve`).
 pub const APPROVE_PAGE: &str = "pages/console/approve";
 
-/// The level the console works at for a user: the first region role they hold (a
-/// committee before a street office before civil affairs), with its region id.
+/// The level the console works at for a user: one region role they hold, with its region
+/// id. Someone holding several (a committee member who also staffs the street office)
+/// chooses among them ([`Seat::all`]); the first (a committee before a street office
+/// before civil affairs) until they do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Seat {
     pub role: Role,
@@ -33,9 +35,30 @@ impl Seat {
     /// or civil affairs (民政). Others (residents, organization staff, a system admin
     /// without a region) get `None` and are refused each page.
     pub fn of(grants: &[Grant]) -> Option<Seat> {
-        [Role::Committee, Role::Street, Role::CivilAffairs].into_iter().find_map(|role| {
-            grants.iter().find(|g| g.role == role).and_then(|g| g.scope_id).map(|region_id| Seat { role, region_id })
-        })
+        Self::all(grants).into_iter().next()
+    }
+
+    /// Every seat the grants give, committee seats first, then street, then civil affairs.
+    pub fn all(grants: &[Grant]) -> Vec<Seat> {
+        [Role::Committee, Role::Street, Role::CivilAffairs]
+            .into_iter()
+            .flat_map(|role| {
+                grants.iter().filter(move |g| g.role == role).filter_map(move |g| g.scope_id.map(|r| (role, r)))
+            })
+            .map(|(role, region_id)| Seat { role, region_id })
+            .collect()
+    }
+
+    /// The seat named `role:region_id` (a form's or cookie's value) when the grants give
+    /// it; otherwise the first ([`Seat::of`]).
+    pub fn chosen(grants: &[Grant], wanted: Option<&str>) -> Option<Seat> {
+        let all = Self::all(grants);
+        wanted.and_then(|w| all.iter().copied().find(|s| s.value() == w)).or_else(|| all.first().copied())
+    }
+
+    /// `role:region_id`, as a form and the seat cookie carry it.
+    pub fn value(self) -> String {
+        format!("{}:{}", self.role.as_str(), self.region_id)
     }
 
     /// The role in Chinese, for the page header.

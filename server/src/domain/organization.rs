@@ -50,6 +50,22 @@ string_enum! {
     }
 }
 
+impl OrgStatus {
+    /// The status as officials and applicants read it (the console, error messages).
+    pub fn zh(self) -> &'static str {
+        match self {
+            OrgStatus::PendingConsent => "待社区同意",
+            OrgStatus::PendingFiling => "待街道备案",
+            OrgStatus::Rejected => "已驳回",
+            OrgStatus::Filed => "已备案",
+            OrgStatus::Registered => "已登记",
+            OrgStatus::Suspended => "已暂停",
+            OrgStatus::Dissolved => "已注销",
+            OrgStatus::Withdrawn => "已撤回",
+        }
+    }
+}
+
 string_enum! {
     /// How an organization is recognised: filed (备案) by the street office, or
     /// registered (登记) by county civil affairs with a unified social credit code.
@@ -203,9 +219,16 @@ impl CreditCode {
     }
 }
 
-/// A mainland mobile (11 digits starting 1) or a landline (digits and one hyphen).
+/// A mainland mobile (11 digits starting 1) or a landline (digits and one hyphen), with
+/// spaces and hyphens ignored. Written with the country code (`+86`, `0086`) it is the
+/// same number: the code goes, and a landline gets back its trunk `0` (ITU-T E.164).
 pub fn parse_phone(input: &str) -> Option<String> {
     let p = input.trim().replace([' ', '-'], "");
+    let p = match p.strip_prefix("+86").or_else(|| p.strip_prefix("0086")) {
+        Some(national) if national.starts_with('1') || national.starts_with('0') => national.to_owned(),
+        Some(national) => format!("0{national}"),
+        None => p,
+    };
     let mobile = p.len() == 11 && p.starts_with('1') && p.chars().all(|c| c.is_ascii_digit());
     let landline = (7..=12).contains(&p.len()) && p.starts_with('0') && p.chars().all(|c| c.is_ascii_digit());
     (mobile || landline).then_some(p)
@@ -294,6 +317,10 @@ mod tests {
     fn phones_are_parsed_and_masked() {
         assert_eq!(parse_phone("138 1234 5678").as_deref(), Some("13812345678"));
         assert_eq!(parse_phone("0931-8888888").as_deref(), Some("09318888888"));
+        assert_eq!(parse_phone("+86 138 1234 5678").as_deref(), Some("13812345678"));
+        assert_eq!(parse_phone("0086-13812345678").as_deref(), Some("13812345678"));
+        assert_eq!(parse_phone("+86 931 8888888").as_deref(), Some("09318888888"), "the trunk 0 comes back");
+        assert!(parse_phone("+8612345").is_none());
         assert!(parse_phone("12345").is_none());
         assert!(parse_phone("1381234567a").is_none());
         assert_eq!(mask_phone("13812345678"), "138****5678");

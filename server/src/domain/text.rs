@@ -104,6 +104,17 @@ pub fn parse(value: &str, min: usize, max: usize) -> Result<String, TextError> {
     Ok(text)
 }
 
+/// An optional remark that goes with a decision (a refusal's reason, a review comment, an
+/// appeal's answer, an invitation's note): normalised; a text with nothing visible is no
+/// remark at all (so "a refusal needs a reason" sees it missing); longer than `max`
+/// characters, or with a control character, is refused.
+pub fn remark(value: Option<&str>, max: usize) -> Result<Option<String>, TextError> {
+    match value.map(normalize) {
+        Some(text) if is_visible(&text) => parse(&text, 1, max).map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// [`parse`] with the bounds as the error (the shape every caller reports).
 pub fn bounded(value: &str, min: usize, max: usize) -> Result<String, (usize, usize)> {
     parse(value, min, max).map_err(|_| (min, max))
@@ -132,6 +143,15 @@ pub fn like_literal(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remark_that_shows_nothing_is_none() {
+        assert_eq!(remark(Some(" \u{200b}\u{2060} "), 10), Ok(None));
+        assert_eq!(remark(None, 10), Ok(None));
+        assert_eq!(remark(Some(" 材料齐全 "), 10), Ok(Some("材料齐全".to_owned())));
+        assert_eq!(remark(Some(&"理".repeat(11)), 10), Err(TextError::Length { min: 1, max: 10 }));
+        assert_eq!(remark(Some("一\n二"), 10), Err(TextError::Control));
+    }
 
     #[test]
     fn chinese_is_counted_in_characters() {

@@ -769,6 +769,7 @@ pub async fn review_held(
     approve: bool,
     comment: Option<String>,
 ) -> AppResult<ActivityView> {
+    let comment = super::remark("reason", comment, 500)?;
     let now = ctx.now();
     let venue_id = find(&ctx.db, id).await?.venue_id;
     let txn = begin_write(&ctx.db).await?;

@@ -412,6 +412,7 @@ pub async fn review(
     accept: Option<ReportResult>,
     comment: Option<String>,
 ) -> AppResult<ReportView> {
+    let comment = super::remark("comment", comment, 500)?;
     let org = find_org(&ctx.db, org_id).await?;
     require_reviewer(&ctx.db, user, &org).await?;
     let m = find_report(&ctx.db, org_id, year).await?.ok_or(AppError::NotFound("annual report"))?;

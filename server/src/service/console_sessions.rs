@@ -55,13 +55,15 @@ impl TicketStatus {
         }
     }
 
+    /// A ticket works for its 2 minutes, approved or not: an approval the browser has not
+    /// collected in time is gone with the ticket.
     fn of(t: &console_ticket::Model, now: DateTime<Utc>) -> Self {
         if t.consumed_at.is_some() {
             TicketStatus::Used
-        } else if t.approved_at.is_some() {
-            TicketStatus::Approved
         } else if t.expires_at <= now {
             TicketStatus::Expired
+        } else if t.approved_at.is_some() {
+            TicketStatus::Approved
         } else {
             TicketStatus::Waiting
         }
@@ -185,6 +187,7 @@ pub async fn poll(ctx: &AppContext, ticket: &str, browser_secret: &str) -> AppRe
         .col_expr(console_ticket::Column::ConsumedAt, Expr::value(now))
         .filter(console_ticket::Column::Id.eq(t.id))
         .filter(console_ticket::Column::ConsumedAt.is_null())
+        .filter(console_ticket::Column::ExpiresAt.gt(now))
         .exec(&ctx.db)
         .await?;
     if taken.rows_affected == 0 {

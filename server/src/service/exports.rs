@@ -21,7 +21,6 @@ use crate::{
     error::{AppError, AppResult},
     service::{
         activities::{require_roster_view, signup_status},
-        attendance::month_of,
         reports::{self, Cell, Period, Sheet, csv_document, percent, xlsx_document},
     },
 };
@@ -153,13 +152,8 @@ pub async fn organization_metrics(
     let mut rows: Vec<Vec<Cell>> =
         m.monthly.iter().map(|mo| line(mo.month.clone(), &mo.figures, Cell::text(""))).collect();
     rows.push(line("合计".into(), &m.figures, Cell::Number(m.figures.participants as f64)));
-    let title = format!(
-        "{} 活动情况（{} 至 {}）",
-        m.organization.name,
-        to_shanghai(m.period.from).format("%Y-%m-%d"),
-        to_shanghai(m.period.to).format("%Y-%m-%d")
-    );
-    let stem = format!("organization-{id}-{}", month_of(m.period.to));
+    let title = format!("{} 活动情况（{}）", m.organization.name, m.period.label());
+    let stem = format!("organization-{id}-{}", m.period.file_stem());
     build(format, stem, &ORGANIZATION_HEADERS, "汇总", title, rows)
 }
 
@@ -172,7 +166,7 @@ pub async fn region_metrics(
     format: FileFormat,
 ) -> AppResult<File> {
     let m = reports::region_metrics(ctx, user, id, period).await?;
-    let stem = format!("participation-{}-{}", m.region.code, month_of(m.period.to));
+    let stem = format!("participation-{}-{}", m.region.code, m.period.file_stem());
     let bytes = match format {
         FileFormat::Csv => reports::export_csv(&m),
         FileFormat::Xlsx => reports::export_xlsx(&m)?,

@@ -121,7 +121,8 @@ async fn view(
 /// Creates an invitation to `role` on `scope_id`. The caller must be allowed to grant it
 /// (403 otherwise); an organization's roles need the organization filed, registered or
 /// suspended (as adding staff does).
-pub async fn create(ctx: &AppContext, user: &AuthUser, input: InvitationInput) -> AppResult<InvitationView> {
+pub async fn create(ctx: &AppContext, user: &AuthUser, mut input: InvitationInput) -> AppResult<InvitationView> {
+    input.note = super::remark("note", input.note, 64)?;
     require_inviter(&ctx.db, user, input.role, input.scope_id).await?;
     if input.role.scope_kind() == ScopeKind::Organization
         && let Some(org) = input.scope_id

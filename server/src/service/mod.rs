@@ -61,6 +61,18 @@ use crate::error::{AppError, AppResult};
 
 /// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so two writers never
 /// both read and then deadlock on the upgrade; the busy timeout makes the second wait.
+/// A decision's remark (reason, comment, answer, note) by [`crate::domain::text::remark`],
+/// checked in the service function that makes the decision, so every door to it (the API,
+/// the console) keeps the one rule. Errors: 422 `validation_failed` on `field` (`length`,
+/// `control`).
+pub fn remark(field: &str, value: Option<String>, max: usize) -> AppResult<Option<String>> {
+    use crate::domain::text::TextError;
+    crate::domain::text::remark(value.as_deref(), max).map_err(|e| match e {
+        TextError::Control => AppError::invalid(field, "control", "不能含换行等控制字符"),
+        _ => AppError::invalid(field, "length", format!("不超过 {max} 个字符")),
+    })
+}
+
 pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     db.begin_with_options(TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),

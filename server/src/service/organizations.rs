@@ -318,7 +318,10 @@ async fn transition(
 }
 
 fn out_of_order(status: OrgStatus) -> AppError {
-    AppError::Conflict("invalid_transition", format!("组织当前状态为 {}，不能进行此操作", status.as_str()))
+    AppError::Conflict(
+        "invalid_transition",
+        format!("组织当前状态为「{}」，不能进行此操作（可能已被他人处理，请刷新）", status.zh()),
+    )
 }
 
 /// `GET /organizations/{id}`. Applications are visible only to the applicant, the
@@ -479,6 +482,7 @@ pub async fn review(
     approve: bool,
     comment: Option<String>,
 ) -> AppResult<OrgDetail> {
+    let comment = super::remark("comment", comment, 500)?;
     if !approve && comment.is_none() {
         return Err(AppError::invalid("comment", "required", "驳回时须说明理由"));
     }

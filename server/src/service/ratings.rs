@@ -647,6 +647,8 @@ pub async fn decide_appeal(
     decision: AppealDecision,
     answer: String,
 ) -> AppResult<AssessmentView> {
+    let answer = super::remark("answer", Some(answer), 500)?
+        .ok_or_else(|| AppError::invalid("answer", "required", "须填写答复（1–500 个字符）"))?;
     let m = find(&ctx.db, id).await?;
     let org = find_org(&ctx.db, m.organization_id).await?;
     require_civil_affairs(user, &region_path(&ctx.db, org.community_id).await?)?;

@@ -52,12 +52,30 @@ impl Period {
         let from = from.unwrap_or(year_start);
         let to = to.unwrap_or(now);
         if to <= from {
-            return Err(AppError::invalid("to", "before_from", "to 须晚于 from"));
+            return Err(AppError::invalid("to", "before_from", "截止日期（to）须晚于起始日期（from）"));
         }
         if to - from > Duration::days(366 * 5) {
             return Err(AppError::invalid("to", "too_long", "统计区间不超过 5 年"));
         }
         Ok(Self { from, to })
+    }
+
+    /// The first and the last day the period covers (Asia/Shanghai): `to` is exclusive, so
+    /// a period to 1 July ends on 30 June.
+    pub fn days(&self) -> (NaiveDate, NaiveDate) {
+        (to_shanghai(self.from).date_naive(), to_shanghai(self.to - Duration::seconds(1)).date_naive())
+    }
+
+    /// The period as a title reads it: `2026-01-01 至 2026-06-30`, both days included.
+    pub fn label(&self) -> String {
+        let (first, last) = self.days();
+        format!("{} 至 {}", first.format("%Y-%m-%d"), last.format("%Y-%m-%d"))
+    }
+
+    /// The period in a download's file name: `20260101-20260630`, both days included.
+    pub fn file_stem(&self) -> String {
+        let (first, last) = self.days();
+        format!("{}-{}", first.format("%Y%m%d"), last.format("%Y%m%d"))
     }
 
     /// `YYYY-MM` of every month the period touches, in order.
@@ -906,16 +924,7 @@ pub fn export_xlsx(m: &RegionMetrics) -> AppResult<Vec<u8>> {
 
     let sheet = book.add_worksheet().set_name("汇总").map_err(xerr)?;
     sheet
-        .write_string(
-            0,
-            0,
-            format!(
-                "{} 社区社会组织参与情况（{} 至 {}）",
-                m.region.name,
-                to_shanghai(m.period.from).format("%Y-%m-%d"),
-                to_shanghai(m.period.to).format("%Y-%m-%d")
-            ),
-        )
+        .write_string(0, 0, format!("{} 社区社会组织参与情况（{}）", m.region.name, m.period.label()))
         .map_err(xerr)?;
     for (col, h) in summary_headers(m).iter().chain(["志愿服务时长(小时)"].iter()).enumerate() {
         sheet.write_string_with_format(2, col as u16, *h, &bold).map_err(xerr)?;

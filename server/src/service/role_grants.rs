@@ -179,7 +179,10 @@ async fn require_may_revoke(db: &impl ConnectionTrait, actor: &AuthUser, grant: 
     }
     let role = Role::parse(&grant.role).ok_or(AppError::NotFound("role grant"))?;
     let scope = resolve_scope(db, role, grant.scope_id).await?;
-    require_may_grant(actor, role, &scope, Channel::GrantsEndpoint)
+    require_may_grant(actor, role, &scope, Channel::GrantsEndpoint).map_err(|e| match e {
+        AppError::Forbidden("cannot grant this role") => AppError::Forbidden("cannot revoke this role"),
+        e => e,
+    })
 }
 
 /// Whether `actor` may remove `grant` through the grants endpoint: the console shows a

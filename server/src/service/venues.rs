@@ -879,6 +879,7 @@ pub async fn decide(
     approve: bool,
     reason: Option<String>,
 ) -> AppResult<BookingView> {
+    let reason = super::remark("reason", reason, 200)?;
     if !approve && reason.is_none() {
         return Err(AppError::invalid("reason", "required", "驳回须说明理由"));
     }
