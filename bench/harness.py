@@ -425,13 +425,8 @@ def replicas(tokens):
         env = dict(ENV, BIND=f"127.0.0.1:{port}")
         procs.append(subprocess.Popen([BIN, "serve"], env=env, stdout=log_file, stderr=subprocess.STDOUT))
         bases.append(f"http://127.0.0.1:{port}")
-    for base in bases[1:]:
-        for _ in range(3000):
-            try:
-                if http_get(base + "/readyz") is not None:
-                    break
-            except OSError:
-                time.sleep(0.01)
+    for proc, base in zip(procs, bases[1:]):
+        wait_ready(proc, base)
     streets = sql("SELECT id FROM regions WHERE code LIKE '620199___000' AND level = 'street' ORDER BY code")
     paths = [f"/api/v1/activities?region_id={s[0]}&limit=20" for s in streets]
     one = wrk("replicas_one", paths[0], paths=paths)
@@ -515,7 +510,7 @@ def sqlite_crowd():
                    "VALUES (?, 0, ?, ?, ?)", [(f"bench-sqlite-{i}", community, now, now) for i in range(5000)])
     db.execute("COMMIT")
     users = [r[0] for r in db.execute("SELECT id FROM users WHERE openid LIKE 'bench-sqlite-%' ORDER BY id")]
-    org, org_community = db.execute("SELECT id, community_id FROM organizations WHERE status = 'active' "
+    org, org_community = db.execute("SELECT id, community_id FROM organizations WHERE status IN ('filed', 'registered') "
                                     "ORDER BY id LIMIT 1").fetchone()
 
     def activity(title):
@@ -529,14 +524,10 @@ def sqlite_crowd():
         return cur.lastrowid
 
     served = activity("抢报名 SQLite")
-    proc = subprocess.Popen([BIN, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log_file = open(os.path.join(os.path.dirname(OUT), "server.log"), "a")
+    proc = subprocess.Popen([BIN, "serve"], env=env, stdout=log_file, stderr=subprocess.STDOUT)
     try:
-        for _ in range(3000):
-            try:
-                http_get(f"http://127.0.0.1:{port}/readyz")
-                break
-            except OSError:
-                time.sleep(0.01)
+        wait_ready(proc, f"http://127.0.0.1:{port}")
         secret = ENV["JWT_SECRET"]
         plan = write_lines([f"POST /api/v1/activities/{served}/signups {mint(u, 0, secret)}" for u in users])
         text = subprocess.run([ENV["CROWD_BIN"], f"http://127.0.0.1:{port}", plan, str(CROWD_CONNS)], check=True,
@@ -575,6 +566,21 @@ def sqlite_crowd():
     results["sqlite_crowd"]["ratio_to_ceiling"] = round(
         (results["sqlite_crowd"]["signups_per_second"] or 0) / results["sqlite_crowd"]["ceiling_per_second"], 3)
     print(json.dumps(results["sqlite_crowd"], ensure_ascii=False), flush=True)
+
+
+def wait_ready(proc, base, seconds=60):
+    """Waits for another server's /readyz; stops the run if it exits or never answers (a
+    phase measured against a server that is not there would report transport errors)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"the server for {base} exited ({proc.returncode}); see bench/out/server.log")
+        try:
+            if http_get(base + "/readyz") is not None:
+                return
+        except OSError:
+            time.sleep(0.01)
+    sys.exit(f"the server for {base} did not become ready; see bench/out/server.log")
 
 
 def http_get(url):

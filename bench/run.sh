@@ -66,6 +66,9 @@ JWT_SECRET=$(head -c 36 /dev/urandom | base64)
 export WECHAT_APPID=wx-test-appid WECHAT_SECRET=wx-test-secret WECHAT_API_BASE="$BENCH_FAKE"
 export WECHAT_TEMPLATE_REMINDER=bench-tpl-reminder WECHAT_TEMPLATE_SIGNUP=bench-tpl-signup
 export BIND="127.0.0.1:$BENCH_PORT" RUST_LOG=warn LOG_FORMAT=json
+# Each server's Prometheus listener on a free port: with the default 127.0.0.1:9464 the
+# replicas and the SQLite server could not start beside the first (address in use).
+export METRICS_BIND=127.0.0.1:0
 export RATE_LIMIT_PER_MINUTE=100000000 DISPATCH_INTERVAL=1s ACCESS_TOKEN_TTL=2h
 # The pool sized for this 2-core machine (2 × cores + 1); pgbench gets as many clients.
 export DATABASE_MAX_CONNECTIONS="${DATABASE_MAX_CONNECTIONS:-5}"
