@@ -69,6 +69,9 @@ export BIND="127.0.0.1:$BENCH_PORT" RUST_LOG=warn LOG_FORMAT=json
 # Each server's Prometheus listener on a free port: with the default 127.0.0.1:9464 the
 # replicas and the SQLite server could not start beside the first (address in use).
 export METRICS_BIND=127.0.0.1:0
+# The image's allocator settings (see the Dockerfile), so the RSS measured is the deployed one.
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}"
+export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-131072}"
 export RATE_LIMIT_PER_MINUTE=100000000 DISPATCH_INTERVAL=1s ACCESS_TOKEN_TTL=2h
 # The pool sized for this 2-core machine (2 × cores + 1); pgbench gets as many clients.
 export DATABASE_MAX_CONNECTIONS="${DATABASE_MAX_CONNECTIONS:-5}"
