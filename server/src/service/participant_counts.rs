@@ -148,13 +148,16 @@ pub async fn participants(ctx: &AppContext, groups: &Groups<'_>, months: &[Strin
             )
         }
     };
-    // `by`: the row's key, selected as `grp` (or nothing, region-wide).
+    // `by`: the row's key, selected as `grp` (or nothing, region-wide). `h`: only the
+    // residents of the region's communities (its index), not every user — the others are
+    // never "own" anywhere here (48.6 → 35.5 ms for a street's year, bench/RESULTS.md).
     let folded = |by: Option<&str>, own: &str, joins: &str| {
         let (select, group) = by.map(|k| (format!("{k} AS grp, "), format!("{k}, "))).unwrap_or_default();
         format!(
             "SELECT {select}p.user_id, bit_or(CAST(p.months AS BIGINT) << (12 * (p.year - {first}))) & {wanted} AS m, \
              MAX(CASE WHEN {own} THEN 1 ELSE 0 END) AS own \
-             FROM participant_years p JOIN users h ON h.id = p.user_id{joins} \
+             FROM participant_years p LEFT JOIN (SELECT id, home_community_id FROM users \
+             WHERE home_community_id IN ({ids_sql})) h ON h.id = p.user_id{joins} \
              WHERE p.community_id IN ({ids_sql}) AND p.year BETWEEN {first} AND {last} \
              GROUP BY {group}p.user_id"
         )
