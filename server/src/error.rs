@@ -448,6 +448,7 @@ fn forbidden_zh(why: &str) -> &'static str {
         "requires a region role" => "需要社区、街道或民政部门的角色",
         "cannot grant this role" => "您不能授予该角色",
         "cannot revoke this role" => "您不能撤销该角色",
+        "the console is for committees, street offices and civil affairs" => "控制台需要社区、街道或民政部门的角色",
         "cannot revoke your own role" => "不能撤销自己的角色，请由同事或上级部门撤销",
         "the form's CSRF token is missing or wrong" => "表单已过期或不是从本页面提交的，请刷新页面后重试",
         "the sign-in page's cookie is missing: reload the page" => "登录页已过期，请刷新页面后重新扫码",

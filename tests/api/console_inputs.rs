@@ -33,12 +33,12 @@ async fn status_of(app: &TestApp, id: i64) -> anyhow::Result<String> {
 async fn expect_page(resp: reqwest::Response, status: StatusCode, text: &str) -> anyhow::Result<String> {
     let got = resp.status();
     let kind = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let csp =
-        resp.headers().get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let header_of = |name| resp.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let (csp, frames) = (header_of(header::CONTENT_SECURITY_POLICY), header_of(header::X_FRAME_OPTIONS));
     let body = resp.text().await?;
     anyhow::ensure!(got == status, "expected {status}, got {got}: {body}");
     anyhow::ensure!(kind.starts_with("text/html"), "not a page ({kind}): {body}");
-    anyhow::ensure!(csp.contains("frame-ancestors 'none'"), "no console policy: {csp:?}");
+    anyhow::ensure!(csp.contains("script-src 'self'") && frames == "DENY", "not the console's policy: {csp:?}");
     anyhow::ensure!(body.contains(text), "no {text:?} in {body}");
     Ok(body)
 }
@@ -169,7 +169,10 @@ async fn someone_with_two_offices_switches_between_them() -> TestResult {
         let body = json!({"user_id": both.user_id, "role": role, "scope_id": scope});
         expect_json(app.post("/api/v1/admin/role-grants", Some(&admin.access_token), body).await?, 201).await?;
     }
+    let waiting = application(&app, "两个身份测试队").await?;
     let mut console = sign_in(&app, &both).await?;
+    let queue = get_page(&app, &console, "/console/queue").await?.text().await?;
+    assert!(queue.contains("两个身份测试队"), "the committee seat's queue");
     let overview = get_page(&app, &console, "/console/").await?.text().await?;
     assert!(overview.contains("社区居委会 · 金塔巷社区居委会") && overview.contains("id=\"seat-select\""));
 
@@ -184,8 +187,20 @@ async fn someone_with_two_offices_switches_between_them() -> TestResult {
     console = Console { cookie: format!("{}; {seat}", console.cookie), csrf: console.csrf };
     let overview = get_page(&app, &console, "/console/").await?.text().await?;
     assert!(overview.contains("概览 · 张掖路街道"), "the street's overview");
+    // The street seat acts as the street office only: an application waiting for the
+    // committee's consent is not in its queue, and it cannot consent to it.
     let queue = get_page(&app, &console, "/console/queue").await?.text().await?;
-    assert!(queue.contains("待办"));
+    assert!(queue.contains("待办") && !queue.contains("两个身份测试队"), "{queue}");
+    let path = format!("/console/queue/organizations/{waiting}");
+    let form = [("csrf", console.csrf.as_str()), ("decision", "approve")];
+    let resp = post_form(&app, &console, &path, &form).await?;
+    expect_page(resp, StatusCode::CONFLICT, "待社区同意").await?;
+    assert_eq!(status_of(&app, waiting).await?, "pending_consent");
+    // A committee's decision refused to the street seat names the role, not what the
+    // console is for.
+    let resp = post_form(&app, &console, "/console/queue/activities/1", &form).await?;
+    let body = expect_page(resp, StatusCode::FORBIDDEN, "没有权限").await?;
+    assert!(!body.contains("控制台供社区居委会"), "{body}");
     // Without the token the switch is refused.
     let resp = post_form(&app, &console, "/console/seat", &[("seat", &value)]).await?;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
@@ -215,5 +230,26 @@ async fn a_download_is_named_by_the_days_it_holds() -> TestResult {
     let disposition =
         resp.headers().get(header::CONTENT_DISPOSITION).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     assert!(disposition.contains("-20260101-20260630.xlsx"), "{disposition}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn console_pages_are_counted_per_session_not_per_address() -> TestResult {
+    let app = spawn_app_with(|vars| {
+        vars.insert("RATE_LIMIT_PER_MINUTE".into(), "12".into());
+    })
+    .await?;
+    let committee = app.demo_login("demo-committee").await?;
+    let street = app.demo_login("demo-street").await?;
+    let first = sign_in(&app, &committee).await?;
+    let second = sign_in(&app, &street).await?;
+    // One PC uses up its session's pages; the other PC behind the same address goes on.
+    let mut refused = false;
+    for _ in 0..14 {
+        refused |= get_page(&app, &first, "/console/exports").await?.status() == StatusCode::TOO_MANY_REQUESTS;
+    }
+    assert!(refused, "the first session reached its limit");
+    let other = get_page(&app, &second, "/console/exports").await?;
+    assert_eq!(other.status(), StatusCode::OK, "the second session is counted apart");
     Ok(())
 }

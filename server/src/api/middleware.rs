@@ -94,7 +94,11 @@ pub async fn request_timeout(
         Err(_) => {
             // The request is gone with the cancelled handler: answer with the error alone.
             tracing::warn!(%path, "request timed out");
-            Err(AppError::Unavailable("request timed out".into()).into())
+            let err = AppError::Unavailable("request timed out".into());
+            if path.starts_with("/console/") {
+                return Err(crate::console::PageError(err).into());
+            }
+            Err(err.into())
         }
     }
 }

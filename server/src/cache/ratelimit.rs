@@ -263,9 +263,17 @@ pub async fn limit_requests(
     if req.path() == LOGIN_PATH || (req.path().starts_with("/console/login") && req.path() != "/console/login/poll") {
         verdicts.push(ctx.limiter.hit(&format!("login:{ip}"), ctx.config.login_rate_limit_per_minute).await);
     }
-    let caller = match user {
-        Some(id) => format!("u:{id}"),
-        None => format!("ip:{ip}"),
+    // A console page is counted per session (its cookie, hashed), as an API call per
+    // user: an office's PCs share one address.
+    let console_session =
+        console.then(|| crate::console::cookie(req.request(), crate::console::SESSION_COOKIE)).flatten().map(|token| {
+            use sha2::{Digest, Sha256};
+            hex::encode(&Sha256::digest(token.as_bytes())[..12])
+        });
+    let caller = match (user, console_session) {
+        (Some(id), _) => format!("u:{id}"),
+        (None, Some(session)) => format!("cs:{session}"),
+        (None, None) => format!("ip:{ip}"),
     };
     verdicts.push(ctx.limiter.hit(&caller, ctx.config.rate_limit_per_minute).await);
     if let Some(Decision::Deny { retry_after_secs }) = verdicts.into_iter().find(|d| *d != Decision::Allow) {

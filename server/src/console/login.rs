@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{
     context::AppContext,
-    domain::console::{APPROVE_PAGE, Seat, TICKET_TTL_SECS},
+    domain::console::{APPROVE_PAGE, TICKET_TTL_SECS},
     error::AppError,
     service::console_sessions::{self, Poll},
 };
@@ -154,8 +154,7 @@ struct SeatForm {
 #[post("/seat")]
 async fn switch_seat(ctx: web::Data<AppContext>, signed: Signed, form: web::Form<SeatForm>) -> PageResult {
     signed.check_csrf(&form.csrf)?;
-    let seats = Seat::all(&signed.user().grants);
-    let Some(seat) = seats.into_iter().find(|s| s.value() == form.seat) else {
+    let Some(seat) = signed.seats().iter().copied().find(|s| s.value() == form.seat) else {
         return Err(PageError(AppError::Forbidden("outside your scope")));
     };
     let mut res = redirect("/console/");

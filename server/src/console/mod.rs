@@ -38,6 +38,8 @@ use crate::{
 pub const SESSION_COOKIE: &str = "linli_console";
 /// The browser secret of a sign-in ticket, good for the ticket's 2 minutes.
 pub const TICKET_COOKIE: &str = "linli_console_ticket";
+/// Why the console refuses someone without a committee, street or civil-affairs role.
+pub const NO_SEAT: &str = "the console is for committees, street offices and civil affairs";
 /// The seat chosen by someone holding several region roles (`role:region_id`).
 pub const SEAT_COOKIE: &str = "linli_console_seat";
 
@@ -88,14 +90,19 @@ async fn headers(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let mut res = next.call(req).await?;
-    let h = res.headers_mut();
+    page_headers(res.headers_mut());
+    Ok(res)
+}
+
+/// The console's page headers, also on the error pages made outside its scope (the rate
+/// limiter's 429, the request timeout's 503), so they load the console's own styles.
+pub(crate) fn page_headers(h: &mut header::HeaderMap) {
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    Ok(res)
 }
 
 pub(crate) fn redirect(to: &str) -> HttpResponse {
@@ -176,11 +183,12 @@ impl ResponseError for PageError {
                 status => status.as_u16(),
                 messages => messages,
                 // Who the console is for, only to someone without an office role.
-                no_seat => matches!(self.0, AppError::Forbidden("requires a region role")),
+                no_seat => matches!(self.0, AppError::Forbidden(NO_SEAT)),
             },
         )
         .unwrap_or_else(|_| format!("<!doctype html><title>{}</title><p>{}</p>", status.as_u16(), status.as_u16()));
         let mut res = HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body);
+        page_headers(res.headers_mut());
         if let AppError::RateLimited { retry_after_secs } = self.0
             && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
@@ -201,7 +209,9 @@ pub(crate) struct CsrfForm {
 
 /// A signed-in console user: the session (with its CSRF token) and the user as the API
 /// sees them. Without a valid session cookie, pages redirect to the sign-in page.
-pub struct Signed(pub ConsoleSession, Option<String>);
+/// The chosen seat (none for someone without an office) and every seat the user holds;
+/// the session's user acts with the chosen seat's grants only ([`Seat::narrow`]).
+pub struct Signed(pub ConsoleSession, Option<Seat>, Vec<Seat>);
 
 impl Signed {
     pub fn user(&self) -> &AuthUser {
@@ -211,8 +221,12 @@ impl Signed {
     /// The level the console works at; a user without a committee, street or
     /// civil-affairs role is refused every page (403).
     pub fn seat(&self) -> Result<Seat, PageError> {
-        Seat::chosen(&self.0.user.grants, self.1.as_deref())
-            .ok_or(PageError(AppError::Forbidden("requires a region role")))
+        self.1.ok_or(PageError(AppError::Forbidden(NO_SEAT)))
+    }
+
+    /// Every seat the user holds (to switch between).
+    pub fn seats(&self) -> &[Seat] {
+        &self.2
     }
 
     /// Refuses a form whose `csrf` is not this session's token (403).
@@ -237,7 +251,13 @@ impl FromRequest for Signed {
         Box::pin(async move {
             let (ctx, token) = found?;
             let token = token.ok_or(AppError::Unauthenticated)?;
-            Ok(Signed(console_sessions::load(&ctx, &token).await?, seat))
+            let mut session = console_sessions::load(&ctx, &token).await?;
+            let all = Seat::all(&session.user.grants);
+            let chosen = Seat::chosen(&session.user.grants, seat.as_deref());
+            if let Some(s) = chosen {
+                s.narrow(&mut session.user.grants);
+            }
+            Ok(Signed(session, chosen, all))
         })
     }
 }
@@ -267,9 +287,9 @@ impl Frame {
     pub async fn new(ctx: &AppContext, signed: &Signed, seat: Seat, nav: &'static str) -> Result<Self, PageError> {
         let region = crate::service::regions::get(&ctx.db, seat.region_id).await?;
         let mut seats = Vec::new();
-        let all = Seat::all(&signed.user().grants);
+        let all = signed.seats();
         if all.len() > 1 {
-            for s in all {
+            for &s in all {
                 let name = crate::service::regions::get(&ctx.db, s.region_id).await?.name;
                 seats.push(SeatChoice {
                     value: s.value(),

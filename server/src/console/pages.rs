@@ -33,17 +33,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(download);
 }
 
-/// The category of an organization in Chinese.
+/// The category of an organization in Chinese (`Category::zh`, as the exports name it).
 pub(crate) fn category_zh(category: &str) -> &'static str {
-    match category {
-        "charity" => "公益慈善",
-        "community_service" => "社区服务",
-        "culture_sports" => "文体活动",
-        "mutual_aid" => "邻里互助",
-        "rural_production" => "农村生产服务",
-        "social_work" => "专业社工",
-        _ => "其他",
-    }
+    crate::domain::organization::Category::parse(category).map(|c| c.zh()).unwrap_or("其他")
 }
 
 fn standing_zh(standing: &str) -> &'static str {

@@ -56,6 +56,14 @@ impl Seat {
         wanted.and_then(|w| all.iter().copied().find(|s| s.value() == w)).or_else(|| all.first().copied())
     }
 
+    /// The grants a console request acts with in this seat: the seat's own region role,
+    /// not the user's other offices (so the queue, the grants page and every decision are
+    /// this office's), and their roles that are not offices' (a leader stays a leader).
+    pub fn narrow(self, grants: &mut Vec<Grant>) {
+        let office = |r: Role| matches!(r, Role::Committee | Role::Street | Role::CivilAffairs);
+        grants.retain(|g| !office(g.role) || (g.role == self.role && g.scope_id == Some(self.region_id)));
+    }
+
     /// `role:region_id`, as a form and the seat cookie carry it.
     pub fn value(self) -> String {
         format!("{}:{}", self.role.as_str(), self.region_id)

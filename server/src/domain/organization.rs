@@ -50,6 +50,20 @@ string_enum! {
     }
 }
 
+impl Category {
+    /// The category as the console, the exports and officials name it (one list for all).
+    pub fn zh(self) -> &'static str {
+        match self {
+            Category::Charity => "公益慈善",
+            Category::CommunityService => "社区服务",
+            Category::CultureSports => "文体活动",
+            Category::MutualAid => "居民互助",
+            Category::RuralProduction => "农村生产技术服务",
+            Category::SocialWork => "社会工作服务",
+        }
+    }
+}
+
 impl OrgStatus {
     /// The status as officials and applicants read it (the console, error messages).
     pub fn zh(self) -> &'static str {
@@ -219,11 +233,17 @@ impl CreditCode {
     }
 }
 
-/// A mainland mobile (11 digits starting 1) or a landline (digits and one hyphen), with
-/// spaces and hyphens ignored. Written with the country code (`+86`, `0086`) it is the
-/// same number: the code goes, and a landline gets back its trunk `0` (ITU-T E.164).
+/// A mainland mobile (11 digits starting 1) or a landline (digits and one hyphen), as
+/// people type it: full-width digits and signs are read as ASCII (NFKC), spaces of any
+/// kind, invisible characters, hyphens and parentheses ignored. Written with the country
+/// code (`+86`, `0086`) it is the same number: the code goes, and a landline gets back its
+/// trunk `0` (ITU-T E.164).
 pub fn parse_phone(input: &str) -> Option<String> {
-    let p = input.trim().replace([' ', '-'], "");
+    use unicode_normalization::UnicodeNormalization;
+    let p: String = crate::domain::text::normalize(input)
+        .nfkc()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '(' | ')' | '\u{200b}' | '\u{2060}' | '\u{feff}'))
+        .collect();
     let p = match p.strip_prefix("+86").or_else(|| p.strip_prefix("0086")) {
         Some(national) if national.starts_with('1') || national.starts_with('0') => national.to_owned(),
         Some(national) => format!("0{national}"),
@@ -321,6 +341,9 @@ mod tests {
         assert_eq!(parse_phone("0086-13812345678").as_deref(), Some("13812345678"));
         assert_eq!(parse_phone("+86 931 8888888").as_deref(), Some("09318888888"), "the trunk 0 comes back");
         assert!(parse_phone("+8612345").is_none());
+        assert_eq!(parse_phone("(+86) 138 1234 5678").as_deref(), Some("13812345678"));
+        assert_eq!(parse_phone("１３８\u{3000}１２３４\u{a0}５６７８").as_deref(), Some("13812345678"));
+        assert_eq!(parse_phone("\u{200b}13812345678").as_deref(), Some("13812345678"));
         assert!(parse_phone("12345").is_none());
         assert!(parse_phone("1381234567a").is_none());
         assert_eq!(mask_phone("13812345678"), "138****5678");

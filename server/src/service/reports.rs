@@ -676,17 +676,9 @@ pub async fn organization_metrics(
 
 // ---- export ------------------------------------------------------------------------------
 
-const CATEGORY_ZH: [(&str, &str); 6] = [
-    ("charity", "公益慈善"),
-    ("community_service", "社区服务"),
-    ("culture_sports", "文体活动"),
-    ("mutual_aid", "居民互助"),
-    ("rural_production", "农村生产技术服务"),
-    ("social_work", "社会工作服务"),
-];
-
+/// The category in Chinese (`Category::zh`); an unknown value as it is.
 pub fn category_zh(c: &str) -> &str {
-    CATEGORY_ZH.iter().find(|(k, _)| *k == c).map(|(_, v)| *v).unwrap_or(c)
+    crate::domain::organization::Category::parse(c).map(|c| c.zh()).unwrap_or(c)
 }
 
 pub fn percent(r: Option<f64>) -> String {
