@@ -263,13 +263,12 @@ pub async fn limit_requests(
     if req.path() == LOGIN_PATH || (req.path().starts_with("/console/login") && req.path() != "/console/login/poll") {
         verdicts.push(ctx.limiter.hit(&format!("login:{ip}"), ctx.config.login_rate_limit_per_minute).await);
     }
-    // A console page is counted per session (its cookie, hashed), as an API call per
-    // user: an office's PCs share one address.
-    let console_session =
-        console.then(|| crate::console::cookie(req.request(), crate::console::SESSION_COOKIE)).flatten().map(|token| {
-            use sha2::{Digest, Sha256};
-            hex::encode(&Sha256::digest(token.as_bytes())[..12])
-        });
+    // A console page is counted per session (its cookie, hashed as sessions are stored),
+    // as an API call per user: an office's PCs share one address.
+    let console_session = console
+        .then(|| crate::console::cookie(req.request(), crate::console::SESSION_COOKIE))
+        .flatten()
+        .map(|token| crate::service::auth::hash_token(&token));
     let caller = match (user, console_session) {
         (Some(id), _) => format!("u:{id}"),
         (None, Some(session)) => format!("cs:{session}"),

@@ -52,8 +52,7 @@ impl Seat {
     /// The seat named `role:region_id` (a form's or cookie's value) when the grants give
     /// it; otherwise the first ([`Seat::of`]).
     pub fn chosen(grants: &[Grant], wanted: Option<&str>) -> Option<Seat> {
-        let all = Self::all(grants);
-        wanted.and_then(|w| all.iter().copied().find(|s| s.value() == w)).or_else(|| all.first().copied())
+        wanted.and_then(|w| Self::all(grants).into_iter().find(|s| s.value() == w)).or_else(|| Self::of(grants))
     }
 
     /// The grants a console request acts with in this seat: the seat's own region role,
