@@ -22,6 +22,7 @@ mod m20261201_000060_incubation_hubs;
 mod m20261201_000070_funding;
 mod m20261201_000080_region_imports;
 mod m20261201_000090_console;
+mod m20261202_000100_figures_and_outbox_indexes;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000070_funding::Migration),
             Box::new(m20261201_000080_region_imports::Migration),
             Box::new(m20261201_000090_console::Migration),
+            Box::new(m20261202_000100_figures_and_outbox_indexes::Migration),
         ]
     }
 }

@@ -46,7 +46,7 @@ pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
             let ctx = dispatch_ctx.clone();
             Box::pin(async move {
                 metrics::counter!("linli_scheduler_runs_total", "job" => "dispatch").increment(1);
-                match dispatch::drain(&ctx, 500, 200).await {
+                match dispatch::drain(&ctx, dispatch::BATCH, dispatch::MAX_BATCHES).await {
                     Ok(r) if r.claimed == 0 => tracing::trace!("nothing due"),
                     Ok(r) => tracing::info!(?r, "notices dispatched"),
                     Err(e) => tracing::warn!(error = %e, "dispatching notices failed; will try again"),

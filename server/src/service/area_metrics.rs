@@ -5,20 +5,21 @@
 //!
 //! An area's figures fold its communities' (organizations, targets, activities, sign-ups,
 //! hours), except what must be counted once across them: distinct participants (counted
-//! per area by `participant_counts`) and active organizations (counted here).
+//! per area by `participant_counts`) and active organizations (counted per area by `activity_figures`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::{
     domain::region::RegionLevel,
-    entity::{activity_stat, region},
+    entity::region,
     error::AppResult,
     service::{
+        activity_figures::ActivityFigures,
         oversight_figures::Certified,
         participant_counts::Participants,
-        reports::{CommunityMetrics, Figures, MonthFigures, Period, participation_rate},
+        reports::{CommunityMetrics, Figures, MonthFigures, participation_rate},
     },
 };
 
@@ -86,46 +87,6 @@ pub async fn areas(
     Ok((children, area_of))
 }
 
-/// Organizations active in each area, counted once across the area's communities.
-#[derive(Debug, Default)]
-pub struct ActiveOrganizations {
-    pub by_area: HashMap<i64, i64>,
-    pub by_area_month: HashMap<(i64, String), i64>,
-}
-
-/// Organizations active in each area over the period and in each of its months.
-pub async fn active_organizations(
-    db: &impl ConnectionTrait,
-    area_of: &HashMap<i64, i64>,
-    period: Period,
-) -> AppResult<ActiveOrganizations> {
-    let ids: Vec<i64> = area_of.keys().copied().collect();
-    let rows = activity_stat::Entity::find()
-        .select_only()
-        .column(activity_stat::Column::CommunityId)
-        .column(activity_stat::Column::OrganizationId)
-        .column(activity_stat::Column::Month)
-        .distinct()
-        .filter(activity_stat::Column::CommunityId.is_in(ids))
-        .filter(activity_stat::Column::StartsAt.gte(period.from))
-        .filter(activity_stat::Column::StartsAt.lt(period.to))
-        .into_tuple::<(i64, i64, String)>()
-        .all(db)
-        .await?;
-    let mut by_area: HashMap<i64, HashSet<i64>> = HashMap::new();
-    let mut by_area_month: HashMap<(i64, String), HashSet<i64>> = HashMap::new();
-    for (community, organization, month) in rows {
-        if let Some(area) = area_of.get(&community) {
-            by_area.entry(*area).or_default().insert(organization);
-            by_area_month.entry((*area, month)).or_default().insert(organization);
-        }
-    }
-    Ok(ActiveOrganizations {
-        by_area: by_area.into_iter().map(|(a, o)| (a, o.len() as i64)).collect(),
-        by_area_month: by_area_month.into_iter().map(|(k, o)| (k, o.len() as i64)).collect(),
-    })
-}
-
 /// Folds community rows into area rows. The communities' own `participants` and
 /// `active_organizations` are not used: those come counted per area.
 pub fn fold(
@@ -133,7 +94,7 @@ pub fn fold(
     area_of: &HashMap<i64, i64>,
     communities: &[CommunityMetrics],
     participants: &Participants,
-    active: &ActiveOrganizations,
+    active: &ActivityFigures,
     months: &[String],
 ) -> Vec<AreaMetrics> {
     let mut rows: Vec<AreaMetrics> = areas
@@ -149,7 +110,7 @@ pub fn fold(
             resident_participants: participants.own_by_group.get(&area.id).copied().unwrap_or(0),
             figures: Figures {
                 participants: participants.by_group.get(&area.id).copied().unwrap_or(0),
-                active_organizations: active.by_area.get(&area.id).copied().unwrap_or(0),
+                active_organizations: active.active_by_area.get(&area.id).copied().unwrap_or(0),
                 ..Default::default()
             },
             monthly: months
@@ -158,7 +119,11 @@ pub fn fold(
                     month: m.clone(),
                     figures: Figures {
                         participants: participants.by_group_month.get(&(area.id, m.clone())).copied().unwrap_or(0),
-                        active_organizations: active.by_area_month.get(&(area.id, m.clone())).copied().unwrap_or(0),
+                        active_organizations: active
+                            .active_by_area_month
+                            .get(&(area.id, m.clone()))
+                            .copied()
+                            .unwrap_or(0),
                         ..Default::default()
                     },
                 })

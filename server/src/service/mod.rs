@@ -2,6 +2,7 @@
 
 pub mod abnormal;
 pub mod activities;
+pub mod activity_figures;
 pub mod activity_posting;
 pub mod annual_reports;
 pub mod area_metrics;

@@ -26,6 +26,7 @@ use crate::{
     entity::{activity, activity_stat, attendance, organization, region, user},
     error::{AppError, AppResult},
     service::{
+        activity_figures,
         area_metrics::{self, AreaMetrics},
         attendance::month_of,
         oversight_figures::{Certified, OversightFigures, oversight_figures},
@@ -304,52 +305,7 @@ pub async fn region_metrics(
         .into_tuple::<(i64, String, String, i64)>()
         .all(&ctx.db);
 
-    let in_period = || {
-        sea_orm::Condition::all()
-            .add(activity_stat::Column::CommunityId.is_in(ids.clone()))
-            .add(activity_stat::Column::StartsAt.gte(period.from))
-            .add(activity_stat::Column::StartsAt.lt(period.to))
-    };
-    let stats = figure_columns(
-        activity_stat::Entity::find()
-            .select_only()
-            .column(activity_stat::Column::CommunityId)
-            .column(activity_stat::Column::Month),
-    )
-    .column_as(Expr::cust("COUNT(DISTINCT organization_id)"), "active")
-    .filter(in_period())
-    .group_by(activity_stat::Column::CommunityId)
-    .group_by(activity_stat::Column::Month)
-    .into_tuple::<(i64, String, i64, i64, i64, i64, i64, i64)>()
-    .all(&ctx.db);
-    let active_by_month = activity_stat::Entity::find()
-        .select_only()
-        .column(activity_stat::Column::Month)
-        .column_as(Expr::cust("COUNT(DISTINCT organization_id)"), "n")
-        .filter(in_period())
-        .group_by(activity_stat::Column::Month)
-        .into_tuple::<(String, i64)>()
-        .all(&ctx.db);
-    let active_by_community = activity_stat::Entity::find()
-        .select_only()
-        .column(activity_stat::Column::CommunityId)
-        .column_as(Expr::cust("COUNT(DISTINCT organization_id)"), "n")
-        .filter(in_period())
-        .group_by(activity_stat::Column::CommunityId)
-        .into_tuple::<(i64, i64)>()
-        .all(&ctx.db);
-    let per_org =
-        figure_columns(activity_stat::Entity::find().select_only().column(activity_stat::Column::OrganizationId))
-            .filter(in_period())
-            .group_by(activity_stat::Column::OrganizationId)
-            .into_tuple::<(i64, i64, i64, i64, i64, i64)>()
-            .all(&ctx.db);
-    let active_total = activity_stat::Entity::find()
-        .select_only()
-        .column_as(Expr::cust("COUNT(DISTINCT organization_id)"), "n")
-        .filter(in_period())
-        .into_tuple::<i64>()
-        .one(&ctx.db);
+    let stat_rows = activity_figures::stat_rows(&ctx.db, &ids, period);
     let residents = user::Entity::find()
         .select_only()
         .column(user::Column::HomeCommunityId)
@@ -360,40 +316,43 @@ pub async fn region_metrics(
         .into_tuple::<(Option<i64>, i64)>()
         .all(&ctx.db);
     let participants = participant_counts::participants(ctx, &groups, &months);
-    let organization_list = organizations_in(ctx, &ids);
+    let organization_list = async {
+        let list = organizations_in(ctx, &ids).await?;
+        let inactive = inactive_organizations(ctx, &list).await?;
+        Ok::<_, AppError>((list, inactive))
+    };
+    let paths = std::slice::from_ref(&region.path);
+    // Every part at once: the figures' time is the slowest part's, not their sum.
     let (
         org_counts,
-        stats,
-        active_by_month,
-        active_by_community,
-        per_org,
-        active_total,
+        stat_rows,
         residents,
         participants,
-        organization_list,
+        (organization_list, inactive),
+        oversight,
+        funding,
+        rooms,
+        time_banks,
+        support,
     ) = tokio::try_join!(
         async { recognised_orgs.await.map_err(AppError::from) },
-        async { stats.await.map_err(AppError::from) },
-        async { active_by_month.await.map_err(AppError::from) },
-        async { active_by_community.await.map_err(AppError::from) },
-        async { per_org.await.map_err(AppError::from) },
-        async { active_total.await.map_err(AppError::from) },
+        stat_rows,
         async { residents.await.map_err(AppError::from) },
         participants,
         organization_list,
+        oversight_figures(ctx, paths),
+        crate::service::funding_figures::funding_figures(ctx, paths),
+        venue_figures::room_figures(&ctx.db, &communities, period),
+        crate::service::time_bank::figures(&ctx.db, &region.path, period.from, period.to, &months),
+        crate::service::support_figures::figures(&ctx.db, &region.path, period.from, period.to),
     )?;
-    let active_by_community: HashMap<i64, i64> = active_by_community.into_iter().collect();
+    let activity = activity_figures::fold(&stat_rows, by_area.then_some(&area_of));
     let residents: HashMap<i64, i64> = residents.into_iter().filter_map(|(c, n)| c.map(|c| (c, n))).collect();
-    let area_active =
-        if by_area { area_metrics::active_organizations(&ctx.db, &area_of, period).await? } else { Default::default() };
     // Per community only when the communities are the rows.
     let none = HashMap::new();
     let (participants_by_community, own_by_community) =
         if by_area { (&none, &none) } else { (&participants.by_group, &participants.own_by_group) };
 
-    let oversight = oversight_figures(ctx, std::slice::from_ref(&region.path)).await?;
-    let funding = crate::service::funding_figures::funding_figures(ctx, std::slice::from_ref(&region.path)).await?;
-    let rooms = venue_figures::room_figures(&ctx.db, &communities, period).await?;
     let rooms_by_community = venue_figures::by_community(&rooms);
     let mut metrics: Vec<CommunityMetrics> = communities
         .into_iter()
@@ -408,7 +367,7 @@ pub async fn region_metrics(
             by_standing: BTreeMap::new(),
             figures: Figures {
                 participants: participants_by_community.get(&c.id).copied().unwrap_or(0),
-                active_organizations: active_by_community.get(&c.id).copied().unwrap_or(0),
+                active_organizations: activity.active_by_community.get(&c.id).copied().unwrap_or(0),
                 ..Default::default()
             },
             monthly: months.iter().map(|m| MonthFigures { month: m.clone(), figures: Figures::default() }).collect(),
@@ -426,25 +385,22 @@ pub async fn region_metrics(
     let mut monthly: Vec<MonthFigures> =
         months.iter().map(|m| MonthFigures { month: m.clone(), figures: Figures::default() }).collect();
     let mut totals = Figures::default();
-    for (community, month, activities, signups, attended, no_shows, minutes, active) in stats {
-        let f = Figures { activities, signups, attended, no_shows, minutes, ..Default::default() };
-        totals.add(&f);
-        if let Some(mf) = monthly.iter_mut().find(|m| m.month == month) {
-            mf.figures.add(&f);
+    for ((community, month), f) in &activity.by_community_month {
+        totals.add(f);
+        if let Some(mf) = monthly.iter_mut().find(|m| &m.month == month) {
+            mf.figures.add(f);
         }
-        if let Some(m) = index.get(&community).map(|i| &mut metrics[*i]) {
-            m.figures.add(&f);
-            if let Some(mf) = m.monthly.iter_mut().find(|x| x.month == month) {
-                mf.figures.add(&f);
-                mf.figures.active_organizations = active;
+        if let Some(m) = index.get(community).map(|i| &mut metrics[*i]) {
+            m.figures.add(f);
+            if let Some(mf) = m.monthly.iter_mut().find(|x| &x.month == month) {
+                mf.figures.add(f);
+                mf.figures.active_organizations = f.active_organizations;
             }
         }
     }
     // Organizations active in a month, counted once across the region's communities.
-    for (month, n) in active_by_month {
-        if let Some(mf) = monthly.iter_mut().find(|m| m.month == month) {
-            mf.figures.active_organizations = n;
-        }
+    for mf in &mut monthly {
+        mf.figures.active_organizations = activity.active_by_month.get(&mf.month).copied().unwrap_or(0);
     }
     if !by_area {
         for ((community, month), n) in &participants.by_group_month {
@@ -459,20 +415,10 @@ pub async fn region_metrics(
         mf.figures.participants = participants.by_month.get(&mf.month).copied().unwrap_or(0);
     }
     totals.participants = participants.total;
-    totals.active_organizations = active_total.unwrap_or(0);
-
-    let per_org: HashMap<i64, Figures> = per_org
-        .into_iter()
-        .map(|(org, activities, signups, attended, no_shows, minutes)| {
-            (org, Figures { activities, signups, attended, no_shows, minutes, ..Default::default() })
-        })
-        .collect();
-    let inactive = inactive_organizations(ctx, &organization_list).await?;
-    let time_banks = crate::service::time_bank::figures(&ctx.db, &region.path, period.from, period.to, &months).await?;
-    let support = crate::service::support_figures::figures(&ctx.db, &region.path, period.from, period.to).await?;
+    totals.active_organizations = activity.active_total;
     let community_names = metrics.iter().map(|m| (m.community.id, m.community.name.clone())).collect();
     let areas = if by_area {
-        area_metrics::fold(areas, &area_of, &metrics, &participants, &area_active, &months)
+        area_metrics::fold(areas, &area_of, &metrics, &participants, &activity, &months)
     } else {
         Vec::new()
     };
@@ -498,7 +444,7 @@ pub async fn region_metrics(
         organization_list: organization_list
             .into_iter()
             .map(|o| {
-                let f = per_org.get(&o.id).cloned().unwrap_or_default();
+                let f = activity.by_organization.get(&o.id).cloned().unwrap_or_default();
                 (o, f)
             })
             .collect(),
