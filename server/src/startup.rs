@@ -274,7 +274,7 @@ fn app(
         .wrap(from_fn(middleware::problem_details))
         .wrap(from_fn(middleware::security_headers))
         .wrap(from_fn(crate::telemetry::http_metrics))
-        .wrap(TracingLogger::default())
+        .wrap(TracingLogger::<crate::telemetry::RootSpan>::new())
         .service(api::health::healthz)
         .service(api::health::readyz)
         .service(api::docs::openapi_json)
