@@ -43,18 +43,17 @@ pub fn route_pattern(req: &ServiceRequest) -> Option<String> {
 
 /// `tracing-actix-web`'s root span with the route from [`route_pattern`]; the fields are
 /// the default builder's (OpenTelemetry's HTTP conventions), and so is the ending (status,
-/// error). The route is worked out only when the span is recorded (not at `warn`).
+/// error). The route is looked up once, and only when the span is recorded (not at `warn`).
 pub struct RootSpan;
 
 impl RootSpanBuilder for RootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         let info = request.connection_info().clone();
-        let route = || route_pattern(request).unwrap_or_else(|| "default".to_owned());
         let request_id = request.extensions().get::<RequestId>().map(|id| id.to_string()).unwrap_or_default();
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "HTTP request",
             http.method = %request.method(),
-            http.route = %route(),
+            http.route = Empty,
             http.flavor = ?request.version(),
             http.scheme = %info.scheme(),
             http.host = %info.host(),
@@ -62,13 +61,19 @@ impl RootSpanBuilder for RootSpan {
             http.user_agent = %request.headers().get("User-Agent").and_then(|h| h.to_str().ok()).unwrap_or(""),
             http.target = %request.uri().path_and_query().map(|p| p.as_str()).unwrap_or(""),
             http.status_code = Empty,
-            otel.name = %format!("{} {}", request.method(), route()),
+            otel.name = Empty,
             otel.kind = "server",
             otel.status_code = Empty,
             request_id = %request_id,
             exception.message = Empty,
             exception.details = Empty,
-        )
+        );
+        if !span.is_disabled() {
+            let route = route_pattern(request).unwrap_or_else(|| "default".to_owned());
+            span.record("otel.name", format!("{} {route}", request.method()));
+            span.record("http.route", route);
+        }
+        span
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {

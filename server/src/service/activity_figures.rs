@@ -13,12 +13,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::{
     entity::activity_stat,
     error::AppResult,
-    service::reports::{Figures, Period},
+    service::reports::{Figures, Period, figure_columns},
 };
 
 /// One organization's activities in one community and month (`YYYY-MM`, Asia/Shanghai).
@@ -52,26 +52,22 @@ pub struct ActivityFigures {
 
 /// Reads the period's activity rollups of these communities in one grouped query.
 pub async fn stat_rows(db: &impl ConnectionTrait, communities: &[i64], period: Period) -> AppResult<Vec<StatRow>> {
-    let sum = |c: &str| Expr::cust(format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT)"));
-    let rows = activity_stat::Entity::find()
-        .select_only()
-        .column(activity_stat::Column::CommunityId)
-        .column(activity_stat::Column::Month)
-        .column(activity_stat::Column::OrganizationId)
-        .column_as(Expr::cust("COUNT(*)"), "activities")
-        .column_as(sum("signups"), "signups")
-        .column_as(sum("attended"), "attended")
-        .column_as(sum("no_shows"), "no_shows")
-        .column_as(sum("minutes"), "minutes")
-        .filter(activity_stat::Column::CommunityId.is_in(communities.iter().copied()))
-        .filter(activity_stat::Column::StartsAt.gte(period.from))
-        .filter(activity_stat::Column::StartsAt.lt(period.to))
-        .group_by(activity_stat::Column::CommunityId)
-        .group_by(activity_stat::Column::Month)
-        .group_by(activity_stat::Column::OrganizationId)
-        .into_tuple::<(i64, String, i64, i64, i64, i64, i64, i64)>()
-        .all(db)
-        .await?;
+    let rows = figure_columns(
+        activity_stat::Entity::find()
+            .select_only()
+            .column(activity_stat::Column::CommunityId)
+            .column(activity_stat::Column::Month)
+            .column(activity_stat::Column::OrganizationId),
+    )
+    .filter(activity_stat::Column::CommunityId.is_in(communities.iter().copied()))
+    .filter(activity_stat::Column::StartsAt.gte(period.from))
+    .filter(activity_stat::Column::StartsAt.lt(period.to))
+    .group_by(activity_stat::Column::CommunityId)
+    .group_by(activity_stat::Column::Month)
+    .group_by(activity_stat::Column::OrganizationId)
+    .into_tuple::<(i64, String, i64, i64, i64, i64, i64, i64)>()
+    .all(db)
+    .await?;
     Ok(rows
         .into_iter()
         .map(|(community, month, organization, activities, signups, attended, no_shows, minutes)| StatRow {

@@ -257,7 +257,7 @@ fn count() -> sea_orm::sea_query::SimpleExpr {
 }
 
 /// The activity figures of a group of `activity_stats` rows.
-fn figure_columns<S: QuerySelect>(select: S) -> S {
+pub(crate) fn figure_columns<S: QuerySelect>(select: S) -> S {
     select
         .column_as(count(), "activities")
         .column_as(sum("signups"), "signups")
