@@ -23,6 +23,7 @@ mod m20261201_000070_funding;
 mod m20261201_000080_region_imports;
 mod m20261201_000090_console;
 mod m20261202_000100_figures_and_outbox_indexes;
+mod m20261202_000200_participant_months;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000080_region_imports::Migration),
             Box::new(m20261201_000090_console::Migration),
             Box::new(m20261202_000100_figures_and_outbox_indexes::Migration),
+            Box::new(m20261202_000200_participant_months::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 
@@ -42,6 +43,10 @@ pub enum Command {
         /// The CSV file, e.g. data/regions/gansu-2023.csv.
         file: std::path::PathBuf,
     },
+    /// Derive each community's monthly participant sets (`participant_months`) again from
+    /// `participant_years`: adds any participant missing, never removes one; safe beside
+    /// a running server. After a bulk load in SQL, or a rolling upgrade.
+    RebuildParticipants,
     /// Grant a role to the user with this openid, creating the user if needed (bootstraps
     /// the first admin).
     GrantRole {
@@ -59,15 +64,33 @@ pub enum Command {
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     create_postgres_database(&config.database_url).await?;
     let db = connect_database(config).await?;
-    Migrator::up(&db, None).await?;
+    migrate_database(&db).await?;
     println!("migrations applied");
+    Ok(())
+}
+
+/// The migrations, then what a new table derives from the rows already there
+/// ([`participant_counts::fill_if_new`](crate::service::participant_counts::fill_if_new)).
+pub async fn migrate_database(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await.context("running migrations")?;
+    crate::service::participant_counts::fill_if_new(db)
+        .await
+        .map_err(|e| anyhow::anyhow!("deriving the participant sets: {e}"))
+}
+
+pub async fn rebuild_participants(config: &Config) -> anyhow::Result<()> {
+    let db = connect_database(config).await?;
+    migrate_database(&db).await?;
+    let started = std::time::Instant::now();
+    let communities = crate::service::participant_counts::rebuild(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("participant sets of {communities} communities derived in {:.2} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 
 pub async fn seed_demo(config: &Config) -> anyhow::Result<()> {
     create_postgres_database(&config.database_url).await?;
     let db = connect_database(config).await?;
-    Migrator::up(&db, None).await?;
+    migrate_database(&db).await?;
     let report = demo::seed(&db, SystemClock.now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("demo data: {report:?}");
     Ok(())
@@ -77,7 +100,7 @@ pub async fn import_regions(config: &Config, file: &std::path::Path) -> anyhow::
     use crate::service::region_import::{ImportError, import_file};
     create_postgres_database(&config.database_url).await?;
     let db = connect_database(config).await?;
-    Migrator::up(&db, None).await?;
+    migrate_database(&db).await?;
     let started = std::time::Instant::now();
     let report = import_file(&db, file, SystemClock.now()).await.map_err(|e| match e {
         ImportError::Line(e) => anyhow::anyhow!("{}: {e}; nothing was imported", file.display()),
@@ -96,7 +119,7 @@ pub async fn grant_role(config: &Config, openid: &str, role: &str, scope: Option
         anyhow::anyhow!("--role must be org_staff, org_leader, committee, street, civil_affairs or system_admin")
     })?;
     let db = connect_database(config).await?;
-    Migrator::up(&db, None).await?;
+    migrate_database(&db).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let describe = |e: crate::error::AppError| match e {
         crate::error::AppError::Validation(errors) => anyhow::anyhow!(

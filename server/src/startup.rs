@@ -14,7 +14,6 @@ use actix_web::{
     web,
 };
 use anyhow::Context;
-use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use tokio_cron_scheduler::JobScheduler;
 use tracing_actix_web::TracingLogger;
@@ -128,7 +127,7 @@ impl Application {
 
 pub async fn build_context(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppContext> {
     let db = connect_database(&config).await?;
-    Migrator::up(&db, None).await.context("running migrations")?;
+    crate::cli::migrate_database(&db).await?;
     crate::service::rating_schemes::ensure_default(&db, clock.now())
         .await
         .map_err(|e| anyhow::anyhow!("writing the default rating scheme: {e}"))?;

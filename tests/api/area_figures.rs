@@ -139,3 +139,55 @@ async fn a_province_and_a_city_see_their_areas_counting_each_person_once() -> Te
     expect_problem(app.get(&path, Some(&civil.access_token)).await?, 403, "forbidden").await?;
     Ok(())
 }
+
+/// A deployment upgraded from before the monthly participant sets: its first start
+/// derives them from `participant_years`, and every participant figure reads as it did.
+/// Deriving them again (`linli rebuild-participants`) changes nothing.
+#[tokio::test]
+async fn participant_sets_derived_after_an_upgrade_give_the_same_figures() -> TestResult {
+    use linli_server::{entity::participant_month, service::participant_counts};
+    let app = spawn_app().await?;
+    let err = |e: linli_server::error::AppError| anyhow::anyhow!("{e}");
+    let city = app.region("620100000000").await?; // 兰州市: its counties, over the demo's past year
+    let street = app.region("620102002000").await?;
+    let admin = app.login_openid("demo-admin").await?;
+    let lanzhou = app.login("city-sets-official").await?;
+    let body = json!({"user_id": lanzhou.user_id, "role": "civil_affairs", "scope_id": city});
+    expect_json(app.post("/api/v1/admin/role-grants", Some(&admin.access_token), body).await?, 201).await?;
+    let official = app.login_openid("demo-street").await?;
+    let participants = |v: &Value| {
+        let rows = |list: &str| {
+            v[list]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| (r["participants"].clone(), r["resident_participants"].clone()))
+                .collect::<Vec<_>>()
+        };
+        let monthly: Vec<Value> =
+            v["monthly"].as_array().into_iter().flatten().map(|m| m["participants"].clone()).collect();
+        json!([v["participants"], v["resident_participants"], rows("communities"), rows("areas"), monthly])
+    };
+    let before = (
+        participants(&figures(&app, &lanzhou, city, "").await?),
+        participants(&figures(&app, &official, street, "").await?),
+    );
+    assert!(before.1[0].as_i64() > Some(0), "the demo's past has participants: {}", before.1);
+
+    participant_month::Entity::delete_many().exec(&app.ctx.db).await?;
+    let emptied = participants(&figures(&app, &official, street, "").await?);
+    assert_eq!(emptied[0], 0, "the figures read the sets");
+    participant_counts::fill_if_new(&app.ctx.db).await.map_err(err)?;
+    let after = (
+        participants(&figures(&app, &lanzhou, city, "").await?),
+        participants(&figures(&app, &official, street, "").await?),
+    );
+    assert_eq!(after, before);
+    participant_counts::rebuild(&app.ctx.db).await.map_err(err)?;
+    let again = (
+        participants(&figures(&app, &lanzhou, city, "").await?),
+        participants(&figures(&app, &official, street, "").await?),
+    );
+    assert_eq!(again, before);
+    Ok(())
+}

@@ -569,3 +569,139 @@ async fn overdue_activities_close_by_themselves() -> TestResult {
     assert_eq!(detail["status"], "finished");
     Ok(())
 }
+
+/// Activities of one community and month closing at the same moment each add their
+/// participants to the month's set (`participant_months`), and a resident of two is
+/// counted once. (Closings of one organization also wait for each other elsewhere; the
+/// set's own lock is raced head-on by `a_participant_set_is_added_to_never_written_over`.)
+#[tokio::test]
+async fn closings_at_once_in_one_community_and_month_all_count() -> TestResult {
+    let app = spawn_app().await?;
+    let since = app.since_now();
+    let (leader, org) = app.demo_leader().await?;
+    // The first from +2 h to +3 h; the four that close at once from +3.5 h to +5 h.
+    let first = Utc::now() + Duration::hours(2);
+    let later = first + Duration::minutes(90);
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let (start, end) =
+            if n == 0 { (first, first + Duration::hours(1)) } else { (later, later + Duration::minutes(90)) };
+        let body = json!({
+            "kind": "volunteer", "title": format!("同时结项{n}"), "location": "金塔巷社区活动室",
+            "latitude": 36.0627, "longitude": 103.8221,
+            "starts_at": start.to_rfc3339(), "ends_at": end.to_rfc3339(), "capacity": 10
+        });
+        ids.push(app.publish(&leader, org, body).await?);
+    }
+    // Two residents of their own for each activity, and one who goes to the first two
+    // (only to those: a resident shared by the closings at once would make them wait for
+    // each other on the resident's `participant_years` row before reaching the set).
+    let everywhere = resident(&app, "everywhere").await?;
+    let mut people: Vec<Vec<Session>> = Vec::new();
+    for (n, id) in ids.iter().enumerate() {
+        let mut here = Vec::new();
+        for k in 0..2 {
+            let who = resident(&app, &format!("closing{n}-{k}")).await?;
+            sign_up(&app, &who, *id).await?;
+            here.push(who);
+        }
+        if n < 2 {
+            sign_up(&app, &everywhere, *id).await?;
+            here.push(everywhere.clone());
+        }
+        people.push(here);
+    }
+    for (n, (id, here)) in ids.iter().zip(&people).enumerate() {
+        if n < 2 {
+            app.clock.advance(Duration::minutes(if n == 0 { 120 } else { 90 })); // each start
+        }
+        let leader = app.login_openid("demo-leader").await?;
+        for who in here {
+            expect_json(attend(&app, &leader, *id, json!({"user_id": who.user_id, "action": "check_in"})).await?, 200)
+                .await?;
+        }
+    }
+    app.clock.advance(Duration::hours(2));
+    let leader = app.login_openid("demo-leader").await?;
+    let finish = |id: i64| {
+        let (app, token) = (&app, leader.access_token.clone());
+        async move { app.post(&format!("/api/v1/activities/{id}/finish"), Some(&token), json!({})).await }
+    };
+    expect_json(finish(ids[0]).await?, 200).await?;
+    let at_once = futures_util::future::join_all(ids[1..].iter().map(|id| finish(*id))).await;
+    for resp in at_once {
+        expect_json(resp?, 200).await?;
+    }
+
+    let community = app.region(JINTAXIANG).await?;
+    let committee = app.login_openid("demo-committee").await?;
+    let cm = expect_json(
+        app.get(&format!("/api/v1/regions/{community}/metrics?{since}"), Some(&committee.access_token)).await?,
+        200,
+    )
+    .await?;
+    let c = &cm["communities"][0];
+    assert_eq!(c["attended"], 12, "every check-in closed");
+    assert_eq!(c["participants"], 11, "ten residents of one activity each, and one of two: {c}");
+    assert_eq!(c["resident_participants"], 11);
+    assert_eq!(cm["participants"], 11);
+    // Month by month too, when all five fell in one month (Asia/Shanghai).
+    let month = |t: chrono::DateTime<Utc>| (t + Duration::hours(8)).format("%Y-%m").to_string();
+    if month(first) == month(later) {
+        let monthly = cm["monthly"].as_array().into_iter().flatten().filter_map(|m| m["participants"].as_i64()).max();
+        assert_eq!(monthly, Some(11), "the month's participants: {}", cm["monthly"]);
+    }
+    Ok(())
+}
+
+/// Two transactions add to one community's set of a month, the second while the first
+/// has added and not yet committed: the second waits for the first (the row's lock; on
+/// SQLite the write transaction) and adds to its set. Without the lock the second would
+/// read the set as it was, and its write would drop the first's participants.
+#[tokio::test]
+async fn a_participant_set_is_added_to_never_written_over() -> TestResult {
+    use linli_server::service::{begin_write, participant_counts};
+    let app = spawn_app().await?;
+    let community = app.region(JINTAXIANG).await?;
+    let err = |e: linli_server::error::AppError| anyhow::anyhow!("{e}");
+    let month = "2031-05";
+    // The set exists before the race, as it does after a month's first closing.
+    let txn = begin_write(&app.ctx.db).await?;
+    participant_counts::add(&txn, community, month, &[900_001]).await.map_err(err)?;
+    txn.commit().await?;
+
+    let first = begin_write(&app.ctx.db).await?;
+    participant_counts::add(&first, community, month, &[900_002, 900_003]).await.map_err(err)?;
+    let db = app.ctx.db.clone();
+    let second = tokio::spawn(async move {
+        let txn = begin_write(&db).await?;
+        participant_counts::add(&txn, community, month, &[900_004, 900_001]).await.map_err(err)?;
+        txn.commit().await?;
+        anyhow::Ok(())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!second.is_finished(), "the second waits for the first to commit");
+    first.commit().await?;
+    second.await??;
+
+    let sets = participant_counts::month_sets(&app.ctx.db, &[community], &[month.to_owned()]).await.map_err(err)?;
+    let ids: Vec<u64> = sets.iter().flat_map(|s| s.users.iter()).collect();
+    assert_eq!(ids, [900_001, 900_002, 900_003, 900_004]);
+
+    // Sixteen at once, each with a participant of its own: every one is kept.
+    let racers = (0..16i64).map(|k| {
+        let db = app.ctx.db.clone();
+        tokio::spawn(async move {
+            let txn = begin_write(&db).await?;
+            participant_counts::add(&txn, community, month, &[910_000 + k]).await.map_err(err)?;
+            txn.commit().await?;
+            anyhow::Ok(())
+        })
+    });
+    for racer in futures_util::future::join_all(racers).await {
+        racer??;
+    }
+    let sets = participant_counts::month_sets(&app.ctx.db, &[community], &[month.to_owned()]).await.map_err(err)?;
+    assert_eq!(sets.iter().map(|s| s.users.len()).sum::<u64>(), 4 + 16, "no participant lost");
+    Ok(())
+}

@@ -35,6 +35,7 @@ pub mod organization;
 pub mod organization_event;
 pub mod organization_follow;
 pub mod organization_target;
+pub mod participant_month;
 pub mod participant_year;
 pub mod project;
 pub mod project_activity;

@@ -654,9 +654,11 @@ pub async fn recompute_rollups(txn: &DatabaseTransaction, a: &activity::Model) -
     write_rollups(txn, a, &rows.iter().map(|r| r.user_id).collect::<Vec<_>>(), report).await
 }
 
-/// The rollups for one finished activity: its figures, and a month bit for each
-/// participant in its community and year. (The benchmark's bulk path writes the same
-/// shapes in SQL: bench/seed_street.sql.)
+/// The rollups for one finished activity: its figures, a month bit for each participant
+/// in its community and year, and the participants added to the community's set of the
+/// month ([`participant_counts::add`](crate::service::participant_counts::add)). (The
+/// benchmark's bulk path writes the first two in SQL, bench/seed_district.sql, and
+/// derives the sets with `linli rebuild-participants`.)
 pub async fn write_rollups(
     db: &impl ConnectionTrait,
     a: &activity::Model,
@@ -709,7 +711,7 @@ pub async fn write_rollups(
         .exec_without_returning(db)
         .await?;
     }
-    Ok(())
+    crate::service::participant_counts::add(db, a.community_id, &month, participants).await
 }
 
 /// Closes activities that ended more than `AUTO_FINISH_AFTER` ago (the scheduler's job).

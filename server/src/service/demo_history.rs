@@ -6,7 +6,7 @@
 //! neighbours of its community, check-ins and check-outs, late arrivals who earn no
 //! hours, and no-shows. Every activity is then closed by the real closing
 //! ([`attendance::close_at`]), which marks the no-shows, credits minutes and time-bank
-//! minutes and writes the rollups (`activity_stats`, `participant_years`) exactly as
+//! minutes and writes the rollups (`activity_stats`, `participant_years`, `participant_months`) exactly as
 //! staff's finish does.
 //!
 //! Deterministic: a fixed-seed generator ([`Rng`]), no wall-clock randomness; dates are

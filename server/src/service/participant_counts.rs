@@ -1,6 +1,6 @@
-//! Distinct participants (参与居民) of a region's figures, read from the yearly month masks
-//! of `participant_years` (one row per participant × community × year, bit m−1 = took
-//! part in month m, Asia/Shanghai).
+//! Distinct participants (参与居民) of a region's figures, from each community's monthly
+//! participant sets (`participant_months`: the ids of the residents who took part there
+//! in a month, Asia/Shanghai, as a Roaring bitmap).
 //!
 //! The figures' rows are **groups** of communities: each community on its own (a
 //! community, a street, a county), or the region's child areas (a province's cities, a
@@ -9,14 +9,23 @@
 //! so an area's figure is never the sum of its communities' figures. See
 //! [`crate::service::reports::participation_rate`] for what "participant" and "resident
 //! participant" mean.
+//!
+//! Every count is a union of sets: a district's year (100 communities, 1,000,000
+//! attendance rows) is 1,300 sets, where grouping `participant_years` by resident read
+//! 100,000 rows twice (bench/RESULTS.md, round five). `participant_years` stays the
+//! record the sets are derived from: [`add`] writes both when an activity closes, in its
+//! transaction, and [`rebuild`] derives the sets again from it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, sea_query::Expr, sea_query::ExprTrait, sea_query::Query};
+use roaring::{MultiOps, RoaringTreemap};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    Set,
+};
 
 use crate::{
-    context::AppContext,
-    entity::{participant_year, user},
+    entity::{participant_month, participant_year},
     error::{AppError, AppResult},
 };
 
@@ -29,7 +38,8 @@ pub enum Groups<'a> {
 }
 
 impl Groups<'_> {
-    fn communities(&self) -> Vec<i64> {
+    /// The region's communities, ascending.
+    pub fn communities(&self) -> Vec<i64> {
         match self {
             Groups::Communities(ids) => ids.to_vec(),
             Groups::Areas(map) => {
@@ -62,182 +72,213 @@ pub struct Participants {
     pub own_total: i64,
 }
 
-/// `(year, mask)` for the months (`YYYY-MM`) of a period.
-pub fn year_masks(months: &[String]) -> BTreeMap<i32, i32> {
-    let mut masks: BTreeMap<i32, i32> = BTreeMap::new();
-    for m in months {
-        if let (Some(y), Some(mo)) =
-            (m.get(..4).and_then(|y| y.parse().ok()), m.get(5..7).and_then(|x| x.parse::<u32>().ok()))
-        {
-            *masks.entry(y).or_default() |= 1 << (mo - 1);
-        }
-    }
-    masks
+/// A community's participants in one month (`YYYY-MM`).
+pub struct MonthSet {
+    pub community: i64,
+    pub month: String,
+    pub users: RoaringTreemap,
 }
 
-/// Distinct participants in the months of a period. On PostgreSQL each resident's months
-/// are folded across the period's years with `bit_or` (per row, and region-wide), so two
-/// passes give every figure; SQLite, which has no `bit_or`, reads the rows once and counts
-/// them here ([`count_participants`]).
-pub async fn participants(ctx: &AppContext, groups: &Groups<'_>, months: &[String]) -> AppResult<Participants> {
-    let masks = year_masks(months);
-    let ids = groups.communities();
-    // Masks are our own integers, never user input.
-    let mut in_period = sea_orm::Condition::any();
-    for (year, mask) in &masks {
-        in_period = in_period.add(
-            sea_orm::Condition::all()
-                .add(participant_year::Column::Year.eq(*year))
-                .add(Expr::cust(format!("(months & {mask}) <> 0"))),
-        );
+fn decode(bytes: &[u8]) -> AppResult<RoaringTreemap> {
+    RoaringTreemap::deserialize_from(bytes)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("a participant_months set does not decode: {e}")))
+}
+
+fn encode(set: &RoaringTreemap) -> AppResult<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(set.serialized_size());
+    set.serialize_into(&mut bytes)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("encoding a participant set: {e}")))?;
+    Ok(bytes)
+}
+
+/// Adds `users` to `community`'s participants of `month` (`YYYY-MM`, Asia/Shanghai), in
+/// the caller's transaction. The row is locked before it is read (created empty first
+/// when it is new), so two activities closing in one community and month at once each
+/// add to the other's set rather than write over it; on SQLite the write transaction
+/// (`BEGIN IMMEDIATE`) is the lock. Adding someone already there changes nothing.
+pub async fn add(db: &impl ConnectionTrait, community: i64, month: &str, users: &[i64]) -> AppResult<()> {
+    if users.is_empty() {
+        return Ok(());
     }
-    if ctx.db.get_database_backend() != DbBackend::Postgres {
-        let select = Query::select()
-            .column((participant_year::Entity, participant_year::Column::CommunityId))
-            .column((participant_year::Entity, participant_year::Column::Year))
-            .column((participant_year::Entity, participant_year::Column::UserId))
-            .column((participant_year::Entity, participant_year::Column::Months))
-            .column((user::Entity, user::Column::HomeCommunityId))
-            .from(participant_year::Entity)
-            .inner_join(
-                user::Entity,
-                Expr::col((user::Entity, user::Column::Id))
-                    .equals((participant_year::Entity, participant_year::Column::UserId)),
-            )
-            .and_where(participant_year::Column::CommunityId.is_in(ids))
-            .cond_where(in_period)
-            .to_owned();
-        let mut rows = Vec::new();
-        for row in ctx.db.query_all_raw(ctx.db.get_database_backend().build(&select)).await? {
-            rows.push((
-                row.try_get::<i64>("", "community_id")?,
-                row.try_get::<i32>("", "year")?,
-                row.try_get::<i64>("", "user_id")?,
-                row.try_get::<i32>("", "months")?,
-                row.try_get::<Option<i64>>("", "home_community_id")?,
-            ));
+    participant_month::Entity::insert(participant_month::ActiveModel {
+        community_id: Set(community),
+        month: Set(month.to_owned()),
+        participants: Set(0),
+        users: Set(encode(&RoaringTreemap::new())?),
+    })
+    .on_conflict_do_nothing_on([participant_month::Column::CommunityId, participant_month::Column::Month])
+    .exec_without_returning(db)
+    .await?;
+    let row = participant_month::Entity::find_by_id((community, month.to_owned()))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("participant_months row vanished after its insert")))?;
+    let mut set = decode(&row.users)?;
+    let before = set.len();
+    // User ids are positive (sequence-assigned).
+    set.extend(users.iter().filter_map(|u| u64::try_from(*u).ok()));
+    if set.len() == before {
+        return Ok(());
+    }
+    participant_month::Entity::update(participant_month::ActiveModel {
+        community_id: Set(community),
+        month: Set(month.to_owned()),
+        participants: Set(i32::try_from(set.len()).unwrap_or(i32::MAX)),
+        users: Set(encode(&set)?),
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Derives every community's monthly sets again from `participant_years`, one community
+/// per transaction, through [`add`]: a union, so it only ever adds a participant who is
+/// missing and can run beside closings. Returns the communities read. (`linli
+/// rebuild-participants`; the benchmark's bulk path, which writes `participant_years` in
+/// SQL, runs it after seeding.)
+pub async fn rebuild(db: &DatabaseConnection) -> AppResult<usize> {
+    let communities: Vec<i64> = participant_year::Entity::find()
+        .select_only()
+        .column(participant_year::Column::CommunityId)
+        .distinct()
+        .into_tuple()
+        .all(db)
+        .await?;
+    for community in &communities {
+        let rows: Vec<(i32, i64, i32)> = participant_year::Entity::find()
+            .select_only()
+            .column(participant_year::Column::Year)
+            .column(participant_year::Column::UserId)
+            .column(participant_year::Column::Months)
+            .filter(participant_year::Column::CommunityId.eq(*community))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let mut by_month: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for (year, user, months) in rows {
+            for k in (0..12).filter(|k| months & (1 << k) != 0) {
+                by_month.entry(format!("{year}-{:02}", k + 1)).or_default().push(user);
+            }
         }
-        return Ok(count_participants(&rows, &masks, groups));
+        let txn = crate::service::begin_write(db).await?;
+        for (month, users) in &by_month {
+            add(&txn, *community, month, users).await?;
+        }
+        txn.commit().await?;
     }
-    let (Some(first), Some(last)) = (masks.keys().next().copied(), masks.keys().last().copied()) else {
-        return Ok(Participants::default());
+    Ok(communities.len())
+}
+
+/// After migrating: an existing deployment's `participant_years` with no sets derived
+/// yet (the table is new) gets them now, so its figures do not drop to zero.
+pub async fn fill_if_new(db: &DatabaseConnection) -> AppResult<()> {
+    if participant_month::Entity::find().count(db).await? == 0 && participant_year::Entity::find().count(db).await? > 0
+    {
+        let started = std::time::Instant::now();
+        let communities = rebuild(db).await?;
+        tracing::info!(communities, seconds = started.elapsed().as_secs_f64(), "participant sets derived");
+    }
+    Ok(())
+}
+
+/// The sets of the region's communities for the months of a period.
+pub async fn month_sets(db: &impl ConnectionTrait, communities: &[i64], months: &[String]) -> AppResult<Vec<MonthSet>> {
+    let rows: Vec<(i64, String, Vec<u8>)> = participant_month::Entity::find()
+        .select_only()
+        .column(participant_month::Column::CommunityId)
+        .column(participant_month::Column::Month)
+        .column(participant_month::Column::Users)
+        .filter(participant_month::Column::CommunityId.is_in(communities.iter().copied()))
+        .filter(participant_month::Column::Month.is_in(months.iter().cloned()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|(community, month, bytes)| Ok(MonthSet { community, month, users: decode(&bytes)? }))
+        .collect()
+}
+
+/// The living accounts whose home community is one of `communities`, by community (the
+/// figures' 居民 column and "lives here"). One row per community: the ids joined with
+/// commas (`string_agg` / `group_concat`), from the partial index of living accounts.
+pub async fn residents(db: &impl ConnectionTrait, communities: &[i64]) -> AppResult<HashMap<i64, RoaringTreemap>> {
+    if communities.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let backend = db.get_database_backend();
+    let joined = match backend {
+        DbBackend::Postgres => "string_agg(CAST(id AS TEXT), ',')",
+        _ => "group_concat(id, ',')",
     };
-    // Bit 12·(year − first) + month − 1 of a 64-bit mask; a period spans at most 5 years.
-    let wanted: i64 = masks.iter().map(|(y, m)| (*m as i64) << (12 * (y - first))).fold(0, |a, b| a | b);
-    let bits: Vec<u32> = (0..(12 * (last - first + 1)) as u32).filter(|k| wanted & (1 << k) != 0).collect();
-    let list = |ids: &[i64]| {
-        if ids.is_empty() { "NULL".to_owned() } else { ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",") }
-    };
-    let ids_sql = list(&ids);
-    let sums: String =
-        bits.iter().map(|k| format!(", CAST(COALESCE(SUM((m >> {k}) & 1), 0) AS BIGINT) AS b{k}")).collect();
-    // Each row's key (`g`), the joins that give it, and `own`: the participant lives in it.
     // Ids are our own integers, never user input.
-    let (key, joins, own) = match groups {
-        Groups::Communities(_) => ("p.community_id", String::new(), "h.home_community_id = p.community_id"),
-        Groups::Areas(map) => {
-            let (communities, areas): (Vec<i64>, Vec<i64>) = map.iter().map(|(c, a)| (*c, *a)).unzip();
-            let area_of = format!("unnest(ARRAY[{}]::bigint[], ARRAY[{}]::bigint[])", list(&communities), list(&areas));
-            (
-                "g.area",
-                format!(
-                    " JOIN {area_of} AS g(community, area) ON g.community = p.community_id \
-                     LEFT JOIN {area_of} AS hg(community, area) ON hg.community = h.home_community_id"
-                ),
-                "hg.area = g.area",
-            )
-        }
-    };
-    // `by`: the row's key, selected as `grp` (or nothing, region-wide). `h`: only the
-    // residents of the region's communities (its index), not every user — the others are
-    // never "own" anywhere here (48.6 → 35.5 ms for a street's year, bench/RESULTS.md).
-    let folded = |by: Option<&str>, own: &str, joins: &str| {
-        let (select, group) = by.map(|k| (format!("{k} AS grp, "), format!("{k}, "))).unwrap_or_default();
-        format!(
-            "SELECT {select}p.user_id, bit_or(CAST(p.months AS BIGINT) << (12 * (p.year - {first}))) & {wanted} AS m, \
-             MAX(CASE WHEN {own} THEN 1 ELSE 0 END) AS own \
-             FROM participant_years p LEFT JOIN (SELECT id, home_community_id FROM users \
-             WHERE home_community_id IN ({ids_sql})) h ON h.id = p.user_id{joins} \
-             WHERE p.community_id IN ({ids_sql}) AND p.year BETWEEN {first} AND {last} \
-             GROUP BY {group}p.user_id"
-        )
-    };
-    let per_group = format!(
-        "SELECT grp, COUNT(*) AS n, CAST(SUM(own) AS BIGINT) AS own_n{sums} FROM ({}) u WHERE m <> 0 GROUP BY grp",
-        folded(Some(key), own, &joins)
+    let ids = communities.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let sql = format!(
+        "SELECT home_community_id AS c, {joined} AS ids FROM users \
+         WHERE home_community_id IN ({ids}) AND deleted_at IS NULL GROUP BY home_community_id"
     );
-    let region_wide = format!(
-        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(own), 0) AS BIGINT) AS own_n{sums} FROM ({}) u WHERE m <> 0",
-        folded(None, &format!("h.home_community_id IN ({ids_sql})"), "")
-    );
-    let stmt = |sql: String| sea_orm::Statement::from_string(DbBackend::Postgres, sql);
-    let (group_rows, region_rows) =
-        tokio::try_join!(async { ctx.db.query_all_raw(stmt(per_group)).await.map_err(AppError::from) }, async {
-            ctx.db.query_all_raw(stmt(region_wide)).await.map_err(AppError::from)
-        },)?;
-    let month_of_bit = |k: u32| format!("{}-{:02}", first + (k / 12) as i32, k % 12 + 1);
-    let mut p = Participants::default();
-    for row in group_rows {
-        let group: i64 = row.try_get("", "grp")?;
-        p.by_group.insert(group, row.try_get("", "n")?);
-        p.own_by_group.insert(group, row.try_get("", "own_n")?);
-        for k in &bits {
-            p.by_group_month.insert((group, month_of_bit(*k)), row.try_get("", &format!("b{k}"))?);
-        }
+    let mut out = HashMap::new();
+    for row in db.query_all_raw(sea_orm::Statement::from_string(backend, sql)).await? {
+        let community: i64 = row.try_get("", "c")?;
+        let joined: String = row.try_get("", "ids")?;
+        let mut ids: Vec<u64> = joined.split(',').filter_map(|id| id.parse().ok()).collect();
+        // A set is built far faster from sorted ids than one insert at a time.
+        ids.sort_unstable();
+        ids.dedup();
+        let set = RoaringTreemap::from_sorted_iter(ids)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("residents' ids out of order: {e}")))?;
+        out.insert(community, set);
     }
-    if let Some(row) = region_rows.into_iter().next() {
-        p.total = row.try_get("", "n")?;
-        p.own_total = row.try_get("", "own_n")?;
-        for k in &bits {
-            p.by_month.insert(month_of_bit(*k), row.try_get("", &format!("b{k}"))?);
-        }
-    }
-    Ok(p)
+    Ok(out)
 }
 
-/// Counts participants from `(community, year, user, months, home community)` rows.
-pub fn count_participants(
-    rows: &[(i64, i32, i64, i32, Option<i64>)],
-    masks: &BTreeMap<i32, i32>,
-    groups: &Groups<'_>,
-) -> Participants {
-    let mut by_group: HashMap<i64, HashSet<i64>> = HashMap::new();
-    let mut own_by_group: HashMap<i64, HashSet<i64>> = HashMap::new();
-    let mut everyone: HashSet<i64> = HashSet::new();
-    let mut own_everyone: HashSet<i64> = HashSet::new();
-    let mut by_group_month: HashMap<(i64, String), HashSet<i64>> = HashMap::new();
-    let mut by_month: HashMap<String, HashSet<i64>> = HashMap::new();
-    for &(community, year, user, months, home) in rows {
-        let wanted = months & masks.get(&year).copied().unwrap_or(0);
-        let Some(group) = groups.group_of(community) else { continue };
-        if wanted == 0 {
-            continue;
+/// Counts the period's participants from its monthly sets (only months of the period
+/// should be passed) and the region's residents by home community. Unions are taken
+/// once per group and month; "lives here" needs no union of residents, since each
+/// person has one home community: a group's own participants are the sum, over its
+/// communities, of its participants living in each.
+pub fn count(sets: Vec<MonthSet>, residents: &HashMap<i64, RoaringTreemap>, groups: &Groups<'_>) -> Participants {
+    // Each row's participants in each month: the union of its communities' sets.
+    let mut parts: HashMap<(i64, String), Vec<RoaringTreemap>> = HashMap::new();
+    for set in sets {
+        if let Some(group) = groups.group_of(set.community) {
+            parts.entry((group, set.month)).or_default().push(set.users);
         }
-        by_group.entry(group).or_default().insert(user);
-        everyone.insert(user);
-        let home_group = home.and_then(|h| groups.group_of(h));
-        if home_group == Some(group) {
-            own_by_group.entry(group).or_default().insert(user);
-        }
-        if home_group.is_some() {
-            own_everyone.insert(user);
-        }
-        for k in 0..12 {
-            if wanted & (1 << k) != 0 {
-                let month = format!("{year}-{:02}", k + 1);
-                by_group_month.entry((group, month.clone())).or_default().insert(user);
-                by_month.entry(month).or_default().insert(user);
+    }
+    let group_month: HashMap<(i64, String), RoaringTreemap> =
+        parts.into_iter().map(|(key, sets)| (key, sets.union())).collect();
+    let mut by_group_parts: HashMap<i64, Vec<&RoaringTreemap>> = HashMap::new();
+    let mut by_month_parts: HashMap<&str, Vec<&RoaringTreemap>> = HashMap::new();
+    for ((group, month), users) in &group_month {
+        by_group_parts.entry(*group).or_default().push(users);
+        by_month_parts.entry(month.as_str()).or_default().push(users);
+    }
+    let by_group: HashMap<i64, RoaringTreemap> =
+        by_group_parts.into_iter().map(|(g, sets)| (g, sets.into_iter().union())).collect();
+    let everyone = by_group.values().union();
+    let len = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let mut own_by_group: HashMap<i64, i64> = HashMap::new();
+    let mut own_total = 0;
+    for (community, people) in residents {
+        let Some(group) = groups.group_of(*community) else { continue };
+        own_total += len(everyone.intersection_len(people));
+        if let Some(users) = by_group.get(&group) {
+            let own = len(users.intersection_len(people));
+            if own > 0 {
+                *own_by_group.entry(group).or_default() += own;
             }
         }
     }
-    let sizes = |m: HashMap<i64, HashSet<i64>>| m.into_iter().map(|(k, v)| (k, v.len() as i64)).collect();
     Participants {
-        by_group: sizes(by_group),
-        by_group_month: by_group_month.into_iter().map(|(k, v)| (k, v.len() as i64)).collect(),
-        by_month: by_month.into_iter().map(|(k, v)| (k, v.len() as i64)).collect(),
-        total: everyone.len() as i64,
-        own_by_group: sizes(own_by_group),
-        own_total: own_everyone.len() as i64,
+        by_group_month: group_month.iter().map(|(k, v)| (k.clone(), len(v.len()))).collect(),
+        by_month: by_month_parts
+            .into_iter()
+            .map(|(m, sets)| (m.to_owned(), len(sets.into_iter().union().len())))
+            .collect(),
+        by_group: by_group.iter().map(|(g, v)| (*g, len(v.len()))).collect(),
+        total: len(everyone.len()),
+        own_by_group,
+        own_total,
     }
 }
 
@@ -245,11 +286,27 @@ pub fn count_participants(
 mod tests {
     use super::*;
 
-    #[test]
-    fn periods_become_yearly_month_masks() {
-        let months: Vec<String> = ["2025-11", "2025-12", "2026-01", "2026-03"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(year_masks(&months), BTreeMap::from([(2025, 0b1100_0000_0000), (2026, 0b101)]));
+    /// What `month_sets` and `residents` read, from `(community, year, user, months,
+    /// home)` rows as `participant_years` and `users` hold them, for the period's months.
+    fn count_rows(rows: &[(i64, i32, i64, i32, Option<i64>)], period: &[&str], groups: &Groups<'_>) -> Participants {
+        let mut sets: BTreeMap<(i64, String), RoaringTreemap> = BTreeMap::new();
+        let mut residents: HashMap<i64, RoaringTreemap> = HashMap::new();
+        for &(community, year, user, months, home) in rows {
+            for k in (0..12).filter(|k| months & (1 << k) != 0) {
+                let month = format!("{year}-{:02}", k + 1);
+                if period.contains(&month.as_str()) {
+                    sets.entry((community, month)).or_default().insert(user as u64);
+                }
+            }
+            if let Some(home) = home {
+                residents.entry(home).or_default().insert(user as u64);
+            }
+        }
+        let sets = sets.into_iter().map(|((community, month), users)| MonthSet { community, month, users }).collect();
+        count(sets, &residents, groups)
     }
+
+    const SPRING: [&str; 4] = ["2026-01", "2026-02", "2026-03", "2026-04"];
 
     #[test]
     fn participants_are_counted_once_per_scope() {
@@ -261,8 +318,7 @@ mod tests {
             (10, 2026, 2, 0b1100, Some(12)),
             (10, 2025, 3, 0b1, None),
         ];
-        let masks = BTreeMap::from([(2026, 0b1111)]);
-        let p = count_participants(&rows, &masks, &Groups::Communities(&[10, 11]));
+        let p = count_rows(&rows, &SPRING, &Groups::Communities(&[10, 11]));
         assert_eq!(p.own_by_group.get(&10), Some(&1), "resident 2 visits community 10");
         assert_eq!(p.own_by_group.get(&11), None, "resident 1 lives in 10, visits 11");
         assert_eq!(p.own_total, 1);
@@ -284,9 +340,8 @@ mod tests {
             (12, 2026, 2, 0b1000, Some(12)),
             (99, 2026, 3, 0b100, Some(10)),
         ];
-        let masks = BTreeMap::from([(2026, 0b1111)]);
         let areas = HashMap::from([(10, 1), (11, 1), (12, 2)]);
-        let p = count_participants(&rows, &masks, &Groups::Areas(&areas));
+        let p = count_rows(&rows, &SPRING, &Groups::Areas(&areas));
         assert_eq!(p.by_group.get(&1), Some(&2), "resident 1 once, though in two of its communities");
         assert_eq!(p.own_by_group.get(&1), Some(&1), "resident 2 lives in area 2");
         assert_eq!(p.by_group.get(&2), Some(&1));
@@ -295,5 +350,30 @@ mod tests {
         assert_eq!(p.total, 2, "community 99 is outside the region");
         assert_eq!(p.own_total, 2);
         assert_eq!(p.by_month.get("2026-03"), Some(&2));
+    }
+
+    #[test]
+    fn a_period_across_new_year_counts_a_person_once() {
+        // Resident 1 in December and January; resident 2 in January only; resident 3 in
+        // November, before the period.
+        let rows = [
+            (10, 2025, 1, 0b1000_0000_0000, Some(10)),
+            (10, 2026, 1, 0b1, Some(10)),
+            (10, 2026, 2, 0b1, None),
+            (10, 2025, 3, 0b0100_0000_0000, Some(10)),
+        ];
+        let p = count_rows(&rows, &["2025-12", "2026-01"], &Groups::Communities(&[10]));
+        assert_eq!((p.total, p.own_total), (2, 1));
+        assert_eq!(p.by_group.get(&10), Some(&2));
+        assert_eq!(p.by_month.get("2025-12"), Some(&1));
+        assert_eq!(p.by_month.get("2026-01"), Some(&2));
+    }
+
+    #[test]
+    fn a_set_survives_its_encoding() -> AppResult<()> {
+        let set: RoaringTreemap = [1u64, 7, 65_536, 4_294_967_296].into_iter().collect();
+        assert_eq!(decode(&encode(&set)?)?, set);
+        assert!(decode(&[1, 2, 3]).is_err(), "a damaged set is an error, never an empty set");
+        Ok(())
     }
 }
