@@ -28,8 +28,6 @@ impl MigrationTrait for Migration {
                     .col(big_integer(ParticipantMonths::CommunityId))
                     // `YYYY-MM` in Asia/Shanghai, as `activity_stats.month`.
                     .col(string_len(ParticipantMonths::Month, 7))
-                    // How many ids the set holds (read without decoding it).
-                    .col(integer(ParticipantMonths::Participants))
                     .col(blob(ParticipantMonths::Users))
                     .primary_key(Index::create().col(ParticipantMonths::CommunityId).col(ParticipantMonths::Month))
                     .to_owned(),
@@ -47,6 +45,5 @@ enum ParticipantMonths {
     Table,
     CommunityId,
     Month,
-    Participants,
     Users,
 }

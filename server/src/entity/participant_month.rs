@@ -11,8 +11,6 @@ pub struct Model {
     /// `YYYY-MM`, Asia/Shanghai.
     #[sea_orm(primary_key, auto_increment = false)]
     pub month: String,
-    /// How many ids `users` holds.
-    pub participants: i32,
     pub users: Vec<u8>,
 }
 

@@ -74,6 +74,13 @@ pub fn remark(field: &str, value: Option<String>, max: usize) -> AppResult<Optio
     })
 }
 
+/// Ids written into an SQL text as `1,2,3` for `IN (…)` (`NULL` when there are none,
+/// which matches nothing): for statements built as text, where a list of bound
+/// parameters would be one per id. Only for our own integer ids, never user input.
+pub(crate) fn sql_id_list(ids: &[i64]) -> String {
+    if ids.is_empty() { "NULL".to_owned() } else { ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",") }
+}
+
 pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     db.begin_with_options(TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),

@@ -20,8 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use roaring::{MultiOps, RoaringTreemap};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
-    Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 
 use crate::{
@@ -103,7 +102,6 @@ pub async fn add(db: &impl ConnectionTrait, community: i64, month: &str, users: 
     participant_month::Entity::insert(participant_month::ActiveModel {
         community_id: Set(community),
         month: Set(month.to_owned()),
-        participants: Set(0),
         users: Set(encode(&RoaringTreemap::new())?),
     })
     .on_conflict_do_nothing_on([participant_month::Column::CommunityId, participant_month::Column::Month])
@@ -124,7 +122,6 @@ pub async fn add(db: &impl ConnectionTrait, community: i64, month: &str, users: 
     participant_month::Entity::update(participant_month::ActiveModel {
         community_id: Set(community),
         month: Set(month.to_owned()),
-        participants: Set(i32::try_from(set.len()).unwrap_or(i32::MAX)),
         users: Set(encode(&set)?),
     })
     .exec(db)
@@ -172,9 +169,21 @@ pub async fn rebuild(db: &DatabaseConnection) -> AppResult<usize> {
 
 /// After migrating: an existing deployment's `participant_years` with no sets derived
 /// yet (the table is new) gets them now, so its figures do not drop to zero.
+/// Runs at every start, so it asks only whether each table has a row.
 pub async fn fill_if_new(db: &DatabaseConnection) -> AppResult<()> {
-    if participant_month::Entity::find().count(db).await? == 0 && participant_year::Entity::find().count(db).await? > 0
-    {
+    let sets = participant_month::Entity::find()
+        .select_only()
+        .column(participant_month::Column::CommunityId)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    let records = participant_year::Entity::find()
+        .select_only()
+        .column(participant_year::Column::CommunityId)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    if sets.is_none() && records.is_some() {
         let started = std::time::Instant::now();
         let communities = rebuild(db).await?;
         tracing::info!(communities, seconds = started.elapsed().as_secs_f64(), "participant sets derived");
@@ -211,8 +220,7 @@ pub async fn residents(db: &impl ConnectionTrait, communities: &[i64]) -> AppRes
         DbBackend::Postgres => "string_agg(CAST(id AS TEXT), ',')",
         _ => "group_concat(id, ',')",
     };
-    // Ids are our own integers, never user input.
-    let ids = communities.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let ids = crate::service::sql_id_list(communities);
     let sql = format!(
         "SELECT home_community_id AS c, {joined} AS ids FROM users \
          WHERE home_community_id IN ({ids}) AND deleted_at IS NULL GROUP BY home_community_id"

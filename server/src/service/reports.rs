@@ -463,18 +463,20 @@ async fn inactive_organizations(
     orgs: &[organization::Model],
 ) -> AppResult<Vec<InactiveOrganization>> {
     let since = ctx.now() - Duration::days(182);
-    let ids: Vec<i64> = orgs.iter().map(|o| o.id).collect();
+    // Only organizations filed (or created) over six months ago can be idle.
+    let old_enough = |o: &&organization::Model| o.filed_at.unwrap_or(o.created_at) <= since;
+    let ids: Vec<i64> = orgs.iter().filter(old_enough).map(|o| o.id).collect();
     // Each organization's last activity as its own subquery, which walks the index on
     // (organization_id, starts_at) backwards to the first published or finished one: a
     // probe per organization, where MAX … GROUP BY read every activity of all of them
     // (38.6 → 3.3 ms for the district's 1,000 organizations and 50,000 activities).
     let statuses = [ActivityStatus::Published.as_str(), ActivityStatus::Finished.as_str()];
-    // Ids and statuses are our own, never user input.
+    // Statuses are our own, never user input.
     let sql = format!(
         "SELECT o.id AS id, (SELECT MAX(a.starts_at) FROM activities a WHERE a.organization_id = o.id \
          AND a.status IN ('{}')) AS last FROM organizations o WHERE o.id IN ({})",
         statuses.join("','"),
-        if ids.is_empty() { "NULL".to_owned() } else { ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",") }
+        crate::service::sql_id_list(&ids)
     );
     let backend = ctx.db.get_database_backend();
     let mut last: HashMap<i64, DateTime<Utc>> = HashMap::new();
@@ -485,7 +487,7 @@ async fn inactive_organizations(
     }
     Ok(orgs
         .iter()
-        .filter(|o| o.filed_at.unwrap_or(o.created_at) <= since)
+        .filter(old_enough)
         .filter(|o| last.get(&o.id).is_none_or(|t| *t < since))
         .map(|o| InactiveOrganization { organization: o.clone(), last_activity_at: last.get(&o.id).copied() })
         .collect())
