@@ -51,7 +51,7 @@ else
   seed_start=$(date +%s.%N)
   psql "$DATABASE_URL" -q -f bench/seed_district.sql
   # The SQL writes participant_years as closing does; the monthly sets come from them.
-  "$LINLI_BIN" rebuild-participants
+  "$LINLI_BIN" rebuild-figures
   seed_end=$(date +%s.%N)
   export BENCH_SEED_SECONDS
   BENCH_SEED_SECONDS=$(echo "$seed_end - $seed_start" | bc)

@@ -24,6 +24,7 @@ mod m20261201_000080_region_imports;
 mod m20261201_000090_console;
 mod m20261202_000100_figures_and_outbox_indexes;
 mod m20261202_000200_participant_months;
+mod m20261202_000300_activity_months;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000090_console::Migration),
             Box::new(m20261202_000100_figures_and_outbox_indexes::Migration),
             Box::new(m20261202_000200_participant_months::Migration),
+            Box::new(m20261202_000300_activity_months::Migration),
         ]
     }
 }

@@ -43,10 +43,13 @@ pub enum Command {
         /// The CSV file, e.g. data/regions/gansu-2023.csv.
         file: std::path::PathBuf,
     },
-    /// Derive each community's monthly participant sets (`participant_months`) again from
-    /// `participant_years`: adds any participant missing, never removes one; safe beside
-    /// a running server. After a bulk load in SQL, or a rolling upgrade.
-    RebuildParticipants,
+    /// Derive each community's monthly figures again from the records: the activity
+    /// months (`activity_months`, summed anew from `activity_stats`) and the participant
+    /// sets (`participant_months`, from `participant_years`: adds any participant missing,
+    /// never removes one). Safe beside a running server. After a bulk load in SQL, or a
+    /// rolling upgrade. (`rebuild-participants` is its former name.)
+    #[command(alias = "rebuild-participants")]
+    RebuildFigures,
     /// Grant a role to the user with this openid, creating the user if needed (bootstraps
     /// the first admin).
     GrantRole {
@@ -70,17 +73,24 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 }
 
 /// The migrations, then what a new table derives from the rows already there
-/// ([`participant_counts::fill_if_new`](crate::service::participant_counts::fill_if_new)).
+/// ([`participant_counts::fill_if_new`](crate::service::participant_counts::fill_if_new),
+/// [`activity_months::fill_if_new`](crate::service::activity_months::fill_if_new)).
 pub async fn migrate_database(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None).await.context("running migrations")?;
     crate::service::participant_counts::fill_if_new(db)
         .await
-        .map_err(|e| anyhow::anyhow!("deriving the participant sets: {e}"))
+        .map_err(|e| anyhow::anyhow!("deriving the participant sets: {e}"))?;
+    crate::service::activity_months::fill_if_new(db)
+        .await
+        .map_err(|e| anyhow::anyhow!("summing the activity months: {e}"))
 }
 
-pub async fn rebuild_participants(config: &Config) -> anyhow::Result<()> {
+pub async fn rebuild_figures(config: &Config) -> anyhow::Result<()> {
     let db = connect_database(config).await?;
     migrate_database(&db).await?;
+    let started = std::time::Instant::now();
+    let communities = crate::service::activity_months::rebuild(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("activity months of {communities} communities summed in {:.2} s", started.elapsed().as_secs_f64());
     let started = std::time::Instant::now();
     let communities = crate::service::participant_counts::rebuild(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("participant sets of {communities} communities derived in {:.2} s", started.elapsed().as_secs_f64());

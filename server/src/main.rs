@@ -23,7 +23,7 @@ async fn main() -> std::process::ExitCode {
         Command::Migrate => cli::migrate(&config).await,
         Command::SeedDemo => cli::seed_demo(&config).await,
         Command::ImportRegions { file } => cli::import_regions(&config, &file).await,
-        Command::RebuildParticipants => cli::rebuild_participants(&config).await,
+        Command::RebuildFigures => cli::rebuild_figures(&config).await,
         Command::GrantRole { openid, role, scope } => cli::grant_role(&config, &openid, &role, scope).await,
     };
     match result {

@@ -191,3 +191,93 @@ async fn participant_sets_derived_after_an_upgrade_give_the_same_figures() -> Te
     assert_eq!(again, before);
     Ok(())
 }
+
+/// The activity figures read each community's summed months (`activity_months`), and
+/// the months a period cuts from `activity_stats` itself: over the year to date and over
+/// a period from mid-month to mid-month they agree with the record (each activity closed
+/// in the street's communities whose start falls in the period). A deployment upgraded
+/// from before the months gets them summed at its first start; summing again
+/// (`linli rebuild-figures`) changes nothing.
+#[tokio::test]
+async fn activity_months_agree_with_the_record_and_are_summed_after_an_upgrade() -> TestResult {
+    use chrono::{DateTime, Duration, Utc};
+    use linli_server::{
+        entity::{activity_month, activity_stat, region},
+        service::activity_months,
+    };
+    let app = spawn_app().await?;
+    let err = |e: linli_server::error::AppError| anyhow::anyhow!("{e}");
+    let city = app.region("620100000000").await?; // 兰州市: its counties
+    let street = app.region("620102002000").await?;
+    let admin = app.login_openid("demo-admin").await?;
+    let lanzhou = app.login("city-months-official").await?;
+    let body = json!({"user_id": lanzhou.user_id, "role": "civil_affairs", "scope_id": city});
+    expect_json(app.post("/api/v1/admin/role-grants", Some(&admin.access_token), body).await?, 201).await?;
+    let official = app.login_openid("demo-street").await?;
+    let at = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let now = Utc::now();
+    let (from, to) = (now - Duration::days(250), now - Duration::days(40));
+    let cut = format!("from={}&to={}", at(from), at(to));
+    let (year, last_365) = (String::new(), format!("from={}", at(now - Duration::days(365))));
+
+    // The record: the street's communities' closed activities in the cut period.
+    let street_path = region::Entity::find_by_id(street).one(&app.ctx.db).await?.map(|r| r.path).unwrap_or_default();
+    let communities: Vec<i64> = region::Entity::find()
+        .filter(region::Column::Path.starts_with(street_path.as_str()))
+        .filter(region::Column::Level.eq("community"))
+        .all(&app.ctx.db)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let held = activity_stat::Entity::find()
+        .filter(activity_stat::Column::CommunityId.is_in(communities))
+        .filter(activity_stat::Column::StartsAt.gte(from))
+        .filter(activity_stat::Column::StartsAt.lt(to))
+        .all(&app.ctx.db)
+        .await?;
+    let organizations: std::collections::HashSet<i64> = held.iter().map(|s| s.organization_id).collect();
+    let v = figures(&app, &official, street, &cut).await?;
+    assert!(held.len() > 3, "the demo's past has activities in the period");
+    assert_eq!(v["activities_held"], held.len(), "{v}");
+    assert_eq!(v["attended"], held.iter().map(|s| i64::from(s.attended)).sum::<i64>());
+    assert_eq!(v["signups"], held.iter().map(|s| i64::from(s.signups)).sum::<i64>());
+    assert_eq!(v["active_organizations"], organizations.len());
+    let minutes: i64 = held.iter().map(|s| s.minutes).sum();
+    assert_eq!(v["volunteer_hours"].as_f64(), Some((minutes as f64 / 6.0).round() / 10.0));
+
+    let activity = |v: &Value| {
+        let figures = |r: &Value| {
+            json!([
+                r["activities_held"],
+                r["signups"],
+                r["attended"],
+                r["no_shows"],
+                r["volunteer_hours"],
+                r["active_organizations"]
+            ])
+        };
+        let rows = |list: &str| v[list].as_array().into_iter().flatten().map(figures).collect::<Vec<_>>();
+        json!([figures(v), rows("communities"), rows("areas"), rows("monthly")])
+    };
+    let snapshot = async || -> anyhow::Result<Vec<Value>> {
+        let mut out = Vec::new();
+        for (who, region) in [(&lanzhou, city), (&official, street)] {
+            for period in [&year, &cut, &last_365] {
+                out.push(activity(&figures(&app, who, region, period).await?));
+            }
+        }
+        Ok(out)
+    };
+    let before = snapshot().await?;
+    assert!(before[4][0][0].as_i64() > Some(0), "the demo's past has activities: {}", before[4]);
+
+    activity_month::Entity::delete_many().exec(&app.ctx.db).await?;
+    let emptied = activity(&figures(&app, &official, street, &year).await?);
+    assert_eq!(emptied[0][0], 0, "the figures read the months");
+    activity_months::fill_if_new(&app.ctx.db).await.map_err(err)?;
+    assert_eq!(snapshot().await?, before);
+    activity_months::rebuild(&app.ctx.db).await.map_err(err)?;
+    assert_eq!(snapshot().await?, before);
+    Ok(())
+}

@@ -642,6 +642,7 @@ async fn closings_at_once_in_one_community_and_month_all_count() -> TestResult {
     .await?;
     let c = &cm["communities"][0];
     assert_eq!(c["attended"], 12, "every check-in closed");
+    assert_eq!(c["activities_held"], 5, "every closing summed into the month: {c}");
     assert_eq!(c["participants"], 11, "ten residents of one activity each, and one of two: {c}");
     assert_eq!(c["resident_participants"], 11);
     assert_eq!(cm["participants"], 11);
@@ -703,5 +704,75 @@ async fn a_participant_set_is_added_to_never_written_over() -> TestResult {
     }
     let sets = participant_counts::month_sets(&app.ctx.db, &[community], &[month.to_owned()]).await.map_err(err)?;
     assert_eq!(sets.iter().map(|s| s.users.len()).sum::<u64>(), 4 + 16, "no participant lost");
+    Ok(())
+}
+
+/// Two transactions write activities' figures in one community and month, the second
+/// while the first has written and not yet committed: the second waits for the first (the
+/// `activity_months` row's lock; on SQLite the write transaction) and sums both from
+/// `activity_stats`. Without the lock the second would sum without the first's activity
+/// and write over the month.
+#[tokio::test]
+async fn an_activity_month_is_summed_with_every_closing() -> TestResult {
+    use linli_server::{
+        entity::activity,
+        service::{activity_months, attendance, begin_write},
+    };
+    use sea_orm::EntityTrait;
+    let app = spawn_app().await?;
+    let community = app.region(JINTAXIANG).await?;
+    let (leader, org) = app.demo_leader().await?;
+    let err = |e: linli_server::error::AppError| anyhow::anyhow!("{e}");
+    // Nineteen activities, their figures written as if held in May 2031.
+    let held = "2031-05-10T02:00:00Z".parse::<chrono::DateTime<Utc>>()?;
+    let mut held_here = Vec::new();
+    for _ in 0..19 {
+        let id = activity(&app, &leader, org, 3, 10).await?;
+        let a = activity::Entity::find_by_id(id).one(&app.ctx.db).await?.ok_or_else(|| anyhow::anyhow!("no {id}"))?;
+        held_here.push(activity::Model { community_id: community, starts_at: held, ..a });
+    }
+    let report = |minutes| attendance::FinishReport { attended: 2, no_shows: 1, minutes };
+    let month = || vec!["2031-05".to_owned()];
+
+    // The month exists before the race, as it does after its first closing (a new row's
+    // insert would make the second wait on PostgreSQL even without the lock).
+    let txn = begin_write(&app.ctx.db).await?;
+    attendance::write_rollups(&txn, &held_here[18], &[], report(0)).await.map_err(err)?;
+    txn.commit().await?;
+
+    let first = begin_write(&app.ctx.db).await?;
+    attendance::write_rollups(&first, &held_here[0], &[], report(60)).await.map_err(err)?;
+    let (db, a) = (app.ctx.db.clone(), held_here[1].clone());
+    let second = tokio::spawn(async move {
+        let txn = begin_write(&db).await?;
+        attendance::write_rollups(&txn, &a, &[], report(90)).await.map_err(err)?;
+        txn.commit().await?;
+        anyhow::Ok(())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!second.is_finished(), "the second waits for the first to commit");
+    first.commit().await?;
+    second.await??;
+    let cells = activity_months::read(&app.ctx.db, &[community], &month()).await.map_err(err)?;
+    let f = &cells[0].figures;
+    assert_eq!((f.activities, f.signups, f.attended, f.no_shows, f.minutes), (3, 9, 6, 3, 150));
+    assert_eq!(f.active_organizations, 1);
+
+    // Sixteen at once: every one is summed.
+    let racers = held_here[2..18].iter().cloned().map(|a| {
+        let db = app.ctx.db.clone();
+        tokio::spawn(async move {
+            let txn = begin_write(&db).await?;
+            attendance::write_rollups(&txn, &a, &[], report(10)).await.map_err(err)?;
+            txn.commit().await?;
+            anyhow::Ok(())
+        })
+    });
+    for racer in futures_util::future::join_all(racers).await {
+        racer??;
+    }
+    let cells = activity_months::read(&app.ctx.db, &[community], &month()).await.map_err(err)?;
+    let f = &cells[0].figures;
+    assert_eq!((f.activities, f.attended, f.minutes), (19, 38, 150 + 160), "no activity lost");
     Ok(())
 }

@@ -581,7 +581,8 @@ pub async fn region_metrics(
     query: web::Query<PeriodQuery>,
 ) -> AppResult<web::Json<RegionMetricsResponse>> {
     let period = period(&ctx, &query)?;
-    let m = service::reports::region_metrics(&ctx, &user, id.into_inner(), period).await?;
+    let m = service::reports::region_metrics(&ctx, &user, id.into_inner(), period, service::reports::Detail::Figures)
+        .await?;
     Ok(web::Json((&m).into()))
 }
 

@@ -115,7 +115,14 @@ struct MonthRow {
 async fn overview(ctx: web::Data<AppContext>, signed: Signed, q: web::Query<PeriodForm>) -> PageResult {
     let seat = signed.seat()?;
     let period = period(&ctx, &q.query())?;
-    let m = service::reports::region_metrics(&ctx, signed.user(), seat.region_id, period).await?;
+    let m = service::reports::region_metrics(
+        &ctx,
+        signed.user(),
+        seat.region_id,
+        period,
+        service::reports::Detail::Figures,
+    )
+    .await?;
     let communities: Vec<CommunityRow> = m
         .communities
         .iter()
@@ -237,7 +244,14 @@ async fn organizations(ctx: web::Data<AppContext>, signed: Signed, q: web::Query
     let seat = signed.seat()?;
     let form = PeriodForm { from: q.from.clone(), to: q.to.clone() };
     let period = period(&ctx, &form.query())?;
-    let m = service::reports::region_metrics(&ctx, signed.user(), seat.region_id, period).await?;
+    let m = service::reports::region_metrics(
+        &ctx,
+        signed.user(),
+        seat.region_id,
+        period,
+        service::reports::Detail::Organizations,
+    )
+    .await?;
     let needle = q.q.as_deref().map(str::trim).unwrap_or("");
     let list: Vec<_> =
         m.organization_list.iter().filter(|(o, _)| needle.is_empty() || o.name.contains(needle)).collect();

@@ -2,6 +2,7 @@
 
 pub mod abnormal_listing;
 pub mod activity;
+pub mod activity_month;
 pub mod activity_series;
 pub mod activity_stat;
 pub mod annual_report;

@@ -1,35 +1,34 @@
 //! The activity side of a region's figures (activities, sign-ups, attendance, no-shows,
-//! minutes and active organizations) from **one** grouped pass over `activity_stats`: one
-//! row per (community, month, organization) of the period, folded here into every shape
-//! the figures need — per community and month, per month, per community, per
-//! organization, per area and the region's total.
+//! minutes and active organizations), folded into every shape the figures need — per
+//! community and month, per month, per community, per organization, per area and the
+//! region's total.
+//!
+//! The period's whole months come from `activity_months` (one row per community and
+//! month, with the set of organizations that held its activities: [`activity_months`]);
+//! a month the period cuts (a `from` in mid-month) is grouped from `activity_stats` by
+//! community, month and organization, exactly to the instant. Each organization's own
+//! figures are one more grouped query, by organization.
 //!
 //! An organization is *active* in a scope when it held at least one activity there in the
 //! period; it is counted once per scope however many of the scope's communities or months
-//! it was active in, so active organizations never add up across rows.
-//!
-//! Five grouped queries (two with `COUNT(DISTINCT …)`, which sorts) cost a district's year
-//! 153 ms of PostgreSQL time; this pass costs 19 ms (bench/RESULTS.md, round four).
+//! it was active in — a union of sets — so active organizations never add up across rows.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use chrono::{DateTime, NaiveDate, Utc};
+use roaring::{MultiOps, RoaringTreemap};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::{
+    domain::clock::shanghai,
     entity::activity_stat,
     error::AppResult,
-    service::reports::{Figures, Period, figure_columns},
+    service::{
+        activity_months::{self, MonthCell},
+        id_sets,
+        reports::{Figures, Period, figure_columns},
+    },
 };
-
-/// One organization's activities in one community and month (`YYYY-MM`, Asia/Shanghai).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StatRow {
-    pub community: i64,
-    pub month: String,
-    pub organization: i64,
-    /// Activities, sign-ups, attended, no-shows and minutes; no distinct counts.
-    pub figures: Figures,
-}
 
 /// Every activity figure of a region over a period.
 #[derive(Debug, Default)]
@@ -50,60 +49,134 @@ pub struct ActivityFigures {
     pub active_by_area_month: HashMap<(i64, String), i64>,
 }
 
-/// Reads the period's activity rollups of these communities in one grouped query.
-pub async fn stat_rows(db: &impl ConnectionTrait, communities: &[i64], period: Period) -> AppResult<Vec<StatRow>> {
-    let rows = figure_columns(
-        activity_stat::Entity::find()
-            .select_only()
-            .column(activity_stat::Column::CommunityId)
-            .column(activity_stat::Column::Month)
-            .column(activity_stat::Column::OrganizationId),
-    )
-    .filter(activity_stat::Column::CommunityId.is_in(communities.iter().copied()))
-    .filter(activity_stat::Column::StartsAt.gte(period.from))
-    .filter(activity_stat::Column::StartsAt.lt(period.to))
-    .group_by(activity_stat::Column::CommunityId)
-    .group_by(activity_stat::Column::Month)
-    .group_by(activity_stat::Column::OrganizationId)
-    .into_tuple::<(i64, String, i64, i64, i64, i64, i64, i64)>()
-    .all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(community, month, organization, activities, signups, attended, no_shows, minutes)| StatRow {
+/// (community, month, organization, activities, sign-ups, attended, no-shows, minutes).
+type CutRow = (i64, String, i64, i64, i64, i64, i64, i64);
+
+/// The first instant (UTC) of a month `YYYY-MM` in Asia/Shanghai, and of the next.
+fn month_bounds(month: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
+    let next = first.checked_add_months(chrono::Months::new(1))?;
+    let at = |d: NaiveDate| d.and_hms_opt(0, 0, 0)?.and_local_timezone(shanghai()).single().map(|t| t.to_utc());
+    Some((at(first)?, at(next)?))
+}
+
+/// Splits the period's months into those read whole from `activity_months` and those the
+/// period cuts. A month is whole when the period covers it, or covers it up to `now`
+/// (an activity closes only after it starts, so nothing of the month after `now` has
+/// figures yet: this year's figures to date read the current month whole).
+pub fn split_months(period: Period, now: DateTime<Utc>) -> (Vec<String>, Vec<String>) {
+    period.months().into_iter().partition(|m| {
+        month_bounds(m).is_some_and(|(first, next)| first >= period.from && (next <= period.to || period.to >= now))
+    })
+}
+
+/// The period's figures of these communities, one cell per community and month with
+/// activities: whole months as summed, cut months grouped from `activity_stats`.
+pub async fn cells(
+    db: &impl ConnectionTrait,
+    communities: &[i64],
+    period: Period,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<MonthCell>> {
+    let (whole, cut) = split_months(period, now);
+    // Each cut month's own span of the period, so the index on (community, start) is
+    // walked over that span alone, not over the whole period.
+    let within = cut.iter().filter_map(|m| month_bounds(m)).fold(Condition::any(), |any, (first, next)| {
+        any.add(
+            Condition::all()
+                .add(activity_stat::Column::StartsAt.gte(first.max(period.from)))
+                .add(activity_stat::Column::StartsAt.lt(next.min(period.to))),
+        )
+    });
+    let (mut cells, cut) = tokio::try_join!(activity_months::read(db, communities, &whole), async {
+        if cut.is_empty() || communities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<CutRow> = figure_columns(
+            activity_stat::Entity::find()
+                .select_only()
+                .column(activity_stat::Column::CommunityId)
+                .column(activity_stat::Column::Month)
+                .column(activity_stat::Column::OrganizationId),
+        )
+        .filter(activity_stat::Column::CommunityId.is_in(communities.iter().copied()))
+        .filter(within)
+        .group_by(activity_stat::Column::CommunityId)
+        .group_by(activity_stat::Column::Month)
+        .group_by(activity_stat::Column::OrganizationId)
+        .into_tuple()
+        .all(db)
+        .await?;
+        Ok(rows)
+    })?;
+    let mut partial: HashMap<(i64, String), MonthCell> = HashMap::new();
+    for (community, month, organization, activities, signups, attended, no_shows, minutes) in cut {
+        let cell = partial.entry((community, month.clone())).or_insert_with(|| MonthCell {
             community,
             month,
-            organization,
-            figures: Figures { activities, signups, attended, no_shows, minutes, ..Default::default() },
+            organizations: RoaringTreemap::new(),
+            figures: Figures::default(),
+        });
+        cell.figures.add(&Figures { activities, signups, attended, no_shows, minutes, ..Default::default() });
+        cell.organizations |= id_sets::of([organization]);
+        cell.figures.active_organizations = id_sets::size(&cell.organizations);
+    }
+    cells.extend(partial.into_values());
+    Ok(cells)
+}
+
+/// Each organization's figures over the period, from the activities it held in these
+/// communities.
+pub async fn by_organization(
+    db: &impl ConnectionTrait,
+    communities: &[i64],
+    period: Period,
+) -> AppResult<HashMap<i64, Figures>> {
+    if communities.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, i64, i64, i64, i64, i64)> =
+        figure_columns(activity_stat::Entity::find().select_only().column(activity_stat::Column::OrganizationId))
+            .filter(activity_stat::Column::CommunityId.is_in(communities.iter().copied()))
+            .filter(activity_stat::Column::StartsAt.gte(period.from))
+            .filter(activity_stat::Column::StartsAt.lt(period.to))
+            .group_by(activity_stat::Column::OrganizationId)
+            .into_tuple()
+            .all(db)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(organization, activities, signups, attended, no_shows, minutes)| {
+            (organization, Figures { activities, signups, attended, no_shows, minutes, ..Default::default() })
         })
         .collect())
 }
 
-/// Folds the rows into every shape of the figures. `area_of` (community → area) gives the
-/// per-area counts of a province's cities or a city's counties; rows of a community
+/// Folds the cells into every shape of the figures. `area_of` (community → area) gives
+/// the per-area counts of a province's cities or a city's counties; cells of a community
 /// outside it count everywhere but in an area.
-pub fn fold(rows: &[StatRow], area_of: Option<&HashMap<i64, i64>>) -> ActivityFigures {
-    let mut out = ActivityFigures::default();
-    let mut by_month: HashMap<&str, HashSet<i64>> = HashMap::new();
-    let mut by_community: HashMap<i64, HashSet<i64>> = HashMap::new();
-    let mut by_area: HashMap<i64, HashSet<i64>> = HashMap::new();
-    let mut by_area_month: HashMap<(i64, &str), HashSet<i64>> = HashMap::new();
-    for r in rows {
-        // Grouped by organization, so each row is one more active organization of its
-        // community and month.
-        let cell = out.by_community_month.entry((r.community, r.month.clone())).or_default();
-        cell.add(&r.figures);
-        cell.active_organizations += 1;
-        out.by_organization.entry(r.organization).or_default().add(&r.figures);
-        by_month.entry(&r.month).or_default().insert(r.organization);
-        by_community.entry(r.community).or_default().insert(r.organization);
-        if let Some(area) = area_of.and_then(|a| a.get(&r.community)) {
-            by_area.entry(*area).or_default().insert(r.organization);
-            by_area_month.entry((*area, &r.month)).or_default().insert(r.organization);
+pub fn fold(
+    cells: &[MonthCell],
+    by_organization: HashMap<i64, Figures>,
+    area_of: Option<&HashMap<i64, i64>>,
+) -> ActivityFigures {
+    let mut out = ActivityFigures { by_organization, ..Default::default() };
+    let mut by_month: HashMap<&str, Vec<&RoaringTreemap>> = HashMap::new();
+    let mut by_community: HashMap<i64, Vec<&RoaringTreemap>> = HashMap::new();
+    let mut by_area: HashMap<i64, Vec<&RoaringTreemap>> = HashMap::new();
+    let mut by_area_month: HashMap<(i64, &str), Vec<&RoaringTreemap>> = HashMap::new();
+    for c in cells {
+        // One cell per community and month: the whole months and the cut ones differ.
+        out.by_community_month.insert((c.community, c.month.clone()), c.figures.clone());
+        by_month.entry(&c.month).or_default().push(&c.organizations);
+        by_community.entry(c.community).or_default().push(&c.organizations);
+        if let Some(area) = area_of.and_then(|a| a.get(&c.community)) {
+            by_area.entry(*area).or_default().push(&c.organizations);
+            by_area_month.entry((*area, &c.month)).or_default().push(&c.organizations);
         }
     }
-    let size = |s: HashSet<i64>| s.len() as i64;
-    out.active_total = rows.iter().map(|r| r.organization).collect::<HashSet<_>>().len() as i64;
+    let size = |sets: Vec<&RoaringTreemap>| id_sets::size(&sets.union());
+    out.active_total = size(cells.iter().map(|c| &c.organizations).collect());
     out.active_by_month = by_month.into_iter().map(|(m, s)| (m.to_owned(), size(s))).collect();
     out.active_by_community = by_community.into_iter().map(|(c, s)| (c, size(s))).collect();
     out.active_by_area = by_area.into_iter().map(|(a, s)| (a, size(s))).collect();
@@ -113,36 +186,40 @@ pub fn fold(rows: &[StatRow], area_of: Option<&HashMap<i64, i64>>) -> ActivityFi
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeZone;
+
     use super::*;
 
-    fn row(community: i64, month: &str, organization: i64, activities: i64, minutes: i64) -> StatRow {
-        StatRow {
+    fn cell(community: i64, month: &str, organizations: &[i64], activities: i64, minutes: i64) -> MonthCell {
+        let organizations = id_sets::of(organizations.iter().copied());
+        MonthCell {
             community,
             month: month.into(),
-            organization,
             figures: Figures {
                 activities,
                 signups: activities * 3,
                 attended: activities * 2,
                 minutes,
+                active_organizations: id_sets::size(&organizations),
                 ..Default::default()
             },
+            organizations,
         }
     }
 
     #[test]
     fn an_organization_is_active_once_per_scope() {
         // Organization 7 holds activities in communities 10 and 11 (area 1) in March, and
-        // in 10 again in April; organization 8 in 12 (area 2) in March.
-        let rows = [
-            row(10, "2026-03", 7, 2, 120),
-            row(11, "2026-03", 7, 1, 60),
-            row(10, "2026-04", 7, 1, 90),
-            row(12, "2026-03", 8, 3, 30),
-            row(10, "2026-03", 8, 1, 10),
+        // in 10 again in April; organization 8 in 12 (area 2) and 10 in March.
+        let cells = [
+            cell(10, "2026-03", &[7, 8], 3, 130),
+            cell(11, "2026-03", &[7], 1, 60),
+            cell(10, "2026-04", &[7], 1, 90),
+            cell(12, "2026-03", &[8], 3, 30),
         ];
+        let by_org = HashMap::from([(7, Figures { activities: 4, ..Default::default() })]);
         let areas = HashMap::from([(10, 1), (11, 1), (12, 2)]);
-        let f = fold(&rows, Some(&areas));
+        let f = fold(&cells, by_org, Some(&areas));
         assert_eq!(f.active_total, 2);
         assert_eq!(f.active_by_month.get("2026-03"), Some(&2));
         assert_eq!(f.active_by_month.get("2026-04"), Some(&1));
@@ -153,14 +230,33 @@ mod tests {
         assert_eq!(f.active_by_area_month.get(&(1, "2026-04".to_owned())), Some(&1));
         let march_10 = &f.by_community_month[&(10, "2026-03".to_owned())];
         assert_eq!((march_10.activities, march_10.minutes, march_10.active_organizations), (3, 130, 2));
-        let seven = &f.by_organization[&7];
-        assert_eq!((seven.activities, seven.signups, seven.attended, seven.minutes), (4, 12, 8, 270));
+        assert_eq!(f.by_organization[&7].activities, 4);
     }
 
     #[test]
-    fn no_rows_no_figures() {
-        let f = fold(&[], None);
+    fn no_cells_no_figures() {
+        let f = fold(&[], HashMap::new(), None);
         assert_eq!(f.active_total, 0);
         assert!(f.by_community_month.is_empty() && f.active_by_area.is_empty());
+    }
+
+    #[test]
+    fn months_are_whole_when_the_period_covers_them_or_reaches_now() {
+        // Shanghai is UTC+8: March 2026 starts at 2026-02-28T16:00Z.
+        let at = |y, m, d, h| Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap();
+        let period = |from, to| Period { from, to };
+        let now = at(2026, 6, 15, 4);
+        // A year to date: January to June, June reaching now.
+        let (whole, cut) = split_months(period(at(2025, 12, 31, 16), now), now);
+        assert_eq!(whole.len(), 6);
+        assert!(cut.is_empty());
+        // From mid-March to the start of May (Shanghai): March is cut, April whole.
+        let (whole, cut) = split_months(period(at(2026, 3, 10, 0), at(2026, 4, 30, 16)), now);
+        assert_eq!((whole, cut), (vec!["2026-04".to_owned()], vec!["2026-03".to_owned()]));
+        // To mid-May, before now: May is cut.
+        let (whole, cut) = split_months(period(at(2026, 3, 31, 16), at(2026, 5, 10, 0)), now);
+        assert_eq!((whole, cut), (vec!["2026-04".to_owned()], vec!["2026-05".to_owned()]));
+        // A month's first instant in Shanghai, not in UTC.
+        assert_eq!(month_bounds("2026-03").map(|b| b.0), Some(at(2026, 2, 28, 16)));
     }
 }

@@ -86,9 +86,14 @@ fn year_period(year: i32) -> Period {
 /// Whether an organization owes a report for `year`: filed or registered (or suspended,
 /// which is still supervised) and recognised before the year ended.
 fn owes_report(org: &organization::Model, year: i32) -> bool {
-    let status = OrgStatus::parse(&org.status);
+    owes(&org.status, org.filed_at, year)
+}
+
+/// [`owes_report`] from an organization's status and filing time alone.
+pub(crate) fn owes(status: &str, filed_at: Option<DateTime<Utc>>, year: i32) -> bool {
+    let status = OrgStatus::parse(status);
     let supervised = status.is_some_and(|s| s.is_recognised() || s == OrgStatus::Suspended);
-    supervised && org.filed_at.is_some_and(|t| t < year_period(year).to)
+    supervised && filed_at.is_some_and(|t| t < year_period(year).to)
 }
 
 /// Linli's figures of an organization over a year.
@@ -496,9 +501,24 @@ pub async fn rows_under(ctx: &AppContext, paths: &[String], year: i32) -> AppRes
         .into_iter()
         .filter(|o| owes_report(o, year))
         .collect();
+    Ok(with_reports(ctx, orgs, |o| o.id, year)
+        .await?
+        .into_iter()
+        .map(|(organization, report, overdue)| ReportRow { organization, report, overdue })
+        .collect())
+}
+
+/// Each organization (anything with an id: a model, or the few columns the figures
+/// read) with its report of `year` (or none yet) and whether it is overdue.
+pub(crate) async fn with_reports<O>(
+    ctx: &AppContext,
+    orgs: Vec<O>,
+    id: impl Fn(&O) -> i64,
+    year: i32,
+) -> AppResult<Vec<(O, Option<annual_report::Model>, bool)>> {
     let mut reports: HashMap<i64, annual_report::Model> = annual_report::Entity::find()
         .filter(annual_report::Column::Year.eq(year))
-        .filter(annual_report::Column::OrganizationId.is_in(orgs.iter().map(|o| o.id).collect::<Vec<_>>()))
+        .filter(annual_report::Column::OrganizationId.is_in(orgs.iter().map(&id).collect::<Vec<_>>()))
         .all(&ctx.db)
         .await?
         .into_iter()
@@ -509,14 +529,11 @@ pub async fn rows_under(ctx: &AppContext, paths: &[String], year: i32) -> AppRes
     Ok(orgs
         .into_iter()
         .map(|o| {
-            let report = reports.remove(&o.id);
+            let report = reports.remove(&id(&o));
             let handed_in =
                 report.as_ref().and_then(|r| ReportStatus::parse(&r.status)).is_some_and(ReportStatus::handed_in);
-            ReportRow {
-                overdue: is_open(year, ctx.now()) && !handed_in && overdue(year, due, today),
-                report,
-                organization: o,
-            }
+            let overdue = is_open(year, ctx.now()) && !handed_in && overdue(year, due, today);
+            (o, report, overdue)
         })
         .collect())
 }

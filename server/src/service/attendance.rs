@@ -654,11 +654,13 @@ pub async fn recompute_rollups(txn: &DatabaseTransaction, a: &activity::Model) -
     write_rollups(txn, a, &rows.iter().map(|r| r.user_id).collect::<Vec<_>>(), report).await
 }
 
-/// The rollups for one finished activity: its figures, a month bit for each participant
-/// in its community and year, and the participants added to the community's set of the
-/// month ([`participant_counts::add`](crate::service::participant_counts::add)). (The
-/// benchmark's bulk path writes the first two in SQL, bench/seed_district.sql, and
-/// derives the sets with `linli rebuild-participants`.)
+/// The rollups for one finished activity: its figures, its community's month summed
+/// again ([`activity_months::refresh`](crate::service::activity_months::refresh)), a
+/// month bit for each participant in its community and year, and the participants added
+/// to the community's set of the month
+/// ([`participant_counts::add`](crate::service::participant_counts::add)). (The
+/// benchmark's bulk path writes `activity_stats` and `participant_years` in SQL,
+/// bench/seed_district.sql, and derives the rest with `linli rebuild-figures`.)
 pub async fn write_rollups(
     db: &impl ConnectionTrait,
     a: &activity::Model,
@@ -711,6 +713,7 @@ pub async fn write_rollups(
         .exec_without_returning(db)
         .await?;
     }
+    crate::service::activity_months::refresh(db, a.community_id, &month).await?;
     crate::service::participant_counts::add(db, a.community_id, &month, participants).await
 }
 
@@ -800,6 +803,7 @@ pub async fn correct_hours(
         .filter(activity_stat::Column::ActivityId.eq(id))
         .exec(&txn)
         .await?;
+    crate::service::activity_months::refresh(&txn, a.community_id, &month_of(a.starts_at)).await?;
     txn.commit().await?;
     Ok(attendance::Model { credited_minutes: Some(minutes), ..row })
 }

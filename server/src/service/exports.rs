@@ -165,7 +165,7 @@ pub async fn region_metrics(
     period: Period,
     format: FileFormat,
 ) -> AppResult<File> {
-    let m = reports::region_metrics(ctx, user, id, period).await?;
+    let m = reports::region_metrics(ctx, user, id, period, reports::Detail::Organizations).await?;
     let stem = format!("participation-{}-{}", m.region.code, m.period.file_stem());
     let bytes = match format {
         FileFormat::Csv => reports::export_csv(&m),

@@ -3,6 +3,7 @@
 pub mod abnormal;
 pub mod activities;
 pub mod activity_figures;
+pub mod activity_months;
 pub mod activity_posting;
 pub mod annual_reports;
 pub mod area_metrics;
@@ -24,6 +25,7 @@ pub mod funding_calls;
 pub mod funding_figures;
 pub mod geo;
 pub mod hubs;
+pub mod id_sets;
 pub mod incubation;
 pub mod invitations;
 pub mod notifications;

@@ -26,6 +26,7 @@ use sea_orm::{
 use crate::{
     entity::{participant_month, participant_year},
     error::{AppError, AppResult},
+    service::id_sets,
 };
 
 /// Which row of the figures each community of the region belongs to.
@@ -78,16 +79,10 @@ pub struct MonthSet {
     pub users: RoaringTreemap,
 }
 
-fn decode(bytes: &[u8]) -> AppResult<RoaringTreemap> {
-    RoaringTreemap::deserialize_from(bytes)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("a participant_months set does not decode: {e}")))
-}
+const TABLE: &str = "participant_months";
 
-fn encode(set: &RoaringTreemap) -> AppResult<Vec<u8>> {
-    let mut bytes = Vec::with_capacity(set.serialized_size());
-    set.serialize_into(&mut bytes)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("encoding a participant set: {e}")))?;
-    Ok(bytes)
+fn decode(bytes: &[u8]) -> AppResult<RoaringTreemap> {
+    id_sets::decode(bytes, TABLE)
 }
 
 /// Adds `users` to `community`'s participants of `month` (`YYYY-MM`, Asia/Shanghai), in
@@ -102,7 +97,7 @@ pub async fn add(db: &impl ConnectionTrait, community: i64, month: &str, users: 
     participant_month::Entity::insert(participant_month::ActiveModel {
         community_id: Set(community),
         month: Set(month.to_owned()),
-        users: Set(encode(&RoaringTreemap::new())?),
+        users: Set(id_sets::encode(&RoaringTreemap::new())?),
     })
     .on_conflict_do_nothing_on([participant_month::Column::CommunityId, participant_month::Column::Month])
     .exec_without_returning(db)
@@ -115,14 +110,14 @@ pub async fn add(db: &impl ConnectionTrait, community: i64, month: &str, users: 
     let mut set = decode(&row.users)?;
     let before = set.len();
     // User ids are positive (sequence-assigned).
-    set.extend(users.iter().filter_map(|u| u64::try_from(*u).ok()));
+    set |= id_sets::of(users.iter().copied());
     if set.len() == before {
         return Ok(());
     }
     participant_month::Entity::update(participant_month::ActiveModel {
         community_id: Set(community),
         month: Set(month.to_owned()),
-        users: Set(encode(&set)?),
+        users: Set(id_sets::encode(&set)?),
     })
     .exec(db)
     .await?;
@@ -132,7 +127,7 @@ pub async fn add(db: &impl ConnectionTrait, community: i64, month: &str, users: 
 /// Derives every community's monthly sets again from `participant_years`, one community
 /// per transaction, through [`add`]: a union, so it only ever adds a participant who is
 /// missing and can run beside closings. Returns the communities read. (`linli
-/// rebuild-participants`; the benchmark's bulk path, which writes `participant_years` in
+/// rebuild-figures`; the benchmark's bulk path, which writes `participant_years` in
 /// SQL, runs it after seeding.)
 pub async fn rebuild(db: &DatabaseConnection) -> AppResult<usize> {
     let communities: Vec<i64> = participant_year::Entity::find()
@@ -380,7 +375,7 @@ mod tests {
     #[test]
     fn a_set_survives_its_encoding() -> AppResult<()> {
         let set: RoaringTreemap = [1u64, 7, 65_536, 4_294_967_296].into_iter().collect();
-        assert_eq!(decode(&encode(&set)?)?, set);
+        assert_eq!(decode(&id_sets::encode(&set)?)?, set);
         assert!(decode(&[1, 2, 3]).is_err(), "a damaged set is an error, never an empty set");
         Ok(())
     }

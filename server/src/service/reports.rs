@@ -219,7 +219,8 @@ pub struct RegionMetrics {
     pub totals: Figures,
     pub monthly: Vec<MonthFigures>,
     pub inactive: Vec<InactiveOrganization>,
-    /// Every recognised organization, for the export.
+    /// Every recognised organization with its figures, for the export and the console's
+    /// list ([`Detail::Organizations`]); empty for [`Detail::Figures`].
     pub organization_list: Vec<(organization::Model, Figures)>,
     /// Every venue of the region's communities, by month.
     pub rooms: Vec<RoomFigures>,
@@ -266,6 +267,17 @@ pub(crate) fn figure_columns<S: QuerySelect>(select: S) -> S {
         .column_as(sum("minutes"), "minutes")
 }
 
+/// What [`region_metrics`] reads besides the region's figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// The figures of `GET /regions/{id}/metrics`: `organization_list` is left empty (the
+    /// answer does not list organizations, and their figures are a query of their own).
+    Figures,
+    /// Each recognised organization with its figures over the period, too: the export's
+    /// organization sheet and the console's list.
+    Organizations,
+}
+
 /// `GET /regions/{id}/metrics`: for the committee of a community, the street over it
 /// (its communities side by side), civil affairs above (a county's communities side by
 /// side; a city's counties or a province's cities, `area_metrics`).
@@ -274,6 +286,7 @@ pub async fn region_metrics(
     user: &AuthUser,
     region_id: i64,
     period: Period,
+    detail: Detail,
 ) -> AppResult<RegionMetrics> {
     require_region_official(&ctx.db, user, region_id).await?;
     let region = region::Entity::find_by_id(region_id).one(&ctx.db).await?.ok_or(AppError::NotFound("region"))?;
@@ -305,21 +318,66 @@ pub async fn region_metrics(
         .into_tuple::<(i64, String, String, i64)>()
         .all(&ctx.db);
 
-    let stat_rows = activity_figures::stat_rows(&ctx.db, &ids, period);
+    let cells = activity_figures::cells(&ctx.db, &ids, period, ctx.now());
+    let by_organization = async {
+        match detail {
+            Detail::Organizations => activity_figures::by_organization(&ctx.db, &ids, period).await,
+            Detail::Figures => Ok(HashMap::new()),
+        }
+    };
     // The residents as sets: their number is the 居民 column, and "lives here" for the
     // participants is an intersection with them.
     let residents = participant_counts::residents(&ctx.db, &ids);
     let participant_sets = participant_counts::month_sets(&ctx.db, &ids, &months);
     let organization_list = async {
-        let list = organizations_in(ctx, &ids).await?;
-        let inactive = inactive_organizations(ctx, &list).await?;
-        Ok::<_, AppError>((list, inactive))
+        match detail {
+            Detail::Organizations => {
+                let list = organizations_in(ctx, &ids).await?;
+                let ages = list.iter().map(|o| (o.id, o.filed_at, o.created_at)).collect::<Vec<_>>();
+                let idle = idle_organizations(ctx, &ages).await?;
+                let inactive = list
+                    .iter()
+                    .filter_map(|o| {
+                        idle.get(&o.id)
+                            .map(|last| InactiveOrganization { organization: o.clone(), last_activity_at: *last })
+                    })
+                    .collect();
+                Ok::<_, AppError>((list, inactive))
+            }
+            // Only the idle ones as whole models: the figures list no other.
+            Detail::Figures => {
+                let ages = organization::Entity::find()
+                    .select_only()
+                    .column(organization::Column::Id)
+                    .column(organization::Column::FiledAt)
+                    .column(organization::Column::CreatedAt)
+                    .filter(recognised_in(&ids))
+                    .into_tuple()
+                    .all(&ctx.db)
+                    .await?;
+                let idle = idle_organizations(ctx, &ages).await?;
+                let inactive = organization::Entity::find()
+                    .filter(organization::Column::Id.is_in(idle.keys().copied()))
+                    .order_by_asc(organization::Column::CommunityId)
+                    .order_by_asc(organization::Column::Id)
+                    .all(&ctx.db)
+                    .await?
+                    .into_iter()
+                    .map(|o| {
+                        let last_activity_at = idle.get(&o.id).copied().flatten();
+                        InactiveOrganization { organization: o, last_activity_at }
+                    })
+                    .collect();
+                Ok((Vec::new(), inactive))
+            }
+        }
     };
     let paths = std::slice::from_ref(&region.path);
     // Every part at once: the figures' time is the slowest part's, not their sum.
     let (
         org_counts,
-        stat_rows,
+        cells,
+        by_organization,
         residents,
         participant_sets,
         (organization_list, inactive),
@@ -330,7 +388,8 @@ pub async fn region_metrics(
         support,
     ) = tokio::try_join!(
         async { recognised_orgs.await.map_err(AppError::from) },
-        stat_rows,
+        cells,
+        by_organization,
         residents,
         participant_sets,
         organization_list,
@@ -340,7 +399,7 @@ pub async fn region_metrics(
         crate::service::time_bank::figures(&ctx.db, &region.path, period.from, period.to, &months),
         crate::service::support_figures::figures(&ctx.db, &region.path, period.from, period.to),
     )?;
-    let activity = activity_figures::fold(&stat_rows, by_area.then_some(&area_of));
+    let activity = activity_figures::fold(&cells, by_organization, by_area.then_some(&area_of));
     let participants = participant_counts::count(participant_sets, &residents, &groups);
     let residents: HashMap<i64, i64> =
         residents.iter().map(|(c, people)| (*c, i64::try_from(people.len()).unwrap_or(i64::MAX))).collect();
@@ -439,6 +498,7 @@ pub async fn region_metrics(
         inactive,
         organization_list: organization_list
             .into_iter()
+            .filter(|_| detail == Detail::Organizations)
             .map(|o| {
                 let f = activity.by_organization.get(&o.id).cloned().unwrap_or_default();
                 (o, f)
@@ -447,25 +507,32 @@ pub async fn region_metrics(
     })
 }
 
+/// The recognised (filed or registered) organizations of these communities.
+fn recognised_in(community_ids: &[i64]) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(organization::Column::CommunityId.is_in(community_ids.to_vec()))
+        .add(organization::Column::Status.is_in([OrgStatus::Filed.as_str(), OrgStatus::Registered.as_str()]))
+}
+
 async fn organizations_in(ctx: &AppContext, community_ids: &[i64]) -> AppResult<Vec<organization::Model>> {
     Ok(organization::Entity::find()
-        .filter(organization::Column::CommunityId.is_in(community_ids.to_vec()))
-        .filter(organization::Column::Status.is_in([OrgStatus::Filed.as_str(), OrgStatus::Registered.as_str()]))
+        .filter(recognised_in(community_ids))
         .order_by_asc(organization::Column::CommunityId)
         .order_by_asc(organization::Column::Id)
         .all(&ctx.db)
         .await?)
 }
 
-/// Recognised for at least six months and held nothing in the last six.
-async fn inactive_organizations(
-    ctx: &AppContext,
-    orgs: &[organization::Model],
-) -> AppResult<Vec<InactiveOrganization>> {
+/// An organization's id, when it was filed and when it was created.
+type OrgAge = (i64, Option<DateTime<Utc>>, DateTime<Utc>);
+
+/// Of these organizations (id, filed at, created at), those recognised for at least six
+/// months that held nothing in the last six, with their last activity (if any).
+async fn idle_organizations(ctx: &AppContext, orgs: &[OrgAge]) -> AppResult<HashMap<i64, Option<DateTime<Utc>>>> {
     let since = ctx.now() - Duration::days(182);
     // Only organizations filed (or created) over six months ago can be idle.
-    let old_enough = |o: &&organization::Model| o.filed_at.unwrap_or(o.created_at) <= since;
-    let ids: Vec<i64> = orgs.iter().filter(old_enough).map(|o| o.id).collect();
+    let ids: Vec<i64> =
+        orgs.iter().filter(|(_, filed_at, created_at)| filed_at.unwrap_or(*created_at) <= since).map(|o| o.0).collect();
     // Each organization's last activity as its own subquery, which walks the index on
     // (organization_id, starts_at) backwards to the first published or finished one: a
     // probe per organization, where MAX … GROUP BY read every activity of all of them
@@ -479,18 +546,14 @@ async fn inactive_organizations(
         crate::service::sql_id_list(&ids)
     );
     let backend = ctx.db.get_database_backend();
-    let mut last: HashMap<i64, DateTime<Utc>> = HashMap::new();
+    let mut idle = HashMap::new();
     for row in ctx.db.query_all_raw(sea_orm::Statement::from_string(backend, sql)).await? {
-        if let Some(at) = row.try_get::<Option<DateTime<Utc>>>("", "last")? {
-            last.insert(row.try_get("", "id")?, at);
+        let last: Option<DateTime<Utc>> = row.try_get("", "last")?;
+        if last.is_none_or(|t| t < since) {
+            idle.insert(row.try_get("", "id")?, last);
         }
     }
-    Ok(orgs
-        .iter()
-        .filter(old_enough)
-        .filter(|o| last.get(&o.id).is_none_or(|t| *t < since))
-        .map(|o| InactiveOrganization { organization: o.clone(), last_activity_at: last.get(&o.id).copied() })
-        .collect())
+    Ok(idle)
 }
 
 pub struct OrganizationMetrics {
