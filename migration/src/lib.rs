@@ -25,6 +25,7 @@ mod m20261201_000090_console;
 mod m20261202_000100_figures_and_outbox_indexes;
 mod m20261202_000200_participant_months;
 mod m20261202_000300_activity_months;
+mod m20261202_000400_community_residents;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000100_figures_and_outbox_indexes::Migration),
             Box::new(m20261202_000200_participant_months::Migration),
             Box::new(m20261202_000300_activity_months::Migration),
+            Box::new(m20261202_000400_community_residents::Migration),
         ]
     }
 }

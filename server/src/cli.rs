@@ -46,7 +46,8 @@ pub enum Command {
     /// Derive each community's monthly figures again from the records: the activity
     /// months (`activity_months`, summed anew from `activity_stats`) and the participant
     /// sets (`participant_months`, from `participant_years`: adds any participant missing,
-    /// never removes one). Safe beside a running server. After a bulk load in SQL, or a
+    /// never removes one) and each community's residents (`community_residents`, from
+    /// `users`). Safe beside a running server. After a bulk load in SQL, or a
     /// rolling upgrade. (`rebuild-participants` is its former name.)
     #[command(alias = "rebuild-participants")]
     RebuildFigures,
@@ -74,7 +75,8 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 
 /// The migrations, then what a new table derives from the rows already there
 /// ([`participant_counts::fill_if_new`](crate::service::participant_counts::fill_if_new),
-/// [`activity_months::fill_if_new`](crate::service::activity_months::fill_if_new)).
+/// [`activity_months::fill_if_new`](crate::service::activity_months::fill_if_new),
+/// [`community_residents::fill_if_new`](crate::service::community_residents::fill_if_new)).
 pub async fn migrate_database(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None).await.context("running migrations")?;
     crate::service::participant_counts::fill_if_new(db)
@@ -82,7 +84,10 @@ pub async fn migrate_database(db: &sea_orm::DatabaseConnection) -> anyhow::Resul
         .map_err(|e| anyhow::anyhow!("deriving the participant sets: {e}"))?;
     crate::service::activity_months::fill_if_new(db)
         .await
-        .map_err(|e| anyhow::anyhow!("summing the activity months: {e}"))
+        .map_err(|e| anyhow::anyhow!("summing the activity months: {e}"))?;
+    crate::service::community_residents::fill_if_new(db)
+        .await
+        .map_err(|e| anyhow::anyhow!("deriving the residents' sets: {e}"))
 }
 
 pub async fn rebuild_figures(config: &Config) -> anyhow::Result<()> {
@@ -94,6 +99,9 @@ pub async fn rebuild_figures(config: &Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let communities = crate::service::participant_counts::rebuild(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("participant sets of {communities} communities derived in {:.2} s", started.elapsed().as_secs_f64());
+    let started = std::time::Instant::now();
+    let communities = crate::service::community_residents::rebuild(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("residents' sets of {communities} communities derived in {:.2} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 

@@ -28,6 +28,7 @@ mod push;
 mod ratings;
 mod region_import;
 mod regions;
+mod residents;
 mod security;
 mod series;
 mod time_bank;

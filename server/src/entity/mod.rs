@@ -12,6 +12,7 @@ pub mod calendar_feed;
 pub mod check_draw;
 pub mod check_inspector;
 pub mod check_item;
+pub mod community_resident;
 pub mod console_session;
 pub mod console_ticket;
 pub mod funding_application;

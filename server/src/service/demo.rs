@@ -855,6 +855,7 @@ async fn ensure_user(
     })
     .exec(db)
     .await?;
+    crate::service::community_residents::moved(db, inserted.last_insert_id, None, Some(home_community_id)).await?;
     Ok((inserted.last_insert_id, true))
 }
 

@@ -125,6 +125,7 @@ pub async fn seed(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<bool
             })
             .exec(&txn)
             .await?;
+            crate::service::community_residents::moved(&txn, inserted.last_insert_id, None, Some(community.id)).await?;
             ids.push(inserted.last_insert_id);
         }
         neighbours.push((code, ids));

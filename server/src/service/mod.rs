@@ -11,6 +11,7 @@ pub mod attendance;
 pub mod auth;
 pub mod calendar;
 pub mod certificates;
+pub mod community_residents;
 pub mod console_sessions;
 pub mod demo;
 pub mod demo_funding;

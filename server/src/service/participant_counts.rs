@@ -19,9 +19,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use roaring::{MultiOps, RoaringTreemap};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use crate::{
     entity::{participant_month, participant_year},
@@ -201,38 +199,6 @@ pub async fn month_sets(db: &impl ConnectionTrait, communities: &[i64], months: 
     rows.into_iter()
         .map(|(community, month, bytes)| Ok(MonthSet { community, month, users: decode(&bytes)? }))
         .collect()
-}
-
-/// The living accounts whose home community is one of `communities`, by community (the
-/// figures' 居民 column and "lives here"). One row per community: the ids joined with
-/// commas (`string_agg` / `group_concat`), from the partial index of living accounts.
-pub async fn residents(db: &impl ConnectionTrait, communities: &[i64]) -> AppResult<HashMap<i64, RoaringTreemap>> {
-    if communities.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let backend = db.get_database_backend();
-    let joined = match backend {
-        DbBackend::Postgres => "string_agg(CAST(id AS TEXT), ',')",
-        _ => "group_concat(id, ',')",
-    };
-    let ids = crate::service::sql_id_list(communities);
-    let sql = format!(
-        "SELECT home_community_id AS c, {joined} AS ids FROM users \
-         WHERE home_community_id IN ({ids}) AND deleted_at IS NULL GROUP BY home_community_id"
-    );
-    let mut out = HashMap::new();
-    for row in db.query_all_raw(sea_orm::Statement::from_string(backend, sql)).await? {
-        let community: i64 = row.try_get("", "c")?;
-        let joined: String = row.try_get("", "ids")?;
-        let mut ids: Vec<u64> = joined.split(',').filter_map(|id| id.parse().ok()).collect();
-        // A set is built far faster from sorted ids than one insert at a time.
-        ids.sort_unstable();
-        ids.dedup();
-        let set = RoaringTreemap::from_sorted_iter(ids)
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("residents' ids out of order: {e}")))?;
-        out.insert(community, set);
-    }
-    Ok(out)
 }
 
 /// Counts the period's participants from its monthly sets (only months of the period

@@ -327,7 +327,7 @@ pub async fn region_metrics(
     };
     // The residents as sets: their number is the 居民 column, and "lives here" for the
     // participants is an intersection with them.
-    let residents = participant_counts::residents(&ctx.db, &ids);
+    let residents = crate::service::community_residents::read(&ctx.db, &ids);
     let participant_sets = participant_counts::month_sets(&ctx.db, &ids, &months);
     let organization_list = async {
         match detail {

@@ -2,7 +2,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    sea_query::Expr,
+    QuerySelect, sea_query::Expr,
 };
 
 use crate::{
@@ -61,11 +61,16 @@ pub async fn update_me(ctx: &AppContext, user_id: i64, patch: ProfilePatch) -> A
             }
         }
     }
+    // One transaction with the user's row locked, so a change of home and the
+    // communities' resident sets move together (`community_residents::moved`).
+    let txn = begin_write(&ctx.db).await?;
     let current = user::Entity::find_by_id(user_id)
-        .one(&ctx.db)
+        .lock_exclusive()
+        .one(&txn)
         .await?
         .filter(|u| u.deleted_at.is_none())
         .ok_or(AppError::NotFound("user"))?;
+    let home_before = current.home_community_id;
     let mut active = current.into_active_model();
     if let Some(nickname) = patch.nickname {
         active.nickname = Set(Some(nickname));
@@ -77,7 +82,11 @@ pub async fn update_me(ctx: &AppContext, user_id: i64, patch: ProfilePatch) -> A
         active.home_community_id = Set(Some(id));
     }
     active.updated_at = Set(ctx.now());
-    active.update(&ctx.db).await?;
+    active.update(&txn).await?;
+    if let Some(home) = patch.home_community_id {
+        crate::service::community_residents::moved(&txn, user_id, home_before, Some(home)).await?;
+    }
+    txn.commit().await?;
     me(ctx, user_id).await
 }
 
@@ -104,7 +113,8 @@ pub(crate) async fn blank_identity(
     user_id: i64,
     now: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<bool> {
-    Ok(user::Entity::update_many()
+    let home = crate::service::community_residents::lock_home(db, user_id).await?;
+    let blanked = user::Entity::update_many()
         .col_expr(user::Column::Openid, Expr::value(Option::<String>::None))
         .col_expr(user::Column::Unionid, Expr::value(Option::<String>::None))
         .col_expr(user::Column::Nickname, Expr::value(Option::<String>::None))
@@ -117,7 +127,11 @@ pub(crate) async fn blank_identity(
         .exec(db)
         .await?
         .rows_affected
-        > 0)
+        > 0;
+    if blanked {
+        crate::service::community_residents::moved(db, user_id, home, None).await?;
+    }
+    Ok(blanked)
 }
 
 /// [`delete_me`], or (`by`: the committee member) an offline resident erased on request.

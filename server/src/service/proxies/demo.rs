@@ -43,6 +43,7 @@ pub async fn seed_demo(
     .exec(db)
     .await?
     .last_insert_id;
+    crate::service::community_residents::moved(db, person, None, Some(community)).await?;
     offline_resident::Entity::insert(offline_resident::ActiveModel {
         user_id: Set(person),
         community_id: Set(community),

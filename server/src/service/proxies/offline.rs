@@ -143,6 +143,7 @@ pub async fn register(ctx: &AppContext, staff: &AuthUser, input: OfflineInput) -
     .exec(&txn)
     .await?
     .last_insert_id;
+    crate::service::community_residents::moved(&txn, person, None, Some(community.id)).await?;
     offline_resident::Entity::insert(offline_resident::ActiveModel {
         user_id: Set(person),
         community_id: Set(community.id),
