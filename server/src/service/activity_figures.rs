@@ -5,8 +5,10 @@
 //!
 //! The period's whole months come from `activity_months` (one row per community and
 //! month, with the set of organizations that held its activities: [`activity_months`]);
-//! a month the period cuts (a `from` in mid-month) is grouped from `activity_stats` by
-//! community, month and organization, exactly to the instant. Each organization's own
+//! so does a month the period cuts when nothing was held in its part outside the period
+//! (this year to date); any other cut month (a `from` in mid-month) is grouped from
+//! `activity_stats` by community, month and organization, exactly to the instant
+//! ([`cells`]). Each organization's own
 //! figures are one more grouped query, by organization.
 //!
 //! An organization is *active* in a scope when it held at least one activity there in the
@@ -60,38 +62,63 @@ fn month_bounds(month: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     Some((at(first)?, at(next)?))
 }
 
-/// Splits the period's months into those read whole from `activity_months` and those the
-/// period cuts. A month is whole when the period covers it, or covers it up to `now`
-/// (an activity closes only after it starts, so nothing of the month after `now` has
-/// figures yet: this year's figures to date read the current month whole).
-pub fn split_months(period: Period, now: DateTime<Utc>) -> (Vec<String>, Vec<String>) {
-    period.months().into_iter().partition(|m| {
-        month_bounds(m).is_some_and(|(first, next)| first >= period.from && (next <= period.to || period.to >= now))
-    })
+/// Splits the period's months into those it covers and those it cuts (a `from` or a `to`
+/// inside the month, Asia/Shanghai).
+pub fn split_months(period: Period) -> (Vec<String>, Vec<String>) {
+    period
+        .months()
+        .into_iter()
+        .partition(|m| month_bounds(m).is_some_and(|(first, next)| first >= period.from && next <= period.to))
+}
+
+/// The parts of a cut month outside the period: `[first, from)` and `[to, next)`.
+fn outside(period: Period, month: &str) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let Some((first, next)) = month_bounds(month) else { return Vec::new() };
+    [(first, period.from.min(next)), (period.to.max(first), next)].into_iter().filter(|(a, b)| a < b).collect()
+}
+
+/// Rows of these communities whose start falls in any of the spans `[a, b)`.
+fn starting_in(communities: &[i64], spans: impl IntoIterator<Item = (DateTime<Utc>, DateTime<Utc>)>) -> Condition {
+    let spans = spans.into_iter().fold(Condition::any(), |any, (a, b)| {
+        any.add(Condition::all().add(activity_stat::Column::StartsAt.gte(a)).add(activity_stat::Column::StartsAt.lt(b)))
+    });
+    Condition::all().add(activity_stat::Column::CommunityId.is_in(communities.iter().copied())).add(spans)
 }
 
 /// The period's figures of these communities, one cell per community and month with
-/// activities: whole months as summed, cut months grouped from `activity_stats`.
-pub async fn cells(
-    db: &impl ConnectionTrait,
-    communities: &[i64],
-    period: Period,
-    now: DateTime<Utc>,
-) -> AppResult<Vec<MonthCell>> {
-    let (whole, cut) = split_months(period, now);
-    // Each cut month's own span of the period, so the index on (community, start) is
-    // walked over that span alone, not over the whole period.
-    let within = cut.iter().filter_map(|m| month_bounds(m)).fold(Condition::any(), |any, (first, next)| {
-        any.add(
-            Condition::all()
-                .add(activity_stat::Column::StartsAt.gte(first.max(period.from)))
-                .add(activity_stat::Column::StartsAt.lt(next.min(period.to))),
-        )
-    });
+/// activities. A month the period covers is read as summed (`activity_months`); so is a
+/// month it cuts when nothing was held in the part outside the period — the usual case
+/// for this year's figures to date, since an activity closes only after it starts (one
+/// index probe per community asks). Any other cut month is grouped from `activity_stats`
+/// over the period's part of it, exactly to the instant.
+pub async fn cells(db: &impl ConnectionTrait, communities: &[i64], period: Period) -> AppResult<Vec<MonthCell>> {
+    if communities.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (mut whole, partial) = split_months(period);
+    let cut: Vec<String> = if partial.is_empty() {
+        Vec::new()
+    } else {
+        activity_stat::Entity::find()
+            .select_only()
+            .column(activity_stat::Column::Month)
+            .filter(starting_in(communities, partial.iter().flat_map(|m| outside(period, m))))
+            .distinct()
+            .into_tuple()
+            .all(db)
+            .await?
+    };
+    whole.extend(partial.into_iter().filter(|m| !cut.contains(m)));
     let (mut cells, cut) = tokio::try_join!(activity_months::read(db, communities, &whole), async {
-        if cut.is_empty() || communities.is_empty() {
+        if cut.is_empty() {
             return Ok(Vec::new());
         }
+        // Each cut month's own part of the period, so the index on (community, start) is
+        // walked over that span alone.
+        let inside = cut
+            .iter()
+            .filter_map(|m| month_bounds(m))
+            .map(|(first, next)| (first.max(period.from), next.min(period.to)));
         let rows: Vec<CutRow> = figure_columns(
             activity_stat::Entity::find()
                 .select_only()
@@ -99,8 +126,7 @@ pub async fn cells(
                 .column(activity_stat::Column::Month)
                 .column(activity_stat::Column::OrganizationId),
         )
-        .filter(activity_stat::Column::CommunityId.is_in(communities.iter().copied()))
-        .filter(within)
+        .filter(starting_in(communities, inside))
         .group_by(activity_stat::Column::CommunityId)
         .group_by(activity_stat::Column::Month)
         .group_by(activity_stat::Column::OrganizationId)
@@ -109,9 +135,9 @@ pub async fn cells(
         .await?;
         Ok(rows)
     })?;
-    let mut partial: HashMap<(i64, String), MonthCell> = HashMap::new();
+    let mut grouped: HashMap<(i64, String), MonthCell> = HashMap::new();
     for (community, month, organization, activities, signups, attended, no_shows, minutes) in cut {
-        let cell = partial.entry((community, month.clone())).or_insert_with(|| MonthCell {
+        let cell = grouped.entry((community, month.clone())).or_insert_with(|| MonthCell {
             community,
             month,
             organizations: RoaringTreemap::new(),
@@ -121,7 +147,7 @@ pub async fn cells(
         cell.organizations |= id_sets::of([organization]);
         cell.figures.active_organizations = id_sets::size(&cell.organizations);
     }
-    cells.extend(partial.into_values());
+    cells.extend(grouped.into_values());
     Ok(cells)
 }
 
@@ -241,21 +267,26 @@ mod tests {
     }
 
     #[test]
-    fn months_are_whole_when_the_period_covers_them_or_reaches_now() {
+    fn months_are_whole_when_the_period_covers_them() {
         // Shanghai is UTC+8: March 2026 starts at 2026-02-28T16:00Z.
         let at = |y, m, d, h| Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap();
         let period = |from, to| Period { from, to };
-        let now = at(2026, 6, 15, 4);
-        // A year to date: January to June, June reaching now.
-        let (whole, cut) = split_months(period(at(2025, 12, 31, 16), now), now);
-        assert_eq!(whole.len(), 6);
-        assert!(cut.is_empty());
+        // A year to mid-June: January to May whole, June cut (its end is outside).
+        let june = period(at(2025, 12, 31, 16), at(2026, 6, 15, 4));
+        let (whole, cut) = split_months(june);
+        assert_eq!((whole.len(), cut), (5, vec!["2026-06".to_owned()]));
+        assert_eq!(outside(june, "2026-06"), vec![(at(2026, 6, 15, 4), at(2026, 6, 30, 16))]);
         // From mid-March to the start of May (Shanghai): March is cut, April whole.
-        let (whole, cut) = split_months(period(at(2026, 3, 10, 0), at(2026, 4, 30, 16)), now);
+        let spring = period(at(2026, 3, 10, 0), at(2026, 4, 30, 16));
+        let (whole, cut) = split_months(spring);
         assert_eq!((whole, cut), (vec!["2026-04".to_owned()], vec!["2026-03".to_owned()]));
-        // To mid-May, before now: May is cut.
-        let (whole, cut) = split_months(period(at(2026, 3, 31, 16), at(2026, 5, 10, 0)), now);
-        assert_eq!((whole, cut), (vec!["2026-04".to_owned()], vec!["2026-05".to_owned()]));
+        assert_eq!(outside(spring, "2026-03"), vec![(at(2026, 2, 28, 16), at(2026, 3, 10, 0))]);
+        // Within one month: both ends are outside.
+        let days = period(at(2026, 5, 3, 0), at(2026, 5, 9, 0));
+        assert_eq!(
+            outside(days, "2026-05"),
+            vec![(at(2026, 4, 30, 16), at(2026, 5, 3, 0)), (at(2026, 5, 9, 0), at(2026, 5, 31, 16))]
+        );
         // A month's first instant in Shanghai, not in UTC.
         assert_eq!(month_bounds("2026-03").map(|b| b.0), Some(at(2026, 2, 28, 16)));
     }

@@ -129,24 +129,10 @@ pub async fn rebuild(db: &DatabaseConnection) -> AppResult<usize> {
 /// (the table is new) gets them now, so its figures do not drop to zero. Runs at every
 /// start, so it asks only whether each table has a row.
 pub async fn fill_if_new(db: &DatabaseConnection) -> AppResult<()> {
-    let summed = activity_month::Entity::find()
-        .select_only()
-        .column(activity_month::Column::CommunityId)
-        .into_tuple::<i64>()
-        .one(db)
-        .await?;
-    let records = activity_stat::Entity::find()
-        .select_only()
-        .column(activity_stat::Column::ActivityId)
-        .into_tuple::<i64>()
-        .one(db)
-        .await?;
-    if summed.is_none() && records.is_some() {
-        let started = std::time::Instant::now();
-        let communities = rebuild(db).await?;
-        tracing::info!(communities, seconds = started.elapsed().as_secs_f64(), "activity months summed");
-    }
-    Ok(())
+    let any = sea_orm::Condition::all;
+    let empty = !id_sets::has_row::<activity_month::Entity>(db, activity_month::Column::CommunityId, any()).await?;
+    let records = id_sets::has_row::<activity_stat::Entity>(db, activity_stat::Column::ActivityId, any()).await?;
+    id_sets::derive_if_new(empty, records, "activity months", rebuild(db)).await
 }
 
 /// The months of these communities, as stored.

@@ -73,6 +73,19 @@ pub async fn moved(db: &impl ConnectionTrait, user: i64, from: Option<i64>, to: 
     Ok(())
 }
 
+/// New accounts whose home is `community` (the demo's residents, created many at once),
+/// in the caller's transaction: one lock and one write of the community's set. A caller
+/// adding to several communities in one transaction goes in ascending id order, as
+/// [`moved`] does.
+pub async fn arrived(db: &impl ConnectionTrait, community: i64, users: &[i64]) -> AppResult<()> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let mut set = locked(db, community).await?;
+    set |= id_sets::of(users.iter().copied());
+    write(db, community, &set).await
+}
+
 /// The home community of a living account, its row locked for the change that follows
 /// (`None`: no home, or no such living account).
 pub async fn lock_home(db: &impl ConnectionTrait, user: i64) -> AppResult<Option<i64>> {
@@ -133,26 +146,17 @@ pub async fn rebuild(db: &DatabaseConnection) -> AppResult<usize> {
 /// new) derives them now, so its figures do not lose their residents. Runs at every
 /// start, so it asks only whether each table has a row.
 pub async fn fill_if_new(db: &DatabaseConnection) -> AppResult<()> {
-    let sets = community_resident::Entity::find()
-        .select_only()
-        .column(community_resident::Column::CommunityId)
-        .into_tuple::<i64>()
-        .one(db)
-        .await?;
-    let residents = user::Entity::find()
-        .select_only()
-        .column(user::Column::Id)
-        .filter(user::Column::HomeCommunityId.is_not_null())
-        .filter(user::Column::DeletedAt.is_null())
-        .into_tuple::<i64>()
-        .one(db)
-        .await?;
-    if sets.is_none() && residents.is_some() {
-        let started = std::time::Instant::now();
-        let communities = rebuild(db).await?;
-        tracing::info!(communities, seconds = started.elapsed().as_secs_f64(), "residents' sets derived");
-    }
-    Ok(())
+    let empty = !id_sets::has_row::<community_resident::Entity>(
+        db,
+        community_resident::Column::CommunityId,
+        sea_orm::Condition::all(),
+    )
+    .await?;
+    let living = sea_orm::Condition::all()
+        .add(user::Column::HomeCommunityId.is_not_null())
+        .add(user::Column::DeletedAt.is_null());
+    let residents = id_sets::has_row::<user::Entity>(db, user::Column::Id, living).await?;
+    id_sets::derive_if_new(empty, residents, "residents' sets", rebuild(db)).await
 }
 
 /// The residents of these communities, by community (a community with none is absent).

@@ -443,7 +443,10 @@ pub async fn seed_with(db: &DatabaseConnection, regions: DemoRegions, now: DateT
     if added {
         report.users_added += 1;
     }
-    if crate::service::proxies::demo::seed_demo(db, home, committee_user, daughter, now).await? {
+    let txn = crate::service::begin_write(db).await?;
+    let proxy_added = crate::service::proxies::demo::seed_demo(&txn, home, committee_user, daughter, now).await?;
+    txn.commit().await?;
+    if proxy_added {
         report.offline_residents_added += 1;
     }
     // Incubation and the street's hub, with a mentor of their own.
@@ -480,7 +483,10 @@ pub async fn seed_with(db: &DatabaseConnection, regions: DemoRegions, now: DateT
         }
         neighbours.push(id);
     }
-    report.funding_added = crate::service::demo_funding::seed(db, &neighbours, now).await?;
+    // In one transaction: its closings write rollups, which must move together.
+    let txn = crate::service::begin_write(db).await?;
+    report.funding_added = crate::service::demo_funding::seed(&txn, &neighbours, now).await?;
+    txn.commit().await?;
     // A year of held activities, closed through the real closing.
     report.history_added = crate::service::demo_history::seed(db, now).await?;
     Ok(report)
@@ -835,7 +841,7 @@ pub async fn region_id(db: &impl ConnectionTrait, code: &str) -> AppResult<i64> 
 }
 
 async fn ensure_user(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     openid: &str,
     nickname: &str,
     home_community_id: i64,
@@ -844,6 +850,8 @@ async fn ensure_user(
     if let Some(u) = user::Entity::find().filter(user::Column::Openid.eq(openid)).one(db).await? {
         return Ok((u.id, false));
     }
+    // The account and its place among the community's residents, together.
+    let txn = crate::service::begin_write(db).await?;
     let inserted = user::Entity::insert(user::ActiveModel {
         openid: Set(Some(openid.to_owned())),
         nickname: Set(Some(nickname.to_owned())),
@@ -853,9 +861,10 @@ async fn ensure_user(
         updated_at: Set(now),
         ..Default::default()
     })
-    .exec(db)
+    .exec(&txn)
     .await?;
-    crate::service::community_residents::moved(db, inserted.last_insert_id, None, Some(home_community_id)).await?;
+    crate::service::community_residents::moved(&txn, inserted.last_insert_id, None, Some(home_community_id)).await?;
+    txn.commit().await?;
     Ok((inserted.last_insert_id, true))
 }
 

@@ -101,6 +101,7 @@ pub async fn seed(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<bool
 
     // Each community's neighbours, made once.
     let mut neighbours: Vec<(&str, Vec<i64>)> = Vec::new();
+    let mut arrived: Vec<(i64, Vec<i64>)> = Vec::new();
     for (code, ..) in ORGANIZATIONS {
         if neighbours.iter().any(|(c, _)| c == code) {
             continue;
@@ -125,13 +126,19 @@ pub async fn seed(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<bool
             })
             .exec(&txn)
             .await?;
-            crate::service::community_residents::moved(&txn, inserted.last_insert_id, None, Some(community.id)).await?;
             ids.push(inserted.last_insert_id);
         }
         neighbours.push((code, ids));
+        arrived.push((community.id, neighbours.last().map(|n| n.1.clone()).unwrap_or_default()));
+    }
+    // Into their communities' sets of residents in ascending order, as every move locks.
+    arrived.sort_unstable();
+    for (community, ids) in &arrived {
+        crate::service::community_residents::arrived(&txn, *community, ids).await?;
     }
 
     let today = to_shanghai(now).date_naive();
+    let this_month = today.with_day(1).unwrap_or(today);
     for (code, name, category, ..) in ORGANIZATIONS {
         let org = organization::Entity::find()
             .filter(organization::Column::Name.eq(*name))
@@ -157,7 +164,10 @@ pub async fn seed(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<bool
                     continue;
                 };
                 let ends_at = starts_at + Duration::hours(hours);
-                if ends_at + Duration::hours(1) > now {
+                // The past ends with last month (Asia/Shanghai): this month's figures are
+                // the visitor's own, and figures counted by whole months (distinct
+                // participants) never mix the demo's past into them.
+                if ends_at + Duration::hours(1) > now || day >= this_month {
                     continue;
                 }
                 let title = titles[rng.between(0, titles.len() as i64 - 1) as usize];

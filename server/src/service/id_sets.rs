@@ -3,7 +3,10 @@
 //! `activity_months`. Counting distinct people or organizations over a period is then a
 //! union of a few hundred small sets instead of a pass over every row beneath them.
 
+use std::future::Future;
+
 use roaring::RoaringTreemap;
+use sea_orm::{Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::error::{AppError, AppResult};
 
@@ -29,4 +32,29 @@ pub fn of(ids: impl IntoIterator<Item = i64>) -> RoaringTreemap {
 /// A set's size as the figures count it.
 pub fn size(set: &RoaringTreemap) -> i64 {
     i64::try_from(set.len()).unwrap_or(i64::MAX)
+}
+
+/// Whether `E` has a row matching `filter`, reading at most one id (`column`, an `i64`):
+/// cheap enough to ask at every start.
+pub async fn has_row<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    column: E::Column,
+    filter: Condition,
+) -> AppResult<bool> {
+    Ok(E::find().select_only().column(column).filter(filter).into_tuple::<i64>().one(db).await?.is_some())
+}
+
+/// After migrating: a derived table that is empty while its record has rows (the table is
+/// new to an existing deployment) is derived now by `rebuild`, so the figures read from it
+/// do not drop to zero. Logs `what` with the communities written and the time taken.
+pub async fn derive_if_new<F>(derived_empty: bool, record_has_rows: bool, what: &str, rebuild: F) -> AppResult<()>
+where
+    F: Future<Output = AppResult<usize>>,
+{
+    if derived_empty && record_has_rows {
+        let started = std::time::Instant::now();
+        let communities = rebuild.await?;
+        tracing::info!(communities, seconds = started.elapsed().as_secs_f64(), "{what} derived");
+    }
+    Ok(())
 }

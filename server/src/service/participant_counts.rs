@@ -164,24 +164,12 @@ pub async fn rebuild(db: &DatabaseConnection) -> AppResult<usize> {
 /// yet (the table is new) gets them now, so its figures do not drop to zero.
 /// Runs at every start, so it asks only whether each table has a row.
 pub async fn fill_if_new(db: &DatabaseConnection) -> AppResult<()> {
-    let sets = participant_month::Entity::find()
-        .select_only()
-        .column(participant_month::Column::CommunityId)
-        .into_tuple::<i64>()
-        .one(db)
-        .await?;
-    let records = participant_year::Entity::find()
-        .select_only()
-        .column(participant_year::Column::CommunityId)
-        .into_tuple::<i64>()
-        .one(db)
-        .await?;
-    if sets.is_none() && records.is_some() {
-        let started = std::time::Instant::now();
-        let communities = rebuild(db).await?;
-        tracing::info!(communities, seconds = started.elapsed().as_secs_f64(), "participant sets derived");
-    }
-    Ok(())
+    let any = sea_orm::Condition::all;
+    let empty =
+        !id_sets::has_row::<participant_month::Entity>(db, participant_month::Column::CommunityId, any()).await?;
+    let records =
+        id_sets::has_row::<participant_year::Entity>(db, participant_year::Column::CommunityId, any()).await?;
+    id_sets::derive_if_new(empty, records, "participant sets", rebuild(db)).await
 }
 
 /// The sets of the region's communities for the months of a period.

@@ -318,7 +318,7 @@ pub async fn region_metrics(
         .into_tuple::<(i64, String, String, i64)>()
         .all(&ctx.db);
 
-    let cells = activity_figures::cells(&ctx.db, &ids, period, ctx.now());
+    let cells = activity_figures::cells(&ctx.db, &ids, period);
     let by_organization = async {
         match detail {
             Detail::Organizations => activity_figures::by_organization(&ctx.db, &ids, period).await,

@@ -272,6 +272,10 @@ pub async fn resolve_card(ctx: &AppContext, db: &impl ConnectionTrait, staff: i6
 /// them first); 422 on
 /// `checkin_code` when the code is not valid.
 pub async fn claim(ctx: &AppContext, staff: &AuthUser, id: i64, checkin_code: &str) -> AppResult<OfflineView> {
+    crate::service::retrying(|| claim_once(ctx, staff, id, checkin_code)).await
+}
+
+async fn claim_once(ctx: &AppContext, staff: &AuthUser, id: i64, checkin_code: &str) -> AppResult<OfflineView> {
     let row = record(&ctx.db, id).await?;
     require_committee_for(&ctx.db, staff, id).await?;
     let now = ctx.now();
@@ -281,6 +285,9 @@ pub async fn claim(ctx: &AppContext, staff: &AuthUser, id: i64, checkin_code: &s
         return Err(AppError::Conflict("already_claimed", "该线下居民已关联微信账号".into()));
     }
     let txn = begin_write(&ctx.db).await?;
+    // Both users' rows first, in id order, as erasing either of them (`blank_identity`)
+    // and every move between communities' residents take a user's row first.
+    crate::service::lock_users(&txn, &[id, account]).await?;
     let acct = user::Entity::find_by_id(account)
         .one(&txn)
         .await?
