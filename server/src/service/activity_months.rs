@@ -17,7 +17,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Que
 
 use crate::{
     entity::{activity_month, activity_stat},
-    error::{AppError, AppResult},
+    error::AppResult,
     service::{id_sets, reports::Figures, reports::figure_columns},
 };
 
@@ -42,7 +42,7 @@ pub struct MonthCell {
 /// after the lock under READ COMMITTED; on SQLite the write transaction, `BEGIN
 /// IMMEDIATE`, is the lock).
 pub async fn refresh(db: &impl ConnectionTrait, community: i64, month: &str) -> AppResult<()> {
-    activity_month::Entity::insert(activity_month::ActiveModel {
+    let empty = activity_month::ActiveModel {
         community_id: Set(community),
         month: Set(month.to_owned()),
         activities: Set(0),
@@ -51,18 +51,8 @@ pub async fn refresh(db: &impl ConnectionTrait, community: i64, month: &str) -> 
         no_shows: Set(0),
         minutes: Set(0),
         organizations: Set(id_sets::encode(&RoaringTreemap::new())?),
-    })
-    .on_conflict_do_nothing_on([activity_month::Column::CommunityId, activity_month::Column::Month])
-    .exec_without_returning(db)
-    .await?;
-    activity_month::Entity::find_by_id((community, month.to_owned()))
-        .select_only()
-        .column(activity_month::Column::CommunityId)
-        .lock_exclusive()
-        .into_tuple::<i64>()
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("activity_months row vanished after its insert")))?;
+    };
+    id_sets::lock_or_create(db, empty, (community, month.to_owned())).await?;
     let rows: Vec<(i64, i64, i64, i64, i64, i64)> =
         figure_columns(activity_stat::Entity::find().select_only().column(activity_stat::Column::OrganizationId))
             .filter(activity_stat::Column::CommunityId.eq(community))

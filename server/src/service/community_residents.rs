@@ -18,7 +18,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Que
 
 use crate::{
     entity::{community_resident, user},
-    error::{AppError, AppResult},
+    error::AppResult,
     service::id_sets,
 };
 
@@ -26,18 +26,11 @@ const TABLE: &str = "community_residents";
 
 /// Locks a community's row (created empty first when it is new) and returns its set.
 async fn locked(db: &impl ConnectionTrait, community: i64) -> AppResult<RoaringTreemap> {
-    community_resident::Entity::insert(community_resident::ActiveModel {
+    let empty = community_resident::ActiveModel {
         community_id: Set(community),
         users: Set(id_sets::encode(&RoaringTreemap::new())?),
-    })
-    .on_conflict_do_nothing_on([community_resident::Column::CommunityId])
-    .exec_without_returning(db)
-    .await?;
-    let row = community_resident::Entity::find_by_id(community)
-        .lock_exclusive()
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("community_residents row vanished after its insert")))?;
+    };
+    let row = id_sets::lock_or_create(db, empty, community).await?;
     id_sets::decode(&row.users, TABLE)
 }
 

@@ -128,8 +128,8 @@ pub async fn seed(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<bool
             .await?;
             ids.push(inserted.last_insert_id);
         }
+        arrived.push((community.id, ids.clone()));
         neighbours.push((code, ids));
-        arrived.push((community.id, neighbours.last().map(|n| n.1.clone()).unwrap_or_default()));
     }
     // Into their communities' sets of residents in ascending order, as every move locks.
     arrived.sort_unstable();

@@ -6,7 +6,10 @@
 use std::future::Future;
 
 use roaring::RoaringTreemap;
-use sea_orm::{Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ActiveModelTrait, Condition, ConnectionTrait, EntityName, EntityTrait, Iterable, PrimaryKeyToColumn,
+    PrimaryKeyTrait, QueryFilter, QuerySelect,
+};
 
 use crate::error::{AppError, AppResult};
 
@@ -57,4 +60,25 @@ where
         tracing::info!(communities, seconds = started.elapsed().as_secs_f64(), "{what} derived");
     }
     Ok(())
+}
+
+/// The row that holds a set, locked for the caller's transaction, created from `empty`
+/// first when it is new (`INSERT … ON CONFLICT (the primary key) DO NOTHING`, then `SELECT
+/// … FOR UPDATE`; on SQLite the write transaction, `BEGIN IMMEDIATE`, is the lock). Two
+/// transactions adding to one set thus take turns: the second reads the set only after
+/// the first has committed, and adds to it rather than writing over it.
+pub async fn lock_or_create<A>(
+    db: &impl ConnectionTrait,
+    empty: A,
+    key: <<A::Entity as EntityTrait>::PrimaryKey as PrimaryKeyTrait>::ValueType,
+) -> AppResult<<A::Entity as EntityTrait>::Model>
+where
+    A: ActiveModelTrait + Send,
+{
+    let conflict = <A::Entity as EntityTrait>::PrimaryKey::iter().map(|k| k.into_column());
+    <A::Entity as EntityTrait>::insert(empty).on_conflict_do_nothing_on(conflict).exec_without_returning(db).await?;
+    <A::Entity as EntityTrait>::find_by_id(key).lock_exclusive().one(db).await?.ok_or_else(|| {
+        let table = <A::Entity as Default>::default().table_name().to_owned();
+        AppError::Internal(anyhow::anyhow!("a {table} row vanished after its insert"))
+    })
 }

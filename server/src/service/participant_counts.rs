@@ -23,7 +23,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Que
 
 use crate::{
     entity::{participant_month, participant_year},
-    error::{AppError, AppResult},
+    error::AppResult,
     service::id_sets,
 };
 
@@ -92,19 +92,12 @@ pub async fn add(db: &impl ConnectionTrait, community: i64, month: &str, users: 
     if users.is_empty() {
         return Ok(());
     }
-    participant_month::Entity::insert(participant_month::ActiveModel {
+    let empty = participant_month::ActiveModel {
         community_id: Set(community),
         month: Set(month.to_owned()),
         users: Set(id_sets::encode(&RoaringTreemap::new())?),
-    })
-    .on_conflict_do_nothing_on([participant_month::Column::CommunityId, participant_month::Column::Month])
-    .exec_without_returning(db)
-    .await?;
-    let row = participant_month::Entity::find_by_id((community, month.to_owned()))
-        .lock_exclusive()
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("participant_months row vanished after its insert")))?;
+    };
+    let row = id_sets::lock_or_create(db, empty, (community, month.to_owned())).await?;
     let mut set = decode(&row.users)?;
     let before = set.len();
     // User ids are positive (sequence-assigned).
