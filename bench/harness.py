@@ -368,15 +368,20 @@ def dispatch(pid):
            ON CONFLICT (user_id, template_id) DO UPDATE SET balance = subscription_quotas.balance + 1""")
     with RssPeak(pid) as peak:
         t0 = time.time()
-        sql("""INSERT INTO notifications (user_id, kind, title, body, activity_id, organization_id, dedupe_key,
-                                          created_at, state, due_at, attempts, purpose, offset_secs, quota_reserved)
-               SELECT u.id, 'reminder', '活动提醒', '您报名的活动明天开始。', a.id, a.organization_id,
-                      'bench-reminder:' || u.id, now(), 'pending', now(), 0, 'reminder', 86400, false
-               FROM users u
-               JOIN LATERAL (SELECT id, organization_id FROM activities
-                             WHERE community_id = u.home_community_id AND status = 'published'
-                             ORDER BY starts_at LIMIT 1) a ON true
-               WHERE u.openid LIKE 'bench-u-%'""")
+        # Queued as `notifications::insert` does: the inbox row and its delivery-queue row.
+        sql("""WITH n AS (
+                 INSERT INTO notifications (user_id, kind, title, body, activity_id, organization_id, dedupe_key,
+                                            created_at, state, due_at, attempts, purpose, offset_secs)
+                 SELECT u.id, 'reminder', '活动提醒', '您报名的活动明天开始。', a.id, a.organization_id,
+                        'bench-reminder:' || u.id, now(), 'pending', now(), 0, 'reminder', 86400
+                 FROM users u
+                 JOIN LATERAL (SELECT id, organization_id FROM activities
+                               WHERE community_id = u.home_community_id AND status = 'published'
+                               ORDER BY starts_at LIMIT 1) a ON true
+                 WHERE u.openid LIKE 'bench-u-%'
+                 RETURNING id, due_at)
+               INSERT INTO notice_deliveries (notification_id, due_at, attempts, quota_reserved)
+               SELECT id, due_at, 0, false FROM n""")
         queued = time.time()
         # Watched through the fake's counter (polling the table would load the database).
         while json.loads(http_get(FAKE + "/__fake/stats"))["sends"] < fake_before + 100000:
@@ -386,7 +391,7 @@ def dispatch(pid):
         done = time.time()
         for _ in range(100):  # the last chunk's outcomes being written
             if sql("SELECT count(*) FROM notifications WHERE dedupe_key LIKE 'bench-reminder:%' "
-                   "AND state IN ('pending', 'sending')")[0][0] == "0":
+                   "AND state = 'pending'")[0][0] == "0":
                 break
             time.sleep(0.1)
     rows = sql("""SELECT count(*) FILTER (WHERE state = 'sent'), count(*),
@@ -555,8 +560,10 @@ def sqlite_crowd():
         if status == "confirmed":
             for k in range(3):
                 db.execute("INSERT INTO notifications (user_id, kind, title, body, activity_id, dedupe_key, created_at, "
-                           "state, due_at, attempts, quota_reserved) VALUES (?, 'reminder', 't', 'b', ?, ?, ?, "
-                           "'pending', ?, 0, 0)", (u, loop, f"bench-sqlite:{loop}:{u}:{k}", now, now))
+                           "state, due_at, attempts) VALUES (?, 'reminder', 't', 'b', ?, ?, ?, "
+                           "'pending', ?, 0)", (u, loop, f"bench-sqlite:{loop}:{u}:{k}", now, now))
+                db.execute("INSERT INTO notice_deliveries (notification_id, due_at, attempts, quota_reserved) "
+                           "VALUES (last_insert_rowid(), ?, 0, 0)", (now,))
         db.execute("COMMIT")
     loop_s = time.perf_counter() - t0
     db.close()

@@ -26,6 +26,7 @@ mod m20261202_000100_figures_and_outbox_indexes;
 mod m20261202_000200_participant_months;
 mod m20261202_000300_activity_months;
 mod m20261202_000400_community_residents;
+mod m20261202_000500_notice_deliveries;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000200_participant_months::Migration),
             Box::new(m20261202_000300_activity_months::Migration),
             Box::new(m20261202_000400_community_residents::Migration),
+            Box::new(m20261202_000500_notice_deliveries::Migration),
         ]
     }
 }

@@ -330,13 +330,21 @@ async fn sigterm_finishes_the_batch_gives_back_claims_and_exits_zero() -> TestRe
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(status.code(), Some(0), "a clean exit");
-    // Nothing is left claimed: every notice is settled or back to pending.
+    // Nothing is left claimed: every push claimed is settled, given back (due at once), or
+    // waiting for its next attempt after a send cut short (with the error on its notice);
+    // a claim left behind would wait out its lease.
     let db = sea_orm::Database::connect(&db_url).await?;
-    let sending = linli_server::entity::notification::Entity::find()
-        .filter(linli_server::entity::notification::Column::State.eq("sending"))
+    let waiting = linli_server::entity::notice_delivery::Entity::find()
+        .filter(linli_server::entity::notice_delivery::Column::Attempts.gt(0))
+        .filter(linli_server::entity::notice_delivery::Column::DueAt.gt(chrono::Utc::now()))
         .all(&db)
         .await?;
-    assert!(sending.is_empty(), "{} notices still claimed", sending.len());
+    let leased = linli_server::entity::notification::Entity::find()
+        .filter(linli_server::entity::notification::Column::Id.is_in(waiting.iter().map(|d| d.notification_id)))
+        .filter(linli_server::entity::notification::Column::LastError.is_null())
+        .all(&db)
+        .await?;
+    assert!(leased.is_empty(), "{} notices still claimed: {leased:?}", leased.len());
     db.close().await?;
     let sent_before_restart = fake.sends().len();
 

@@ -32,6 +32,7 @@ mod residents;
 mod security;
 mod series;
 mod time_bank;
+mod upgrades;
 mod venue_figures;
 mod venue_rules;
 mod venue_series;

@@ -249,7 +249,7 @@ async fn a_crash_after_claiming_loses_nothing() -> TestResult {
         sign_up(&app, p, id).await?;
     }
     // A replica claims the batch and dies before sending anything.
-    let claimed = linli_server::jobs::dispatch::claim(&app.ctx, 100, true).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let claimed = linli_server::jobs::dispatch::claim(&app.ctx, 100).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!(claimed.len(), 5);
     assert_eq!(app.dispatch().await?.claimed, 0, "claimed rows are leased, not due");
     app.clock.advance(Duration::seconds(61));
@@ -485,5 +485,38 @@ async fn in_dev_mode_the_phone_code_is_the_number() -> TestResult {
     assert_eq!(resp.status().as_u16(), 204);
     let me = expect_json(app.get("/api/v1/me", Some(&who.access_token)).await?, 200).await?;
     assert_eq!(me["phone"], "13800138000");
+    Ok(())
+}
+
+/// A claim given back at shutdown keeps the send it held; when the notice is withdrawn
+/// before another replica claims it, the next claim drops its queue row and gives the
+/// send back — nothing goes out and the resident's accept is not lost.
+#[tokio::test]
+async fn a_claim_given_back_then_withdrawn_returns_its_send() -> TestResult {
+    use linli_server::entity::notice_delivery;
+    use sea_orm::EntityTrait;
+    let app = spawn_app().await?;
+    let id = activity(&app, 26, "撤回测试").await?;
+    let who = app.login("withdrawn-after-claim").await?;
+    subscribe(&app, &who, json!({ TEMPLATE_REMINDER: "accept" })).await?;
+    sign_up(&app, &who, id).await?;
+    app.dispatch().await?; // the confirmation: inbox only (no sign-up template accepted)
+    app.clock.advance(Duration::hours(2) + Duration::minutes(1)); // the 24 h reminder is due
+    let who = app.login("withdrawn-after-claim").await?; // the access token ran out meanwhile
+    let err = |e: linli_server::error::AppError| anyhow::anyhow!("{e}");
+    let claimed = linli_server::jobs::dispatch::claim(&app.ctx, 100).await.map_err(err)?;
+    assert_eq!(claimed.iter().map(|n| n.kind.as_str()).collect::<Vec<_>>(), ["reminder"]);
+    let held = expect_json(app.get("/api/v1/me/subscriptions", Some(&who.access_token)).await?, 200).await?;
+    assert_eq!(balance(&held, "reminder"), 0, "the claim holds the send");
+    let ids: Vec<i64> = claimed.iter().map(|n| n.id).collect();
+    assert_eq!(linli_server::jobs::dispatch::release_claims(&app.ctx, &ids).await.map_err(err)?, 1);
+
+    let cancel = app.delete(&format!("/api/v1/activities/{id}/signups/me"), Some(&who.access_token)).await?;
+    assert_eq!(cancel.status().as_u16(), 204);
+    assert_eq!(app.dispatch().await?.claimed, 0, "a withdrawn reminder is not claimed");
+    assert!(app.fake.sends_to("o-withdrawn-after-claim").is_empty());
+    let after = expect_json(app.get("/api/v1/me/subscriptions", Some(&who.access_token)).await?, 200).await?;
+    assert_eq!(balance(&after, "reminder"), 1, "the held send is given back");
+    assert!(notice_delivery::Entity::find_by_id(ids[0]).one(&app.ctx.db).await?.is_none(), "its queue row is gone");
     Ok(())
 }

@@ -129,6 +129,12 @@ async fn record_gauges(ctx: &AppContext) {
             metrics::gauge!("linli_notifications_by_state", "state" => state).set(n as f64);
         }
     }
+    // The delivery queue: pushes due now (claimed ones count from their lease's end),
+    // and all that wait, reminders due later included.
+    if let Ok((due, all)) = crate::service::deliveries::backlog(&ctx.db, ctx.now()).await {
+        metrics::gauge!("linli_notice_deliveries", "due" => "now").set(due as f64);
+        metrics::gauge!("linli_notice_deliveries", "due" => "any").set(all as f64);
+    }
     if let Some(redis) = &ctx.redis {
         metrics::gauge!("linli_redis_up").set(if redis.is_up() { 1.0 } else { 0.0 });
     }

@@ -31,6 +31,7 @@ pub mod incubation_entry;
 pub mod incubation_mentor;
 pub mod invitation;
 pub mod no_show_waiver;
+pub mod notice_delivery;
 pub mod notification;
 pub mod offline_resident;
 pub mod organization;

@@ -14,20 +14,18 @@ pub struct Model {
     pub dedupe_key: String,
     pub created_at: DateTimeUtc,
     pub read_at: Option<DateTimeUtc>,
-    /// `pending`, `sending`, `sent`, `inbox_only`, `failed`, `cancelled`.
+    /// `pending` (queued in `notice_deliveries`), `sent`, `inbox_only`, `failed`,
+    /// `cancelled`.
     pub state: String,
     pub due_at: Option<DateTimeUtc>,
+    /// Pushes tried, written with the outcome.
     pub attempts: i32,
-    pub next_attempt_at: Option<DateTimeUtc>,
-    pub lease_until: Option<DateTimeUtc>,
     /// Which subscribe template pushes it: `reminder`, `signup`, `change`; none: inbox only.
     pub purpose: Option<String>,
     pub offset_secs: Option<i32>,
     pub msgid: Option<String>,
     pub sent_at: Option<DateTimeUtc>,
     pub last_error: Option<String>,
-    /// A send of the user's quota is held for this notice.
-    pub quota_reserved: bool,
     /// On a proxy's copy of a notice: the principal it is about.
     pub on_behalf_of: Option<i64>,
 }

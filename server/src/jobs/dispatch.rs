@@ -12,8 +12,8 @@ use std::{
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, LockBehavior, LockType},
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::{Expr, LockType},
 };
 
 use crate::{
@@ -22,7 +22,7 @@ use crate::{
     error::AppResult,
     service::{
         activities::display_time,
-        begin_write,
+        begin_write, deliveries,
         notifications::state,
         subscriptions::{refund, template_for, zero},
     },
@@ -67,123 +67,121 @@ enum Outcome {
     Refused(String),
 }
 
-/// Claims up to `batch` due notices: pending ones whose time has come, and (when
-/// `sweep_leases`) ones whose lease ran out. `FOR UPDATE SKIP LOCKED` lets replicas claim side by side on
-/// PostgreSQL; on SQLite the write transaction makes one claimer at a time. Each push's
-/// quota is held in the same transaction (one write of each notice, not two).
-pub async fn claim(ctx: &AppContext, batch: u64, sweep_leases: bool) -> AppResult<Vec<notification::Model>> {
-    Ok(claim_planned(ctx, batch, sweep_leases).await?.into_iter().map(|(n, _)| n).collect())
+/// Claims up to `batch` due pushes (see [`claim_planned`]) and returns their notices.
+pub async fn claim(ctx: &AppContext, batch: u64) -> AppResult<Vec<notification::Model>> {
+    Ok(claim_planned(ctx, batch).await?.pushes.into_iter().map(|(n, _)| n).collect())
 }
 
-/// [`claim`], with how each notice goes out: in one transaction the due rows are taken
-/// (leases first, then what is due), their openids read, a send held from each push's
-/// quota, and every row marked `sending` under a lease with `quota_reserved` set where a
-/// send is held — one UPDATE of the batch's notices and one commit.
-async fn claim_planned(
-    ctx: &AppContext,
-    batch: u64,
-    sweep_leases: bool,
-) -> AppResult<Vec<(notification::Model, Plan)>> {
+/// What one claim took from the delivery queue.
+#[derive(Default)]
+struct Claimed {
+    /// Queue rows taken, stale ones included (a full batch means more may be due).
+    taken: usize,
+    /// Notices settled by the claim itself (kept in the inbox only).
+    report: DispatchReport,
+    /// Pushes to send, each holding a send of its user's quota, leased to this replica.
+    pushes: Vec<(notification::Model, Push)>,
+}
+
+/// One claim, in one transaction: the due rows of the delivery queue are taken
+/// (`service::deliveries::claim_due`, `FOR UPDATE SKIP LOCKED`, so replicas claim side by
+/// side on PostgreSQL; on SQLite the write transaction makes one claimer at a time) with
+/// their notices and openids; rows whose notice is no longer `pending` (withdrawn) are
+/// dropped, giving back a send they held; a send is held from each push's quota; notices
+/// that stay in the inbox only (no push for the kind, no openid, no template, no quota,
+/// dev mode) are settled at once; and the pushes are leased. Each notice's `attempts` is
+/// the queue's, counting this claim.
+async fn claim_planned(ctx: &AppContext, batch: u64) -> AppResult<Claimed> {
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
-    let skip_locked =
-        |q: sea_orm::Select<notification::Entity>| q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    // Two index range scans on (state, due_at) rather than one OR the planner cannot
-    // walk in order: leases run out first (a crashed replica's claims), then what is due.
-    let mut rows: Vec<notification::Model> = Vec::new();
-    if sweep_leases {
-        rows = skip_locked(
-            notification::Entity::find()
-                .filter(notification::Column::State.eq(state::SENDING))
-                .filter(notification::Column::LeaseUntil.lt(now))
-                .order_by_asc(notification::Column::Id)
-                .limit(batch),
-        )
-        .all(&txn)
-        .await?;
-    }
-    let due = Condition::all()
-        .add(notification::Column::State.eq(state::PENDING))
-        .add(notification::Column::DueAt.lte(now))
-        .add(
-            Condition::any()
-                .add(notification::Column::NextAttemptAt.is_null())
-                .add(notification::Column::NextAttemptAt.lte(now)),
-        );
-    if (rows.len() as u64) < batch {
-        let pending = skip_locked(
-            notification::Entity::find()
-                .filter(due)
-                .order_by_asc(notification::Column::DueAt)
-                .order_by_asc(notification::Column::Id)
-                .limit(batch - rows.len() as u64),
-        )
-        .all(&txn)
-        .await?;
-        rows.extend(pending);
-    }
+    let rows = deliveries::claim_due(&txn, now, batch).await?;
     if rows.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Claimed::default());
     }
-    let planned = plan(ctx, &txn, rows).await?;
+    let taken = rows.len();
+    let mut notices: HashMap<i64, notification::Model> = notification::Entity::find()
+        .filter(notification::Column::Id.is_in(rows.iter().map(|r| r.notification_id)))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|n| (n.id, n))
+        .collect();
+    let mut live = Vec::with_capacity(rows.len());
+    let mut stale = Vec::new();
+    let mut reserved = HashSet::new();
+    for row in rows {
+        match notices.remove(&row.notification_id) {
+            Some(n) if n.state == state::PENDING => {
+                if row.quota_reserved {
+                    reserved.insert(n.id);
+                }
+                live.push(notification::Model { attempts: row.attempts + 1, ..n });
+            }
+            n => {
+                if let Some(n) = n.filter(|_| row.quota_reserved) {
+                    refund_held(ctx, &txn, &n).await?;
+                }
+                stale.push(row.notification_id);
+            }
+        }
+    }
+    deliveries::settle(&txn, &stale).await?;
+    let planned = plan(ctx, &txn, live).await?;
     let wanted: Vec<(i64, i64, String)> = planned
         .iter()
         .filter_map(|(n, p)| match p {
-            Plan::Push(p) if !n.quota_reserved => Some((n.id, n.user_id, p.template.clone())),
+            Plan::Push(p) if !reserved.contains(&n.id) => Some((n.id, n.user_id, p.template.clone())),
             _ => None,
         })
         .collect();
     let held = hold_quotas(&txn, &wanted).await?;
+    let mut claimed = Claimed { taken, ..Default::default() };
+    let mut settled: Vec<(notification::Model, Outcome)> = Vec::new();
+    for (n, plan) in planned {
+        match plan {
+            Plan::Push(p) if reserved.contains(&n.id) || held.contains(&n.id) => claimed.pushes.push((n, p)),
+            Plan::Push(_) => settled.push((n, Outcome::InboxOnly("no quota"))),
+            Plan::Inbox(why) => {
+                if reserved.contains(&n.id) {
+                    refund_held(ctx, &txn, &n).await?;
+                }
+                settled.push((n, Outcome::InboxOnly(why)));
+            }
+        }
+    }
+    write_outcomes(&txn, &settled, now).await?;
     let lease = chrono::Duration::from_std(ctx.config.dispatch_lease).unwrap_or_else(|_| chrono::Duration::seconds(60));
-    let ids: Vec<i64> = planned.iter().map(|(n, _)| n.id).collect();
-    let reserved = if held.is_empty() {
-        Expr::col(notification::Column::QuotaReserved)
-    } else {
-        Expr::case(notification::Column::Id.is_in(held.iter().copied()), Expr::val(true))
-            .finally(Expr::col(notification::Column::QuotaReserved))
-            .into()
-    };
-    notification::Entity::update_many()
-        .col_expr(notification::Column::State, Expr::value(state::SENDING))
-        .col_expr(notification::Column::LeaseUntil, Expr::value(now + lease))
-        .col_expr(notification::Column::Attempts, Expr::col(notification::Column::Attempts).add(1))
-        .col_expr(notification::Column::QuotaReserved, reserved)
-        .filter(notification::Column::Id.is_in(ids.clone()))
-        .exec(&txn)
-        .await?;
+    let ids: Vec<i64> = claimed.pushes.iter().map(|(n, _)| n.id).collect();
+    deliveries::lease(&txn, &ids, now + lease, &held).await?;
     txn.commit().await?;
     ctx.claimed.lock().unwrap_or_else(|p| p.into_inner()).extend(ids);
-    Ok(planned
-        .into_iter()
-        .map(|(n, p)| {
-            let quota_reserved = n.quota_reserved || held.contains(&n.id);
-            let n = notification::Model {
-                state: state::SENDING.to_owned(),
-                lease_until: Some(now + lease),
-                attempts: n.attempts + 1,
-                quota_reserved,
-                ..n
-            };
-            (n, p)
-        })
-        .collect())
+    claimed.report.claimed = settled.len() + claimed.pushes.len();
+    tally(&mut claimed.report, &settled);
+    Ok(claimed)
+}
+
+/// Gives back the send a dropped or inbox-only notice held from an earlier claim (its
+/// queue row is deleted in the same transaction).
+async fn refund_held(ctx: &AppContext, txn: &DatabaseTransaction, n: &notification::Model) -> AppResult<()> {
+    if let Some(template) = n.purpose.as_deref().and_then(|p| template_for(ctx, p)) {
+        refund(txn, n.user_id, &template).await?;
+    }
+    Ok(())
 }
 
 /// A replica's dispatcher between steps.
 #[derive(Debug, Default)]
 pub struct Dispatcher {
-    /// When this replica last looked for claims whose lease ran out.
-    last_lease_sweep: Option<DateTime<Utc>>,
     /// Set by shutdown once it holds the dispatcher: no further step starts.
     pub stopping: bool,
 }
 
-/// One step: claim a batch and deliver it. Shutdown waits for a running step. Run-out
-/// leases (a crashed replica's claims) are looked for on the first step and then every
-/// half lease, not on every step: under churn that scan costs more than the claim.
+/// One step: claim a batch and deliver it. Shutdown waits for a running step. A crashed
+/// replica's claims fall due again when their lease runs out, and are claimed with the
+/// rest.
 pub async fn dispatch_once(ctx: &AppContext, batch: u64) -> AppResult<DispatchReport> {
-    let mut dispatcher = ctx.dispatching.lock().await;
-    let claimed = claim_step(ctx, &mut dispatcher, batch).await?;
+    let _dispatcher = ctx.dispatching.lock().await;
+    let claimed = claim_planned(ctx, batch).await?;
     deliver_all(ctx, claimed).await
 }
 
@@ -194,30 +192,30 @@ pub async fn dispatch_once(ctx: &AppContext, batch: u64) -> AppResult<DispatchRe
 pub async fn drain(ctx: &AppContext, batch: u64, max_batches: usize) -> AppResult<DispatchReport> {
     let mut total = DispatchReport::default();
     let mut claimed = {
-        let mut dispatcher = ctx.dispatching.lock().await;
+        let dispatcher = ctx.dispatching.lock().await;
         if dispatcher.stopping {
             return Ok(total);
         }
-        claim_step(ctx, &mut dispatcher, batch).await?
+        claim_planned(ctx, batch).await?
     };
     for step in 0..max_batches {
-        if claimed.is_empty() {
+        if claimed.taken == 0 {
             break;
         }
-        let mut dispatcher = ctx.dispatching.lock().await;
+        let dispatcher = ctx.dispatching.lock().await;
         if dispatcher.stopping {
             break;
         }
-        let more = claimed.len() as u64 >= batch && step + 1 < max_batches;
+        let more = claimed.taken as u64 >= batch && step + 1 < max_batches;
         let delivering = deliver_all(ctx, std::mem::take(&mut claimed));
-        let claiming = async { if more { claim_step(ctx, &mut dispatcher, batch).await } else { Ok(Vec::new()) } };
+        let claiming = async { if more { claim_planned(ctx, batch).await } else { Ok(Claimed::default()) } };
         let (report, next) = tokio::join!(delivering, claiming);
         drop(dispatcher);
         let next = next?;
         let report = match report {
             Ok(report) => report,
             Err(e) => {
-                let ids: Vec<i64> = next.iter().map(|(n, _)| n.id).collect();
+                let ids: Vec<i64> = next.pushes.iter().map(|(n, _)| n.id).collect();
                 if let Err(release) = release_claims(ctx, &ids).await {
                     tracing::warn!(error = %release, "could not give back the next batch; its lease will run out");
                 }
@@ -232,22 +230,6 @@ pub async fn drain(ctx: &AppContext, batch: u64, max_batches: usize) -> AppResul
         claimed = next;
     }
     Ok(total)
-}
-
-/// Claims a batch, sweeping run-out leases on the first step and then every half lease.
-async fn claim_step(
-    ctx: &AppContext,
-    dispatcher: &mut Dispatcher,
-    batch: u64,
-) -> AppResult<Vec<(notification::Model, Plan)>> {
-    let now = ctx.now();
-    let every =
-        chrono::Duration::from_std(ctx.config.dispatch_lease / 2).unwrap_or_else(|_| chrono::Duration::seconds(30));
-    let sweep = dispatcher.last_lease_sweep.is_none_or(|at| now - at >= every);
-    if sweep {
-        dispatcher.last_lease_sweep = Some(now);
-    }
-    claim_planned(ctx, batch, sweep).await
 }
 
 /// How one claimed notice goes out.
@@ -269,21 +251,11 @@ pub struct Push {
 /// users are pushed to in parallel, each user's notices in turn (WeChat refuses
 /// concurrent sends to one openid), while a recorder writes the outcomes in chunks as
 /// they arrive. A crash repeats at most the sends in flight and the chunk being written.
-pub async fn deliver_all(ctx: &AppContext, claimed: Vec<(notification::Model, Plan)>) -> AppResult<DispatchReport> {
-    let mut report = DispatchReport { claimed: claimed.len(), ..Default::default() };
-    let mut settled: Vec<(notification::Model, Outcome)> = Vec::new();
+async fn deliver_all(ctx: &AppContext, claimed: Claimed) -> AppResult<DispatchReport> {
+    let mut report = claimed.report;
     let mut by_user: BTreeMap<i64, Vec<(notification::Model, Push)>> = BTreeMap::new();
-    for (n, plan) in claimed {
-        match plan {
-            // The claim held a send for it, or it holds one from an earlier attempt.
-            Plan::Push(p) if n.quota_reserved => by_user.entry(n.user_id).or_default().push((n, p)),
-            Plan::Push(_) => settled.push((n, Outcome::InboxOnly("no quota"))),
-            Plan::Inbox(why) => settled.push((n, Outcome::InboxOnly(why))),
-        }
-    }
-    for chunk in settled.chunks(RECORD_CHUNK) {
-        record_many(ctx, chunk).await?;
-        tally(&mut report, chunk);
+    for (n, p) in claimed.pushes {
+        by_user.entry(n.user_id).or_default().push((n, p));
     }
     if by_user.is_empty() {
         return Ok(report);
@@ -593,69 +565,13 @@ async fn hold_quotas(txn: &DatabaseTransaction, wanted: &[(i64, i64, String)]) -
     Ok(held)
 }
 
-/// Writes a chunk of outcomes in one transaction: gives a held quota back when the
-/// message did not go out, zeroes a balance WeChat says is spent, and skips notices
-/// withdrawn meanwhile (no longer `sending`).
+/// Writes a chunk of outcomes in one transaction (see [`write_outcomes`]).
 async fn record_many(ctx: &AppContext, outcomes: &[(notification::Model, Outcome)]) -> AppResult<()> {
     if outcomes.is_empty() {
         return Ok(());
     }
-    let now: DateTime<Utc> = ctx.now();
     let txn = begin_write(&ctx.db).await?;
-    let sending = || {
-        notification::Entity::update_many()
-            .col_expr(notification::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-            .filter(notification::Column::State.eq(state::SENDING))
-    };
-    let mut sent: Vec<(i64, &str)> = Vec::new();
-    let mut inbox: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
-    for (n, outcome) in outcomes {
-        match outcome {
-            Outcome::Sent(msgid) => sent.push((n.id, msgid)),
-            Outcome::InboxOnly(why) => inbox.entry(why).or_default().push(n.id),
-            Outcome::Refused(template) => {
-                zero(&txn, n.user_id, template).await?;
-                inbox.entry("refused by WeChat (43101)").or_default().push(n.id);
-            }
-            Outcome::Retry(why, after, template) => {
-                tracing::info!(notification_id = n.id, reason = %why, retry_in = ?after, "push failed; will retry");
-                give_back(&txn, n, template).await?;
-                sending()
-                    .col_expr(notification::Column::State, Expr::value(state::PENDING))
-                    .col_expr(notification::Column::LastError, Expr::value(why.clone()))
-                    .col_expr(
-                        notification::Column::NextAttemptAt,
-                        Expr::value(now + chrono::Duration::from_std(*after).unwrap_or_default()),
-                    )
-                    .filter(notification::Column::Id.eq(n.id))
-                    .exec(&txn)
-                    .await?;
-            }
-            Outcome::Failed(why, template) => {
-                tracing::warn!(notification_id = n.id, reason = %why, "push failed for good; the notice stays in the inbox");
-                if let Some(template) = template {
-                    give_back(&txn, n, template).await?;
-                }
-                sending()
-                    .col_expr(notification::Column::State, Expr::value(state::FAILED))
-                    .col_expr(notification::Column::LastError, Expr::value(why.clone()))
-                    .filter(notification::Column::Id.eq(n.id))
-                    .exec(&txn)
-                    .await?;
-            }
-        }
-    }
-    if !sent.is_empty() {
-        mark_sent(&txn, &sent, now).await?;
-    }
-    for (why, ids) in inbox {
-        sending()
-            .col_expr(notification::Column::State, Expr::value(state::INBOX_ONLY))
-            .col_expr(notification::Column::LastError, Expr::value(why))
-            .filter(notification::Column::Id.is_in(ids))
-            .exec(&txn)
-            .await?;
-    }
+    write_outcomes(&txn, outcomes, ctx.now()).await?;
     txn.commit().await?;
     let mut claimed = ctx.claimed.lock().unwrap_or_else(|p| p.into_inner());
     for (n, _) in outcomes {
@@ -664,29 +580,95 @@ async fn record_many(ctx: &AppContext, outcomes: &[(notification::Model, Outcome
     Ok(())
 }
 
+/// Writes outcomes inside `txn`: each on its inbox row — unless the notice was withdrawn
+/// meanwhile (no longer `pending`; a message already sent then stays sent, the inbox row
+/// withdrawn) — and its queue row deleted, or moved to the next attempt for a retry. A
+/// held send goes back to the user when the message did not go out; a balance WeChat
+/// says is spent (43101) is zeroed.
+async fn write_outcomes(
+    txn: &DatabaseTransaction,
+    outcomes: &[(notification::Model, Outcome)],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    let waiting = || notification::Entity::update_many().filter(notification::Column::State.eq(state::PENDING));
+    let mut sent: Vec<(i64, &str, i32)> = Vec::new();
+    let mut inbox: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    let mut done: Vec<i64> = Vec::with_capacity(outcomes.len());
+    for (n, outcome) in outcomes {
+        match outcome {
+            Outcome::Sent(msgid) => sent.push((n.id, msgid, n.attempts)),
+            Outcome::InboxOnly(why) => inbox.entry(why).or_default().push(n.id),
+            Outcome::Refused(template) => {
+                zero(txn, n.user_id, template).await?;
+                inbox.entry("refused by WeChat (43101)").or_default().push(n.id);
+            }
+            Outcome::Retry(why, after, template) => {
+                tracing::info!(notification_id = n.id, reason = %why, retry_in = ?after, "push failed; will retry");
+                give_back(txn, n, template).await?;
+                deliveries::retry_at(txn, n.id, now + chrono::Duration::from_std(*after).unwrap_or_default()).await?;
+                waiting()
+                    .col_expr(notification::Column::LastError, Expr::value(why.clone()))
+                    .filter(notification::Column::Id.eq(n.id))
+                    .exec(txn)
+                    .await?;
+                continue;
+            }
+            Outcome::Failed(why, template) => {
+                tracing::warn!(notification_id = n.id, reason = %why, "push failed for good; the notice stays in the inbox");
+                if let Some(template) = template {
+                    give_back(txn, n, template).await?;
+                }
+                waiting()
+                    .col_expr(notification::Column::State, Expr::value(state::FAILED))
+                    .col_expr(notification::Column::LastError, Expr::value(why.clone()))
+                    .col_expr(notification::Column::Attempts, Expr::value(n.attempts))
+                    .filter(notification::Column::Id.eq(n.id))
+                    .exec(txn)
+                    .await?;
+            }
+        }
+        done.push(n.id);
+    }
+    if !sent.is_empty() {
+        mark_sent(txn, &sent, now).await?;
+    }
+    for (why, ids) in inbox {
+        waiting()
+            .col_expr(notification::Column::State, Expr::value(state::INBOX_ONLY))
+            .col_expr(notification::Column::LastError, Expr::value(why))
+            .filter(notification::Column::Id.is_in(ids))
+            .exec(txn)
+            .await?;
+    }
+    deliveries::settle(txn, &done).await
+}
+
 /// Marks notices sent, each with its WeChat msgid, in one statement: an UPDATE joined
 /// to a VALUES list (a CASE per row would be quadratic in the chunk). The same SQL runs
 /// on PostgreSQL and SQLite (≥ 3.33); only the placeholders differ.
-async fn mark_sent(txn: &impl ConnectionTrait, sent: &[(i64, &str)], now: DateTime<Utc>) -> AppResult<()> {
+async fn mark_sent(txn: &impl ConnectionTrait, sent: &[(i64, &str, i32)], now: DateTime<Utc>) -> AppResult<()> {
     let backend = txn.get_database_backend();
     // Numbered in the order they appear in the text (SQLite's `?` binds by position).
     let mut p = Placeholders::new(backend);
     let (p_state, p_at) = (p.next(), p.next());
-    let rows = p.rows(sent.len(), 3);
+    let rows = p.rows(sent.len(), 4);
     // The state each row must still be in comes with the row (`v.column3`), not as one
-    // parameter: with `state = $n` the planner, trusting statistics that say few notices
-    // are `sending`, hashed every `sending` row through the state index (12 ms a chunk on
-    // the benchmark, 195 ms in EXPLAIN after a bulk change) instead of 256 primary-key
-    // lookups (5 ms).
+    // parameter: with `state = $n` and an index on `state` (dropped since, with the
+    // delivery queue) the planner hashed every row in that state (12 ms a chunk on the
+    // benchmark) instead of 256 primary-key lookups (5 ms).
     let sql = format!(
-        "UPDATE notifications SET state = {p_state}, sent_at = {p_at}, lease_until = NULL, msgid = v.column2 \
+        "UPDATE notifications SET state = {p_state}, sent_at = {p_at}, msgid = v.column2, attempts = v.column4 \
          FROM (VALUES {rows}) AS v WHERE notifications.id = v.column1 AND notifications.state = v.column3"
     );
     let mut values: Vec<sea_orm::Value> = vec![state::SENT.into(), now.into()];
-    for (id, msgid) in sent {
+    for (id, msgid, attempts) in sent {
         values.push((*id).into());
         values.push((*msgid).into());
-        values.push(state::SENDING.into());
+        values.push(state::PENDING.into());
+        values.push((*attempts).into());
     }
     txn.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
     Ok(())
@@ -721,14 +703,7 @@ impl Placeholders {
 
 /// Gives the notice's held send back to the user, once.
 async fn give_back(txn: &impl ConnectionTrait, n: &notification::Model, template: &str) -> AppResult<()> {
-    let held = notification::Entity::update_many()
-        .col_expr(notification::Column::QuotaReserved, Expr::value(false))
-        .filter(notification::Column::Id.eq(n.id))
-        .filter(notification::Column::QuotaReserved.eq(true))
-        .exec(txn)
-        .await?
-        .rows_affected;
-    if held == 1 {
+    if deliveries::take_held_send(txn, n.id).await? {
         refund(txn, n.user_id, template).await?;
     }
     Ok(())
@@ -737,17 +712,7 @@ async fn give_back(txn: &impl ConnectionTrait, n: &notification::Model, template
 /// Gives back this replica's claims at shutdown, so another replica sends them now
 /// rather than after the lease.
 pub async fn release_claims(ctx: &AppContext, ids: &[i64]) -> AppResult<u64> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    Ok(notification::Entity::update_many()
-        .col_expr(notification::Column::State, Expr::value(state::PENDING))
-        .col_expr(notification::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-        .filter(notification::Column::Id.is_in(ids.to_vec()))
-        .filter(notification::Column::State.eq(state::SENDING))
-        .exec(&ctx.db)
-        .await?
-        .rows_affected)
+    deliveries::release(&ctx.db, ids, ctx.now()).await
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod calendar;
 pub mod certificates;
 pub mod community_residents;
 pub mod console_sessions;
+pub mod deliveries;
 pub mod demo;
 pub mod demo_funding;
 pub mod demo_history;

@@ -57,8 +57,8 @@ pub fn purpose_of(kind: &str) -> Option<&'static str> {
 
 /// Notice states.
 pub mod state {
+    /// Waiting in the delivery queue (`service::deliveries`), claimed or not.
     pub const PENDING: &str = "pending";
-    pub const SENDING: &str = "sending";
     pub const SENT: &str = "sent";
     pub const INBOX_ONLY: &str = "inbox_only";
     pub const FAILED: &str = "failed";
@@ -119,35 +119,39 @@ pub async fn enqueue(db: &impl ConnectionTrait, notices: Vec<Notice>, now: DateT
 }
 
 /// Inserts notices as they are (`Some(principal)`: a proxy's copy about them), skipping a
-/// key held by a live notice.
+/// key held by a live notice, and queues each one inserted for delivery
+/// (`service::deliveries`).
 pub(crate) async fn insert(
     db: &impl ConnectionTrait,
     all: &[(&Notice, Option<i64>)],
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     for chunk in all.chunks(500) {
-        notification::Entity::insert_many(chunk.iter().map(|(n, on_behalf_of)| notification::ActiveModel {
-            user_id: Set(n.user_id),
-            kind: Set(n.kind.to_owned()),
-            title: Set(n.title.clone()),
-            body: Set(n.body.clone()),
-            activity_id: Set(n.activity_id),
-            organization_id: Set(n.organization_id),
-            dedupe_key: Set(n.dedupe_key.clone()),
-            created_at: Set(now),
-            read_at: Set(None),
-            state: Set(state::PENDING.to_owned()),
-            due_at: Set(Some(n.due_at.unwrap_or(now))),
-            attempts: Set(0),
-            purpose: Set(purpose_of(n.kind).map(str::to_owned)),
-            offset_secs: Set(n.offset_secs),
-            quota_reserved: Set(false),
-            on_behalf_of: Set(*on_behalf_of),
-            ..Default::default()
-        }))
-        .on_conflict_do_nothing_on([notification::Column::DedupeKey])
-        .exec_without_returning(db)
-        .await?;
+        let inserted =
+            notification::Entity::insert_many(chunk.iter().map(|(n, on_behalf_of)| notification::ActiveModel {
+                user_id: Set(n.user_id),
+                kind: Set(n.kind.to_owned()),
+                title: Set(n.title.clone()),
+                body: Set(n.body.clone()),
+                activity_id: Set(n.activity_id),
+                organization_id: Set(n.organization_id),
+                dedupe_key: Set(n.dedupe_key.clone()),
+                created_at: Set(now),
+                read_at: Set(None),
+                state: Set(state::PENDING.to_owned()),
+                due_at: Set(Some(n.due_at.unwrap_or(now))),
+                attempts: Set(0),
+                purpose: Set(purpose_of(n.kind).map(str::to_owned)),
+                offset_secs: Set(n.offset_secs),
+                on_behalf_of: Set(*on_behalf_of),
+                ..Default::default()
+            }))
+            .on_conflict_do_nothing_on([notification::Column::DedupeKey])
+            .exec_with_returning_keys(db)
+            .await?;
+        if let sea_orm::TryInsertResult::Inserted(ids) = inserted {
+            crate::service::deliveries::queue(db, &ids).await?;
+        }
     }
     Ok(())
 }
