@@ -1,7 +1,7 @@
 //! Everything a request or a job needs, shared as one `web::Data<AppContext>`.
 
 use std::{
-    collections::HashSet,
+    collections::HashMap,
     sync::{Arc, Mutex},
 };
 
@@ -25,8 +25,9 @@ pub struct AppContext {
     pub jwt: Arc<JwtKeys>,
     pub limiter: Arc<RateLimiter>,
     pub public_cache: Arc<PublicCache>,
-    /// Notices this process has claimed and not yet settled; given back at shutdown.
-    pub claimed: Arc<Mutex<HashSet<i64>>>,
+    /// Notices this process has claimed and not yet settled, each with the end of its
+    /// lease (its queue row's `due_at` while the claim stands); given back at shutdown.
+    pub claimed: Arc<Mutex<HashMap<i64, chrono::DateTime<chrono::Utc>>>>,
     /// Held while a dispatch batch runs, so shutdown can wait for it.
     pub dispatching: Arc<tokio::sync::Mutex<crate::jobs::dispatch::Dispatcher>>,
     /// Sign-ups waiting to be applied, by activity (`service::signup_batch`).

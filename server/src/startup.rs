@@ -113,7 +113,7 @@ impl Application {
             dispatcher.stopping = true; // a drain still running starts no further step
         }
         let claimed: Vec<i64> =
-            self.context.claimed.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
+            self.context.claimed.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect();
         match jobs::dispatch::release_claims(&self.context, &claimed).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(released = n, "claimed notices given back for another replica"),

@@ -520,3 +520,37 @@ async fn a_claim_given_back_then_withdrawn_returns_its_send() -> TestResult {
     assert!(notice_delivery::Entity::find_by_id(ids[0]).one(&app.ctx.db).await?.is_none(), "its queue row is gone");
     Ok(())
 }
+
+/// Giving a claim back moves its queue row only while this replica's lease on it stands:
+/// a row another replica has claimed since (its lease ran out here) keeps that replica's
+/// lease, and a give-back of ids this replica does not hold changes nothing.
+#[tokio::test]
+async fn a_give_back_moves_only_rows_still_under_its_own_lease() -> TestResult {
+    use chrono::SubsecRound;
+    use linli_server::entity::notice_delivery;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    let app = spawn_app().await?;
+    let id = activity(&app, 26, "租约测试").await?;
+    let who = app.login("lease-owner").await?;
+    subscribe(&app, &who, json!({ TEMPLATE_REMINDER: "accept" })).await?;
+    sign_up(&app, &who, id).await?;
+    app.dispatch().await?; // the confirmation: inbox only
+    app.clock.advance(Duration::hours(2) + Duration::minutes(1)); // the 24 h reminder is due
+    let err = |e: linli_server::error::AppError| anyhow::anyhow!("{e}");
+    let claimed = linli_server::jobs::dispatch::claim(&app.ctx, 100).await.map_err(err)?;
+    let ids: Vec<i64> = claimed.iter().map(|n| n.id).collect();
+    assert_eq!(ids.len(), 1);
+    // Another replica's claim after this one's lease ran out: the row's due time is its lease.
+    let theirs = (app.ctx.now() + Duration::minutes(7)).trunc_subsecs(6); // as the database keeps it
+    let queued = || async { notice_delivery::Entity::find_by_id(ids[0]).one(&app.ctx.db).await };
+    let row = queued().await?.ok_or_else(|| anyhow::anyhow!("queued"))?;
+    notice_delivery::ActiveModel { due_at: Set(theirs), ..row.into() }.update(&app.ctx.db).await?;
+    assert_eq!(linli_server::jobs::dispatch::release_claims(&app.ctx, &ids).await.map_err(err)?, 0);
+    let row = queued().await?.ok_or_else(|| anyhow::anyhow!("queued"))?;
+    assert_eq!(row.due_at, theirs, "the other replica's lease stands");
+    assert_eq!(app.dispatch().await?.claimed, 0, "nothing falls due before that lease ends");
+    // Not held here any more: a second give-back is a no-op.
+    assert_eq!(linli_server::jobs::dispatch::release_claims(&app.ctx, &ids).await.map_err(err)?, 0);
+    assert!(app.fake.sends_to("o-lease-owner").is_empty());
+    Ok(())
+}

@@ -117,3 +117,55 @@ async fn the_delivery_queue_takes_over_waiting_and_claimed_notices() -> TestResu
     db.close().await?;
     Ok(())
 }
+
+/// A server of the release before the queue, still running during a rolling deploy,
+/// inserts a notice without a queue row: the next start (`cli::migrate_database`) and the
+/// hourly job queue it when it is due, once however often they run.
+#[tokio::test]
+async fn a_waiting_notice_without_a_queue_row_is_queued_once() -> TestResult {
+    use linli_server::entity::{notice_delivery, user};
+    let url = fresh_database().await?;
+    let db = Database::connect(&url).await?;
+    linli_server::cli::migrate_database(&db).await?;
+    let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
+    let u = user::ActiveModel {
+        openid: Set(Some("old-release-resident".into())),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&db)
+    .await?;
+    let due = now + Duration::hours(3);
+    for (key, state) in [("waiting", "pending"), ("sent", "sent")] {
+        let insert = Query::insert()
+            .into_table(Alias::new("notifications"))
+            .columns(
+                ["user_id", "kind", "title", "body", "dedupe_key", "created_at", "state", "due_at", "attempts"]
+                    .map(Alias::new),
+            )
+            .values_panic([
+                u.id.into(),
+                "reminder".into(),
+                "活动提醒".into(),
+                key.into(),
+                format!("old-release:{key}").into(),
+                now.into(),
+                state.into(),
+                due.into(),
+                0.into(),
+            ])
+            .to_owned();
+        db.execute(&insert).await?;
+    }
+    assert!(notice_delivery::Entity::find().all(&db).await?.is_empty());
+    for _ in 0..2 {
+        linli_server::cli::migrate_database(&db).await?;
+        let queued = notice_delivery::Entity::find().all(&db).await?;
+        let seen: Vec<(String, i32, bool)> =
+            queued.iter().map(|d| (d.due_at.to_rfc3339(), d.attempts, d.quota_reserved)).collect();
+        assert_eq!(seen, [(due.to_rfc3339(), 0, false)], "the waiting notice, queued when it is due");
+    }
+    db.close().await?;
+    Ok(())
+}

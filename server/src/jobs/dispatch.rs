@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::{StreamExt, stream};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
@@ -151,10 +151,13 @@ async fn claim_planned(ctx: &AppContext, batch: u64) -> AppResult<Claimed> {
     }
     write_outcomes(&txn, &settled, now).await?;
     let lease = chrono::Duration::from_std(ctx.config.dispatch_lease).unwrap_or_else(|_| chrono::Duration::seconds(60));
+    // Whole microseconds, as both databases store it, so a give-back can match the lease
+    // exactly (`deliveries::release`).
+    let until = (now + lease).trunc_subsecs(6);
     let ids: Vec<i64> = claimed.pushes.iter().map(|(n, _)| n.id).collect();
-    deliveries::lease(&txn, &ids, now + lease, &held).await?;
+    deliveries::lease(&txn, &ids, until, &held).await?;
     txn.commit().await?;
-    ctx.claimed.lock().unwrap_or_else(|p| p.into_inner()).extend(ids);
+    ctx.claimed.lock().unwrap_or_else(|p| p.into_inner()).extend(ids.into_iter().map(|id| (id, until)));
     claimed.report.claimed = settled.len() + claimed.pushes.len();
     tally(&mut claimed.report, &settled);
     Ok(claimed)
@@ -163,8 +166,16 @@ async fn claim_planned(ctx: &AppContext, batch: u64) -> AppResult<Claimed> {
 /// Gives back the send a dropped or inbox-only notice held from an earlier claim (its
 /// queue row is deleted in the same transaction).
 async fn refund_held(ctx: &AppContext, txn: &DatabaseTransaction, n: &notification::Model) -> AppResult<()> {
-    if let Some(template) = n.purpose.as_deref().and_then(|p| template_for(ctx, p)) {
-        refund(txn, n.user_id, &template).await?;
+    match n.purpose.as_deref().and_then(|p| template_for(ctx, p)) {
+        Some(template) => refund(txn, n.user_id, &template).await?,
+        // The template was unset since the claim (a configuration change): the send
+        // cannot be matched to a balance any more.
+        None => tracing::warn!(
+            notification_id = n.id,
+            user_id = n.user_id,
+            purpose = ?n.purpose,
+            "a held send could not be given back: no template is configured for its purpose"
+        ),
     }
     Ok(())
 }
@@ -709,10 +720,30 @@ async fn give_back(txn: &impl ConnectionTrait, n: &notification::Model, template
     Ok(())
 }
 
-/// Gives back this replica's claims at shutdown, so another replica sends them now
-/// rather than after the lease.
+/// Gives back claims of this replica not yet settled (at shutdown, or a batch that will
+/// not be sent), so another replica sends them now rather than after the lease; each row
+/// only while its lease from this replica stands (`deliveries::release`). Ids this
+/// replica does not hold are skipped. Returns the rows given back.
 pub async fn release_claims(ctx: &AppContext, ids: &[i64]) -> AppResult<u64> {
-    deliveries::release(&ctx.db, ids, ctx.now()).await
+    let mut by_lease: BTreeMap<DateTime<Utc>, Vec<i64>> = BTreeMap::new();
+    {
+        let claimed = ctx.claimed.lock().unwrap_or_else(|p| p.into_inner());
+        for id in ids {
+            if let Some(until) = claimed.get(id) {
+                by_lease.entry(*until).or_default().push(*id);
+            }
+        }
+    }
+    let now = ctx.now();
+    let mut released = 0;
+    for (until, ids) in by_lease {
+        released += deliveries::release(&ctx.db, &ids, until, now).await?;
+        let mut claimed = ctx.claimed.lock().unwrap_or_else(|p| p.into_inner());
+        for id in &ids {
+            claimed.remove(id);
+        }
+    }
+    Ok(released)
 }
 
 #[cfg(test)]

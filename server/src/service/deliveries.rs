@@ -18,6 +18,10 @@
 //!   send it held given back (`jobs::dispatch`).
 //!
 //! Deleting a notice deletes its row (`ON DELETE CASCADE`).
+//!
+//! Left as it is: a notice withdrawn while its push is in flight frees its dedupe key at
+//! once, so the same notice queued again within that second (a proxy unlinked and linked
+//! again) may reach WeChat twice. Withdrawing never waits on WeChat for it.
 
 use std::collections::HashSet;
 
@@ -119,19 +123,38 @@ pub async fn take_held_send(db: &impl ConnectionTrait, id: i64) -> AppResult<boo
     Ok(held == 1)
 }
 
-/// Gives back a replica's claims (at shutdown): due at `now`, so another replica sends
-/// them at once rather than after the lease. Rows settled meanwhile are not there.
-pub async fn release(db: &impl ConnectionTrait, ids: &[i64], now: DateTime<Utc>) -> AppResult<u64> {
+/// Gives back claims made with the lease ending `lease_until` (at shutdown, or a batch
+/// that will not be sent): due at `now`, so another replica sends them at once rather
+/// than after the lease. Only rows still leased by that claim move — a row settled
+/// meanwhile is gone, one moved to its next attempt (a retry, due later) keeps its time.
+pub async fn release(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+    lease_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> AppResult<u64> {
     if ids.is_empty() {
         return Ok(0);
     }
     Ok(notice_delivery::Entity::update_many()
         .col_expr(notice_delivery::Column::DueAt, Expr::value(now))
         .filter(notice_delivery::Column::NotificationId.is_in(ids.iter().copied()))
-        .filter(notice_delivery::Column::DueAt.gt(now))
+        .filter(notice_delivery::Column::DueAt.eq(lease_until))
         .exec(db)
         .await?
         .rows_affected)
+}
+
+/// Queues every waiting notice that has no queue row: a notice inserted by a server of
+/// the release before the queue (`m20261202_000500`), still running during a rolling
+/// deploy. Idempotent; run at start (`cli::migrate_database`) and hourly.
+pub async fn queue_missing(db: &impl ConnectionTrait) -> AppResult<u64> {
+    let sql = "INSERT INTO notice_deliveries (notification_id, due_at, attempts, quota_reserved) \
+               SELECT n.id, COALESCE(n.due_at, n.created_at), n.attempts, false FROM notifications n \
+               WHERE n.state = 'pending' AND NOT EXISTS \
+               (SELECT 1 FROM notice_deliveries d WHERE d.notification_id = n.id) \
+               ON CONFLICT (notification_id) DO NOTHING";
+    Ok(db.execute_unprepared(sql).await?.rows_affected())
 }
 
 /// Rows waiting: (due now, all), for the metrics.

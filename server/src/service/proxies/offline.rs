@@ -343,14 +343,16 @@ async fn claim_once(ctx: &AppContext, staff: &AuthUser, id: i64, checkin_code: &
         .filter(user::Column::Id.eq(id))
         .exec(&txn)
         .await?;
-    notification::Entity::update_many()
-        .col_expr(notification::Column::UserId, Expr::value(id))
-        .filter(notification::Column::UserId.eq(account))
-        .exec(&txn)
-        .await?;
+    // Quotas before notices: the dispatcher's claim locks a quota, then writes notices
+    // (`jobs::dispatch`), so the same order here cannot deadlock with it.
     subscription_quota::Entity::update_many()
         .col_expr(subscription_quota::Column::UserId, Expr::value(id))
         .filter(subscription_quota::Column::UserId.eq(account))
+        .exec(&txn)
+        .await?;
+    notification::Entity::update_many()
+        .col_expr(notification::Column::UserId, Expr::value(id))
+        .filter(notification::Column::UserId.eq(account))
         .exec(&txn)
         .await?;
     organization_follow::Entity::update_many()
