@@ -6,6 +6,7 @@ COPY Cargo.toml Cargo.lock rustfmt.toml ./
 COPY server server
 COPY migration migration
 COPY tests tests
+COPY vendor vendor
 RUN cargo build --release --locked -p linli-server \
  && strip target/release/linli
 

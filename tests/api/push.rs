@@ -488,6 +488,22 @@ async fn in_dev_mode_the_phone_code_is_the_number() -> TestResult {
     Ok(())
 }
 
+/// A resident who accepted reminders, signed up to an activity starting in 26 hours, and
+/// whose 24 h reminder this replica has just claimed: (the activity, the resident signed
+/// in again after the clock moved, the claimed notices' ids).
+async fn claimed_reminder(app: &TestApp, name: &str, title: &str) -> anyhow::Result<(i64, Session, Vec<i64>)> {
+    let id = activity(app, 26, title).await?;
+    let who = app.login(name).await?;
+    subscribe(app, &who, json!({ TEMPLATE_REMINDER: "accept" })).await?;
+    sign_up(app, &who, id).await?;
+    app.dispatch().await?; // the confirmation: inbox only (no sign-up template accepted)
+    app.clock.advance(Duration::hours(2) + Duration::minutes(1)); // the 24 h reminder is due
+    let who = app.login(name).await?; // the access token ran out meanwhile
+    let claimed = linli_server::jobs::dispatch::claim(&app.ctx, 100).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(claimed.iter().map(|n| n.kind.as_str()).collect::<Vec<_>>(), ["reminder"]);
+    Ok((id, who, claimed.iter().map(|n| n.id).collect()))
+}
+
 /// A claim given back at shutdown keeps the send it held; when the notice is withdrawn
 /// before another replica claims it, the next claim drops its queue row and gives the
 /// send back — nothing goes out and the resident's accept is not lost.
@@ -496,19 +512,10 @@ async fn a_claim_given_back_then_withdrawn_returns_its_send() -> TestResult {
     use linli_server::entity::notice_delivery;
     use sea_orm::EntityTrait;
     let app = spawn_app().await?;
-    let id = activity(&app, 26, "撤回测试").await?;
-    let who = app.login("withdrawn-after-claim").await?;
-    subscribe(&app, &who, json!({ TEMPLATE_REMINDER: "accept" })).await?;
-    sign_up(&app, &who, id).await?;
-    app.dispatch().await?; // the confirmation: inbox only (no sign-up template accepted)
-    app.clock.advance(Duration::hours(2) + Duration::minutes(1)); // the 24 h reminder is due
-    let who = app.login("withdrawn-after-claim").await?; // the access token ran out meanwhile
+    let (id, who, ids) = claimed_reminder(&app, "withdrawn-after-claim", "撤回测试").await?;
     let err = |e: linli_server::error::AppError| anyhow::anyhow!("{e}");
-    let claimed = linli_server::jobs::dispatch::claim(&app.ctx, 100).await.map_err(err)?;
-    assert_eq!(claimed.iter().map(|n| n.kind.as_str()).collect::<Vec<_>>(), ["reminder"]);
     let held = expect_json(app.get("/api/v1/me/subscriptions", Some(&who.access_token)).await?, 200).await?;
     assert_eq!(balance(&held, "reminder"), 0, "the claim holds the send");
-    let ids: Vec<i64> = claimed.iter().map(|n| n.id).collect();
     assert_eq!(linli_server::jobs::dispatch::release_claims(&app.ctx, &ids).await.map_err(err)?, 1);
 
     let cancel = app.delete(&format!("/api/v1/activities/{id}/signups/me"), Some(&who.access_token)).await?;
@@ -530,16 +537,8 @@ async fn a_give_back_moves_only_rows_still_under_its_own_lease() -> TestResult {
     use linli_server::entity::notice_delivery;
     use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
     let app = spawn_app().await?;
-    let id = activity(&app, 26, "租约测试").await?;
-    let who = app.login("lease-owner").await?;
-    subscribe(&app, &who, json!({ TEMPLATE_REMINDER: "accept" })).await?;
-    sign_up(&app, &who, id).await?;
-    app.dispatch().await?; // the confirmation: inbox only
-    app.clock.advance(Duration::hours(2) + Duration::minutes(1)); // the 24 h reminder is due
+    let (_, _, ids) = claimed_reminder(&app, "lease-owner", "租约测试").await?;
     let err = |e: linli_server::error::AppError| anyhow::anyhow!("{e}");
-    let claimed = linli_server::jobs::dispatch::claim(&app.ctx, 100).await.map_err(err)?;
-    let ids: Vec<i64> = claimed.iter().map(|n| n.id).collect();
-    assert_eq!(ids.len(), 1);
     // Another replica's claim after this one's lease ran out: the row's due time is its lease.
     let theirs = (app.ctx.now() + Duration::minutes(7)).trunc_subsecs(6); // as the database keeps it
     let queued = || async { notice_delivery::Entity::find_by_id(ids[0]).one(&app.ctx.db).await };

@@ -19,7 +19,7 @@ use sea_orm::{
 use crate::{
     context::AppContext,
     entity::{activity, notification, subscription_quota, user},
-    error::AppResult,
+    error::{AppError, AppResult},
     service::{
         activities::display_time,
         begin_write, deliveries,
@@ -219,7 +219,16 @@ pub async fn drain(ctx: &AppContext, batch: u64, max_batches: usize) -> AppResul
         }
         let more = claimed.taken as u64 >= batch && step + 1 < max_batches;
         let delivering = deliver_all(ctx, std::mem::take(&mut claimed));
-        let claiming = async { if more { claim_planned(ctx, batch).await } else { Ok(Claimed::default()) } };
+        // A task of its own, so the claim's statements are answered while the sends run.
+        let claiming = async {
+            if !more {
+                return Ok(Claimed::default());
+            }
+            let ctx = ctx.clone();
+            tokio::spawn(async move { claim_planned(&ctx, batch).await })
+                .await
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("the claim task failed: {e}")))?
+        };
         let (report, next) = tokio::join!(delivering, claiming);
         drop(dispatcher);
         let next = next?;
@@ -282,23 +291,21 @@ async fn deliver_all(ctx: &AppContext, claimed: Claimed) -> AppResult<DispatchRe
         .map(|a| (a.id, a))
         .collect();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(notification::Model, Outcome)>(RECORD_CHUNK * 4);
-    let activities = &activities;
+    let activities = std::sync::Arc::new(activities);
     let concurrency = ctx.config.dispatch_concurrency;
+    // Each user's notices go out in a task of their own, up to `concurrency` at once, so
+    // the work of the sends (the message's JSON, the HTTP exchange) spreads over the
+    // runtime's threads: polled inside this one future they all ran on one thread, and
+    // the claim and the recorder beside them waited for it (bench/RESULTS.md, round
+    // seven).
     let produce = async move {
         stream::iter(by_user.into_values())
-            .for_each_concurrent(concurrency, |notices| {
-                let tx = tx.clone();
-                async move {
-                    for (n, p) in notices {
-                        if tx.is_closed() {
-                            return; // the recorder stopped: send nothing it cannot record
-                        }
-                        let activity = n.activity_id.and_then(|id| activities.get(&id));
-                        let outcome = send(ctx, &n, p, activity).await;
-                        if tx.send((n, outcome)).await.is_err() {
-                            return;
-                        }
-                    }
+            .map(|notices| tokio::spawn(send_in_turn(ctx.clone(), notices, activities.clone(), tx.clone())))
+            .buffer_unordered(concurrency)
+            .for_each(|sent| async move {
+                if let Err(e) = sent {
+                    // Its notices stay claimed and fall due again when the lease runs out.
+                    tracing::error!(error = %e, "a send task failed");
                 }
             })
             .await;
@@ -326,6 +333,26 @@ async fn deliver_all(ctx: &AppContext, claimed: Claimed) -> AppResult<DispatchRe
     let ((), recorded) = tokio::join!(produce, record);
     recorded?;
     Ok(report)
+}
+
+/// Sends one user's notices in turn (WeChat refuses concurrent sends to one openid),
+/// handing each outcome to the recorder; stops when the recorder has stopped.
+async fn send_in_turn(
+    ctx: AppContext,
+    notices: Vec<(notification::Model, Push)>,
+    activities: std::sync::Arc<HashMap<i64, activity::Model>>,
+    tx: tokio::sync::mpsc::Sender<(notification::Model, Outcome)>,
+) {
+    for (n, p) in notices {
+        if tx.is_closed() {
+            return; // the recorder stopped: send nothing it cannot record
+        }
+        let activity = n.activity_id.and_then(|id| activities.get(&id));
+        let outcome = send(&ctx, &n, p, activity).await;
+        if tx.send((n, outcome)).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Writes a chunk of outcomes, trying again after a failure: the messages have gone out,
