@@ -87,14 +87,7 @@ pub async fn migrate_database(db: &sea_orm::DatabaseConnection) -> anyhow::Resul
         .map_err(|e| anyhow::anyhow!("summing the activity months: {e}"))?;
     crate::service::community_residents::fill_if_new(db)
         .await
-        .map_err(|e| anyhow::anyhow!("deriving the residents' sets: {e}"))?;
-    let queued = crate::service::deliveries::queue_missing(db)
-        .await
-        .map_err(|e| anyhow::anyhow!("queuing waiting notices: {e}"))?;
-    if queued > 0 {
-        tracing::info!(queued, "waiting notices without a queue row queued");
-    }
-    Ok(())
+        .map_err(|e| anyhow::anyhow!("deriving the residents' sets: {e}"))
 }
 
 pub async fn rebuild_figures(config: &Config) -> anyhow::Result<()> {

@@ -15,6 +15,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Expr, LockType},
 };
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::{
     context::AppContext,
@@ -157,7 +158,14 @@ async fn claim_planned(ctx: &AppContext, batch: u64) -> AppResult<Claimed> {
     let ids: Vec<i64> = claimed.pushes.iter().map(|(n, _)| n.id).collect();
     deliveries::lease(&txn, &ids, until, &held).await?;
     txn.commit().await?;
-    ctx.claimed.lock().unwrap_or_else(|p| p.into_inner()).extend(ids.into_iter().map(|id| (id, until)));
+    {
+        let mut mine = ctx.claimed.lock().unwrap_or_else(|p| p.into_inner());
+        // A claim whose lease has ended is due again for any replica, and giving it back
+        // would change nothing: forgotten here, so a batch whose outcomes could not be
+        // written (or whose send task failed) leaves nothing behind for long.
+        mine.retain(|_, lease| *lease > now);
+        mine.extend(ids.into_iter().map(|id| (id, until)));
+    }
     claimed.report.claimed = settled.len() + claimed.pushes.len();
     tally(&mut claimed.report, &settled);
     Ok(claimed)
@@ -225,7 +233,7 @@ pub async fn drain(ctx: &AppContext, batch: u64, max_batches: usize) -> AppResul
                 return Ok(Claimed::default());
             }
             let ctx = ctx.clone();
-            tokio::spawn(async move { claim_planned(&ctx, batch).await })
+            AbortOnDropHandle::new(tokio::spawn(async move { claim_planned(&ctx, batch).await }))
                 .await
                 .map_err(|e| AppError::Internal(anyhow::anyhow!("the claim task failed: {e}")))?
         };
@@ -297,10 +305,12 @@ async fn deliver_all(ctx: &AppContext, claimed: Claimed) -> AppResult<DispatchRe
     // the work of the sends (the message's JSON, the HTTP exchange) spreads over the
     // runtime's threads: polled inside this one future they all ran on one thread, and
     // the claim and the recorder beside them waited for it (bench/RESULTS.md, round
-    // seven).
+    // seven). A task is aborted if this future is dropped, as the sends were before.
     let produce = async move {
         stream::iter(by_user.into_values())
-            .map(|notices| tokio::spawn(send_in_turn(ctx.clone(), notices, activities.clone(), tx.clone())))
+            .map(|notices| {
+                AbortOnDropHandle::new(tokio::spawn(send_in_turn(ctx.clone(), notices, activities.clone(), tx.clone())))
+            })
             .buffer_unordered(concurrency)
             .for_each(|sent| async move {
                 if let Err(e) = sent {

@@ -37,11 +37,6 @@ pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
                     Ok(n) => tracing::info!(purged = n, "old console tickets and sessions purged"),
                     Err(e) => tracing::warn!(error = %e, "purging console tickets and sessions failed"),
                 }
-                match service::deliveries::queue_missing(&ctx.db).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::warn!(queued = n, "waiting notices without a queue row queued"),
-                    Err(e) => tracing::warn!(error = %e, "queuing waiting notices failed"),
-                }
             })
         })?)
         .await?;

@@ -145,18 +145,6 @@ pub async fn release(
         .rows_affected)
 }
 
-/// Queues every waiting notice that has no queue row: a notice inserted by a server of
-/// the release before the queue (`m20261202_000500`), still running during a rolling
-/// deploy. Idempotent; run at start (`cli::migrate_database`) and hourly.
-pub async fn queue_missing(db: &impl ConnectionTrait) -> AppResult<u64> {
-    let sql = "INSERT INTO notice_deliveries (notification_id, due_at, attempts, quota_reserved) \
-               SELECT n.id, COALESCE(n.due_at, n.created_at), n.attempts, false FROM notifications n \
-               WHERE n.state = 'pending' AND NOT EXISTS \
-               (SELECT 1 FROM notice_deliveries d WHERE d.notification_id = n.id) \
-               ON CONFLICT (notification_id) DO NOTHING";
-    Ok(db.execute_unprepared(sql).await?.rows_affected())
-}
-
 /// Rows waiting: (due now, all), for the metrics.
 pub async fn backlog(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<(i64, i64)> {
     let due = notice_delivery::Entity::find()
