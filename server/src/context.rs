@@ -38,4 +38,10 @@ impl AppContext {
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
     }
+
+    /// This process's unsettled claims (notice id → end of its lease), locked. A panic
+    /// while they were held leaves them usable: each change is one insert or removal.
+    pub fn claims(&self) -> std::sync::MutexGuard<'_, HashMap<i64, chrono::DateTime<chrono::Utc>>> {
+        self.claimed.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }

@@ -115,7 +115,7 @@ impl Application {
         // A drain still running after 15 s may have sends in flight: its claims are left to
         // run out their lease rather than given back to be sent a second time.
         let claimed: Vec<i64> = if batch_done.is_ok() {
-            self.context.claimed.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect()
+            self.context.claims().keys().copied().collect()
         } else {
             tracing::warn!("the dispatcher did not stop within 15 s; its claims wait out their lease");
             Vec::new()

@@ -159,7 +159,7 @@ async fn claim_planned(ctx: &AppContext, batch: u64) -> AppResult<Claimed> {
     deliveries::lease(&txn, &ids, until, &held).await?;
     txn.commit().await?;
     {
-        let mut mine = ctx.claimed.lock().unwrap_or_else(|p| p.into_inner());
+        let mut mine = ctx.claims();
         // A claim whose lease has ended is due again for any replica, and giving it back
         // would change nothing: forgotten here, so a batch whose outcomes could not be
         // written (or whose send task failed) leaves nothing behind for long.
@@ -621,7 +621,7 @@ async fn record_many(ctx: &AppContext, outcomes: &[(notification::Model, Outcome
     let txn = begin_write(&ctx.db).await?;
     write_outcomes(&txn, outcomes, ctx.now()).await?;
     txn.commit().await?;
-    let mut claimed = ctx.claimed.lock().unwrap_or_else(|p| p.into_inner());
+    let mut claimed = ctx.claims();
     for (n, _) in outcomes {
         claimed.remove(&n.id);
     }
@@ -764,7 +764,7 @@ async fn give_back(txn: &impl ConnectionTrait, n: &notification::Model, template
 pub async fn release_claims(ctx: &AppContext, ids: &[i64]) -> AppResult<u64> {
     let mut by_lease: BTreeMap<DateTime<Utc>, Vec<i64>> = BTreeMap::new();
     {
-        let claimed = ctx.claimed.lock().unwrap_or_else(|p| p.into_inner());
+        let claimed = ctx.claims();
         for id in ids {
             if let Some(until) = claimed.get(id) {
                 by_lease.entry(*until).or_default().push(*id);
@@ -775,7 +775,7 @@ pub async fn release_claims(ctx: &AppContext, ids: &[i64]) -> AppResult<u64> {
     let mut released = 0;
     for (until, ids) in by_lease {
         released += deliveries::release(&ctx.db, &ids, until, now).await?;
-        let mut claimed = ctx.claimed.lock().unwrap_or_else(|p| p.into_inner());
+        let mut claimed = ctx.claims();
         for id in &ids {
             claimed.remove(id);
         }
