@@ -41,6 +41,9 @@ CROWD_CONNS = int(ENV.get("BENCH_CROWD_CONNECTIONS", "256"))
 OUT = ENV.get("BENCH_OUT", "bench/out/results.json")
 POOL = int(ENV.get("DATABASE_MAX_CONNECTIONS", "10"))
 PGBENCH_CLIENTS = int(ENV.get("BENCH_PGBENCH_CLIENTS", "16"))
+# pgbench and the crowds run this many times in turn; each crowd's verdict is its median
+# round (this machine's runs differ by up to half; a median of several is steadier).
+REPEAT = max(1, int(ENV.get("BENCH_REPEAT", "1")))
 HERE = os.path.dirname(os.path.abspath(__file__))
 WRK_SCRIPT = os.path.join(HERE, "wrk", "bench.lua")
 BASE = f"http://127.0.0.1:{PORT}"
@@ -262,10 +265,17 @@ def main():
 
     if "browse" in PHASES:
         browse(pid, activity_paths, org_paths, browsers)
-    if "pgbench" in PHASES:
-        pgbench()
-    if "crowd" in PHASES:
-        crowds(pid, tokens)
+    rounds = []
+    for i in range(REPEAT if {"pgbench", "crowd"} & PHASES else 0):
+        if REPEAT > 1:
+            log(f"round {i + 1} of {REPEAT}: pgbench, then the crowds")
+        if "pgbench" in PHASES:
+            pgbench()
+        if "crowd" in PHASES:
+            crowds(pid, tokens)
+        rounds.append({k: results.get(k) for k in ("pgbench", *CROWDS)})
+    if len(rounds) > 1:
+        median_rounds(rounds)
     if "metrics" in PHASES:
         street_metrics(streets, secret)
     if "dispatch" in PHASES:
@@ -338,6 +348,31 @@ def crowds(pid, tokens):
     r["check"] = check_crowd(fifty, 40, 5000)
     results["signup_crowd_fifty_activities"] = r
     print(json.dumps(r["check"]), flush=True)
+
+
+CROWDS = ("signup_crowd_one_activity", "signup_crowd_fifty_activities")
+
+
+def median_rounds(rounds):
+    """Each crowd's result becomes its median round by the ratio to that round's pgbench
+    (the lower median for an even count: always a run that happened), with every round's
+    ratio beside it; the crowd is clean only if every round was."""
+    for key in CROWDS:
+        runs = [((r[key]["signups_per_second"] or 0) / r["pgbench"]["tps"] if r.get("pgbench") else 0, r)
+                for r in rounds if r.get(key)]
+        if not runs:
+            continue
+        ordered = sorted(runs, key=lambda run: run[0])
+        ratio, chosen = ordered[(len(ordered) - 1) // 2]
+        c = dict(chosen[key])
+        if chosen.get("pgbench"):
+            c["reference_tps"] = chosen["pgbench"]["tps"]
+        c["rounds"] = [{"signups_per_second": r[key]["signups_per_second"], "ratio_to_pgbench": round(x, 3),
+                        "pgbench_tps": (r.get("pgbench") or {}).get("tps"), "check": r[key]["check"],
+                        "statuses": r[key]["statuses"], "socket_errors": r[key]["socket_errors"]}
+                       for x, r in runs]
+        results[key] = c
+        log(f"{key}: median ratio {ratio:.3f} of {[round(x, 3) for x, _ in runs]}")
 
 
 def street_metrics(streets, secret):
@@ -621,19 +656,23 @@ def report():
             target(f"{key}: throughput / healthz", ratio, f">= {goal}", ratio >= goal and clean)
             target(f"{key}: p99 at {CONNS} connections", b["p99_ms"], "<= 20 ms", b["p99_ms"] <= 20)
         target("RSS peak under browse", r["rss_browse_peak_mib"], "<= 200 MiB", r["rss_browse_peak_mib"] <= 200)
-    for key, expected in (("signup_crowd_one_activity", 200), ("signup_crowd_fifty_activities", 2000)):
+    for key, expected in zip(CROWDS, (200, 2000)):
         if key not in r:
             continue
         c = r[key]
         if "pgbench" in r:
-            ratio = round((c["signups_per_second"] or 0) / r["pgbench"]["tps"], 3)
+            ratio = round((c["signups_per_second"] or 0) / c.get("reference_tps", r["pgbench"]["tps"]), 3)
             c["ratio_to_pgbench"] = ratio
-            target(f"{key}: sign-ups/s / pgbench tps", ratio, ">= 0.7", ratio >= 0.7)
-        errors = sum(v for k, v in c["statuses"].items() if k != "201") + c["socket_errors"]
-        clean = errors == 0 and c["requests"] == 5000
-        target(f"{key}: confirmed, errors", f"{c['check']['confirmed']} confirmed, {errors} errors",
-               f"exactly {expected}, zero errors",
-               clean and c["check"]["exactly_capacity_each"] and c["check"]["confirmed"] == expected)
+            of = f" (median of {len(c['rounds'])})" if "rounds" in c else ""
+            target(f"{key}: sign-ups/s / pgbench tps{of}", ratio, ">= 0.7", ratio >= 0.7)
+        errors, confirmed, exact = 0, set(), True
+        for run in c.get("rounds", [c]):
+            errors += sum(v for k, v in run["statuses"].items() if k != "201") + run["socket_errors"]
+            confirmed.add(run["check"]["confirmed"])
+            exact = exact and run["check"]["exactly_capacity_each"] and run["statuses"].get("201") == 5000
+        shown = "/".join(map(str, sorted(confirmed)))
+        target(f"{key}: confirmed, errors", f"{shown} confirmed, {errors} errors",
+               f"exactly {expected}, zero errors", errors == 0 and exact and confirmed == {expected})
     if "street_metrics_year" in r:
         target("street metrics over a year: p95", r["street_metrics_year"]["p95_ms"], "<= 50 ms",
                r["street_metrics_year"]["p95_ms"] <= 50)

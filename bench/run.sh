@@ -9,7 +9,9 @@
 # wrk; installs wrk from Debian's packages when missing. BENCH_DURATION (seconds per load
 # run, default 10), BENCH_CONNECTIONS (default 64), BENCH_CROWD_CONNECTIONS (default 256);
 # for a quick look, BENCH_REUSE_DB=1 (keep the seeded database) and BENCH_PHASES (a
-# comma-separated subset of browse,pgbench,crowd,metrics,dispatch). BENCH_PHASES=regions
+# comma-separated subset of browse,pgbench,crowd,metrics,dispatch); BENCH_REPEAT=n runs
+# pgbench and the crowds n times in turn and judges each crowd by its median round (this
+# machine's single runs differ by up to half). BENCH_PHASES=regions
 # alone runs bench/regions.py: the whole country's region tree imported and browsed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

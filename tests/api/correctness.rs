@@ -810,6 +810,55 @@ async fn two_phones_never_hold_clashing_places() -> TestResult {
     Ok(())
 }
 
+/// A crowd on many activities at once, batched across activities
+/// (`service::signup_batch`): each resident taps two overlapping activities and a third
+/// one twice, all at once. Never two clashing places, every activity's counters and
+/// waitlist exact, one sign-up per resident per activity.
+#[tokio::test]
+async fn a_crowd_across_many_activities_stays_exact_and_never_clashes() -> TestResult {
+    let app = spawn_app().await?;
+    let (leader, org) = app.demo_leader().await?;
+    let day = app.ctx.now() + Duration::days(3);
+    let mut pairs = Vec::new();
+    for k in 0..4 {
+        let x = app.publish(&leader, org, body_at(day + Duration::hours(k * 4), 120, 3, "X")).await?;
+        let y = app.publish(&leader, org, body_at(day + Duration::hours(k * 4 + 1), 120, 3, "Y")).await?;
+        pairs.push((x, y));
+    }
+    let third = app.publish(&leader, org, body_at(day + Duration::days(2), 60, 10, "Z")).await?;
+    let mut people = Vec::new();
+    for i in 0..24 {
+        people.push(app.login(&format!("many-{i}")).await?);
+    }
+    let (mut calls, app_ref) = (Vec::new(), &app);
+    for (i, who) in people.iter().enumerate() {
+        let (x, y) = pairs[i % pairs.len()];
+        for id in [x, y, third, third] {
+            calls.push(async move { (who.user_id, id, sign_up(app_ref, who, id).await) });
+        }
+    }
+    let mut created: std::collections::HashMap<(i64, i64), usize> = Default::default();
+    for (user, id, answer) in futures_util::future::join_all(calls).await {
+        let status = answer?.status().as_u16();
+        assert!([200, 201, 409].contains(&status), "user {user} on {id}: {status}");
+        *created.entry((user, id)).or_default() += usize::from(status == 201);
+    }
+    for (i, who) in people.iter().enumerate() {
+        let (x, y) = pairs[i % pairs.len()];
+        assert_eq!(created[&(who.user_id, third)], 1, "one new sign-up for two taps");
+        let on_x = roster_status(&app, &leader, x, who.user_id).await?;
+        let on_y = roster_status(&app, &leader, y, who.user_id).await?;
+        assert!(!(on_x == "confirmed" && on_y == "confirmed"), "resident {i} holds both {x} and {y}");
+    }
+    for id in pairs.iter().flat_map(|(x, y)| [*x, *y]).chain([third]) {
+        assert_consistent(&app, &leader, id).await?;
+    }
+    let z = activity(&app, third).await?;
+    assert_eq!(z["places_left"], 0);
+    assert_eq!(z["waitlist_length"], 14, "24 residents, 10 places");
+    Ok(())
+}
+
 #[tokio::test]
 async fn accounts_deleted_while_others_cancel_answer_no_500_and_keep_the_counters() -> TestResult {
     let app = spawn_app().await?;

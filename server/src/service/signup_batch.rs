@@ -1,35 +1,46 @@
-//! Sign-ups applied in batches: a crowd on one activity at the database's pace (issue 17).
+//! Sign-ups applied in batches: a crowd on one activity, or on many, at the database's pace
+//! (issue 17).
 //!
 //! Every sign-up — a resident's tap, a proxy's, a series regular's — goes through
-//! [`SignupQueue::submit`]. Requests for one activity wait in that activity's lane in this
-//! process; one task per lane applies them in arrival order, up to [`MAX_BATCH`] in one
-//! transaction ([`apply`]): the residents' rows are locked (ids sorted), their own checks
-//! (a clashing place, no-shows in 90 days) read in two queries for the whole batch, the
-//! activity's row is locked once, places are given in arrival order in memory, and one
-//! UPDATE of the counters, one INSERT of the sign-ups and one INSERT of the notices write
-//! them all — one commit, one lock hold, for the batch. A lone request is applied at once
-//! as a batch of one; while a batch is being applied, the next one gathers, so batches grow
-//! only when requests arrive faster than the database takes them.
+//! [`SignupQueue::submit`]. Requests wait in their activity's lane in this process; a few
+//! writer tasks (half the pool's connections) each take the waiting requests of one or more
+//! activities, up to [`MAX_BATCH`], and apply them in one transaction ([`apply`]): the
+//! residents' rows are locked (ids sorted), their own checks (a clashing place, no-shows in
+//! 90 days) read in two queries for the whole batch, the activities' rows are locked (ids
+//! sorted), places are given in arrival order in memory, and one UPDATE of each activity's
+//! counters, one INSERT of the sign-ups and one INSERT of the notices write them all — one
+//! commit, one lock hold, for the batch. A lone request is applied at once as a batch of
+//! one; while batches are being applied, the next ones gather, so batches grow only when
+//! requests arrive faster than the database takes them. Fifty activities with a request or
+//! two waiting each are one transaction, not fifty.
 //!
-//! **Fairness.** Within a replica, first come, first served by arrival. Across replicas,
-//! each replica's batches take the activity's row lock in turn (PostgreSQL queues lock
-//! waiters in order), so a request can be overtaken by requests that reached another
-//! replica after it by at most the batch that replica is applying when it arrives (at most
-//! [`MAX_BATCH`] requests, a few milliseconds of work).
+//! A batch takes its lanes oldest first (by each lane's first waiting request). An activity
+//! is in at most one batch at a time in this process, so its requests are applied in
+//! arrival order; a resident is in at most one activity of a batch (their next request
+//! elsewhere waits for the next batch, and so does the rest of that lane), so the no-clash
+//! check, read before the batch's own places are written, stays exact.
 //!
-//! **Exactness** is the transaction's: the counters are read under the row lock and written
-//! back with the batch, and the unique (activity, resident) index still refuses a second
-//! row. A batch that fails as a whole for something other than contention is applied again
-//! one request at a time, so one request's fault never sinks its neighbours.
+//! **Fairness.** Within a replica, first come, first served by arrival, per activity.
+//! Across replicas, each replica's batches take an activity's row lock in turn (PostgreSQL
+//! queues lock waiters in order), so a request can be overtaken by requests that reached
+//! another replica after it by at most the batch that replica is applying when it arrives
+//! (at most [`MAX_BATCH`] requests, a few milliseconds of work).
+//!
+//! **Exactness** is the transaction's: the counters are read under the row locks and
+//! written back with the batch, and the unique (activity, resident) index still refuses a
+//! second row. A batch that fails as a whole for something other than contention is applied
+//! again one request at a time, so one request's fault never sinks its neighbours.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::panic::AssertUnwindSafe;
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    sea_query::{Alias, Expr, ExprTrait, Query},
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Alias, CaseStatement, Expr, ExprTrait, Query, SelectStatement, UnionType},
 };
 use tokio::sync::oneshot;
 
@@ -52,46 +63,101 @@ use crate::{
     },
 };
 
-/// The most sign-ups applied in one transaction. Bounds how long one batch holds the
-/// activity's row, and so how far a request at another replica can be overtaken.
+/// The most sign-ups applied in one transaction. Bounds how long one batch holds its
+/// activities' rows, and so how far a request at another replica can be overtaken.
 pub const MAX_BATCH: usize = 64;
+
+/// What one sign-up asks: a place for `acting.resident` in `activity`.
+#[derive(Clone, Copy, Debug)]
+struct Request {
+    activity: i64,
+    acting: Acting,
+    via: SignupVia,
+}
 
 /// One sign-up waiting in its activity's lane.
 struct Ask {
-    acting: Acting,
-    via: SignupVia,
+    request: Request,
+    /// This process's arrival order.
+    arrived: u64,
     reply: oneshot::Sender<AppResult<SignupOutcome>>,
-}
-
-/// This process's lanes, one per activity with sign-ups waiting or being applied. An
-/// activity has a lane exactly while a task is applying its sign-ups.
-#[derive(Debug)]
-pub struct SignupQueue {
-    lanes: Mutex<HashMap<i64, VecDeque<Ask>>>,
-    /// How many lanes write at once. Each writing lane holds a database connection for
-    /// its transaction; the rest of the pool stays free for the requests themselves (who
-    /// is signing up), and lanes waiting meanwhile gather larger batches. Measured: with
-    /// every lane writing, fifty busy activities took the whole pool and the crowd slowed
-    /// to a third of one activity's rate.
-    writers: tokio::sync::Semaphore,
-}
-
-impl SignupQueue {
-    /// Lanes write at most half the pool's connections at once (at least one).
-    pub fn new(pool_connections: u32) -> Self {
-        let writers = (pool_connections as usize / 2).max(1);
-        SignupQueue { lanes: Mutex::default(), writers: tokio::sync::Semaphore::new(writers) }
-    }
 }
 
 impl std::fmt::Debug for Ask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ask").field("acting", &self.acting).field("via", &self.via).finish()
+        f.debug_struct("Ask").field("request", &self.request).field("arrived", &self.arrived).finish()
     }
 }
 
+/// The lanes and who serves them, under one lock.
+#[derive(Debug, Default)]
+struct Lanes {
+    /// Per activity, its waiting requests in arrival order (no empty lanes).
+    waiting: HashMap<i64, VecDeque<Ask>>,
+    /// The activities in a batch being applied: their next requests wait for it.
+    busy: HashSet<i64>,
+    /// Writer tasks running.
+    writers: usize,
+    arrivals: u64,
+}
+
+impl Lanes {
+    /// The next batch: lanes not busy, oldest first request first, each lane's requests in
+    /// order until [`MAX_BATCH`] or a resident already in the batch for another activity.
+    /// Marks the batch's activities busy.
+    fn take(&mut self) -> Vec<Ask> {
+        let mut ready: Vec<(u64, i64)> = self
+            .waiting
+            .iter()
+            .filter(|(id, _)| !self.busy.contains(*id))
+            .filter_map(|(id, lane)| lane.front().map(|ask| (ask.arrived, *id)))
+            .collect();
+        ready.sort_unstable();
+        let mut batch = Vec::new();
+        let mut residents: HashMap<i64, i64> = HashMap::new();
+        for (_, id) in ready {
+            if batch.len() == MAX_BATCH {
+                break;
+            }
+            let Some(lane) = self.waiting.get_mut(&id) else { continue };
+            let before = batch.len();
+            while batch.len() < MAX_BATCH {
+                let Some(ask) = lane.front() else { break };
+                if *residents.entry(ask.request.acting.resident).or_insert(id) != id {
+                    break;
+                }
+                batch.extend(lane.pop_front());
+            }
+            if lane.is_empty() {
+                self.waiting.remove(&id);
+            }
+            if batch.len() > before {
+                self.busy.insert(id);
+            }
+        }
+        batch
+    }
+}
+
+/// This process's sign-up lanes and their writers.
+#[derive(Debug)]
+pub struct SignupQueue {
+    lanes: Mutex<Lanes>,
+    /// How many batches are applied at once. Each holds a database connection for its
+    /// transaction; the rest of the pool stays free for the requests themselves (who is
+    /// signing up), and requests waiting meanwhile gather into larger batches. Measured:
+    /// with a writer per busy activity, fifty busy activities took the whole pool and the
+    /// crowd slowed to a third of one activity's rate.
+    max_writers: usize,
+}
+
 impl SignupQueue {
-    fn lanes(&self) -> std::sync::MutexGuard<'_, HashMap<i64, VecDeque<Ask>>> {
+    /// Batches are applied on at most half the pool's connections at once (at least one).
+    pub fn new(pool_connections: u32) -> Self {
+        SignupQueue { lanes: Mutex::default(), max_writers: (pool_connections as usize / 2).max(1) }
+    }
+
+    fn lanes(&self) -> std::sync::MutexGuard<'_, Lanes> {
         self.lanes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -99,81 +165,82 @@ impl SignupQueue {
     /// The answer is the place-taking rules' ([`apply`]); a request whose caller goes away
     /// meanwhile is still applied (a repeat then answers with the sign-up it made).
     ///
-    /// Errors: whatever [`apply`] refuses with; 503 `service_unavailable` if the lane's
-    /// task stopped without answering (a panic), nothing then having been written.
+    /// Errors: whatever [`apply`] refuses with; 503 `service_unavailable` if its batch
+    /// panicked (nothing of it was written).
     pub(crate) async fn submit(ctx: &AppContext, acting: Acting, id: i64, via: SignupVia) -> AppResult<SignupOutcome> {
         let (reply, answer) = oneshot::channel();
         let start = {
             let mut lanes = ctx.signups.lanes();
-            let lane = lanes.entry(id);
-            let start = matches!(lane, std::collections::hash_map::Entry::Vacant(_));
-            lane.or_default().push_back(Ask { acting, via, reply });
+            lanes.arrivals += 1;
+            let arrived = lanes.arrivals;
+            lanes.waiting.entry(id).or_default().push_back(Ask {
+                request: Request { activity: id, acting, via },
+                arrived,
+                reply,
+            });
+            // A busy activity's writer takes its lane next; otherwise a writer to spare starts.
+            let start = lanes.writers < ctx.signups.max_writers && !lanes.busy.contains(&id);
+            lanes.writers += usize::from(start);
             start
         };
         if start {
             let ctx = ctx.clone();
-            tokio::spawn(async move { run_lane(ctx, id).await });
+            tokio::spawn(async move { write(ctx).await });
         }
         answer.await.unwrap_or_else(|_| Err(AppError::Unavailable("sign-ups are being restarted; try again".into())))
     }
 }
 
-/// Removes the lane if its task dies (a panic), so the next request starts a new task; the
-/// requests still in it are answered 503 by their dropped senders. A task that finds its
-/// lane empty removes it itself, under the same lock as the look (a request pushed a
-/// moment later then starts a new task rather than joining a lane nobody serves).
-struct LaneGuard {
-    queue: Arc<SignupQueue>,
-    id: i64,
-    done: bool,
-}
-
-impl Drop for LaneGuard {
-    fn drop(&mut self) {
-        if !self.done {
-            self.queue.lanes().remove(&self.id);
+/// A writer: applies batches until none is left to take. A writer finding only busy lanes
+/// stops; the busy lanes' writers take them next.
+async fn write(ctx: AppContext) {
+    loop {
+        let batch = {
+            let mut lanes = ctx.signups.lanes();
+            let batch = lanes.take();
+            if batch.is_empty() {
+                lanes.writers -= 1;
+                return;
+            }
+            batch
+        };
+        metrics::histogram!("linli_signup_batch_size").record(batch.len() as f64);
+        let requests: Vec<Request> = batch.iter().map(|ask| ask.request).collect();
+        let answers = AssertUnwindSafe(answer(&ctx, &requests)).catch_unwind().await.unwrap_or_else(|_| {
+            tracing::error!(size = requests.len(), "sign-up batch panicked; nothing of it was written");
+            requests
+                .iter()
+                .map(|_| Err(AppError::Unavailable("the sign-up could not be applied; try again".into())))
+                .collect()
+        });
+        {
+            let mut lanes = ctx.signups.lanes();
+            for request in &requests {
+                lanes.busy.remove(&request.activity);
+            }
+        }
+        for (ask, answer) in batch.into_iter().zip(answers) {
+            let _ = ask.reply.send(answer); // the caller may have gone; the sign-up stands
         }
     }
 }
 
-async fn run_lane(ctx: AppContext, id: i64) {
-    let mut guard = LaneGuard { queue: ctx.signups.clone(), id, done: false };
-    loop {
-        // Waiting for a turn to write lets the lane's batch grow meanwhile.
-        let Ok(_turn) = ctx.signups.writers.acquire().await else { return };
-        let batch: Vec<Ask> = {
-            let mut lanes = ctx.signups.lanes();
-            match lanes.get_mut(&id) {
-                Some(lane) if !lane.is_empty() => {
-                    let n = lane.len().min(MAX_BATCH);
-                    lane.drain(..n).collect()
-                }
-                _ => {
-                    lanes.remove(&id);
-                    guard.done = true;
-                    return;
-                }
+/// Applies a batch (again when contended); a batch failing as a whole otherwise is applied
+/// one request at a time, so each request gets its own answer.
+async fn answer(ctx: &AppContext, requests: &[Request]) -> Vec<AppResult<SignupOutcome>> {
+    match retrying(|| apply(ctx, requests)).await {
+        Ok(answers) => answers,
+        Err(e) if requests.len() == 1 => vec![Err(e)],
+        Err(e) => {
+            tracing::warn!(error = %e, size = requests.len(), "sign-up batch failed; applying one at a time");
+            let mut one_by_one = Vec::with_capacity(requests.len());
+            for request in requests {
+                let alone = retrying(|| apply(ctx, std::slice::from_ref(request))).await;
+                one_by_one.push(alone.and_then(|mut answers| {
+                    answers.pop().unwrap_or_else(|| Err(AppError::Internal(anyhow::anyhow!("no answer"))))
+                }));
             }
-        };
-        metrics::histogram!("linli_signup_batch_size").record(batch.len() as f64);
-        let asks: Vec<(Acting, SignupVia)> = batch.iter().map(|a| (a.acting, a.via)).collect();
-        let answers = match retrying(|| apply(&ctx, id, &asks)).await {
-            Ok(answers) => answers,
-            Err(e) if asks.len() == 1 => vec![Err(e)],
-            Err(e) => {
-                tracing::warn!(activity = id, error = %e, size = asks.len(), "sign-up batch failed; applying one at a time");
-                let mut one_by_one = Vec::with_capacity(asks.len());
-                for ask in &asks {
-                    let alone = retrying(|| apply(&ctx, id, std::slice::from_ref(ask))).await;
-                    one_by_one.push(alone.and_then(|mut answers| {
-                        answers.pop().unwrap_or_else(|| Err(AppError::Internal(anyhow::anyhow!("no answer"))))
-                    }));
-                }
-                one_by_one
-            }
-        };
-        for (ask, answer) in batch.into_iter().zip(answers) {
-            let _ = ask.reply.send(answer); // the caller may have gone; the sign-up stands
+            one_by_one
         }
     }
 }
@@ -241,18 +308,31 @@ enum Plan {
     Broken(String),
 }
 
-/// What concerns only the residents, for the whole batch in two queries: who holds a place
-/// in another published activity overlapping `a`, and each one's no-shows in 90 days
-/// (no-shows waived by staff not counted).
+/// What concerns only the residents, for the whole batch in two queries: which of them
+/// hold a place in another published activity overlapping the one they ask for (as
+/// (activity, resident) pairs), and each one's no-shows in 90 days (no-shows waived by
+/// staff not counted).
 async fn resident_checks(
     db: &impl ConnectionTrait,
-    users: &[i64],
-    a: &activity::Model,
+    requests: &[Request],
+    open: &[&activity::Model],
     now: DateTime<Utc>,
-) -> AppResult<(std::collections::HashSet<i64>, HashMap<i64, u64>)> {
-    let n = Alias::new("n");
-    let mut clash = activities::holding_clashing_place(a);
-    clash.and_where(signup::Column::UserId.is_in(users.iter().copied())).group_by_col(signup::Column::UserId);
+) -> AppResult<(HashSet<(i64, i64)>, HashMap<i64, u64>)> {
+    let (n, asked_for) = (Alias::new("n"), Alias::new("asked_for"));
+    let mut clash: Option<SelectStatement> = None;
+    for a in open {
+        let users = requests.iter().filter(|r| r.activity == a.id).map(|r| r.acting.resident);
+        let mut one = activities::holding_clashing_place(a);
+        one.expr_as(Expr::val(a.id), asked_for.clone()).and_where(signup::Column::UserId.is_in(users));
+        match clash.as_mut() {
+            Some(all) => {
+                all.union(UnionType::All, one);
+            }
+            None => clash = Some(one),
+        }
+    }
+    let Some(clash) = clash else { return Ok(Default::default()) };
+    let users: HashSet<i64> = requests.iter().map(|r| r.acting.resident).collect();
     let recent = Query::select()
         .column(activity::Column::Id)
         .from(activity::Entity)
@@ -262,19 +342,17 @@ async fn resident_checks(
         .column(signup::Column::UserId)
         .expr_as(Expr::col(signup::Column::Id).count(), n.clone())
         .from(signup::Entity)
-        .and_where(signup::Column::UserId.is_in(users.iter().copied()))
+        .and_where(signup::Column::UserId.is_in(users))
         .and_where(signup::Column::Status.eq(SignupStatus::NoShow.as_str()))
         .and_where(signup::Column::ActivityId.in_subquery(recent))
         .and_where(signup::Column::Id.not_in_subquery(crate::service::proxies::waivers::waived_signups()))
         .group_by_col(signup::Column::UserId)
         .to_owned();
     let backend = db.get_database_backend();
-    let clashing = db
-        .query_all_raw(backend.build(&clash))
-        .await?
-        .iter()
-        .map(|r| r.try_get::<i64>("", "user_id"))
-        .collect::<Result<_, _>>()?;
+    let mut clashing = HashSet::new();
+    for row in db.query_all_raw(backend.build(&clash)).await? {
+        clashing.insert((row.try_get::<i64>("", "asked_for")?, row.try_get::<i64>("", "user_id")?));
+    }
     let mut counts = HashMap::new();
     for row in db.query_all_raw(backend.build(&no_shows)).await? {
         counts.insert(row.try_get::<i64>("", "user_id")?, Ord::max(row.try_get::<i64>("", "n")?, 0) as u64);
@@ -282,124 +360,187 @@ async fn resident_checks(
     Ok((clashing, counts))
 }
 
-/// Applies a batch of sign-ups for activity `id` in one transaction and answers each in
-/// order (see the module's text). The rules are those of `POST /activities/{id}/signups`:
-/// a place while one is free, else the waitlist (only the waitlist for a resident past the
-/// no-show limit), else refused; a repeat answers with the existing sign-up.
+/// An activity's counters as a batch moves them.
+#[derive(Clone, Copy, Debug)]
+struct Counters {
+    confirmed: i32,
+    waitlisted: i32,
+    seq: i64,
+}
+
+/// What the activity itself answers every request for it, before any resident's own
+/// case: not there, closed, or its organization not taking sign-ups.
+fn gate(a: Option<&activity::Model>, orgs: &HashMap<i64, String>) -> Option<Refused> {
+    let Some(a) = a else { return Some(Refused::NotFound) };
+    closed(a).or_else(|| {
+        let active =
+            orgs.get(&a.organization_id).and_then(|s| OrgStatus::parse(s)).is_some_and(OrgStatus::is_recognised);
+        (!active).then_some(Refused::OrganizationNotActive)
+    })
+}
+
+/// The place-taking rules for one resident's first request in the batch, against the
+/// activity as locked and its counters so far: a repeat keeps its sign-up; else a place
+/// while one is free, the waitlist when full (only the waitlist past the no-show limit),
+/// else refused.
+fn plan(
+    a: &activity::Model,
+    old: Option<signup::Model>,
+    counters: &mut Counters,
+    clashes: bool,
+    misses: u64,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> Plan {
+    if let Some(r) = closed(a) {
+        return Plan::Refuse(r);
+    }
+    match (next(old.as_ref().map(activities::signup_status), SignupAction::SignUp), &old) {
+        (Step::Keep, Some(s)) => return Plan::Keep(s.clone()),
+        (Step::Refuse(refusal), _) => return Plan::Refuse(Refused::Step(refusal)),
+        (Step::Take, _) => {}
+        (step, _) => return Plan::Broken(format!("the sign-up table answered {step:?}")),
+    }
+    if now >= a.signup_deadline {
+        return Plan::Refuse(Refused::SignupClosed);
+    }
+    if clashes {
+        return Plan::Refuse(Refused::ScheduleConflict);
+    }
+    let restricted = limit > 0 && misses >= limit;
+    let note = restricted
+        .then(|| format!("近 90 天内有 {misses} 次报名后未到场，新的报名只能进入候补；有空位时将按顺序为您确认。"));
+    let (status, position) = if !restricted && counters.confirmed < a.capacity {
+        counters.confirmed += 1;
+        (SignupStatus::Confirmed, None)
+    } else if a.waitlist_enabled {
+        counters.waitlisted += 1;
+        (SignupStatus::Waitlisted, Some(i64::from(counters.waitlisted)))
+    } else {
+        return Plan::Refuse(if restricted { Refused::NoShowLimit } else { Refused::Full });
+    };
+    counters.seq += 1;
+    Plan::Take { status, seq: counters.seq, position, note, old }
+}
+
+/// Applies a batch of sign-ups, for one activity or several, in one transaction and
+/// answers each in order (see the module's text). The rules are those of `POST
+/// /activities/{id}/signups`: a place while one is free, else the waitlist (only the
+/// waitlist for a resident past the no-show limit), else refused; a repeat answers with
+/// the existing sign-up. A resident asks for at most one activity in a batch.
 ///
 /// Errors (the batch as a whole, nothing written): database failures, [`Contended`] when
-/// the activity moved in time between the residents' checks and its lock (run again).
-async fn apply(ctx: &AppContext, id: i64, asks: &[(Acting, SignupVia)]) -> AppResult<Vec<AppResult<SignupOutcome>>> {
+/// an activity moved in time between the residents' checks and its lock, or vanished
+/// (run again).
+async fn apply(ctx: &AppContext, requests: &[Request]) -> AppResult<Vec<AppResult<SignupOutcome>>> {
     let now = ctx.now();
-    let all = |r: Refused| Ok(asks.iter().map(|_| Err(r.error())).collect());
     let txn = begin_write(&ctx.db).await?;
-    let mut users: Vec<i64> = asks.iter().map(|(acting, _)| acting.resident).collect();
+    let mut users: Vec<i64> = requests.iter().map(|r| r.acting.resident).collect();
     users.sort_unstable();
     users.dedup();
     // One place-taking transaction per resident at a time (two phones, two activities).
     lock_users(&txn, &users).await?;
-    let Some(seen) = activity::Entity::find_by_id(id).one(&txn).await? else { return all(Refused::NotFound) };
-    if let Some(r) = closed(&seen) {
-        return all(r);
-    }
-    let org_status = organization::Entity::find_by_id(seen.organization_id).one(&txn).await?.map(|o| o.status);
-    if !org_status.as_deref().and_then(OrgStatus::parse).is_some_and(OrgStatus::is_recognised) {
-        return all(Refused::OrganizationNotActive);
-    }
-    let (clashing, no_shows) = resident_checks(&txn, &users, &seen, now).await?;
-
-    // The activity's row from here to the commit: counters, and the residents' rows of it.
-    let a = activities::lock(&txn, id).await?;
-    if (a.starts_at, a.ends_at) != (seen.starts_at, seen.ends_at) {
-        return Err(Contended("the activity moved while its sign-ups were checked").into());
-    }
-    let mut existing: HashMap<i64, signup::Model> = signup::Entity::find()
-        .filter(signup::Column::ActivityId.eq(id))
-        .filter(signup::Column::UserId.is_in(users.iter().copied()))
+    let mut ids: Vec<i64> = requests.iter().map(|r| r.activity).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let seen: HashMap<i64, activity::Model> = activity::Entity::find()
+        .filter(activity::Column::Id.is_in(ids.clone()))
         .all(&txn)
         .await?
         .into_iter()
-        .map(|s| (s.user_id, s))
+        .map(|a| (a.id, a))
         .collect();
+    let orgs: HashMap<i64, String> = organization::Entity::find()
+        .filter(organization::Column::Id.is_in(seen.values().map(|a| a.organization_id)))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o.status))
+        .collect();
+    let gates: HashMap<i64, Refused> =
+        ids.iter().filter_map(|id| gate(seen.get(id), &orgs).map(|r| (*id, r))).collect();
+    let open: Vec<&activity::Model> =
+        ids.iter().filter(|id| !gates.contains_key(id)).filter_map(|id| seen.get(id)).collect();
+    let (clashing, no_shows) = resident_checks(&txn, requests, &open, now).await?;
+
+    // The activities' rows from here to the commit (ids sorted): counters, and the
+    // residents' rows of them.
+    let open_ids: Vec<i64> = open.iter().map(|a| a.id).collect();
+    let locked: HashMap<i64, activity::Model> = if open_ids.is_empty() {
+        HashMap::new()
+    } else {
+        activity::Entity::find()
+            .filter(activity::Column::Id.is_in(open_ids.clone()))
+            .order_by_asc(activity::Column::Id)
+            .lock_exclusive()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect()
+    };
+    for a in &open {
+        match locked.get(&a.id) {
+            Some(l) if (l.starts_at, l.ends_at) == (a.starts_at, a.ends_at) => {}
+            _ => return Err(Contended("an activity moved while its sign-ups were checked").into()),
+        }
+    }
+    let mut existing: HashMap<(i64, i64), signup::Model> = if open_ids.is_empty() {
+        HashMap::new()
+    } else {
+        signup::Entity::find()
+            .filter(signup::Column::ActivityId.is_in(open_ids))
+            .filter(signup::Column::UserId.is_in(users.iter().copied()))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|s| ((s.activity_id, s.user_id), s))
+            .collect()
+    };
 
     let limit = u64::from(ctx.config.no_show_limit);
-    let (mut confirmed, mut waitlisted, mut seq) = (a.confirmed_count, a.waitlist_count, a.signup_seq);
+    let mut counters: HashMap<i64, Counters> = locked
+        .values()
+        .map(|a| (a.id, Counters { confirmed: a.confirmed_count, waitlisted: a.waitlist_count, seq: a.signup_seq }))
+        .collect();
     let mut first = HashMap::new();
-    let mut plans = Vec::with_capacity(asks.len());
-    for (i, (acting, _)) in asks.iter().enumerate() {
-        let user = acting.resident;
-        if let Some(&j) = first.get(&user) {
+    let mut plans = Vec::with_capacity(requests.len());
+    for (i, r) in requests.iter().enumerate() {
+        let key = (r.activity, r.acting.resident);
+        if let Some(&j) = first.get(&key) {
             plans.push(Plan::Repeat(j));
             continue;
         }
-        first.insert(user, i);
-        let old = existing.remove(&user);
-        let plan = (|| {
-            if let Some(r) = closed(&a) {
-                return Plan::Refuse(r);
+        first.insert(key, i);
+        plans.push(match (gates.get(&r.activity), locked.get(&r.activity), counters.get_mut(&r.activity)) {
+            (Some(refused), _, _) => Plan::Refuse(*refused),
+            (None, Some(a), Some(c)) => {
+                let misses = no_shows.get(&r.acting.resident).copied().unwrap_or(0);
+                plan(a, existing.remove(&key), c, clashing.contains(&key), misses, limit, now)
             }
-            match (next(old.as_ref().map(activities::signup_status), SignupAction::SignUp), &old) {
-                (Step::Keep, Some(s)) => return Plan::Keep(s.clone()),
-                (Step::Refuse(refusal), _) => return Plan::Refuse(Refused::Step(refusal)),
-                (Step::Take, _) => {}
-                (step, _) => return Plan::Broken(format!("the sign-up table answered {step:?}")),
-            }
-            if now >= a.signup_deadline {
-                return Plan::Refuse(Refused::SignupClosed);
-            }
-            if clashing.contains(&user) {
-                return Plan::Refuse(Refused::ScheduleConflict);
-            }
-            let misses = no_shows.get(&user).copied().unwrap_or(0);
-            let restricted = limit > 0 && misses >= limit;
-            let note = restricted.then(|| {
-                format!("近 90 天内有 {misses} 次报名后未到场，新的报名只能进入候补；有空位时将按顺序为您确认。")
-            });
-            let (status, position) = if !restricted && confirmed < a.capacity {
-                confirmed += 1;
-                (SignupStatus::Confirmed, None)
-            } else if a.waitlist_enabled {
-                waitlisted += 1;
-                (SignupStatus::Waitlisted, Some(i64::from(waitlisted)))
-            } else {
-                return Plan::Refuse(if restricted { Refused::NoShowLimit } else { Refused::Full });
-            };
-            seq += 1;
-            Plan::Take { status, seq, position, note, old: old.clone() }
-        })();
-        plans.push(plan);
+            _ => Plan::Refuse(Refused::NotFound),
+        });
     }
 
-    let takes = plans.iter().filter(|p| matches!(p, Plan::Take { .. })).count();
-    let mut made: HashMap<i64, signup::Model> = HashMap::new();
-    if takes > 0 {
-        let changed = activity::Entity::update_many()
-            .col_expr(activity::Column::ConfirmedCount, Expr::value(confirmed))
-            .col_expr(activity::Column::WaitlistCount, Expr::value(waitlisted))
-            .col_expr(activity::Column::SignupSeq, Expr::value(seq))
-            .filter(activity::Column::Id.eq(id))
-            .filter(activity::Column::SignupSeq.eq(a.signup_seq))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        if changed != 1 {
-            return Err(Contended("the activity's counters changed under its lock").into());
-        }
-        made = write_signups(&txn, id, asks, &plans, now).await?;
+    let mut made: HashMap<(i64, i64), signup::Model> = HashMap::new();
+    if plans.iter().any(|p| matches!(p, Plan::Take { .. })) {
+        write_counters(&txn, &locked, &counters).await?;
+        made = write_signups(&txn, requests, &plans, now).await?;
         let mut notices = Vec::new();
-        for (plan, (acting, via)) in plans.iter().zip(asks) {
-            if let Plan::Take { status: SignupStatus::Confirmed, seq, .. } = plan {
+        for (plan, r) in plans.iter().zip(requests) {
+            if let (Plan::Take { status: SignupStatus::Confirmed, seq, .. }, Some(a)) = (plan, locked.get(&r.activity))
+            {
                 // A regular was told once that every date signs them up; each date reminds them.
-                if *via == SignupVia::Resident {
-                    notices.push(activities::confirmed_notice(&a, acting.resident, *seq));
+                if r.via == SignupVia::Resident {
+                    notices.push(activities::confirmed_notice(a, r.acting.resident, *seq));
                 }
-                notices.extend(activities::reminders(&a, acting.resident, now, &ctx.config.reminder_offsets));
+                notices.extend(activities::reminders(a, r.acting.resident, now, &ctx.config.reminder_offsets));
             }
         }
         enqueue(&txn, notices, now).await?;
-        for (plan, (acting, _)) in plans.iter().zip(asks) {
+        for (plan, r) in plans.iter().zip(requests) {
             if matches!(plan, Plan::Take { .. }) {
-                crate::service::proxies::record_signup_act(&txn, *acting, id, ProxyAct::SignedUp, now).await?;
+                crate::service::proxies::record_signup_act(&txn, r.acting, r.activity, ProxyAct::SignedUp, now).await?;
             }
         }
     }
@@ -411,7 +552,7 @@ async fn apply(ctx: &AppContext, id: i64, asks: &[(Acting, SignupVia)]) -> AppRe
     }
     txn.commit().await?;
 
-    let answer = |plan: &Plan, user: i64| -> AppResult<SignupOutcome> {
+    let answer = |plan: &Plan, key: (i64, i64)| -> AppResult<SignupOutcome> {
         match plan {
             Plan::Refuse(r) => Err(r.error()),
             Plan::Keep(s) => Ok(SignupOutcome {
@@ -422,9 +563,9 @@ async fn apply(ctx: &AppContext, id: i64, asks: &[(Acting, SignupVia)]) -> AppRe
             }),
             Plan::Take { position, note, .. } => {
                 let signup = made
-                    .get(&user)
+                    .get(&key)
                     .cloned()
-                    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("sign-up of {user} not written")))?;
+                    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("sign-up {key:?} not written")))?;
                 Ok(SignupOutcome { signup, waitlist_position: *position, created: true, note: note.clone() })
             }
             Plan::Repeat(_) => Err(AppError::Internal(anyhow::anyhow!("a repeat of a repeat"))),
@@ -433,31 +574,74 @@ async fn apply(ctx: &AppContext, id: i64, asks: &[(Acting, SignupVia)]) -> AppRe
     };
     Ok(plans
         .iter()
-        .zip(asks)
-        .map(|(plan, (acting, _))| match plan {
-            Plan::Repeat(j) => {
-                answer(&plans[*j], acting.resident).map(|o| SignupOutcome { created: false, note: None, ..o })
+        .zip(requests)
+        .map(|(plan, r)| {
+            let key = (r.activity, r.acting.resident);
+            match plan {
+                Plan::Repeat(j) => answer(&plans[*j], key).map(|o| SignupOutcome { created: false, note: None, ..o }),
+                plan => answer(plan, key),
             }
-            plan => answer(plan, acting.resident),
         })
         .collect())
 }
 
+/// Writes the counters of the batch's activities that gave places or waitlist spots, in one
+/// UPDATE (a `CASE` per column), each row only if its sequence is still as locked.
+///
+/// Errors: [`Contended`] when a row's sequence moved (cannot under its lock; run again).
+async fn write_counters(
+    txn: &DatabaseTransaction,
+    locked: &HashMap<i64, activity::Model>,
+    counters: &HashMap<i64, Counters>,
+) -> AppResult<()> {
+    let mut moved: Vec<(i64, i64, Counters)> = locked
+        .values()
+        .filter_map(|a| counters.get(&a.id).filter(|c| c.seq != a.signup_seq).map(|c| (a.id, a.signup_seq, *c)))
+        .collect();
+    if moved.is_empty() {
+        return Ok(());
+    }
+    moved.sort_unstable_by_key(|(id, ..)| *id);
+    let (mut confirmed, mut waitlisted, mut seq, mut was) =
+        (CaseStatement::new(), CaseStatement::new(), CaseStatement::new(), CaseStatement::new());
+    for (id, old_seq, c) in &moved {
+        let this = || activity::Column::Id.eq(*id);
+        confirmed = confirmed.case(this(), c.confirmed);
+        waitlisted = waitlisted.case(this(), c.waitlisted);
+        seq = seq.case(this(), c.seq);
+        was = was.case(this(), *old_seq);
+    }
+    let changed = activity::Entity::update_many()
+        .col_expr(activity::Column::ConfirmedCount, confirmed.into())
+        .col_expr(activity::Column::WaitlistCount, waitlisted.into())
+        .col_expr(activity::Column::SignupSeq, seq.into())
+        .filter(activity::Column::Id.is_in(moved.iter().map(|(id, ..)| *id)))
+        .filter(Expr::col(activity::Column::SignupSeq).eq(Into::<Expr>::into(was)))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if changed != moved.len() as u64 {
+        return Err(Contended("an activity's counters changed under its lock").into());
+    }
+    Ok(())
+}
+
 /// Writes the batch's places: one INSERT for the new rows, and each resident's cancelled
 /// row taken again only if it is still as read (else the batch runs again). Returns the
-/// rows by resident.
+/// rows by (activity, resident).
 async fn write_signups(
     txn: &DatabaseTransaction,
-    id: i64,
-    asks: &[(Acting, SignupVia)],
+    requests: &[Request],
     plans: &[Plan],
     now: DateTime<Utc>,
-) -> AppResult<HashMap<i64, signup::Model>> {
+) -> AppResult<HashMap<(i64, i64), signup::Model>> {
     let mut rows = HashMap::new();
-    let (mut fresh, mut users) = (Vec::new(), Vec::new());
-    for (plan, (acting, via)) in plans.iter().zip(asks) {
+    let mut fresh = Vec::new();
+    let mut keys = HashSet::new();
+    for (plan, r) in plans.iter().zip(requests) {
         let Plan::Take { status, seq, old, .. } = plan else { continue };
-        let regular = *via == SignupVia::Regular;
+        let regular = r.via == SignupVia::Regular;
+        let key = (r.activity, r.acting.resident);
         match old {
             Some(old) => {
                 let changed = signup::Entity::update_many()
@@ -483,13 +667,13 @@ async fn write_signups(
                     updated_at: now,
                     ..old.clone()
                 };
-                rows.insert(acting.resident, row);
+                rows.insert(key, row);
             }
             None => {
-                users.push(acting.resident);
+                keys.insert(key);
                 fresh.push(signup::ActiveModel {
-                    activity_id: Set(id),
-                    user_id: Set(acting.resident),
+                    activity_id: Set(r.activity),
+                    user_id: Set(r.acting.resident),
                     status: Set(status.as_str().to_owned()),
                     seq: Set(*seq),
                     reason: Set(None),
@@ -509,11 +693,11 @@ async fn write_signups(
     } else {
         signup::Entity::insert_many(fresh).exec_without_returning(txn).await?;
         signup::Entity::find()
-            .filter(signup::Column::ActivityId.eq(id))
-            .filter(signup::Column::UserId.is_in(users))
+            .filter(signup::Column::ActivityId.is_in(keys.iter().map(|(activity, _)| *activity)))
+            .filter(signup::Column::UserId.is_in(keys.iter().map(|(_, user)| *user)))
             .all(txn)
             .await?
     };
-    rows.extend(inserted.into_iter().map(|s| (s.user_id, s)));
+    rows.extend(inserted.into_iter().map(|s| ((s.activity_id, s.user_id), s)).filter(|(key, _)| keys.contains(key)));
     Ok(rows)
 }
