@@ -900,6 +900,62 @@ async fn accounts_deleted_while_others_cancel_answer_no_500_and_keep_the_counter
     Ok(())
 }
 
+/// A leader cancels an activity while a crowd signs up on it and on another: the cancel
+/// never answers 500 (on PostgreSQL a sign-up once held its residents `FOR UPDATE` while the
+/// cancel, holding the activity, wrote notices naming them: a deadlock), and everyone on the
+/// cancelled roster is told.
+#[tokio::test]
+async fn a_cancel_during_a_crowd_answers_and_tells_everyone() -> TestResult {
+    let app = spawn_app().await?;
+    let (leader, org) = app.demo_leader().await?;
+    let day = app.ctx.now() + Duration::days(6);
+    let people = {
+        let mut people = Vec::new();
+        for i in 0..40 {
+            people.push(app.login(&format!("cancel-crowd-{i}")).await?);
+        }
+        people
+    };
+    for round in 0..3 {
+        let kept = app.publish(&leader, org, body_at(day + Duration::hours(round * 6), 60, 5, "K")).await?;
+        let gone = app.publish(&leader, org, body_at(day + Duration::hours(round * 6 + 2), 60, 5, "G")).await?;
+        for who in &people[..8] {
+            expect_json(sign_up(&app, who, gone).await?, 201).await?;
+        }
+        let app_ref = &app;
+        let taps = futures_util::future::join_all(people.iter().flat_map(|who| {
+            [kept, gone].map(|id| async move { sign_up(app_ref, who, id).await.map(|r| r.status().as_u16()) })
+        }));
+        let cancel = async {
+            tokio::time::sleep(std::time::Duration::from_millis(5 * round as u64)).await;
+            app.post(
+                &format!("/api/v1/activities/{gone}/cancel"),
+                Some(&leader.access_token),
+                json!({"reason": "rain"}),
+            )
+            .await
+        };
+        let (taps, cancelled) = futures_util::future::join(taps, cancel).await;
+        assert_eq!(cancelled?.status(), 200, "round {round}: the cancel");
+        for status in taps {
+            let status = status?;
+            assert!([200, 201, 409].contains(&status), "round {round}: a sign-up answered {status}");
+        }
+        assert_eq!(activity(&app, gone).await?["status"], "cancelled");
+        for who in &people {
+            if roster_status(&app, &leader, gone, who.user_id).await? != "none" {
+                let told = inbox(&app, who)
+                    .await?
+                    .iter()
+                    .any(|n| n["kind"] == "activity_cancelled" && n["activity_id"] == gone);
+                assert!(told, "round {round}: resident {} on the cancelled roster was not told", who.user_id);
+            }
+        }
+        assert_consistent(&app, &leader, kept).await?;
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_suspended_organization_takes_no_sign_ups_and_its_residents_are_told() -> TestResult {
     let app = spawn_app().await?;

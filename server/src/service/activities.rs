@@ -815,8 +815,14 @@ pub async fn review_held(
     view(ctx, Some(user), a, staff).await
 }
 
-/// Cancels a draft or published activity; everyone signed up is told why.
+/// Cancels a draft or published activity; everyone signed up is told why. Run again when
+/// it loses a deadlock to a crowd signing up (`retrying`).
 pub async fn cancel(ctx: &AppContext, user: &AuthUser, id: i64, reason: String) -> AppResult<ActivityView> {
+    retrying(|| cancel_once(ctx, user, id, &reason)).await?;
+    detail(ctx, Some(user), id).await
+}
+
+async fn cancel_once(ctx: &AppContext, user: &AuthUser, id: i64, reason: &str) -> AppResult<()> {
     let now = ctx.now();
     let venue_id = find(&ctx.db, id).await?.venue_id;
     let txn = begin_write(&ctx.db).await?;
@@ -826,9 +832,9 @@ pub async fn cancel(ctx: &AppContext, user: &AuthUser, id: i64, reason: String) 
     if !matches!(status_of(&a), ActivityStatus::Draft | ActivityStatus::Held | ActivityStatus::Published) {
         return Err(conflict("invalid_transition", "活动已取消或已结束"));
     }
-    cancel_locked(&txn, &a, user.id, &reason, now).await?;
+    cancel_locked(&txn, &a, user.id, reason, now).await?;
     txn.commit().await?;
-    detail(ctx, Some(user), id).await
+    Ok(())
 }
 
 /// Cancels an activity whose row the transaction holds: its reminders are withdrawn and

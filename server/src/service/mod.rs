@@ -146,10 +146,21 @@ where
     }
 }
 
+/// The lock a place-taking transaction holds on its residents' rows ([`lock_users`],
+/// [`lock_free_users`]).
+const PLACE_LOCK: sea_orm::sea_query::LockType = sea_orm::sea_query::LockType::NoKeyUpdate;
+
 /// Locks the rows of these users until the transaction ends (ids sorted, so two
 /// transactions always take them in the same order). Whatever takes a place for a user —
 /// a sign-up, a promotion, a walk-in — holds its user's row, so the no-clash rule is
 /// checked by one transaction at a time per user. SQLite serialises writers anyway.
+///
+/// The lock is `FOR NO KEY UPDATE` ([`PLACE_LOCK`]): it excludes the other place-taking
+/// transactions but not the key-share lock another transaction's foreign-key check takes
+/// when it writes a row naming the user (a notice). A `FOR UPDATE` here closed a cycle: a
+/// sign-up holding its residents and waiting for an activity, the leader's cancel holding
+/// that activity and writing notices to those residents (PostgreSQL's manual, "Row-Level
+/// Locks": `FOR KEY SHARE` conflicts with `FOR UPDATE` only).
 pub async fn lock_users(txn: &DatabaseTransaction, ids: &[i64]) -> Result<(), DbErr> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
     if ids.is_empty() || txn.get_database_backend() != sea_orm::DbBackend::Postgres {
@@ -160,7 +171,7 @@ pub async fn lock_users(txn: &DatabaseTransaction, ids: &[i64]) -> Result<(), Db
         .column(crate::entity::user::Column::Id)
         .filter(crate::entity::user::Column::Id.is_in(ids.to_vec()))
         .order_by_asc(crate::entity::user::Column::Id)
-        .lock_exclusive()
+        .lock(PLACE_LOCK)
         .into_tuple::<i64>()
         .all(txn)
         .await?;
@@ -173,10 +184,7 @@ pub async fn lock_users(txn: &DatabaseTransaction, ids: &[i64]) -> Result<(), Db
 /// resident first, then wanting an activity) may hold: waiting would close a cycle. A
 /// resident skipped stays queued for the next promotion. SQLite: all of them.
 pub async fn lock_free_users(txn: &DatabaseTransaction, ids: &[i64]) -> Result<Vec<i64>, DbErr> {
-    use sea_orm::{
-        ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-        sea_query::{LockBehavior, LockType},
-    };
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::LockBehavior};
     if ids.is_empty() || txn.get_database_backend() != sea_orm::DbBackend::Postgres {
         return Ok(ids.to_vec());
     }
@@ -185,7 +193,7 @@ pub async fn lock_free_users(txn: &DatabaseTransaction, ids: &[i64]) -> Result<V
         .column(crate::entity::user::Column::Id)
         .filter(crate::entity::user::Column::Id.is_in(ids.to_vec()))
         .order_by_asc(crate::entity::user::Column::Id)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .lock_with_behavior(PLACE_LOCK, LockBehavior::SkipLocked)
         .into_tuple::<i64>()
         .all(txn)
         .await
