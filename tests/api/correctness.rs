@@ -956,6 +956,82 @@ async fn a_cancel_during_a_crowd_answers_and_tells_everyone() -> TestResult {
     Ok(())
 }
 
+/// A promotion skips a waitlisted resident whose row a sign-up elsewhere holds at that
+/// moment (on PostgreSQL: waiting could close a lock cycle). The promotion runs again once
+/// that sign-up is over (`service::promotions::later`): the freed place goes to them, not
+/// nowhere. Each round: H holds X's one place, W waits for it; H cancels while W and a
+/// crowd sign up for Y (not overlapping X).
+#[tokio::test]
+async fn a_place_freed_while_the_next_in_line_is_busy_still_goes_to_them() -> TestResult {
+    let app = spawn_app().await?;
+    let (leader, org) = app.demo_leader().await?;
+    let day = app.ctx.now() + Duration::days(8);
+    let crowd = {
+        let mut crowd = Vec::new();
+        for i in 0..30 {
+            crowd.push(app.login(&format!("busy-crowd-{i}")).await?);
+        }
+        crowd
+    };
+    for round in 0..6 {
+        let x = app.publish(&leader, org, body_at(day + Duration::hours(round * 5), 60, 1, "X")).await?;
+        let y = app.publish(&leader, org, body_at(day + Duration::hours(round * 5 + 2), 60, 50, "Y")).await?;
+        let (h, w) = (app.login(&format!("busy-h-{round}")).await?, app.login(&format!("busy-w-{round}")).await?);
+        expect_json(sign_up(&app, &h, x).await?, 201).await?;
+        assert_eq!(expect_json(sign_up(&app, &w, x).await?, 201).await?["status"], "waitlisted");
+        let app_ref = &app;
+        let taps = futures_util::future::join_all(
+            std::iter::once(&w).chain(&crowd).map(|who| async move { sign_up(app_ref, who, y).await }),
+        );
+        let (c, taps) = futures_util::future::join(cancel(&app, &h, x), taps).await;
+        assert_eq!(c?.status(), 204, "round {round}");
+        for t in taps {
+            assert!(t?.status().is_success(), "round {round}");
+        }
+        let mut status = String::new();
+        for _ in 0..100 {
+            status = roster_status(&app, &leader, x, w.user_id).await?;
+            if status == "confirmed" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(status, "confirmed", "round {round}: the freed place did not reach the next in line");
+        assert_consistent(&app, &leader, x).await?;
+        assert!(inbox(&app, &w).await?.iter().any(|n| n["kind"] == "waitlist_promoted" && n["activity_id"] == x));
+    }
+    Ok(())
+}
+
+/// The sweep (`service::promotions::sweep`, every five minutes) fills a place freed with
+/// nobody promoted — here a place made free behind the service's back, as a restart
+/// between a cancellation and its follow-up would leave it. Those holding a clashing place
+/// stay queued.
+#[tokio::test]
+async fn the_waitlist_sweep_fills_a_place_left_free() -> TestResult {
+    use linli_server::entity::activity;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let app = spawn_app().await?;
+    let (leader, org) = app.demo_leader().await?;
+    let start = app.ctx.now() + Duration::days(9);
+    let x = app.publish(&leader, org, body_at(start, 60, 1, "X")).await?;
+    let elsewhere = app.publish(&leader, org, body_at(start, 60, 5, "E")).await?;
+    let (h, busy, w) = (app.login("sweep-h").await?, app.login("sweep-busy").await?, app.login("sweep-w").await?);
+    expect_json(sign_up(&app, &h, x).await?, 201).await?;
+    for who in [&busy, &w] {
+        assert_eq!(expect_json(sign_up(&app, who, x).await?, 201).await?["status"], "waitlisted");
+    }
+    expect_json(sign_up(&app, &busy, elsewhere).await?, 201).await?; // holds a clashing place
+    assert_eq!(linli_server::service::promotions::sweep(&app.ctx).await?, 0, "nothing free yet");
+    activity::ActiveModel { id: Set(x), capacity: Set(3), ..Default::default() }.update(&app.ctx.db).await?;
+    assert_eq!(linli_server::service::promotions::sweep(&app.ctx).await?, 1, "w only: busy clashes");
+    assert_eq!(roster_status(&app, &leader, x, w.user_id).await?, "confirmed");
+    assert_eq!(roster_status(&app, &leader, x, busy.user_id).await?, "waitlisted");
+    assert_consistent(&app, &leader, x).await?;
+    assert_eq!(linli_server::service::promotions::sweep(&app.ctx).await?, 0, "run again: nothing more");
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_suspended_organization_takes_no_sign_ups_and_its_residents_are_told() -> TestResult {
     let app = spawn_app().await?;

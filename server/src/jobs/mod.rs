@@ -18,6 +18,7 @@ pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
     let ctx_reports = ctx.clone();
     let ratings_ctx = ctx.clone();
     let series_ctx = ctx.clone();
+    let sweep_ctx = ctx.clone();
     // Once at start, so a restarted server (or the demo's regulars) need not wait an hour.
     match service::series::materialise::tick(&ctx).await {
         Ok(r) => tracing::info!(?r, "activity series caught up"),
@@ -64,6 +65,19 @@ pub async fn start(ctx: AppContext) -> anyhow::Result<JobScheduler> {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(closed = n, "overdue activities closed"),
                     Err(e) => tracing::warn!(error = %e, "closing overdue activities failed"),
+                }
+            })
+        })?)
+        .await?;
+    scheduler
+        .add(Job::new_repeated_async(Duration::from_secs(300), move |_, _| {
+            let ctx = sweep_ctx.clone();
+            Box::pin(async move {
+                metrics::counter!("linli_scheduler_runs_total", "job" => "waitlist_sweep").increment(1);
+                match service::promotions::sweep(&ctx).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(promoted = n, "waitlist sweep promoted residents into free places"),
+                    Err(e) => tracing::warn!(error = %e, "waitlist sweep failed"),
                 }
             })
         })?)

@@ -322,7 +322,7 @@ async fn update_once(ctx: &AppContext, user: &AuthUser, id: i64, patch: Activity
         // The room's booking moves with the activity, or neither moves.
         venues::move_for_activity(&txn, v, &updated, user.id, now).await?;
     }
-    let mut notices = Vec::new();
+    let (mut notices, mut follow_up) = (Vec::new(), false);
     if tell {
         // Residents whose place here now clashes with a place elsewhere go back to the
         // queue (the no-clash rule); the organizer's move caused it, so this place yields.
@@ -347,7 +347,9 @@ async fn update_once(ctx: &AppContext, user: &AuthUser, id: i64, patch: Activity
     rerender_pending(&txn, &updated).await?;
     if status == ActivityStatus::Published {
         let fresh = find(&txn, id).await?;
-        notices.extend(promote(&txn, &fresh, now, &ctx.config.reminder_offsets).await?);
+        let promotion = promote(&txn, &fresh, now, &ctx.config.reminder_offsets).await?;
+        notices.extend(promotion.notices);
+        follow_up = promotion.skipped_busy;
     }
     if held {
         let room_approved = match &venue {
@@ -368,6 +370,9 @@ async fn update_once(ctx: &AppContext, user: &AuthUser, id: i64, patch: Activity
     }
     enqueue(&txn, notices, now).await?;
     txn.commit().await?;
+    if follow_up {
+        crate::service::promotions::later(ctx, id);
+    }
     detail(ctx, Some(user), id).await
 }
 
@@ -552,17 +557,29 @@ pub fn reminders(
         .collect()
 }
 
+/// What a promotion did: the notices to queue, how many it promoted, and whether it
+/// skipped a resident busy in another place-taking transaction while places stayed free —
+/// then `service::promotions::later` runs it again once that transaction is over.
+#[derive(Debug, Default)]
+pub(crate) struct Promotion {
+    pub notices: Vec<Notice>,
+    pub promoted: usize,
+    pub skipped_busy: bool,
+}
+
 /// Fills free places from the head of the waitlist, in order, telling each promoted
-/// resident. Runs inside the transaction that freed the places.
-async fn promote(
+/// resident. Runs inside the transaction that freed the places (`a` as that transaction
+/// holds it). A caller whose promotion answers `skipped_busy` calls
+/// `service::promotions::later` for the activity.
+pub(crate) async fn promote(
     txn: &DatabaseTransaction,
     a: &activity::Model,
     now: DateTime<Utc>,
     offsets: &[std::time::Duration],
-) -> AppResult<Vec<Notice>> {
+) -> AppResult<Promotion> {
     let free = a.capacity - a.confirmed_count;
     if free <= 0 || a.waitlist_count == 0 {
-        return Ok(Vec::new());
+        return Ok(Promotion::default());
     }
     // The first in the queue, locked as a sign-up locks its resident, so a clash is not
     // created by a sign-up elsewhere at the same moment (a resident busy in another
@@ -579,6 +596,7 @@ async fn promote(
         .all(txn)
         .await?;
     let free_to_promote = lock_free_users(txn, &candidates).await?;
+    let free_to_promote_count = free_to_promote.len();
     let heads = signup::Entity::find()
         .filter(signup::Column::ActivityId.eq(a.id))
         .filter(signup::Column::Status.eq(SignupStatus::Waitlisted.as_str()))
@@ -588,8 +606,9 @@ async fn promote(
         .limit(free as u64)
         .all(txn)
         .await?;
+    let skipped_busy = free_to_promote_count < candidates.len() && heads.len() < free as usize;
     if heads.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Promotion { skipped_busy, ..Promotion::default() });
     }
     let Step::Move(to) = next(Some(SignupStatus::Waitlisted), SignupAction::Promote) else {
         return Err(AppError::Internal(anyhow::anyhow!("the sign-up table does not promote")));
@@ -604,11 +623,13 @@ async fn promote(
     let (places, queue) = counter_delta(Some(SignupStatus::Waitlisted), to);
     add_to_counters(txn, a.id, (places * n, queue * n)).await?;
     let reminders: Vec<Notice> = heads.iter().flat_map(|s| reminders(a, s.user_id, now, offsets)).collect();
-    Ok(heads
+    let promoted = heads.len();
+    let notices = heads
         .into_iter()
         .map(|s| notice(a, s.user_id, "waitlist_promoted", format!("waitlist_promoted:{}:{}", a.id, s.seq), None))
         .chain(reminders)
-        .collect())
+        .collect();
+    Ok(Promotion { notices, promoted, skipped_busy })
 }
 
 /// Publishes a draft once its text passes WeChat's content check: `risky` refuses it,
@@ -1070,10 +1091,13 @@ async fn cancel_signup_once(ctx: &AppContext, acting: Acting, id: i64) -> AppRes
             &format!("活动开始前 {} 分钟内不能取消报名，请联系组织方", a.cancel_cutoff_minutes),
         ));
     }
-    let notices = release(&txn, &a, &s, to, None, now, &ctx.config.reminder_offsets).await?;
-    enqueue(&txn, notices, now).await?;
+    let promotion = release(&txn, &a, &s, to, None, now, &ctx.config.reminder_offsets).await?;
+    enqueue(&txn, promotion.notices, now).await?;
     crate::service::proxies::record_signup_act(&txn, acting, id, ProxyAct::CancelledSignup, now).await?;
     txn.commit().await?;
+    if promotion.skipped_busy {
+        crate::service::promotions::later(ctx, id);
+    }
     Ok(())
 }
 
@@ -1124,7 +1148,7 @@ async fn release(
     reason: Option<String>,
     now: DateTime<Utc>,
     offsets: &[std::time::Duration],
-) -> AppResult<Vec<Notice>> {
+) -> AppResult<Promotion> {
     move_signup(txn, s, to, Some(reason), now).await?;
     let (places, queue) = counter_delta(Some(signup_status(s)), to);
     let after = activity::Model {
@@ -1175,8 +1199,12 @@ pub async fn erase_signups(ctx: &AppContext, txn: &DatabaseTransaction, user_id:
             continue;
         };
         let Step::Move(to) = next(Some(signup_status(&s)), SignupAction::Erase) else { continue };
-        let notices = release(txn, &a, &s, to, Some("账号已注销".into()), now, &ctx.config.reminder_offsets).await?;
-        enqueue(txn, notices, now).await?;
+        let promotion = release(txn, &a, &s, to, Some("账号已注销".into()), now, &ctx.config.reminder_offsets).await?;
+        enqueue(txn, promotion.notices, now).await?;
+        if promotion.skipped_busy {
+            // Runs once this transaction is over: the follow-up waits for the activity's row.
+            crate::service::promotions::later(ctx, activity_id);
+        }
         released += 1;
     }
     Ok(released)
@@ -1206,10 +1234,14 @@ async fn remove_signup_once(ctx: &AppContext, user: &AuthUser, id: i64, member: 
         Step::Refuse(refusal) => return Err(refusal.into_error()),
         Step::Keep | Step::Take | Step::TakePlace => return Err(AppError::NotFound("sign-up")),
     };
-    let mut notices = release(&txn, &a, &s, to, Some(reason.clone()), now, &ctx.config.reminder_offsets).await?;
+    let promotion = release(&txn, &a, &s, to, Some(reason.clone()), now, &ctx.config.reminder_offsets).await?;
+    let mut notices = promotion.notices;
     notices.push(notice(&a, member, "signup_removed", format!("signup_removed:{id}:{}", s.seq), Some(&reason)));
     enqueue(&txn, notices, now).await?;
     txn.commit().await?;
+    if promotion.skipped_busy {
+        crate::service::promotions::later(ctx, id);
+    }
     Ok(())
 }
 

@@ -36,6 +36,7 @@ pub mod organizations;
 pub mod oversight_figures;
 pub mod participant_counts;
 pub mod projects;
+pub mod promotions;
 pub mod proxies;
 pub mod random_checks;
 pub mod rating_schemes;
