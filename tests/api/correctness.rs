@@ -956,11 +956,12 @@ async fn a_cancel_during_a_crowd_answers_and_tells_everyone() -> TestResult {
     Ok(())
 }
 
-/// A promotion skips a waitlisted resident whose row a sign-up elsewhere holds at that
-/// moment (on PostgreSQL: waiting could close a lock cycle). The promotion runs again once
-/// that sign-up is over (`service::promotions::later`): the freed place goes to them, not
-/// nowhere. Each round: H holds X's one place, W waits for it; H cancels while W and a
-/// crowd sign up for Y (not overlapping X).
+/// A promotion never waits for a waitlisted resident whose row a sign-up elsewhere holds at
+/// that moment (on PostgreSQL: waiting could close a lock cycle); it stops before them and
+/// runs again once that sign-up is over (`service::promotions::later`): the freed place
+/// goes to them — not nowhere, and not to the one behind them. Each round: H holds X's one
+/// place, W and then V wait for it; H cancels while W and a crowd sign up for Y (not
+/// overlapping X).
 #[tokio::test]
 async fn a_place_freed_while_the_next_in_line_is_busy_still_goes_to_them() -> TestResult {
     let app = spawn_app().await?;
@@ -977,8 +978,11 @@ async fn a_place_freed_while_the_next_in_line_is_busy_still_goes_to_them() -> Te
         let x = app.publish(&leader, org, body_at(day + Duration::hours(round * 5), 60, 1, "X")).await?;
         let y = app.publish(&leader, org, body_at(day + Duration::hours(round * 5 + 2), 60, 50, "Y")).await?;
         let (h, w) = (app.login(&format!("busy-h-{round}")).await?, app.login(&format!("busy-w-{round}")).await?);
+        let behind = app.login(&format!("busy-v-{round}")).await?;
         expect_json(sign_up(&app, &h, x).await?, 201).await?;
-        assert_eq!(expect_json(sign_up(&app, &w, x).await?, 201).await?["status"], "waitlisted");
+        for who in [&w, &behind] {
+            assert_eq!(expect_json(sign_up(&app, who, x).await?, 201).await?["status"], "waitlisted");
+        }
         let app_ref = &app;
         let taps = futures_util::future::join_all(
             std::iter::once(&w).chain(&crowd).map(|who| async move { sign_up(app_ref, who, y).await }),
@@ -997,6 +1001,8 @@ async fn a_place_freed_while_the_next_in_line_is_busy_still_goes_to_them() -> Te
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert_eq!(status, "confirmed", "round {round}: the freed place did not reach the next in line");
+        let behind_status = roster_status(&app, &leader, x, behind.user_id).await?;
+        assert_eq!(behind_status, "waitlisted", "round {round}: the one behind went first");
         assert_consistent(&app, &leader, x).await?;
         assert!(inbox(&app, &w).await?.iter().any(|n| n["kind"] == "waitlist_promoted" && n["activity_id"] == x));
     }

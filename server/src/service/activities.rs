@@ -558,8 +558,8 @@ pub fn reminders(
 }
 
 /// What a promotion did: the notices to queue, how many it promoted, and whether it
-/// skipped a resident busy in another place-taking transaction while places stayed free —
-/// then `service::promotions::later` runs it again once that transaction is over.
+/// stopped at a resident busy in another place-taking transaction while places stayed
+/// free — then `service::promotions::later` runs it again once that transaction is over.
 #[derive(Debug, Default)]
 pub(crate) struct Promotion {
     pub notices: Vec<Notice>,
@@ -577,36 +577,40 @@ pub(crate) async fn promote(
     now: DateTime<Utc>,
     offsets: &[std::time::Duration],
 ) -> AppResult<Promotion> {
-    let free = a.capacity - a.confirmed_count;
-    if free <= 0 || a.waitlist_count == 0 {
+    let places = a.capacity - a.confirmed_count;
+    if places <= 0 || a.waitlist_count == 0 {
         return Ok(Promotion::default());
     }
     // The first in the queue, locked as a sign-up locks its resident, so a clash is not
     // created by a sign-up elsewhere at the same moment (a resident busy in another
-    // transaction right now is skipped, never waited for); those holding a clashing place
-    // elsewhere are passed over. Both stay queued.
+    // transaction right now is never waited for: the promotion stops before them); those
+    // holding a clashing place elsewhere are passed over and stay queued.
     let candidates: Vec<i64> = signup::Entity::find()
         .select_only()
         .column(signup::Column::UserId)
         .filter(signup::Column::ActivityId.eq(a.id))
         .filter(signup::Column::Status.eq(SignupStatus::Waitlisted.as_str()))
         .order_by_asc(signup::Column::Seq)
-        .limit(free as u64 * 2 + 10)
+        .limit(places as u64 * 2 + 10)
         .into_tuple()
         .all(txn)
         .await?;
+    // In queue order up to the first one busy elsewhere: nobody behind them is promoted
+    // before them (the follow-up comes back for them, `service::promotions::later`).
     let free_to_promote = lock_free_users(txn, &candidates).await?;
-    let free_to_promote_count = free_to_promote.len();
+    let free: std::collections::HashSet<i64> = free_to_promote.into_iter().collect();
+    let first_busy = candidates.iter().position(|user| !free.contains(user));
+    let in_order = &candidates[..first_busy.unwrap_or(candidates.len())];
     let heads = signup::Entity::find()
         .filter(signup::Column::ActivityId.eq(a.id))
         .filter(signup::Column::Status.eq(SignupStatus::Waitlisted.as_str()))
-        .filter(signup::Column::UserId.is_in(free_to_promote))
+        .filter(signup::Column::UserId.is_in(in_order.iter().copied()))
         .filter(signup::Column::UserId.not_in_subquery(holding_clashing_place(a)))
         .order_by_asc(signup::Column::Seq)
-        .limit(free as u64)
+        .limit(places as u64)
         .all(txn)
         .await?;
-    let skipped_busy = free_to_promote_count < candidates.len() && heads.len() < free as usize;
+    let skipped_busy = first_busy.is_some() && heads.len() < places as usize;
     if heads.is_empty() {
         return Ok(Promotion { skipped_busy, ..Promotion::default() });
     }

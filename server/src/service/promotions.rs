@@ -1,15 +1,17 @@
 //! Waitlist promotions finished after the transaction that freed the places.
 //!
-//! A promotion ([`activities::promote`]) holds the activity's row and skips a resident
-//! whose row another place-taking transaction holds right now (a sign-up elsewhere, which
-//! holds its residents and then waits for an activity: waiting for it could close a lock
-//! cycle). Before, the skipped resident simply stayed queued until the next cancellation,
-//! and the free place went to whoever signed up next. Now the promotion runs again a
-//! moment later in a transaction of its own ([`later`]), as many times as the resident is
-//! still busy (up to [`FOLLOW_UPS`], 20 ms to 2.6 s apart), and a sweep every five minutes
-//! ([`sweep`]) promotes into any free place a follow-up never reached (a restart between
-//! the two). The bound: a free place may be taken by a newcomer's sign-up before the
-//! follow-up runs (tens of milliseconds), as it could before.
+//! A promotion ([`activities::promote`]) holds the activity's row and never waits for a
+//! resident whose row another place-taking transaction holds right now (a sign-up
+//! elsewhere, which holds its residents and then waits for an activity: waiting for it
+//! could close a lock cycle). It promotes in queue order up to such a resident and stops
+//! there, so nobody behind them goes first. Before, the busy resident was skipped: the one
+//! behind them took the place (out of order), or, with nobody behind, the place stayed free
+//! until the next cancellation. Now the promotion runs again a moment later in a
+//! transaction of its own ([`later`]), as many times as the resident is still busy (up to
+//! [`FOLLOW_UPS`], 20 ms to 2.6 s apart), and a sweep every five minutes ([`sweep`])
+//! promotes into any free place a follow-up never reached (a restart between the two).
+//! The bound: a free place may be taken by a newcomer's sign-up before the follow-up runs
+//! (tens of milliseconds), as it could before.
 
 use std::time::Duration;
 
