@@ -18,6 +18,15 @@ fn body_at(start: DateTime<Utc>, minutes: i64, capacity: i64, place: &str) -> Va
     })
 }
 
+/// `n` residents signed in one after another, `{prefix}-0` … `{prefix}-{n-1}`.
+async fn residents(app: &TestApp, prefix: &str, n: usize) -> anyhow::Result<Vec<Session>> {
+    let mut people = Vec::with_capacity(n);
+    for i in 0..n {
+        people.push(app.login(&format!("{prefix}-{i}")).await?);
+    }
+    Ok(people)
+}
+
 async fn sign_up(app: &TestApp, who: &Session, id: i64) -> anyhow::Result<reqwest::Response> {
     app.post(&format!("/api/v1/activities/{id}/signups"), Some(&who.access_token), json!({})).await
 }
@@ -826,10 +835,7 @@ async fn a_crowd_across_many_activities_stays_exact_and_never_clashes() -> TestR
         pairs.push((x, y));
     }
     let third = app.publish(&leader, org, body_at(day + Duration::days(2), 60, 10, "Z")).await?;
-    let mut people = Vec::new();
-    for i in 0..24 {
-        people.push(app.login(&format!("many-{i}")).await?);
-    }
+    let people = residents(&app, "many", 24).await?;
     let (mut calls, app_ref) = (Vec::new(), &app);
     for (i, who) in people.iter().enumerate() {
         let (x, y) = pairs[i % pairs.len()];
@@ -909,13 +915,7 @@ async fn a_cancel_during_a_crowd_answers_and_tells_everyone() -> TestResult {
     let app = spawn_app().await?;
     let (leader, org) = app.demo_leader().await?;
     let day = app.ctx.now() + Duration::days(6);
-    let people = {
-        let mut people = Vec::new();
-        for i in 0..40 {
-            people.push(app.login(&format!("cancel-crowd-{i}")).await?);
-        }
-        people
-    };
+    let people = residents(&app, "cancel-crowd", 40).await?;
     for round in 0..3 {
         let kept = app.publish(&leader, org, body_at(day + Duration::hours(round * 6), 60, 5, "K")).await?;
         let gone = app.publish(&leader, org, body_at(day + Duration::hours(round * 6 + 2), 60, 5, "G")).await?;
@@ -967,13 +967,7 @@ async fn a_place_freed_while_the_next_in_line_is_busy_still_goes_to_them() -> Te
     let app = spawn_app().await?;
     let (leader, org) = app.demo_leader().await?;
     let day = app.ctx.now() + Duration::days(8);
-    let crowd = {
-        let mut crowd = Vec::new();
-        for i in 0..30 {
-            crowd.push(app.login(&format!("busy-crowd-{i}")).await?);
-        }
-        crowd
-    };
+    let crowd = residents(&app, "busy-crowd", 30).await?;
     for round in 0..6 {
         let x = app.publish(&leader, org, body_at(day + Duration::hours(round * 5), 60, 1, "X")).await?;
         let y = app.publish(&leader, org, body_at(day + Duration::hours(round * 5 + 2), 60, 50, "Y")).await?;
