@@ -182,8 +182,9 @@ pub async fn lock_users(txn: &DatabaseTransaction, ids: &[i64]) -> Result<(), Db
 /// Locks those of these users whose rows no other transaction holds, and returns them; the
 /// others are skipped (`SKIP LOCKED`), never waited for. A promotion holds the activity's
 /// row and may not wait for a resident's row, which a sign-up elsewhere (holding the
-/// resident first, then wanting an activity) may hold: waiting would close a cycle. A
-/// resident skipped stays queued for the next promotion. SQLite: all of them.
+/// resident first, then wanting an activity) may hold: waiting would close a cycle. The
+/// promotion stops at the first resident skipped and comes back for them
+/// (`service::promotions::later`). SQLite: all of them.
 pub async fn lock_free_users(txn: &DatabaseTransaction, ids: &[i64]) -> Result<Vec<i64>, DbErr> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::LockBehavior};
     if ids.is_empty() || txn.get_database_backend() != sea_orm::DbBackend::Postgres {

@@ -24,7 +24,7 @@ use crate::{
     context::AppContext,
     domain::activity::ActivityStatus,
     entity::activity,
-    error::AppResult,
+    error::{AppError, AppResult},
     service::{activities, begin_write, notifications::enqueue, retrying},
 };
 
@@ -68,8 +68,9 @@ pub struct FollowUp {
 pub async fn once(ctx: &AppContext, id: i64) -> AppResult<FollowUp> {
     let now = ctx.now();
     let txn = begin_write(&ctx.db).await?;
-    let Some(a) = activity::Entity::find_by_id(id).lock_exclusive().one(&txn).await? else {
-        return Ok(FollowUp::default());
+    let a = match activities::lock(&txn, id).await {
+        Err(AppError::NotFound(_)) => return Ok(FollowUp::default()), // deleted meanwhile
+        locked => locked?,
     };
     if ActivityStatus::parse(&a.status) != Some(ActivityStatus::Published) || now >= a.starts_at {
         return Ok(FollowUp::default());

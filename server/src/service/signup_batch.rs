@@ -315,6 +315,7 @@ enum Plan {
 async fn resident_checks(
     db: &impl ConnectionTrait,
     requests: &[Request],
+    users: &[i64],
     open: &[&activity::Model],
     now: DateTime<Utc>,
 ) -> AppResult<(HashSet<(i64, i64)>, HashMap<i64, u64>)> {
@@ -332,7 +333,6 @@ async fn resident_checks(
         }
     }
     let Some(clash) = clash else { return Ok(Default::default()) };
-    let users: HashSet<i64> = requests.iter().map(|r| r.acting.resident).collect();
     let recent = Query::select()
         .column(activity::Column::Id)
         .from(activity::Entity)
@@ -342,7 +342,7 @@ async fn resident_checks(
         .column(signup::Column::UserId)
         .expr_as(Expr::col(signup::Column::Id).count(), n.clone())
         .from(signup::Entity)
-        .and_where(signup::Column::UserId.is_in(users))
+        .and_where(signup::Column::UserId.is_in(users.iter().copied()))
         .and_where(signup::Column::Status.eq(SignupStatus::NoShow.as_str()))
         .and_where(signup::Column::ActivityId.in_subquery(recent))
         .and_where(signup::Column::Id.not_in_subquery(crate::service::proxies::waivers::waived_signups()))
@@ -461,7 +461,7 @@ async fn apply(ctx: &AppContext, requests: &[Request]) -> AppResult<Vec<AppResul
         ids.iter().filter_map(|id| gate(seen.get(id), &orgs).map(|r| (*id, r))).collect();
     let open: Vec<&activity::Model> =
         ids.iter().filter(|id| !gates.contains_key(id)).filter_map(|id| seen.get(id)).collect();
-    let (clashing, no_shows) = resident_checks(&txn, requests, &open, now).await?;
+    let (clashing, no_shows) = resident_checks(&txn, requests, &users, &open, now).await?;
 
     // The activities' rows from here to the commit (ids sorted): counters, and the
     // residents' rows of them.
