@@ -85,6 +85,34 @@ def rss_kib(pid, field="VmRSS"):
     return 0
 
 
+def cpu_seconds():
+    """Cumulative CPU (user + system, seconds) of Linli's servers, the fake WeChat and
+    PostgreSQL's processes, from /proc: the dispatch's cost per notice for each, which
+    moves far less between runs than the rate on this shared machine."""
+    hz = os.sysconf("SC_CLK_TCK")
+    out = {"linli": 0.0, "postgres": 0.0, "fake": 0.0}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        secs = (int(fields[11]) + int(fields[12])) / hz
+        if cmd.startswith(BIN) and " serve" in cmd:
+            out["linli"] += secs
+        elif "fake-wechat" in cmd:
+            out["fake"] += secs
+        elif comm == "postgres":
+            out["postgres"] += secs
+    return out
+
+
 class RssPeak:
     """Samples the server's RSS every 20 ms while a phase runs."""
 
@@ -423,6 +451,7 @@ def dispatch(pid):
                INSERT INTO notice_deliveries (notification_id, due_at, attempts, quota_reserved)
                SELECT id, due_at, 0, false FROM n""")
         queued = time.time()
+        cpu_before = cpu_seconds()
         # Watched through the fake's counter (polling the table would load the database).
         while json.loads(http_get(FAKE + "/__fake/stats"))["sends"] < fake_before + 100000:
             if time.time() - queued > 300:
@@ -434,6 +463,7 @@ def dispatch(pid):
                    "AND state = 'pending'")[0][0] == "0":
                 break
             time.sleep(0.1)
+        cpu_after = cpu_seconds()
     rows = sql("""SELECT count(*) FILTER (WHERE state = 'sent'), count(*),
                          extract(epoch FROM max(sent_at) - min(sent_at)),
                          count(*) FILTER (WHERE state <> 'sent')
@@ -445,7 +475,11 @@ def dispatch(pid):
                            "per_second": round(sent / span, 1) if span else None,
                            "queued_to_done_s": round(done - queued, 2),
                            "per_second_end_to_end": round(sent / (done - queued), 1),
-                           "rss_peak_mib": peak.mib}
+                           "rss_peak_mib": peak.mib,
+                           # CPU microseconds per notice sent, each process's own (psql's
+                           # queries of the count above are in PostgreSQL's).
+                           "cpu_us_per_notice": {k: round((cpu_after[k] - cpu_before[k]) * 1e6 / max(sent, 1))
+                                                 for k in cpu_after}}
     print(json.dumps(results["dispatch"]), flush=True)
     log("RSS after the dispatch, every second for a minute")
     samples = []
