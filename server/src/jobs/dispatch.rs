@@ -387,27 +387,27 @@ async fn record_retrying(ctx: &AppContext, chunk: &[(notification::Model, Outcom
 /// Outcomes written in one transaction at most.
 const RECORD_CHUNK: usize = 256;
 
+/// Counts outcomes into the report and the `linli_notifications_total` metric (once per
+/// outcome label and chunk, not per notice: the registry lookup was per notice).
 fn tally(report: &mut DispatchReport, outcomes: &[(notification::Model, Outcome)]) {
+    let before = *report;
     for (_, outcome) in outcomes {
-        let label = match outcome {
-            Outcome::Sent(_) => {
-                report.sent += 1;
-                "sent"
-            }
-            Outcome::InboxOnly(_) | Outcome::Refused(_) => {
-                report.inbox_only += 1;
-                "inbox_only"
-            }
-            Outcome::Retry(..) => {
-                report.retried += 1;
-                "retried"
-            }
-            Outcome::Failed(..) => {
-                report.failed += 1;
-                "failed"
-            }
-        };
-        metrics::counter!("linli_notifications_total", "outcome" => label).increment(1);
+        match outcome {
+            Outcome::Sent(_) => report.sent += 1,
+            Outcome::InboxOnly(_) | Outcome::Refused(_) => report.inbox_only += 1,
+            Outcome::Retry(..) => report.retried += 1,
+            Outcome::Failed(..) => report.failed += 1,
+        }
+    }
+    for (label, n) in [
+        ("sent", report.sent - before.sent),
+        ("inbox_only", report.inbox_only - before.inbox_only),
+        ("retried", report.retried - before.retried),
+        ("failed", report.failed - before.failed),
+    ] {
+        if n > 0 {
+            metrics::counter!("linli_notifications_total", "outcome" => label).increment(n as u64);
+        }
     }
 }
 

@@ -132,6 +132,9 @@ struct Code2SessionBody {
 pub struct WechatClient {
     http: reqwest::Client,
     config: WechatConfig,
+    /// `config.api_base`, parsed once: each call's address is this with the API's path
+    /// and the token set ([`WechatClient::api_url`]).
+    base: reqwest::Url,
     token: Arc<TokenCache>,
 }
 
@@ -174,7 +177,9 @@ impl WechatClient {
             .timeout(config.timeout)
             .user_agent(concat!("linli/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { http, config, token: Arc::new(TokenCache { local: Default::default(), redis }) })
+        let base = reqwest::Url::parse(&config.api_base)
+            .map_err(|e| anyhow::anyhow!("WECHAT_API_BASE {:?} is not a URL: {e}", config.api_base))?;
+        Ok(Self { http, config, base, token: Arc::new(TokenCache { local: Default::default(), redis }) })
     }
 
     pub fn config(&self) -> &WechatConfig {
@@ -245,18 +250,29 @@ impl WechatClient {
         token.map(|t| (t, expires_in)).ok_or_else(|| WechatError::Transient("stable_token without a token".into()))
     }
 
-    /// POSTs JSON to an API that takes `access_token`; a rejected token is dropped and
-    /// the call tried once more with a fresh one.
-    async fn call(&self, api: Api, body: &serde_json::Value) -> Result<serde_json::Value, WechatError> {
-        let url = format!("{}{}", self.config.api_base, api.path());
+    /// The address of an API that takes `access_token`: the base parsed once, with the
+    /// API's path and the token set. Parsing the whole address for every send (its host
+    /// through IDNA included) was a measurable part of the dispatcher's work
+    /// (bench/RESULTS.md, round ten).
+    fn api_url(&self, api: Api, token: &str) -> reqwest::Url {
+        let mut url = self.base.clone();
+        url.set_path(&format!("{}{}", self.base.path().trim_end_matches('/'), api.path()));
+        url.query_pairs_mut().append_pair("access_token", token);
+        url
+    }
+
+    /// POSTs `body` as JSON to an API that takes `access_token` (serialized once); a
+    /// rejected token is dropped and the call tried once more with a fresh one.
+    async fn call(&self, api: Api, body: &impl Serialize) -> Result<serde_json::Value, WechatError> {
+        let body = serde_json::to_vec(body).map_err(|e| WechatError::InvalidData(e.to_string()))?;
         let mut retried = false;
         loop {
             let token = self.access_token().await?;
             let resp = self
                 .http
-                .post(&url)
-                .query(&[("access_token", token.as_str())])
-                .json(body)
+                .post(self.api_url(api, &token))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone())
                 .send()
                 .await
                 .map_err(|e| WechatError::Transient(transport_reason(&e)))?;
@@ -273,8 +289,7 @@ impl WechatClient {
 
     /// `POST /cgi-bin/message/subscribe/send`; returns the `msgid`.
     pub async fn send_subscribe(&self, message: &SubscribeMessage) -> Result<String, WechatError> {
-        let body = serde_json::to_value(message).map_err(|e| WechatError::InvalidData(e.to_string()))?;
-        let value = self.call(Api::SubscribeSend, &body).await?;
+        let value = self.call(Api::SubscribeSend, message).await?;
         Ok(match &value["msgid"] {
             serde_json::Value::Number(n) => n.to_string(),
             serde_json::Value::String(s) => s.clone(),
@@ -421,5 +436,39 @@ mod tests {
         assert_eq!(status(WechatError::InvalidPhoneCode), 422);
         assert_eq!(status(WechatError::RiskyContent), 422);
         assert_eq!(status(WechatError::Other(12345, String::new())), 400);
+    }
+
+    fn config(api_base: &str) -> WechatConfig {
+        crate::startup::install_crypto_provider();
+        WechatConfig {
+            appid: None,
+            secret: None,
+            api_base: api_base.to_owned(),
+            timeout: Duration::from_secs(5),
+            template_reminder: None,
+            template_signup: None,
+            template_change: None,
+        }
+    }
+
+    #[test]
+    fn an_api_base_that_is_not_a_url_stops_the_start() {
+        assert!(WechatClient::new(config("api.weixin.qq.com"), None).is_err());
+        assert!(WechatClient::new(config(""), None).is_err());
+    }
+
+    #[test]
+    fn each_call_goes_to_the_base_with_the_path_and_the_token() {
+        let client = WechatClient::new(config("https://api.weixin.qq.com"), None).unwrap();
+        assert_eq!(
+            client.api_url(Api::SubscribeSend, "a b&c").as_str(),
+            "https://api.weixin.qq.com/cgi-bin/message/subscribe/send?access_token=a+b%26c"
+        );
+        // A base with a path prefix (a proxy in front of WeChat) keeps it.
+        let proxied = WechatClient::new(config("http://127.0.0.1:18090/wx/"), None).unwrap();
+        assert_eq!(
+            proxied.api_url(Api::TextCheck, "t").as_str(),
+            "http://127.0.0.1:18090/wx/wxa/msg_sec_check?access_token=t"
+        );
     }
 }
