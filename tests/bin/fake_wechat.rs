@@ -16,7 +16,7 @@ impl Respond for Stats {
     fn respond(&self, _: &Request) -> ResponseTemplate {
         let state = self.0.state();
         ResponseTemplate::new(200).set_body_json(json!({
-            "sends": state.sends.len(),
+            "sends": state.accepted,
             "attempts": state.attempts,
             "tokens_issued": state.tokens_issued,
         }))
@@ -32,6 +32,7 @@ async fn main() -> anyhow::Result<()> {
     let server = MockServer::builder().listener(listener).disable_request_recording().start().await;
     mount_code2session(&server).await;
     let fake = FakeWechat::default();
+    fake.state().counts_only = true;
     fake.mount(&server).await;
     Mock::given(matchers::method("GET"))
         .and(matchers::path("/__fake/stats"))
