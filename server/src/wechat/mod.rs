@@ -458,17 +458,18 @@ mod tests {
     }
 
     #[test]
-    fn each_call_goes_to_the_base_with_the_path_and_the_token() {
-        let client = WechatClient::new(config("https://api.weixin.qq.com"), None).unwrap();
+    fn each_call_goes_to_the_base_with_the_path_and_the_token() -> anyhow::Result<()> {
+        let client = WechatClient::new(config("https://api.weixin.qq.com"), None)?;
         assert_eq!(
             client.api_url(Api::SubscribeSend, "a b&c").as_str(),
             "https://api.weixin.qq.com/cgi-bin/message/subscribe/send?access_token=a+b%26c"
         );
         // A base with a path prefix (a proxy in front of WeChat) keeps it.
-        let proxied = WechatClient::new(config("http://127.0.0.1:18090/wx/"), None).unwrap();
+        let proxied = WechatClient::new(config("http://127.0.0.1:18090/wx/"), None)?;
         assert_eq!(
             proxied.api_url(Api::TextCheck, "t").as_str(),
             "http://127.0.0.1:18090/wx/wxa/msg_sec_check?access_token=t"
         );
+        Ok(())
     }
 }
