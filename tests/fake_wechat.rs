@@ -75,7 +75,7 @@ pub struct FakeState {
     pub accepted: u64,
     /// Count accepted sends without keeping them: the standalone server under the
     /// benchmark's 100,000 sends, where keeping each body grew the fake by about 1 KB a
-    /// send and spent its CPU on allocation (bench/RESULTS.md, round ten).
+    /// send (its CPU per send did not change measurably: bench/RESULTS.md, round ten).
     pub counts_only: bool,
     /// Every send attempt, accepted or not.
     pub attempts: usize,

@@ -251,9 +251,9 @@ impl WechatClient {
     }
 
     /// The address of an API that takes `access_token`: the base parsed once, with the
-    /// API's path and the token set. Parsing the whole address for every send (its host
-    /// through IDNA included) was a measurable part of the dispatcher's work
-    /// (bench/RESULTS.md, round ten).
+    /// API's path and the token set. Each send parsed the whole address (its host through
+    /// IDNA included), which showed in the dispatcher's profile; parsing it once made no
+    /// measurable difference to the rate (bench/RESULTS.md, round ten).
     fn api_url(&self, api: Api, token: &str) -> reqwest::Url {
         let mut url = self.base.clone();
         url.set_path(&format!("{}{}", self.base.path().trim_end_matches('/'), api.path()));
